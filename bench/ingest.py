@@ -1,0 +1,91 @@
+"""Ingest speed: emomon against the floor (raw sqlite3 executemany of the same rows, same schema).
+
+Writes N JSON Lines posts, ingests them with ``monitor.ingest.run.ingest`` into a fresh SQLite
+file, then inserts the same rows (same values emomon stored, same batch size) with plain
+``sqlite3.executemany`` into a second fresh file created by the same migrations. Prints both
+posts/s figures and their ratio.
+
+Usage: python bench/ingest.py [--posts 200000] [--batch-size 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+
+from monitor.config import load_settings
+from monitor.db import ensure_schema, make_engine
+from monitor.ingest.run import adhoc_source, ingest
+
+
+def write_posts(path: Path, n: int) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        for i in range(n):
+            fh.write(json.dumps({
+                "id": f"p{i}",
+                "text": f"Post {i}: some days are harder than others, but today felt a little lighter.",
+                "author": f"user{i % 5000}",
+                "created_at": f"2025-03-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:00Z",
+            }) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--posts", type=int, default=200_000)
+    parser.add_argument("--batch-size", type=int, default=2000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        source = work / "posts.jsonl"
+        write_posts(source, args.posts)
+
+        url = f"sqlite:///{work / 'emomon.db'}"
+        settings = load_settings(None, {"EMOMON_DATABASE_URL": url,
+                                        "EMOMON_INGEST_BATCH_SIZE": str(args.batch_size)})
+        engine = make_engine(url)
+        ensure_schema(engine)
+        started = time.perf_counter()
+        report = ingest(engine, settings, [adhoc_source(str(source))])
+        emomon_s = time.perf_counter() - started
+        assert report.totals()["inserted"] == args.posts, report.totals()
+        engine.dispose()
+
+        # The floor: the very rows emomon stored, inserted by plain sqlite3 into the same schema.
+        with sqlite3.connect(work / "emomon.db") as con:
+            rows = con.execute(
+                "select source_id, external_id, author_id, created_at, text, url, language, "
+                "content_hash, ingested_at from posts order by id").fetchall()
+        floor_url = f"sqlite:///{work / 'floor.db'}"
+        floor_engine = make_engine(floor_url)
+        ensure_schema(floor_engine)
+        floor_engine.dispose()
+        con = sqlite3.connect(work / "floor.db")
+        con.execute("pragma journal_mode=wal")
+        con.execute("pragma synchronous=normal")
+        con.execute("pragma foreign_keys=off")
+        con.execute("insert into sources (id, name, kind, location, paused, created_at) "
+                    "values (1, 's', 'jsonl', 'x', 0, '2025-01-01 00:00:00')")
+        con.commit()
+        sql = ("insert into posts (source_id, external_id, author_id, created_at, text, url, language, "
+               "content_hash, ingested_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        started = time.perf_counter()
+        for start in range(0, len(rows), args.batch_size):
+            with con:
+                con.executemany(sql, rows[start : start + args.batch_size])
+        floor_s = time.perf_counter() - started
+        con.close()
+
+    emomon_rate, floor_rate = args.posts / emomon_s, args.posts / floor_s
+    print(f"posts: {args.posts}, batch size: {args.batch_size}")
+    print(f"emomon ingest (read JSONL, clean, hash, account, authors, store): "
+          f"{emomon_rate:,.0f} posts/s ({emomon_s:.2f} s)")
+    print(f"floor (sqlite3 executemany of the same rows): {floor_rate:,.0f} posts/s ({floor_s:.2f} s)")
+    print(f"ratio: {emomon_rate / floor_rate:.2f}x (target >= 0.50x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Tokenising and batching: length-sorted batches with dynamic padding."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import torch
+
+
+def tokenize(tokenizer, texts: Sequence[str], max_length: int) -> list[list[int]]:
+    """Token ids with special tokens, truncated to `max_length` (training and evaluation only)."""
+    return tokenizer(list(texts), truncation=True, max_length=max_length, add_special_tokens=True)["input_ids"]
+
+
+def pad(ids: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad to the longest sequence: -> input_ids [B, T], attention_mask [B, T]."""
+    width = max(len(x) for x in ids)
+    input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(ids), width), dtype=torch.long)
+    for row, seq in enumerate(ids):
+        input_ids[row, : len(seq)] = torch.as_tensor(seq, dtype=torch.long)
+        mask[row, : len(seq)] = 1
+    return input_ids, mask
+
+
+def length_sorted_batches(lengths: Sequence[int], max_tokens: int, max_batch: int = 256) -> Iterator[list[int]]:
+    """Indices grouped by similar length so each padded batch holds at most `max_tokens` tokens."""
+    order = np.argsort(np.asarray(lengths), kind="stable")
+    batch: list[int] = []
+    width = 0
+    for index in order:
+        new_width = max(width, int(lengths[index]))
+        if batch and (new_width * (len(batch) + 1) > max_tokens or len(batch) >= max_batch):
+            yield batch
+            batch, new_width = [], int(lengths[index])
+        batch.append(int(index))
+        width = new_width
+    if batch:
+        yield batch
+
+
+def training_batch(n: int, batch_size: int, batch_number: int, seed: int, task_index: int, lengths: Sequence[int],
+                   bucket: int = 50) -> list[int]:
+    """The `batch_number`-th training batch of a task, a pure function of its arguments.
+
+    Each epoch is a seeded permutation; within a window of `bucket` batches the examples are
+    sorted by length so padding stays small, and the windows' batches are visited in a seeded order.
+    """
+    per_epoch = n // batch_size
+    epoch, within = divmod(batch_number, per_epoch)
+    perm = np.random.default_rng([seed, task_index, epoch]).permutation(n)
+    window, slot = divmod(within, bucket)
+    start = window * bucket * batch_size
+    chunk = perm[start: start + bucket * batch_size]
+    chunk = chunk[np.argsort(np.asarray(lengths)[chunk], kind="stable")]
+    n_batches = len(chunk) // batch_size
+    visit = np.random.default_rng([seed, task_index, epoch, window]).permutation(n_batches)
+    b = visit[slot]
+    return [int(i) for i in chunk[b * batch_size: (b + 1) * batch_size]]

@@ -1,0 +1,107 @@
+"""Readers for the three training datasets and the author-disjoint myPersonality split."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from monitor.errors import ModelDataError
+from monitor.model.network import BIG5_TRAITS
+
+SPLITS = ("train", "validation", "test")
+_GOEMOTIONS_FILES = {"train": "train.tsv", "validation": "dev.tsv", "test": "test.tsv"}
+
+
+@dataclass(frozen=True)
+class TaskData:
+    """Texts and targets of one task split. Targets: int [N] (carer) or {0,1} float [N, L]."""
+
+    task: str
+    split: str
+    texts: list[str]
+    targets: np.ndarray
+    authors: list[str] | None = None
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+def _require(path: Path) -> Path:
+    if not path.exists():
+        raise ModelDataError(
+            f"dataset file {str(path)!r} not found; set [model] datasets in config.toml or pass --datasets"
+        )
+    return path
+
+
+def read_carer(root: Path, split: str) -> TaskData:
+    """CARER jsonl: {"text", "label"} with labels 0-5."""
+    texts, labels = [], []
+    with _require(root / "carer_emotion" / f"{split}.jsonl").open(encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            texts.append(row["text"])
+            labels.append(int(row["label"]))
+    return TaskData("carer", split, texts, np.asarray(labels, dtype=np.int64))
+
+
+def read_goemotions(root: Path, split: str) -> TaskData:
+    """GoEmotions tsv: text, comma-separated label indices, comment id."""
+    texts, targets = [], []
+    path = _require(root / "goemotions" / _GOEMOTIONS_FILES[split])
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            parts = line.rstrip("\n").split("\t")
+            y = np.zeros(28, dtype=np.float32)
+            y[[int(i) for i in parts[1].split(",")]] = 1.0
+            texts.append(parts[0])
+            targets.append(y)
+    return TaskData("goemotions", split, texts, np.stack(targets))
+
+
+def split_authors(authors: list[str], seed: int = 13, fractions: tuple[float, float] = (0.7, 0.15)) -> dict[str, list[str]]:
+    """Author-disjoint train/validation/test split with a fixed seed (sorted ids, then shuffled)."""
+    unique = sorted(set(authors))
+    order = np.random.default_rng(seed).permutation(len(unique))
+    shuffled = [unique[i] for i in order]
+    n_train = round(fractions[0] * len(unique))
+    n_val = round(fractions[1] * len(unique))
+    return {
+        "train": sorted(shuffled[:n_train]),
+        "validation": sorted(shuffled[n_train:n_train + n_val]),
+        "test": sorted(shuffled[n_train + n_val:]),
+    }
+
+
+def read_mypersonality(root: Path, split: str, seed: int = 13) -> TaskData:
+    """myPersonality statuses of the authors in `split` (author-disjoint), 5 binary traits."""
+    rows = []
+    with _require(root / "mypersonality" / "mypersonality.csv").open(encoding="utf-8", errors="replace", newline="") as fh:
+        for row in csv.DictReader(fh):
+            rows.append(row)
+    author_key = "#AUTHID"
+    split_ids = set(split_authors([r[author_key] for r in rows], seed)[split])
+    texts, targets, authors = [], [], []
+    for r in rows:
+        if r[author_key] not in split_ids:
+            continue
+        texts.append(r["STATUS"])
+        targets.append([1.0 if r[f"c{t}"].strip().lower() == "y" else 0.0 for t in BIG5_TRAITS])
+        authors.append(r[author_key])
+    return TaskData("big5", split, texts, np.asarray(targets, dtype=np.float32), authors)
+
+
+def read_task(root: Path, task: str, split: str, seed: int = 13) -> TaskData:
+    """Read one task split by name."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; use one of {SPLITS}")
+    readers = {"carer": read_carer, "goemotions": read_goemotions}
+    if task == "big5":
+        return read_mypersonality(root, split, seed)
+    if task not in readers:
+        raise ValueError(f"unknown task {task!r}")
+    return readers[task](root, split)

@@ -1,0 +1,127 @@
+"""The multitask network: a shared encoder, gated emotion/personality branches and task heads.
+
+Shapes in comments: B batch, T tokens, H encoder width, D branch width, E embedding width.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+GOEMOTIONS_LABELS: tuple[str, ...] = (
+    "admiration", "amusement", "anger", "annoyance", "approval", "caring", "confusion",
+    "curiosity", "desire", "disappointment", "disapproval", "disgust", "embarrassment",
+    "excitement", "fear", "gratitude", "grief", "joy", "love", "nervousness", "optimism",
+    "pride", "realization", "relief", "remorse", "sadness", "surprise", "neutral",
+)
+CARER_LABELS: tuple[str, ...] = ("sadness", "joy", "love", "anger", "fear", "surprise")
+BIG5_TRAITS: tuple[str, ...] = ("EXT", "NEU", "AGR", "CON", "OPN")
+TASKS: tuple[str, ...] = ("goemotions", "carer", "big5")
+
+GateKind = Literal["sog", "sig", "silg", "none"]
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Everything needed to rebuild the network around an encoder of width `hidden_size`."""
+
+    hidden_size: int = 384
+    branch_size: int = 256
+    embedding_size: int = 128
+    gate: GateKind = "sog"
+    gate_levels: int = 1
+    dropout: float = 0.1
+    goemotions_labels: tuple[str, ...] = GOEMOTIONS_LABELS
+    carer_labels: tuple[str, ...] = CARER_LABELS
+    big5_traits: tuple[str, ...] = BIG5_TRAITS
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> NetworkConfig:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        for key in ("goemotions_labels", "carer_labels", "big5_traits"):
+            if key in known:
+                known[key] = tuple(known[key])
+        return cls(**known)
+
+
+def gate_message(c: torch.Tensor, kind: GateKind) -> torch.Tensor:
+    """The message one branch sends to the other (SoGMTL): [B, D] -> [B, D]."""
+    if kind == "sog":
+        return torch.softmax(c, dim=-1) * c
+    if kind == "silg":
+        return torch.sigmoid(c) * c
+    if kind == "sig":
+        return torch.sigmoid(c)
+    if kind == "none":
+        return torch.zeros_like(c)
+    raise ValueError(f"unknown gate kind {kind!r}; use sog, sig, silg or none")
+
+
+class GatedBranches(nn.Module):
+    """Emotion and personality branches exchanging information through gates at each level."""
+
+    def __init__(self, config: NetworkConfig) -> None:
+        super().__init__()
+        self.gate = config.gate
+        sizes = [config.hidden_size] + [config.branch_size] * config.gate_levels
+        self.emotion = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
+        self.personality = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, pooled: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """pooled [B, H] -> (emotion [B, D], personality [B, D])."""
+        h_e, h_p = pooled, pooled
+        for layer_e, layer_p in zip(self.emotion, self.personality):
+            c_e = F.gelu(layer_e(self.dropout(h_e)))  # [B, D]
+            c_p = F.gelu(layer_p(self.dropout(h_p)))  # [B, D]
+            h_e = c_e + gate_message(c_p, self.gate)  # h2 = c2 + m(c1), symmetric
+            h_p = c_p + gate_message(c_e, self.gate)
+        return h_e, h_p
+
+
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Masked mean over tokens: [B, T, H], [B, T] -> [B, H]."""
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+
+
+class MultitaskNetwork(nn.Module):
+    """Encoder + gated branches + GoEmotions, CARER and Big Five heads + emotion embedding."""
+
+    def __init__(self, encoder: nn.Module, config: NetworkConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.encoder = encoder
+        self.branches = GatedBranches(config)
+        self.embedding = nn.Linear(config.branch_size, config.embedding_size)
+        self.goemotions_head = nn.Linear(config.branch_size, len(config.goemotions_labels))
+        self.carer_head = nn.Linear(config.embedding_size, len(config.carer_labels))
+        self.big5_head = nn.Linear(config.branch_size, len(config.big5_traits))
+        self.dropout = nn.Dropout(config.dropout)
+
+    def pooled(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Token ids [B, T] -> sentence vector [B, H]."""
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return mean_pool(hidden, attention_mask)
+
+    def heads(self, pooled: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Sentence vectors [B, H] -> logits per task and the emotion embedding [B, E]."""
+        h_e, h_p = self.branches(pooled)
+        embedding = self.embedding(self.dropout(h_e))  # [B, E]
+        return {
+            "goemotions": self.goemotions_head(self.dropout(h_e)),  # [B, 28]
+            "carer": self.carer_head(embedding),  # [B, 6]
+            "big5": self.big5_head(self.dropout(h_p)),  # [B, 5]
+            "embedding": embedding,
+        }
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.heads(self.pooled(input_ids, attention_mask))

@@ -1,0 +1,114 @@
+"""The run lock: one writer at a time across the scheduler, cron-started and manual runs.
+
+A lock file taken with ``fcntl.flock``: the kernel releases it when the holder exits, even
+after SIGKILL, so a crashed run never leaves a stale lock. The file sits beside a SQLite
+database (``emomon.db.lock``); for other databases it lives in the temporary directory,
+named after the database URL, so runs on one machine share it. POSIX only.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+from sqlalchemy.engine import make_url
+
+from monitor.config import Settings
+from monitor.errors import RunLocked
+
+
+def lock_path(database_url: str) -> Path:
+    """Where the lock file of the database at ``database_url`` lives."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        return Path(f"{url.database}.lock")
+    digest = hashlib.sha256(url.render_as_string(hide_password=True).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"emomon-{digest}.lock"
+
+
+class RunLock:
+    """An exclusive lock; waits up to ``timeout`` seconds, then raises :class:`RunLocked`.
+
+    Use as a context manager::
+
+        with RunLock(path, timeout=600, label="run"):
+            ...
+    """
+
+    def __init__(self, path: Path, *, timeout: float, label: str = "run",
+                 poll: float = 0.2) -> None:
+        self.path = path
+        self.timeout = timeout
+        self.label = label
+        self.poll = poll
+        self._fh: IO[str] | None = None
+
+    def acquire(self) -> None:
+        """Take the lock, waiting as long as allowed.
+
+        Raises:
+            RunLocked: Another process still holds the lock after ``timeout`` seconds.
+        """
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until release()
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = _holder(fh)
+                    fh.close()
+                    raise RunLocked(
+                        f"another emomon run holds the lock {str(self.path)!r} ({holder}); "
+                        f"waited {self.timeout:g}s: let it finish, or raise "
+                        "schedule.lock_timeout"
+                    ) from None
+                time.sleep(self.poll)
+        fh.seek(0)
+        fh.truncate()
+        fh.write(json.dumps({"pid": os.getpid(), "label": self.label,
+                             "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}))
+        fh.flush()
+        self._fh = fh
+
+    def release(self) -> None:
+        """Release the lock (the file stays; its content names the last holder)."""
+        if self._fh is not None:
+            fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
+            self._fh.close()
+            self._fh = None
+
+    def __enter__(self) -> RunLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.release()
+
+
+def _holder(fh: IO[str]) -> str:
+    fh.seek(0)
+    try:
+        info = json.loads(fh.read() or "{}")
+    except json.JSONDecodeError:
+        return "holder unknown"
+    if not info:
+        return "holder unknown"
+    return f"pid {info.get('pid')}, {info.get('label')} since {info.get('since')}"
+
+
+def run_lock(settings: Settings, *, label: str, timeout: float | None = None) -> RunLock:
+    """The run lock of the configured database (``timeout`` default: schedule.lock_timeout)."""
+    wait = settings.schedule.lock_timeout if timeout is None else timeout
+    return RunLock(lock_path(settings.database.url), timeout=wait, label=label)

@@ -1,0 +1,163 @@
+"""The schedule: APScheduler 3.x wiring for `emomon schedule`, and crontab lines for `emomon cron`.
+
+Each configured stage (``[schedule] ingest``, ``score``, ``alerts``, ``report``: cron
+expressions in ``[schedule] timezone``) becomes one job with a stable id (``emomon-<stage>``)
+in a SQLAlchemy job store, so a restarted scheduler knows what it missed. Every job is
+``coalesce=True`` (missed runs collapse into one), ``max_instances=1`` and has a
+``misfire_grace_time`` of ``[schedule] misfire_grace_hours``. Jobs call
+:func:`run_job`, which loads the settings afresh and runs the stage under the shared run lock,
+so scheduled, cron-started and manual runs never write at the same time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.events import EVENT_SCHEDULER_START, SchedulerEvent
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from monitor.config import SCHEDULE_JOBS, Settings, load_settings
+from monitor.db import ensure_schema, make_engine
+from monitor.errors import EmomonError
+
+log = logging.getLogger(__name__)
+
+JOB_PREFIX = "emomon-"
+JOBS_TABLE = "apscheduler_jobs"
+
+
+def job_id(stage: str) -> str:
+    """The stable job id of a stage, e.g. ``emomon-score``."""
+    return f"{JOB_PREFIX}{stage}"
+
+
+def job_defaults(settings: Settings) -> dict[str, Any]:
+    """coalesce, max_instances and misfire_grace_time (seconds) for every job."""
+    return {
+        "coalesce": True,
+        "max_instances": 1,
+        "misfire_grace_time": int(settings.schedule.misfire_grace_hours * 3600),
+    }
+
+
+def run_job(stage: str, config_path: str | None, db_url: str | None = None) -> None:
+    """Run one stage from the scheduler (module-level so the job store can refer to it).
+
+    The settings are read again at every run, so an edited config takes effect without a
+    restart of the scheduler (a changed schedule needs one).
+    """
+    from monitor.pipeline import run_stages
+
+    env = dict(os.environ)
+    if db_url:
+        env["EMOMON_DATABASE_URL"] = db_url
+    settings = load_settings(Path(config_path) if config_path else None, env)
+    result = run_stages(settings, [stage], lock_label=f"schedule:{stage}")
+    for s in result.stages:
+        log.info("scheduled %s: %s in %.1fs %s", s.name, s.status, s.seconds, s.message or "")
+
+
+def build_scheduler(
+    settings: Settings,
+    *,
+    db_url: str | None = None,
+    scheduler_class: type[BaseScheduler] = BlockingScheduler,
+) -> BaseScheduler:
+    """A scheduler with one job per configured stage (not started).
+
+    Args:
+        settings: Loaded settings; ``settings.path`` is what jobs reload.
+        db_url: The ``--db`` override, passed on to jobs.
+        scheduler_class: ``BlockingScheduler`` for `emomon schedule`; tests may pass another.
+    """
+    sched = settings.schedule
+    zone = ZoneInfo(sched.timezone)
+    store_url = sched.jobstore_url or settings.database.url
+    if not sched.jobstore_url:
+        # The job store adds its table to our database: create the schema first, so the
+        # database is never mistaken for a foreign one.
+        ensure_schema(make_engine(settings.database.url))
+    scheduler = scheduler_class(
+        timezone=zone,
+        jobstores={"default": SQLAlchemyJobStore(url=store_url, tablename=JOBS_TABLE)},
+        job_defaults=job_defaults(settings),
+    )
+    wanted = set()
+    config_path = str(settings.path) if settings.path else None
+    for stage in SCHEDULE_JOBS:
+        expr = getattr(sched, stage)
+        if not expr:
+            continue
+        wanted.add(job_id(stage))
+        scheduler.add_job(
+            run_job,
+            CronTrigger.from_crontab(expr, timezone=zone),
+            args=[stage, config_path, db_url],
+            id=job_id(stage),
+            name=f"emomon {stage} ({expr} {sched.timezone})",
+            replace_existing=True,
+            **job_defaults(settings),
+        )
+
+    def drop_stale(event: SchedulerEvent) -> None:
+        # Jobs of stages since removed from the config are still in the job store.
+        for job in scheduler.get_jobs():
+            if job.id.startswith(JOB_PREFIX) and job.id not in wanted:
+                log.info("removing job %s: its stage is no longer scheduled", job.id)
+                job.remove()
+
+    scheduler.add_listener(drop_stale, EVENT_SCHEDULER_START)
+    return scheduler
+
+
+def emomon_executable() -> str:
+    """The path of the ``emomon`` command to put in crontab lines."""
+    found = shutil.which("emomon")
+    if found:
+        return found
+    return f"{shlex.quote(sys.executable)} -c 'from monitor.cli import cli; cli()'"
+
+
+def crontab_lines(settings: Settings, *, executable: str | None = None,
+                  log_file: Path | None = None) -> list[str]:
+    """Crontab lines equivalent to the schedule, for the system cron.
+
+    Jobs started this way take the same run lock as `emomon schedule` and `emomon run`.
+    ``CRON_TZ`` is understood by cronie and systemd-cron; other crons run in the system time
+    zone, so the header says which zone the expressions were written for.
+
+    Raises:
+        EmomonError: No stage is scheduled.
+    """
+    sched = settings.schedule
+    exe = executable or emomon_executable()
+    config = f" --config {shlex.quote(str(settings.path))}" if settings.path else ""
+    workdir = shlex.quote(str(settings.base_dir))
+    out_file = log_file or settings.base_dir / "emomon-cron.log"
+    lines = [
+        "# emomon schedule, generated by `emomon cron` (install with: emomon cron | crontab -)",
+        f"# times are in {sched.timezone}; each job waits up to {sched.lock_timeout:g}s for "
+        "the run lock",
+        f"CRON_TZ={sched.timezone}",
+    ]
+    count = 0
+    for stage in SCHEDULE_JOBS:
+        expr = getattr(sched, stage)
+        if not expr:
+            continue
+        count += 1
+        lines.append(f"{expr} cd {workdir} && {exe}{config} -q run --stage {stage} "
+                     f">> {shlex.quote(str(out_file))} 2>&1")
+    if count == 0:
+        raise EmomonError("no stage is scheduled: set cron expressions in [schedule]")
+    return lines

@@ -1,0 +1,169 @@
+"""Tests for monitor.report: the terminal report at 80 columns and every export format."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+import xml.etree.ElementTree as ET
+from datetime import timedelta
+from html.parser import HTMLParser
+
+import pytest
+from rich.console import Console
+
+from monitor import report
+from monitor.report_data import ReportData, build_report_data
+from scoreframes import T0, score_frame
+
+SHIFTED = "a-00000000000s"
+
+
+@pytest.fixture(scope="module")
+def data() -> ReportData:
+    rng = random.Random(7)
+    rows = []
+    pid = 1
+    authors = [(SHIFTED, "feed-a"), ("a-00000000000b", "feed-a"),
+               ("a-00000000000c", "a-source-with-a-very-long-name|pipe")]
+    for author, source in authors:
+        for i in range(60):
+            v = 0.1 + rng.random() * 0.1
+            if author == SHIFTED and i >= 50:
+                v = 0.8
+            rows.append({"post_id": pid, "author": author, "source": source,
+                         "created_at": T0 + timedelta(hours=12 * i + pid % 5),
+                         "depression_index": v, "carer_sadness": v, "goemo_grief": v / 2,
+                         "big5_ext": rng.random()})
+            pid += 1
+    alerts = [{"id": 1, "rule": "rise", "subject_kind": "author", "subject": SHIFTED,
+               "severity": "high", "status": "new", "trigger_at": "2025-01-27T09:00:00Z",
+               "evidence": {"cusum": 5.2, "post_ids": [51]}}]
+    return build_report_data(score_frame(rows), alerts, by="day", min_posts_big5=20)
+
+
+def render(data: ReportData, width: int = 80) -> str:
+    console = Console(width=width, record=True, force_terminal=False, color_system=None)
+    console.print(report.terminal_report(data))
+    return console.export_text()
+
+
+def test_terminal_report_fits_80_columns_and_has_every_section(data: ReportData) -> None:
+    text = render(data)
+    assert max(len(line) for line in text.splitlines()) <= 80
+    for heading in ("emomon trend report", "Trends by day", "Rising most", "Authors to review",
+                    "Sources", "Personality (3 authors"):
+        assert heading in text
+    assert "posts 180" in text and "not a diagnosis" in text
+    assert f"{SHIFTED}" in text and "#1 rise high" in text
+    assert "depression index" in text and "grief" in text
+    spark = next(line for line in text.splitlines() if "depression index" in line)
+    assert "█" in spark and "▁" in spark  # the shift shows in the sparkline
+
+
+def test_terminal_report_of_nothing_says_what_to_do() -> None:
+    empty = build_report_data(score_frame([]), [], by="week")
+    assert empty.empty
+    text = render(empty)
+    assert "emomon score" in text and max(len(x) for x in text.splitlines()) <= 80
+
+
+def test_sparkline_scales_and_marks_gaps() -> None:
+    assert report.sparkline([0.0, 0.5, 1.0]) == "▁▅█"
+    assert report.sparkline([0.2, None, 0.2]) == "▄ ▄"
+    assert report.sparkline([]) == ""
+    assert len(report.sparkline(list(range(100)), width=10)) == 10
+
+
+def test_json_export_parses_and_carries_the_numbers(data: ReportData) -> None:
+    doc = json.loads(report.export(data, "json"))
+    assert doc["overview"]["posts"] == 180 and doc["overview"]["model_versions"] == ["test-v1"]
+    assert len(doc["periods"]) == len(doc["volume"]) == len(doc["trends"][0]["values"])
+    assert sum(doc["volume"]) == 180
+    assert doc["review"][0]["author"] == SHIFTED
+    assert doc["rising"][0]["signal"] in ("depression_index", "carer_sadness")
+    assert {t["trait"] for t in doc["personality"]["traits"]} == {"EXT", "NEU", "AGR", "CON", "OPN"}
+
+
+def test_csv_export_parses_into_the_same_numbers(data: ReportData) -> None:
+    rows = list(csv.DictReader(io.StringIO(report.export(data, "csv"))))
+    assert set(rows[0]) == {"section", "subject", "period", "metric", "value"}
+    volume = [int(r["value"]) for r in rows if r["section"] == "trend" and r["metric"] == "posts"]
+    assert sum(volume) == 180
+    doc = json.loads(report.to_json(data))
+    idx = [float(r["value"]) for r in rows if r["section"] == "trend"
+           and r["subject"] == "depression_index" and r["metric"] == "mean" and r["value"]]
+    assert idx == [v for v in doc["trends"][0]["values"] if v is not None]
+    assert {r["section"] for r in rows} == {"overview", "trend", "rising", "review", "source",
+                                            "personality"}
+
+
+def test_markdown_tables_are_well_formed(data: ReportData) -> None:
+    md = report.export(data, "md")
+    assert md.startswith("# emomon trend report")
+    table: list[str] = []
+    for line in md.splitlines() + [""]:
+        if line.startswith("|"):
+            table.append(line)
+            continue
+        if table:
+            cells = [len(_split_md(row)) for row in table]
+            assert len(set(cells)) == 1, table  # every row has the header's column count
+            table = []
+    assert "a-source-with-a-very-long-name\\|pipe" in md
+
+
+def _split_md(row: str) -> list[str]:
+    return [c for c in row.replace("\\|", "").strip("|").split("|")]
+
+
+class _Checker(HTMLParser):
+    VOID = {"meta", "br", "img", "hr", "input", "link", "rect", "circle", "polyline"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+        self.svgs = 0
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: object) -> None:
+        if tag == "svg":
+            self.svgs += 1
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: object) -> None:
+        return None
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.stack and self.stack[-1] == tag, (tag, self.stack[-5:])
+        self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def test_html_export_is_balanced_and_has_inline_svg_charts(data: ReportData) -> None:
+    page = report.export(data, "html")
+    checker = _Checker()
+    checker.feed(page)
+    checker.close()
+    assert checker.stack == []
+    assert checker.svgs >= len(data.trends) + 1
+    for chunk in page.split("<svg")[1:]:
+        ET.fromstring("<svg" + chunk.split("</svg>")[0] + "</svg>")  # each chart is valid XML
+    assert "<script" not in page
+    assert "a-source-with-a-very-long-name|pipe" in "".join(checker.text)
+
+
+def test_html_escapes_names() -> None:
+    rows = [{"post_id": 1, "author": "a-x", "source": "<b>evil</b>",
+             "created_at": T0, "depression_index": 0.3}]
+    page = report.to_html(build_report_data(score_frame(rows), []))
+    assert "<b>evil</b>" not in page and "&lt;b&gt;evil&lt;/b&gt;" in page
+
+
+def test_unknown_export_format() -> None:
+    with pytest.raises(ValueError, match="format must be one of"):
+        report.export(build_report_data(score_frame([]), []), "pdf")

@@ -1,0 +1,151 @@
+"""Tests for monitor.schedule: job registration, settings, and real runs in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import func, select
+
+from monitor.config import load_settings
+from monitor.db import make_engine, session_scope
+from monitor.errors import EmomonError
+from monitor.schedule import build_scheduler, crontab_lines, job_id
+from monitor.tables import Run
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write_config(tmp_path: Path, schedule: str) -> Path:
+    posts = tmp_path / "posts.jsonl"
+    posts.write_text("".join(
+        json.dumps({"id": f"p{i}", "text": f"an invented post number {i}", "author": "someone",
+                    "created_at": f"2025-03-0{i}T10:00:00Z"}) + "\n" for i in range(1, 4)))
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(textwrap.dedent(f"""
+        [database]
+        url = "sqlite:///emomon.db"
+        [alerts]
+        channels = ["file"]
+        [schedule]
+        {schedule}
+        [[sources]]
+        name = "posts"
+        kind = "jsonl"
+        location = "posts.jsonl"
+    """))
+    return cfg
+
+
+def test_jobs_have_stable_ids_cron_triggers_and_safe_defaults(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, 'timezone = "Europe/Berlin"\nreport = ""\n'
+                                 'misfire_grace_hours = 3.0')
+    settings = load_settings(cfg, {})
+    sched = build_scheduler(settings, scheduler_class=BackgroundScheduler)
+    jobs = {j.id: j for j in sched.get_jobs()}
+    assert set(jobs) == {"emomon-ingest", "emomon-score", "emomon-alerts"}  # report disabled
+    for stage in ("ingest", "score", "alerts"):
+        job = jobs[job_id(stage)]
+        assert isinstance(job.trigger, CronTrigger)
+        assert str(job.trigger.timezone) == "Europe/Berlin"
+        assert job.coalesce is True and job.max_instances == 1
+        assert job.misfire_grace_time == 3 * 3600
+        assert job.args[0] == stage and job.args[1] == str(cfg)
+    assert str(jobs["emomon-score"].trigger) == (
+        "cron[month='*', day='*', day_of_week='*', hour='2', minute='0']")
+    assert str(sched.timezone) == "Europe/Berlin"
+
+
+def test_jobs_persist_in_the_database_and_stale_ones_are_dropped(tmp_path: Path) -> None:
+    settings = load_settings(write_config(tmp_path, ""), {})
+    sched = build_scheduler(settings, scheduler_class=BackgroundScheduler)
+    sched.start(paused=True)
+    assert len(sched.get_jobs()) == 4
+    sched.shutdown(wait=False)
+    engine = make_engine(settings.database.url)
+    with engine.connect() as conn:
+        ids = [r[0] for r in conn.exec_driver_sql("SELECT id FROM apscheduler_jobs ORDER BY id")]
+    assert ids == ["emomon-alerts", "emomon-ingest", "emomon-report", "emomon-score"]
+    fewer = load_settings(write_config(tmp_path, 'score = ""'), {})
+    again = build_scheduler(fewer, scheduler_class=BackgroundScheduler)
+    again.start(paused=True)
+    assert sorted(j.id for j in again.get_jobs()) == [
+        "emomon-alerts", "emomon-ingest", "emomon-report"]
+    again.shutdown(wait=False)
+
+
+RUNNER = textwrap.dedent("""
+    import json, sys, threading
+    from datetime import datetime, timedelta, timezone
+    from pathlib import Path
+    from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED
+    from monitor.config import load_settings
+    from monitor.schedule import build_scheduler, job_id
+
+    settings = load_settings(Path(sys.argv[1]), {})
+    sched = build_scheduler(settings)  # the real BlockingScheduler
+    # The machine was asleep: the every-minute ingest job is 2.5 minutes late (3 fire times).
+    sched.modify_job(job_id("ingest"),
+                     next_run_time=datetime.now(timezone.utc) - timedelta(seconds=150))
+    events = []
+    def seen(event):
+        events.append({EVENT_JOB_EXECUTED: "executed", EVENT_JOB_MISSED: "missed",
+                       EVENT_JOB_ERROR: "error"}[event.code])
+        threading.Timer(0.1, lambda: sched.shutdown(wait=False)).start()
+    sched.add_listener(seen, EVENT_JOB_EXECUTED | EVENT_JOB_MISSED | EVENT_JOB_ERROR)
+    threading.Timer(20, lambda: sched.shutdown(wait=False)).start()
+    sched.start()
+    print(json.dumps(events))
+""")
+
+
+def _run_scheduler(cfg: Path) -> list[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("EMOMON_DATABASE_URL", None)
+    proc = subprocess.run([sys.executable, "-c", RUNNER, str(cfg)], capture_output=True,
+                          text=True, timeout=60, env=env, cwd=cfg.parent)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _ingest_runs(cfg: Path) -> int:
+    engine = make_engine(f"sqlite:///{cfg.parent / 'emomon.db'}")
+    with session_scope(engine) as s:
+        return int(s.scalar(select(func.count()).select_from(Run).where(Run.command == "ingest")))
+
+
+@pytest.mark.slow
+def test_missed_runs_are_coalesced_into_one_real_run(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, 'ingest = "* * * * *"\nscore = ""\nalerts = ""\nreport = ""')
+    assert _run_scheduler(cfg) == ["executed"]
+    assert _ingest_runs(cfg) == 1  # three missed fire times, one run
+
+
+@pytest.mark.slow
+def test_a_run_later_than_the_grace_time_is_skipped(tmp_path: Path) -> None:
+    # once a year, so the only due fire time is the one 150 s ago; grace 3.6 s
+    cfg = write_config(tmp_path, 'ingest = "0 0 1 1 *"\nscore = ""\nalerts = ""\n'
+                                 'report = ""\nmisfire_grace_hours = 0.001')
+    assert _run_scheduler(cfg) == ["missed"]
+    assert _ingest_runs(cfg) == 0
+
+
+def test_crontab_lines(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, 'timezone = "Europe/Berlin"\nscore = ""')
+    lines = crontab_lines(load_settings(cfg, {}), executable="/usr/bin/emomon")
+    assert "CRON_TZ=Europe/Berlin" in lines
+    jobs = [x for x in lines if not x.startswith(("#", "CRON_TZ"))]
+    assert len(jobs) == 3
+    assert jobs[0] == (f"*/15 * * * * cd {tmp_path} && /usr/bin/emomon --config {cfg} -q run "
+                       f"--stage ingest >> {tmp_path / 'emomon-cron.log'} 2>&1")
+    assert [j.split()[:5] for j in jobs][1] == ["30", "2", "*", "*", "*"]
+    off = write_config(tmp_path, 'ingest = ""\nscore = ""\nalerts = ""\nreport = ""')
+    with pytest.raises(EmomonError, match="no stage is scheduled"):
+        crontab_lines(load_settings(off, {}))
