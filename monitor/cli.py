@@ -382,6 +382,9 @@ from monitor.model.commands import evaluate, predict, train  # noqa: E402
 cli.add_command(train)
 cli.add_command(evaluate)
 cli.add_command(predict)
+from monitor.score_cmd import score as score_command  # noqa: E402
+
+cli.add_command(score_command)
 from monitor.ops_cmd import COMMANDS as OPS_COMMANDS  # noqa: E402
 
 for _command in OPS_COMMANDS:  # alerts, report, run, schedule, cron, purge

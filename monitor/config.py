@@ -254,6 +254,35 @@ class ModelSettings:
     datasets: str = "../shared/datasets"
 
 
+SCORING_DEVICES = ("auto", "cpu", "cuda")
+SCORING_PRECISIONS = ("auto", "bf16", "fp32")
+WINDOW_COMBINE = ("max", "mean")
+
+
+@dataclass(frozen=True)
+class ScoringIndex:
+    """[scoring.index]: depression-index weights per emotion label (empty: the model's own)."""
+
+    goemotions: dict[str, float] = field(default_factory=dict)
+    carer: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ScoringSettings:
+    """[scoring]: how `emomon score` runs the model over the store (see monitor/score.py)."""
+
+    device: str = "auto"
+    precision: str = "auto"
+    batch_tokens: int = 8192
+    chunk_size: int = 1024
+    languages: tuple[str, ...] = ("en",)
+    language_prior: float = 10.0
+    window_stride: int = 64
+    window_emotions: str = "max"
+    window_traits: str = "mean"
+    index: ScoringIndex = field(default_factory=ScoringIndex)
+
+
 @dataclass(frozen=True)
 class Settings:
     """All settings; ``path`` is the config file read (None: built-in defaults)."""
@@ -265,6 +294,7 @@ class Settings:
     sources: tuple[SourceSettings, ...] = ()
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     model: ModelSettings = field(default_factory=ModelSettings)
+    scoring: ScoringSettings = field(default_factory=ScoringSettings)
     # ---- sections of later stages: add the field here, its dataclass above, and a check ----
     trends: TrendsSettings = field(default_factory=TrendsSettings)
     alerts: AlertsSettings = field(default_factory=AlertsSettings)
@@ -283,6 +313,7 @@ _SECTIONS: dict[str, type] = {
     "ingest": IngestSettings,
     "privacy": PrivacySettings,
     "model": ModelSettings,
+    "scoring": ScoringSettings,
     "trends": TrendsSettings,
     "alerts": AlertsSettings,
     "channels": ChannelsSettings,
@@ -433,7 +464,12 @@ def _coerce(value: Any, ftype: Any, key: str) -> Any:
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             return tuple(value)
     elif origin is dict:
-        if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+        if typing.get_args(ftype)[1] is float:
+            if isinstance(value, dict) and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value.values()
+            ):
+                return {k: float(v) for k, v in value.items()}
+        elif isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
             return dict(value)
     else:  # pragma: no cover - a section declared a type this parser does not know
         raise TypeError(f"unsupported settings type {ftype!r} for {key}")
@@ -445,7 +481,7 @@ def _type_name(ftype: Any) -> str:
     if origin is tuple:
         return "a list of strings"
     if origin is dict:
-        return "a table of strings"
+        return "a table of numbers" if typing.get_args(ftype)[1] is float else "a table of strings"
     return getattr(ftype, "__name__", str(ftype))
 
 
@@ -466,7 +502,35 @@ def _check(settings: Settings) -> Settings:
         if names.count(name) > 1:
             raise ConfigError(f"sources: the name {name!r} is used twice: give each source its own name")
     ops = _check_ops(settings)
+    _check_scoring(settings.scoring)
     return dataclasses.replace(settings, database=database, sources=sources, **ops)
+
+
+def _check_scoring(sc: ScoringSettings) -> None:
+    """Validate [scoring] and [scoring.index]."""
+    for key, value, allowed in (
+        ("device", sc.device, SCORING_DEVICES),
+        ("precision", sc.precision, SCORING_PRECISIONS),
+        ("window_emotions", sc.window_emotions, WINDOW_COMBINE),
+        ("window_traits", sc.window_traits, WINDOW_COMBINE),
+    ):
+        if value not in allowed:
+            raise ConfigError(f"scoring.{key} = {value!r} must be one of {', '.join(allowed)}")
+    for key in ("batch_tokens", "chunk_size", "window_stride"):
+        if getattr(sc, key) < 1:
+            raise ConfigError(f"scoring.{key} = {getattr(sc, key)!r} must be at least 1")
+    if not sc.languages or any(not lang.strip() for lang in sc.languages):
+        raise ConfigError(
+            f"scoring.languages = {list(sc.languages)!r} must list language codes, e.g. [\"en\"]"
+        )
+    if sc.language_prior < 0:
+        raise ConfigError(f"scoring.language_prior = {sc.language_prior!r} must be at least 0")
+    for head in ("goemotions", "carer"):
+        for label, weight in getattr(sc.index, head).items():
+            if weight < 0:
+                raise ConfigError(
+                    f"scoring.index.{head}.{label} = {weight!r} must be at least 0 (0 drops it)"
+                )
 
 
 def _check_database(db: DatabaseSettings, base_dir: Path) -> DatabaseSettings:

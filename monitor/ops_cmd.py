@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich import box
 from rich.table import Table
 
 from monitor.errors import EmomonError
@@ -74,13 +75,14 @@ def alerts_list(app: Any, statuses: tuple[str, ...], since: str | None, limit: i
     if as_json:
         _echo_json({"alerts": docs})
         return
-    table = Table(title=f"{len(docs)} alert(s)")
-    for col in ("id", "status", "severity", "rule", "subject", "triggered", "evidence"):
-        table.add_column(col, overflow="fold")
+    table = Table(title=f"{len(docs)} alert(s)", box=box.SIMPLE_HEAD, title_justify="left")
+    for col in ("id", "status", "severity", "rule", "subject", "triggered"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("evidence", overflow="fold", min_width=12)
     for d in docs:
         ev = ", ".join(f"{k}={v}" for k, v in d["evidence"].items() if k != "post_ids")
         table.add_row(str(d["id"]), d["status"], d["severity"], d["rule"], d["subject"],
-                      (d["trigger_at"] or "")[:16], ev)
+                      (d["trigger_at"] or "")[:10], ev)
     app.console.print(table)
 
 

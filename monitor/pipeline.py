@@ -150,7 +150,7 @@ def purge_stage(engine: Engine, settings: Settings, *, older_than_days: int | No
     """Remove raw text past ``[retention] raw_text_days`` (skipped when that is 0)."""
     started, t0 = _utcnow(), time.perf_counter()
     days = settings.retention.raw_text_days if older_than_days is None else older_than_days
-    if days == 0:
+    if older_than_days is None and days == 0:
         return StageResult("purge", "skipped", 0.0, message="retention.raw_text_days = 0")
     with session_scope(engine) as s:
         done = retention.purge_text(s, older_than_days=days, now=now)

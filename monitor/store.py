@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from monitor.db import bulk_insert, upsert_insert
 from monitor.ingest.records import FeedState
 from monitor.tables import Author, Meta, Post, Rejected, Source
+from monitor.score_store import read_scores  # noqa: F401  (score frame contract; see score_store)
 
 SALT_KEY = "pseudonym_salt"
 # Keep IN (...) lists well under every backend's bound-parameter limit.

@@ -94,13 +94,17 @@ RUNNER = textwrap.dedent("""
     # The machine was asleep: the every-minute ingest job is 2.5 minutes late (3 fire times).
     sched.modify_job(job_id("ingest"),
                      next_run_time=datetime.now(timezone.utc) - timedelta(seconds=150))
+    def later(seconds, fn):
+        timer = threading.Timer(seconds, fn)
+        timer.daemon = True
+        timer.start()
     events = []
     def seen(event):
         events.append({EVENT_JOB_EXECUTED: "executed", EVENT_JOB_MISSED: "missed",
                        EVENT_JOB_ERROR: "error"}[event.code])
-        threading.Timer(0.1, lambda: sched.shutdown(wait=False)).start()
+        later(0.1, lambda: sched.shutdown(wait=False))
     sched.add_listener(seen, EVENT_JOB_EXECUTED | EVENT_JOB_MISSED | EVENT_JOB_ERROR)
-    threading.Timer(20, lambda: sched.shutdown(wait=False)).start()
+    later(20, lambda: sched.shutdown(wait=False))
     sched.start()
     print(json.dumps(events))
 """)

@@ -73,7 +73,7 @@ def fit_platt(raw: np.ndarray, target: np.ndarray, iterations: int = 50) -> tupl
     y = target.astype(np.float64)
     a, b = 1.0, 0.0
     for _ in range(iterations):
-        p = 1 / (1 + np.exp(-(a * x + b)))
+        p = 1 / (1 + np.exp(-np.clip(a * x + b, -50.0, 50.0)))
         w = np.maximum(p * (1 - p), 1e-9)
         grad = np.array([np.sum((p - y) * x), np.sum(p - y)])
         hess = np.array([[np.sum(w * x * x), np.sum(w * x)], [np.sum(w * x), np.sum(w)]]) + 1e-6 * np.eye(2)

@@ -1,0 +1,280 @@
+"""Alert-quality benchmark: emomon's alert rules beside the naive "any post over a threshold".
+
+Synthetic author streams are built from labelled CARER *test* sentences (read by path from the
+datasets folder, never copied): every author posts at their own rate (log-normal around
+``--posts-per-day``, Poisson arrival times) for ``--days`` days. Steady authors post
+sadness/fear sentences (CARER labels 0 and 4) at ``--base-rate`` and joy/love/anger/surprise
+sentences otherwise; shifted authors do the same until a known post, from which on
+sadness/fear make up ``--shift-rate`` of their posts. Every distinct sentence is scored once
+with the shipped model (``monitor.model.load_model``), then the configured author rules
+(level, rise, burst; ``config.toml``) and the naive rule run over the same score frame.
+
+Printed per detector (the eRisk-style latency is counted in posts):
+
+- detection rate: shifted authors with an alert at or after their first shifted post;
+- median delay: posts from the first shifted post to the alert (0 = that very post);
+- false alerts per 1,000 author-days: alerts on steady authors, and on shifted authors
+  before their change, over the days those streams cover.
+
+Usage: python bench/alerts.py [--model models/emomon-mtl-v1] [--authors 600] [--days 90]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import statistics
+import sys
+import time
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from monitor import alerts  # noqa: E402
+from monitor.config import AlertRules, SourceShiftRule, load_settings  # noqa: E402
+
+NEGATIVE = (0, 4)  # sadness, fear
+OTHER = (1, 2, 3, 5)  # joy, love, anger, surprise
+START = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class Author:
+    """One synthetic author: posts (text ids, times) and, if shifted, the first shifted post."""
+
+    name: str
+    texts: list[int]
+    times: list[datetime]
+    change: int | None  # 1-based index of the first shifted post
+
+
+def load_carer(datasets: Path) -> tuple[list[str], np.ndarray]:
+    """CARER test split texts and labels."""
+    path = datasets / "carer_emotion" / "test.jsonl"
+    if not path.exists():
+        raise SystemExit(f"{path} not found: pass --datasets DIR (the shared datasets folder)")
+    texts, labels = [], []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        texts.append(row["text"])
+        labels.append(int(row["label"]))
+    return texts, np.asarray(labels)
+
+
+def build_authors(labels: np.ndarray, args: argparse.Namespace) -> list[Author]:
+    """Steady and shifted authors with realistic, uneven posting rates."""
+    rng = random.Random(args.seed)
+    neg = [i for i, y in enumerate(labels) if y in NEGATIVE]
+    other = [i for i, y in enumerate(labels) if y in OTHER]
+    out = []
+    for a in range(args.authors):
+        shifted = a < int(args.authors * args.shifted_share)
+        rate = args.posts_per_day * math.exp(rng.gauss(0.0, 0.6))  # posts/day, log-normal
+        times, t = [], START
+        while True:
+            t += timedelta(days=rng.expovariate(rate))
+            if t >= START + timedelta(days=args.days):
+                break
+            times.append(t)
+        if len(times) < 2:
+            continue
+        change = None
+        if shifted:
+            lo = max(2, min(args.min_before, len(times) - 1))
+            change = rng.randint(lo, max(lo, int(len(times) * 0.7)))
+        texts = []
+        for i in range(1, len(times) + 1):
+            p = args.shift_rate if change is not None and i >= change else args.base_rate
+            texts.append(rng.choice(neg) if rng.random() < p else rng.choice(other))
+        out.append(Author(f"a-{'shift' if shifted else 'stead'}{a:05d}", texts, times, change))
+    return out
+
+
+def score_texts(model_dir: Path, texts: list[str], batch: int = 64) -> dict[str, np.ndarray]:
+    """Score every text once through the Predictor contract (forward_ids + depression_index)."""
+    import torch
+
+    from monitor.model import load_model
+
+    predictor = load_model(model_dir)
+    chunks: dict[str, list[np.ndarray]] = {"goemotions": [], "carer": [], "big5": [], "index": []}
+    with torch.inference_mode():
+        for i in range(0, len(texts), batch):
+            enc = predictor.tokenizer(texts[i : i + batch], padding=True, truncation=True,
+                                      max_length=predictor.max_length, return_tensors="pt")
+            out = predictor.forward_ids(enc["input_ids"].to(predictor.device),
+                                        enc["attention_mask"].to(predictor.device))
+            for k in ("goemotions", "carer", "big5"):
+                chunks[k].append(np.asarray(out[k], dtype=np.float32))
+            chunks["index"].append(np.asarray(
+                predictor.depression_index(out["goemotions"], out["carer"]), dtype=np.float32))
+    scores = {k: np.concatenate(v) for k, v in chunks.items()}
+    scores["labels_goemotions"] = np.asarray(predictor.goemotions_labels)
+    scores["labels_carer"] = np.asarray(predictor.carer_labels)
+    scores["version"] = np.asarray([predictor.version])
+    return scores
+
+
+def score_frame(authors: list[Author], scores: dict[str, np.ndarray]) -> pl.DataFrame:
+    """The read_scores-shaped frame for all synthetic posts."""
+    ids, names, times, text_ids = [], [], [], []
+    pid = 1
+    for a in authors:
+        for t, x in zip(a.times, a.texts, strict=True):
+            ids.append(pid)
+            names.append(a.name)
+            times.append(t)
+            text_ids.append(x)
+            pid += 1
+    idx = np.asarray(text_ids)
+    cols: dict[str, object] = {
+        "post_id": pl.Series(ids, dtype=pl.Int64),
+        "source": ["synthetic"] * len(ids),
+        "author": names,
+        "created_at": pl.Series(times, dtype=pl.Datetime("us", "UTC")),
+        "model_version": [str(scores["version"][0])] * len(ids),
+        "depression_index": pl.Series(scores["index"][idx], dtype=pl.Float32),
+    }
+    for j, label in enumerate(scores["labels_goemotions"]):
+        cols[f"goemo_{label}"] = pl.Series(scores["goemotions"][idx, j], dtype=pl.Float32)
+    for j, label in enumerate(scores["labels_carer"]):
+        cols[f"carer_{label}"] = pl.Series(scores["carer"][idx, j], dtype=pl.Float32)
+    for j, trait in enumerate(("ext", "neu", "agr", "con", "opn")):
+        cols[f"big5_{trait}"] = pl.Series(scores["big5"][idx, j], dtype=pl.Float32)
+    return pl.DataFrame(cols)
+
+
+def naive_alerts(frame: pl.DataFrame, threshold: float) -> dict[str, list[int]]:
+    """Naive rule: every post with index >= threshold is an alert (1-based post positions)."""
+    f = frame.sort("author", "created_at", "post_id").with_columns(
+        pl.int_range(1, pl.len() + 1).over("author").alias("seq"))
+    hits = f.filter(pl.col("depression_index") >= threshold)
+    out: dict[str, list[int]] = {}
+    for name, seq in hits.select("author", "seq").iter_rows():
+        out.setdefault(name, []).append(int(seq))
+    return out
+
+
+def rule_alerts(frame: pl.DataFrame, rules: AlertRules, prior: float,
+                min_std: float) -> dict[str, list[int]]:
+    """Trigger positions of the configured rules (one entry per alert after cooldowns)."""
+    out: dict[str, list[int]] = {}
+    for c in alerts.evaluate(frame, rules, prior_posts=prior, min_std=min_std):
+        out.setdefault(c.subject, []).append(int(c.trigger_index or 0))
+    return out
+
+
+def measure(authors: list[Author], fired: dict[str, list[int]]) -> dict[str, float]:
+    """Detection rate, median delay (posts) and false alerts per 1,000 author-days."""
+    detected, delays, false, days = 0, [], 0, 0.0
+    shifted = [a for a in authors if a.change is not None]
+    for a in authors:
+        hits = sorted(fired.get(a.name, []))
+        if a.change is None:
+            false += len(hits)
+            days += (a.times[-1] - START).total_seconds() / 86400
+            continue
+        before = [h for h in hits if h < a.change]
+        false += len(before)
+        days += (a.times[a.change - 1] - START).total_seconds() / 86400
+        after = [h for h in hits if h >= a.change]
+        if after:
+            detected += 1
+            delays.append(after[0] - a.change)
+    return {
+        "detection": detected / len(shifted) if shifted else float("nan"),
+        "median_delay": statistics.median(delays) if delays else float("nan"),
+        "false_per_1000_days": 1000 * false / days if days else float("nan"),
+    }
+
+
+def main() -> None:
+    """Build streams, score them, run the detectors and print the comparison."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", type=Path, default=ROOT / "models" / "emomon-mtl-v1")
+    p.add_argument("--datasets", type=Path, default=ROOT.parent / "shared" / "datasets")
+    p.add_argument("--config", type=Path, default=ROOT / "config.toml")
+    p.add_argument("--authors", type=int, default=600)
+    p.add_argument("--shifted-share", type=float, default=0.25)
+    p.add_argument("--days", type=int, default=90)
+    p.add_argument("--posts-per-day", type=float, default=1.5)
+    p.add_argument("--base-rate", type=float, default=0.10,
+                   help="share of sadness/fear posts of steady authors")
+    p.add_argument("--shift-rate", type=float, default=0.70,
+                   help="share of sadness/fear posts after the change")
+    p.add_argument("--min-before", type=int, default=20,
+                   help="posts before the change, at least (when the stream is long enough)")
+    p.add_argument("--naive-threshold", type=float, default=None,
+                   help="default: the level rule's threshold")
+    p.add_argument("--seed", type=int, default=13)
+    args = p.parse_args()
+
+    settings = load_settings(args.config, {})
+    rules = replace(settings.alerts.rules, source_shift=SourceShiftRule(enabled=False))
+    naive_t = args.naive_threshold if args.naive_threshold is not None else rules.level.threshold
+    texts, labels = load_carer(args.datasets)
+    authors = build_authors(labels, args)
+    used = sorted({x for a in authors for x in a.texts})
+    t0 = time.perf_counter()
+    scored = score_texts(args.model, [texts[i] for i in used])
+    remap = np.full(len(texts), -1)
+    remap[used] = np.arange(len(used))
+    for a in authors:
+        a.texts = [int(remap[x]) for x in a.texts]
+    seconds = time.perf_counter() - t0
+    frame = score_frame(authors, scored)
+    posts = frame.height
+    shifted = sum(a.change is not None for a in authors)
+    print(f"model {scored['version'][0]}; {len(used)} distinct CARER test sentences scored in "
+          f"{seconds:.1f}s; {len(authors)} authors ({shifted} shifted), {posts} posts over "
+          f"{args.days} days; base rate {args.base_rate:.0%}, after the change "
+          f"{args.shift_rate:.0%} sadness/fear")
+    tr = settings.trends
+    off = AlertRules(level=replace(rules.level, enabled=False),
+                     rise=replace(rules.rise, enabled=False),
+                     burst=replace(rules.burst, enabled=False),
+                     source_shift=SourceShiftRule(enabled=False))
+    detectors = {
+        "emomon rules (level+rise+burst)": rule_alerts(frame, rules, tr.baseline_prior_posts,
+                                                       tr.min_std),
+        "  level only": rule_alerts(frame, replace(off, level=rules.level),
+                                    tr.baseline_prior_posts, tr.min_std),
+        "  rise only": rule_alerts(frame, replace(off, rise=rules.rise),
+                                   tr.baseline_prior_posts, tr.min_std),
+        "  burst only": rule_alerts(frame, replace(off, burst=rules.burst),
+                                    tr.baseline_prior_posts, tr.min_std),
+        f"naive: any post >= {naive_t:g}": naive_alerts(frame, naive_t),
+    }
+    print(f"\n{'detector':36} {'detection':>9} {'median delay':>13} {'false/1k author-days':>21}")
+    results = {}
+    for name, fired in detectors.items():
+        m = measure(authors, fired)
+        results[name] = m
+        print(f"{name:36} {m['detection']:>9.1%} {m['median_delay']:>7.1f} posts "
+              f"{m['false_per_1000_days']:>21.2f}")
+    ours = results["emomon rules (level+rise+burst)"]
+    naive = results[f"naive: any post >= {naive_t:g}"]
+    print("\ntargets: detection >= 90%, median delay <= 5 posts, <= 1 false alert per 1,000 "
+          "author-days, better than naive on all three")
+    checks = {
+        "detection >= 90%": ours["detection"] >= 0.9,
+        "median delay <= 5": ours["median_delay"] <= 5,
+        "false <= 1/1k days": ours["false_per_1000_days"] <= 1.0,
+        "better than naive on all three": (
+            ours["detection"] > naive["detection"]
+            and ours["median_delay"] < naive["median_delay"]
+            and ours["false_per_1000_days"] < naive["false_per_1000_days"]),
+    }
+    print("  ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in checks.items()))
+
+
+if __name__ == "__main__":
+    main()

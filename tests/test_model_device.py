@@ -1,0 +1,26 @@
+"""The hardware switch: device and autocast choice."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from monitor.model.device import choose_autocast, choose_device
+
+
+def test_auto_device_is_cpu_without_a_gpu():
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert choose_device("auto").type == expected
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_cuda_without_a_gpu_is_a_clear_error():
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        choose_device("cuda")
+
+
+def test_fp32_switch_turns_autocast_off():
+    assert choose_autocast(torch.device("cpu"), "fp32") is None
+    assert choose_autocast(torch.device("cpu"), "bf16") is torch.bfloat16
+    with pytest.raises(ValueError, match="precision"):
+        choose_autocast(torch.device("cpu"), "fp8")
