@@ -257,10 +257,10 @@ def run_score(
 
 def _nothing_to_do(engine: Engine, version: str | None, pending: int, t0: float) -> ScoreReport:
     with session_scope(engine) as session:
-        others = score_store.version_counts(session)
-    total = sum(others.values())
+        stored = score_store.version_counts(session)
+    total = sum(stored.values())
     # Without a loaded model (default mode, nothing to do) no version is "other".
-    others = {v: n for v, n in others.items() if version is not None and v != version}
+    others = {v: n for v, n in stored.items() if version is not None and v != version}
     report = ScoreReport(model_version=version, other_versions=others)
     if total == 0 and pending == 0:
         report.message = "no posts stored yet: run `emomon ingest` first; nothing to score"
@@ -271,6 +271,9 @@ def _nothing_to_do(engine: Engine, version: str | None, pending: int, t0: float)
         note = _other_versions_note(others)
         if note:
             report.message += f" ({note})"
+        elif version is None:  # the model was not loaded: name what the scores came from
+            listed = ", ".join(f"{n} by {v}" for v, n in sorted(stored.items()))
+            report.message += f" ({listed}; `--rescore` re-scores them with another model)"
     report.seconds = time.perf_counter() - t0
     return report
 

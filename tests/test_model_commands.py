@@ -63,6 +63,9 @@ def test_train_exports_a_loadable_model_with_test_metrics(tmp_path, runner, monk
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["split"] == "test" and set(metrics["big5"]["author"]) == {"EXT", "NEU", "AGR", "CON", "OPN"}
     assert (tmp_path / "out" / "mypersonality_authors.json").exists()
+    card = (tmp_path / "out" / "MODEL_CARD.md").read_text()
+    assert "not a diagnostic instrument" in card and "research use only" in card
+    assert f"{metrics['carer']['accuracy'] * 100:.2f}%" in card
     # A second run into the same run directory refuses without --resume, and resumes with it.
     again = runner.invoke(cli, args)
     assert again.exit_code == 1 and "--resume" in again.output

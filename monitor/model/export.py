@@ -11,6 +11,7 @@ from typing import Any
 from safetensors.torch import load_file
 
 from monitor.model.artifact import save_artifact
+from monitor.model.card import write_model_card
 from monitor.model.data import split_authors
 from monitor.model.device import choose_autocast, choose_device
 from monitor.model.evaluate import evaluate_predictor, fit_calibration, read_splits, split_logits
@@ -48,4 +49,7 @@ def export_run(run_dir: Path, out_dir: Path, *, datasets: Path, name: str, windo
     predictor = load_model(out_dir, device=config.device, precision=config.precision)
     metrics = evaluate_predictor(predictor, datasets, "test", seed=config.seed, log=log)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    extras = {name: json.loads((run_dir / f"{name}.json").read_text(encoding="utf-8"))
+              for name in ("baselines", "ablation") if (run_dir / f"{name}.json").exists()}
+    write_model_card(out_dir, **extras)
     return metrics

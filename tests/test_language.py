@@ -1,0 +1,93 @@
+"""Language identification for scoring (monitor/language.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from monitor.errors import ConfigError
+from monitor.language import LanguageFilter, clean_for_identification, language_filter, primary_subtag
+
+DATASETS = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
+
+# Our own short English posts, the kind plain langid often takes for another language.
+SHORT_ENGLISH = [
+    "Can't sleep again", "Worst day ever.", "Feeling kinda low tonight", "best coffee in town",
+    "Missed the bus lol", "so proud of you!!", "Rainy Monday, again.", "Who's coming tonight?",
+    "ugh my head hurts", "New job starts tomorrow!", "Call me later?", "That game was wild",
+    "Back home finally", "I give up.", "Love this song", "brb", "omg yes", "Thanks!", "ok",
+    "Nope.", "Happy birthday Sam!", "miss you mom", "gym time", "Pizza night!!", "so tired",
+    "Go team go", "hate mondays", "Sunday brunch vibes", "See you soon", "Long day at work",
+]
+# Our own short foreign posts (3 to 7 words; see the module docstring for shorter ones).
+FOREIGN = {
+    "de": ["Das ist echt nicht fair.", "Danke an alle für die lieben Wünsche!"],
+    "fr": ["Je me sens seule ce soir.", "Il pleut encore, quelle journée pourrie."],
+    "it": ["Grazie a tutti per gli auguri, vi voglio bene!"],
+    "nl": ["Het regent alweer, wat een rotdag."],
+    "pl": ["Znowu pada deszcz, okropny dzień."],
+    "tr": ["Bugün çok yorgun ve üzgünüm."],
+    "ru": ["Опять дождь, ужасный день."],
+    "zh": ["谢谢大家的生日祝福！"],
+    "ar": ["أشعر بالحزن الشديد اليوم."],
+}
+
+
+@pytest.fixture(scope="module")
+def english() -> LanguageFilter:
+    return language_filter(("en",), 10.0)
+
+
+def test_short_english_is_kept(english: LanguageFilter) -> None:
+    lost = [t for t in SHORT_ENGLISH if english.skip_reason(t) is not None]
+    assert len(lost) <= 1, lost  # measured: "Pizza night!!" is taken for Italian
+
+
+@pytest.mark.parametrize("lang,text", [(lang, t) for lang, ts in FOREIGN.items() for t in ts])
+def test_foreign_sentences_are_skipped(english: LanguageFilter, lang: str, text: str) -> None:
+    assert english.skip_reason(text) == f"language:{lang}"
+
+
+def test_without_the_prior_short_english_is_lost() -> None:
+    """The prior is what keeps short English posts (a guard that the test above means something)."""
+    plain = LanguageFilter(["en"], prior=0.0)
+    lost = sum(plain.skip_reason(t) is not None for t in SHORT_ENGLISH)
+    assert lost >= 4  # measured: 4 of 30
+
+
+def test_noise_is_removed_before_identification(english: LanguageFilter) -> None:
+    cleaned = clean_for_identification("@anna check https://t.co/xyz #mood 😭 [NAME] 2024")
+    assert cleaned.split() == ["check"]
+    assert english.identify("😭😭 2024 !!!") is None
+    assert english.skip_reason("😭😭😭") is None
+    assert english.skip_reason("No!!! I love emojis 😎😎😁😁😁😁💖🎉") is None
+
+
+def test_source_tags(english: LanguageFilter) -> None:
+    assert primary_subtag("en-GB") == "en" and primary_subtag("pt_BR") == "pt"
+    assert primary_subtag("und") is None and primary_subtag(None) is None and primary_subtag("") is None
+    assert english.skip_reason("i am so sad", "de") == "language:de"
+    assert english.skip_reason("Je me sens seule ce soir.", "EN") is None
+    assert english.skip_reason("Je me sens seule ce soir.", "und") == "language:fr"
+
+
+def test_several_supported_languages() -> None:
+    both = language_filter(("en", "de"), 10.0)
+    assert both.skip_reason(FOREIGN["de"][0]) is None
+    assert both.skip_reason(FOREIGN["fr"][0]) == "language:fr"
+
+
+def test_unknown_language_code_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="xx"):
+        LanguageFilter(["en", "xx"])
+
+
+@pytest.mark.skipif(not (DATASETS / "carer_emotion").is_dir(), reason="../shared/datasets is not here")
+def test_english_dataset_is_almost_never_skipped(english: LanguageFilter) -> None:
+    """CARER validation tweets (English): measured 1 of 2,000 skipped with the default prior."""
+    lines = (DATASETS / "carer_emotion" / "validation.jsonl").read_text(encoding="utf-8").splitlines()
+    texts = [json.loads(line)["text"] for line in lines]
+    skipped = sum(english.skip_reason(t) is not None for t in texts)
+    assert skipped / len(texts) < 0.005
