@@ -274,7 +274,7 @@ class ScoringSettings:
     device: str = "auto"
     precision: str = "auto"
     batch_tokens: int = 8192
-    chunk_size: int = 1024
+    chunk_size: int = 8192
     languages: tuple[str, ...] = ("en",)
     language_prior: float = 10.0
     window_stride: int = 64
