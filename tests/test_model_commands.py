@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from monitor.cli import cli
 from monitor.model.tiny import build_tiny_encoder, build_tiny_model, build_tiny_tokenizer
-from tests.model_fixtures import SENTENCES
+from model_fixtures import SENTENCES
 
 GOEMO_OF_CARER = {0: 25, 1: 17, 2: 18, 3: 2, 4: 14, 5: 26}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from monitor.model.trainer import TrainConfig, lr_factor, task_schedule
-from tests.model_fixtures import tiny_trainer
+from model_fixtures import tiny_trainer
 
 
 def _mean_loss(trainer, task: str) -> float:
