@@ -9,7 +9,7 @@ replacement is committed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -154,16 +154,15 @@ def read_scores(
         model_version: Only scores of this model version.
     """
     sqlite = session.get_bind().dialect.name == "sqlite"
-    # On SQLite the timestamp is read as its stored text and parsed by polars in one go.
+    # On SQLite the timestamp is read as its stored text and parsed by polars in one go; source
+    # names and pseudonyms are mapped from their small tables instead of joined on every row.
     created = type_coerce(Post.created_at, String) if sqlite else Post.created_at
     stmt = (
         select(
-            Score.post_id, Source.name, Author.pseudonym, created, Score.model_version,
+            Score.post_id, Post.source_id, Post.author_id, created, Score.model_version,
             Score.depression_index, Score.probs,
         )
         .join(Post, Post.id == Score.post_id)
-        .join(Source, Source.id == Post.source_id)
-        .outerjoin(Author, Author.id == Post.author_id)
         .where(Score.status == "scored")
         .order_by(Post.created_at, Score.post_id)
     )
@@ -172,24 +171,41 @@ def read_scores(
     if until is not None:
         stmt = stmt.where(Post.created_at < until)
     if source is not None:
-        stmt = stmt.where(Source.name == source)
+        stmt = stmt.where(Post.source_id.in_(select(Source.id).where(Source.name == source)))
     if author is not None:
-        stmt = stmt.where(Author.pseudonym == author)
+        stmt = stmt.where(Post.author_id.in_(select(Author.id).where(Author.pseudonym == author)))
     if model_version is not None:
         stmt = stmt.where(Score.model_version == model_version)
-    post_ids, sources, authors, times, versions, index, blobs = _columns(session.execute(stmt), 7)
+    rows = session.connection().execute(stmt).all()  # Core rows: no ORM bookkeeping per row
+    post_ids, source_ids, author_ids, times, versions, index, blobs = (
+        map(list, zip(*rows)) if rows else ([] for _ in range(7))
+    )
+    names = dict(session.execute(select(Source.id, Source.name)).tuples().all())
+    wanted = sorted({a for a in author_ids if a is not None})
+    pseudonyms: dict[int, str] = {}
+    for start in range(0, len(wanted), _IN_CHUNK):
+        part = wanted[start : start + _IN_CHUNK]
+        pseudonyms.update(session.execute(
+            select(Author.id, Author.pseudonym).where(Author.id.in_(part))
+        ).tuples().all())
     if sqlite:
         created_at = pl.Series("created_at", times, dtype=pl.String).str.to_datetime(
             "%Y-%m-%d %H:%M:%S%.f", time_unit="us", time_zone="UTC"
         )
     else:
         created_at = pl.Series("created_at", times, dtype=pl.Datetime("us", "UTC"))
+    sources = pl.Series("source", source_ids, dtype=pl.Int64).replace_strict(
+        names, return_dtype=pl.String
+    )
+    authors = pl.Series("author", author_ids, dtype=pl.Int64).replace_strict(
+        pseudonyms, default=None, return_dtype=pl.String
+    )
     probs = unpack_probs(blobs)
     frame = pl.DataFrame(
         [
             pl.Series("post_id", post_ids, dtype=pl.Int64),
-            pl.Series("source", sources, dtype=pl.String),
-            pl.Series("author", authors, dtype=pl.String),
+            sources,
+            authors,
             created_at,
             pl.Series("model_version", versions, dtype=pl.String),
             pl.Series("depression_index", index, dtype=pl.Float32),
@@ -199,12 +215,3 @@ def read_scores(
         [pl.Series(name, probs[:, i], dtype=pl.Float32) for i, name in enumerate(SCORE_COLUMNS)]
     )
 
-
-def _columns(rows: Iterable[Sequence[Any]], width: int) -> list[list[Any]]:
-    """Transpose result rows into ``width`` column lists."""
-    cols: list[list[Any]] = [[] for _ in range(width)]
-    appends = [c.append for c in cols]
-    for row in rows:
-        for append, value in zip(appends, row):
-            append(value)
-    return cols

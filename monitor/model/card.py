@@ -68,7 +68,7 @@ def ablation_section(a: dict[str, Any]) -> list[str]:
 
 
 def write_model_card(model_dir: Path, *, baselines: dict[str, Any] | None = None, ablation: dict[str, Any] | None = None,
-                     training_notes: str = "") -> Path:
+                     training_notes: str = "", ablation_notes: str = "") -> Path:
     """Write MODEL_CARD.md from metrics.json, config.json and optional baseline/ablation results."""
     metrics = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
     config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
@@ -115,7 +115,7 @@ def write_model_card(model_dir: Path, *, baselines: dict[str, Any] | None = None
     if baselines:
         lines += ["## Baselines", "", *baselines_section(baselines), ""]
     if ablation:
-        lines += ["## Ablation", "", *ablation_section(ablation), ""]
+        lines += ["## Ablation", "", *ablation_section(ablation), "", *([ablation_notes, ""] if ablation_notes else [])]
     lines += [
         "## Limits", "",
         "- English only; posts in other languages are skipped by `emomon score`, not scored.",
