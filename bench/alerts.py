@@ -56,9 +56,9 @@ class Author:
     change: int | None  # 1-based index of the first shifted post
 
 
-def load_carer(datasets: Path) -> tuple[list[str], np.ndarray]:
-    """CARER test split texts and labels."""
-    path = datasets / "carer_emotion" / "test.jsonl"
+def load_carer(datasets: Path, split: str = "test") -> tuple[list[str], np.ndarray]:
+    """CARER texts and labels of one split (rules are tuned on validation, reported on test)."""
+    path = datasets / "carer_emotion" / f"{split}.jsonl"
     if not path.exists():
         raise SystemExit(f"{path} not found: pass --datasets DIR (the shared datasets folder)")
     texts, labels = [], []
@@ -215,12 +215,14 @@ def main() -> None:
     p.add_argument("--naive-threshold", type=float, default=None,
                    help="default: the level rule's threshold")
     p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--split", choices=["validation", "test"], default="test",
+                   help="CARER split the sentences come from: tune rules on validation, report on test")
     args = p.parse_args()
 
     settings = load_settings(args.config, {})
     rules = replace(settings.alerts.rules, source_shift=SourceShiftRule(enabled=False))
     naive_t = args.naive_threshold if args.naive_threshold is not None else rules.level.threshold
-    texts, labels = load_carer(args.datasets)
+    texts, labels = load_carer(args.datasets, args.split)
     authors = build_authors(labels, args)
     used = sorted({x for a in authors for x in a.texts})
     t0 = time.perf_counter()

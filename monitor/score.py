@@ -50,10 +50,10 @@ from monitor.language import language_filter
 from monitor.model import Predictor, load_model, split_windows
 from monitor.model.batching import pad
 from monitor.model.index import DepressionIndex
-from monitor.tables import SCORE_BIG5, SCORE_CARER, SCORE_GOEMOTIONS, Run
 from monitor.store import utcnow
+from monitor.tables import SCORE_BIG5, SCORE_CARER, SCORE_GOEMOTIONS, Run
 
-#: Called after each written chunk with the number of posts it held.
+#: Called with the number of posts done since the last call.
 Progress = Callable[[int], None]
 #: oneDNN (torch's CPU kernels) caches compiled kernels per matrix shape, 1024 by default, each
 #: holding megabytes; dynamic padding makes nearly every batch a new shape, so an unbounded
@@ -209,7 +209,8 @@ def run_score(
         rescore: Also replace scores of other model versions.
         device: ``auto``, ``cpu`` or ``cuda`` instead of ``[scoring] device``.
         batch_tokens: Token budget per batch instead of ``[scoring] batch_tokens``.
-        progress: Called after each written chunk with its number of posts.
+        progress: Called with the number of posts done since the last call, after each batch
+            (an estimate from the windows run) and after each written chunk (the rest).
         on_total: Called once with the number of posts this run will write.
     """
     t0, started = time.perf_counter(), utcnow()
@@ -244,15 +245,24 @@ def run_score(
         run_id = run.id
     try:
         for chunk in _read_ahead(engine, scorer, version, rescore, pending):
-            rows = scorer.score_chunk(chunk)
+            shown = 0
+
+            def tick(fraction: float) -> None:  # progress within the chunk, by windows done
+                nonlocal shown
+                target = int(fraction * len(chunk.post_ids))
+                if progress is not None and target > shown:
+                    progress(target - shown)
+                    shown = target
+
+            rows = scorer.score_chunk(chunk, tick)
             with session_scope(engine) as session:
                 score_store.write_scores(session, version, rows)
             report.scored += len(chunk.post_ids)
             report.skipped += len(chunk.skipped)
             report.windowed += int((chunk.windows > 1).sum())
             report.tokens += chunk.tokens
-            if progress is not None:
-                progress(chunk.size)
+            if progress is not None and chunk.size > shown:
+                progress(chunk.size - shown)  # the rest of the chunk, skipped posts included
     except BaseException as exc:
         report.seconds = time.perf_counter() - t0
         _finish(engine, run_id, "failed", report, f"{type(exc).__name__}: {exc}")
@@ -426,9 +436,10 @@ class _Scorer:
 
     # ------------------------------------------------------------------ main thread
 
-    def forward(self, chunk: _Chunk) -> dict[str, np.ndarray]:
-        """Per-window probabilities of every head, in window order."""
+    def forward(self, chunk: _Chunk, tick: Callable[[float], None] | None = None) -> dict[str, np.ndarray]:
+        """Per-window probabilities of every head, in window order; ``tick(fraction done)``."""
         out: dict[str, np.ndarray] = {}
+        done = 0
         with torch.inference_mode():
             for rows, input_ids, mask in chunk.batches:
                 result = self.predictor.forward_ids(input_ids, mask)
@@ -436,6 +447,9 @@ class _Scorer:
                     if name not in out:
                         out[name] = np.empty((chunk.n_windows, values.shape[1]), dtype=np.float32)
                     out[name][rows] = values
+                done += len(rows)
+                if tick is not None:
+                    tick(done / chunk.n_windows)
         return out
 
     def combine(self, chunk: _Chunk, probs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -452,12 +466,12 @@ class _Scorer:
         packed = np.concatenate([goemotions, carer, big5], axis=1)[:, self.columns]
         return index, packed
 
-    def score_chunk(self, chunk: _Chunk) -> list[dict[str, Any]]:
-        """Score rows (scored and skipped) for one prepared chunk."""
+    def score_chunk(self, chunk: _Chunk, tick: Callable[[float], None] | None = None) -> list[dict[str, Any]]:
+        """Score rows (scored and skipped) for one prepared chunk; see :meth:`forward`."""
         rows = list(chunk.skipped)
         if not chunk.post_ids:
             return rows
-        index, probs = self.combine(chunk, self.forward(chunk))
+        index, probs = self.combine(chunk, self.forward(chunk, tick))
         now = utcnow()
         blobs = score_store.pack_probs(probs)
         for i, post_id in enumerate(chunk.post_ids):

@@ -180,14 +180,17 @@ def read_scores(
     post_ids, source_ids, author_ids, times, versions, index, blobs = (
         map(list, zip(*rows)) if rows else ([] for _ in range(7))
     )
-    names = dict(session.execute(select(Source.id, Source.name)).tuples().all())
+    names = dict(session.execute(select(Source.id, Source.name)).all())
     wanted = sorted({a for a in author_ids if a is not None})
     pseudonyms: dict[int, str] = {}
-    for start in range(0, len(wanted), _IN_CHUNK):
-        part = wanted[start : start + _IN_CHUNK]
-        pseudonyms.update(session.execute(
-            select(Author.id, Author.pseudonym).where(Author.id.in_(part))
-        ).tuples().all())
+    if len(wanted) > 20 * _IN_CHUNK:  # many authors: one pass over the table beats IN lists
+        pseudonyms.update(session.execute(select(Author.id, Author.pseudonym)).all())
+    else:
+        for start in range(0, len(wanted), _IN_CHUNK):
+            part = wanted[start : start + _IN_CHUNK]
+            pseudonyms.update(session.execute(
+                select(Author.id, Author.pseudonym).where(Author.id.in_(part))
+            ).all())
     if sqlite:
         created_at = pl.Series("created_at", times, dtype=pl.String).str.to_datetime(
             "%Y-%m-%d %H:%M:%S%.f", time_unit="us", time_zone="UTC"

@@ -368,6 +368,17 @@ def test_progress_reports_every_post(engine: Engine, settings: Settings, predict
     totals: list[int] = []
     run_score(engine, settings, predictor=predictor, progress=seen.append, on_total=totals.append)
     assert totals == [len(ENGLISH)] and sum(seen) == len(ENGLISH) and max(seen) <= 8
+    assert all(n > 0 for n in seen)
+
+
+def test_progress_moves_within_a_chunk(
+    engine: Engine, make_settings: Callable[..., Settings], predictor: Predictor
+) -> None:
+    add_posts(engine, ENGLISH * 2)
+    seen: list[int] = []
+    one_chunk = make_settings(EMOMON_SCORING_CHUNK_SIZE="1000", EMOMON_SCORING_BATCH_TOKENS="64")
+    run_score(engine, one_chunk, predictor=predictor, progress=seen.append)
+    assert len(seen) > 3 and sum(seen) == 2 * len(ENGLISH)  # one chunk, many batches
 
 
 def test_index_weights_from_config_change_the_version(
@@ -423,9 +434,13 @@ _CHILD = textwrap.dedent(
     settings = load_settings(None, {"EMOMON_DATABASE_URL": url, "EMOMON_SCORING_CHUNK_SIZE": "10"})
     predictor = load_model(model, device="cpu", precision="fp32")
 
+    done = 0
+
     def progress(n):
-        print("chunk", n, flush=True)
-        time.sleep(0.3)  # leave the parent time to kill us between and inside chunks
+        global done
+        done += n
+        print("done", done, flush=True)
+        time.sleep(0.1)  # leave the parent time to kill us between and inside chunks
 
     run_score(make_engine(url), settings, predictor=predictor, progress=progress)
     print("done", flush=True)
@@ -441,12 +456,12 @@ def test_resume_after_sigkill_loses_nothing_and_doubles_nothing(
     child = subprocess.Popen([sys.executable, "-c", _CHILD, db_url, str(tiny_dir)],
                              stdout=subprocess.PIPE, text=True, env=env, cwd=REPO)
     assert child.stdout is not None
-    chunks = 0
+    done = 0
     deadline = time.monotonic() + 120
-    while chunks < 3 and time.monotonic() < deadline:
-        line = child.stdout.readline()
+    while done <= 30 and time.monotonic() < deadline:  # past 30: chunk 4 is being scored,
+        line = child.stdout.readline()                # so chunks 1-3 are committed
         assert line, "the scoring child exited before it was killed"
-        chunks += line.startswith("chunk")
+        done = int(line.split()[1]) if line.startswith("done") else done
     child.send_signal(signal.SIGKILL)
     child.wait(timeout=30)
     assert child.returncode == -signal.SIGKILL

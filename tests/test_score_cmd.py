@@ -96,3 +96,22 @@ def test_user_errors_are_one_line(project: Path) -> None:
     if not torch.cuda.is_available():
         code, _, err = invoke("score", "--device", "cuda")
         assert code == 1 and "cuda" in err.lower()
+
+
+def test_progress_bar_shows_posts_per_second() -> None:
+    import io
+
+    from rich.console import Console
+
+    from monitor.score_cmd import progress_bar
+
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=120)
+    with progress_bar(console, enabled=True) as (on_total, advance):
+        assert on_total is not None and advance is not None
+        on_total(10)
+        advance(4)
+        advance(6)
+    assert "posts/s" in out.getvalue() and "10/10" in out.getvalue()
+    with progress_bar(console, enabled=False) as callbacks:
+        assert callbacks == (None, None)
