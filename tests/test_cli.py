@@ -130,10 +130,10 @@ def test_sources_add_list_remove(project, runner):
     dup = runner.invoke(cli, ["sources", "add", "forum", "examples/posts.csv"])
     assert dup.exit_code == 1 and "already exists" in dup.stderr
     ingested = runner.invoke(cli, ["ingest", "--json", "forum"])
-    assert json.loads(ingested.stdout)["totals"]["inserted"] == 6
+    assert json.loads(ingested.stdout)["totals"]["inserted"] == 8
     listed = json.loads(runner.invoke(cli, ["sources", "list", "--json"]).stdout)["sources"]
     forum = next(s for s in listed if s["name"] == "forum")
-    assert (forum["posts"], forum["rejected"], forum["kind"]) == (6, 1, "csv")
+    assert (forum["posts"], forum["rejected"], forum["kind"]) == (8, 1, "csv")
     removed = runner.invoke(cli, ["sources", "remove", "forum", "--purge"])
     assert removed.exit_code == 0, removed.output
     text = (project / "config.toml").read_text()
