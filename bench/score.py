@@ -41,6 +41,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+import monitor  # noqa: E402,F401  (sets the oneDNN cache cap before torch starts)
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
