@@ -137,7 +137,7 @@ def calibration_errors(logits: dict[str, dict[str, np.ndarray]], data: dict[str,
                        temperatures: dict[str, float]) -> dict[str, dict[str, float]]:
     """ECE of each head before (T = 1) and after temperature scaling."""
     out: dict[str, dict[str, float]] = {}
-    for task, key in (("carer", "before"), ("carer", "after")):
+    for key in ("before", "after"):
         temp = 1.0 if key == "before" else temperatures["carer"]
         probs = softmax(logits["carer"]["carer"], temp)
         out.setdefault("carer", {})[key] = expected_calibration_error(

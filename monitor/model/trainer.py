@@ -127,6 +127,11 @@ class Trainer:
             {"params": head_params, "lr": config.lr_heads, "base_lr": config.lr_heads},
         ], weight_decay=config.weight_decay)
         self.schedule = task_schedule(config)
+        seen: dict[str, int] = {}
+        self.batch_numbers = []  # how many batches of its task came before each step
+        for task in self.schedule:
+            self.batch_numbers.append(seen.get(task, 0))
+            seen[task] = seen.get(task, 0) + 1
         self.step = 0
         self.best_score = -math.inf
         self.history: list[dict[str, Any]] = []
@@ -134,7 +139,7 @@ class Trainer:
     # -- batches ---------------------------------------------------------------------------
     def batch_for(self, step: int) -> tuple[str, list[int]]:
         task = self.schedule[step]
-        number = self.schedule[:step].count(task)
+        number = self.batch_numbers[step]
         enc = self.tasks[task]
         return task, training_batch(len(enc.ids), self.config.batch_size, number, self.config.seed,
                                     TASKS.index(task), enc.lengths)
