@@ -1,13 +1,19 @@
 """Alert-quality benchmark: emomon's alert rules beside the naive "any post over a threshold".
 
-Synthetic author streams are built from labelled CARER *test* sentences (read by path from the
-datasets folder, never copied): every author posts at their own rate (log-normal around
-``--posts-per-day``, Poisson arrival times) for ``--days`` days. Steady authors post
+Synthetic author streams are built from labelled CARER sentences (the test split for the
+report; read by path from the datasets folder, never copied): every author posts at their own
+rate (log-normal around ``--posts-per-day``, Poisson arrival times) for ``--days`` days. Steady authors post
 sadness/fear sentences (CARER labels 0 and 4) at ``--base-rate`` and joy/love/anger/surprise
 sentences otherwise; shifted authors do the same until a known post, from which on
 sadness/fear make up ``--shift-rate`` of their posts. Every distinct sentence is scored once
 with the shipped model (``monitor.model.load_model``), then the configured author rules
 (level, rise, burst; ``config.toml``) and the naive rule run over the same score frame.
+
+The naive rule trades delay for false alerts through its threshold, so it is shown at several
+thresholds, and the one the verdict uses is tuned like our rules, on streams built from the
+CARER *validation* sentences: the threshold with the fewest false alerts among those reaching
+the detection and delay targets. At the level rule's threshold the naive rule fires on the very
+first sad post (delay 0) and on every sad post of a steady author.
 
 Printed per detector (the eRisk-style latency is counted in posts):
 
@@ -44,6 +50,7 @@ from monitor.config import AlertRules, SourceShiftRule, load_settings  # noqa: E
 NEGATIVE = (0, 4)  # sadness, fear
 OTHER = (1, 2, 3, 5)  # joy, love, anger, surprise
 START = datetime(2025, 1, 1, tzinfo=UTC)
+TARGET_DETECTION, TARGET_DELAY, TARGET_FALSE = 0.90, 5.0, 1.0
 
 
 @dataclass
@@ -196,6 +203,47 @@ def measure(authors: list[Author], fired: dict[str, list[int]]) -> dict[str, flo
     }
 
 
+def build_and_score(args: argparse.Namespace, split: str) -> tuple[list[Author], pl.DataFrame, str]:
+    """Streams from one CARER split, scored with the model: (authors, score frame, summary)."""
+    texts, labels = load_carer(args.datasets, split)
+    authors = build_authors(labels, args)
+    used = sorted({x for a in authors for x in a.texts})
+    t0 = time.perf_counter()
+    scored = score_texts(args.model, [texts[i] for i in used])
+    remap = np.full(len(texts), -1)
+    remap[used] = np.arange(len(used))
+    for a in authors:
+        a.texts = [int(remap[x]) for x in a.texts]
+    frame = score_frame(authors, scored)
+    shifted = sum(a.change is not None for a in authors)
+    summary = (f"{split}: model {scored['version'][0]}; {len(used)} distinct CARER {split} "
+               f"sentences scored in {time.perf_counter() - t0:.1f}s; {len(authors)} authors "
+               f"({shifted} shifted), {frame.height} posts over {args.days} days")
+    return authors, frame, summary
+
+
+def tune_naive(authors: list[Author], frame: pl.DataFrame, max_delay: float,
+               min_detection: float) -> float:
+    """The naive threshold with the fewest false alerts among those meeting the delay and
+    detection targets (ties: the lower threshold); without one, the best-detecting threshold."""
+    values = np.unique(np.round(frame["depression_index"].to_numpy(), 4))
+    grid = np.unique(np.quantile(values, np.linspace(0.0, 1.0, 201)))
+    best: tuple[float, float] | None = None
+    fallback: tuple[float, float, float] | None = None
+    for t in grid:
+        m = measure(authors, naive_alerts(frame, float(t)))
+        if m["detection"] >= min_detection and m["median_delay"] <= max_delay:
+            if best is None or m["false_per_1000_days"] < best[1]:
+                best = (float(t), m["false_per_1000_days"])
+        key = (m["detection"], -m["false_per_1000_days"], float(t))
+        if fallback is None or key > fallback:
+            fallback = key
+    if best is not None:
+        return best[0]
+    assert fallback is not None
+    return fallback[2]
+
+
 def main() -> None:
     """Build streams, score them, run the detectors and print the comparison."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -212,70 +260,69 @@ def main() -> None:
                    help="share of sadness/fear posts after the change")
     p.add_argument("--min-before", type=int, default=20,
                    help="posts before the change, at least (when the stream is long enough)")
-    p.add_argument("--naive-threshold", type=float, default=None,
-                   help="default: the level rule's threshold")
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--split", choices=["validation", "test"], default="test",
-                   help="CARER split the sentences come from: tune rules on validation, report on test")
+                   help="CARER split the reported streams come from: tune rules on validation, "
+                        "report on test")
     args = p.parse_args()
 
     settings = load_settings(args.config, {})
     rules = replace(settings.alerts.rules, source_shift=SourceShiftRule(enabled=False))
-    naive_t = args.naive_threshold if args.naive_threshold is not None else rules.level.threshold
-    texts, labels = load_carer(args.datasets, args.split)
-    authors = build_authors(labels, args)
-    used = sorted({x for a in authors for x in a.texts})
-    t0 = time.perf_counter()
-    scored = score_texts(args.model, [texts[i] for i in used])
-    remap = np.full(len(texts), -1)
-    remap[used] = np.arange(len(used))
-    for a in authors:
-        a.texts = [int(remap[x]) for x in a.texts]
-    seconds = time.perf_counter() - t0
-    frame = score_frame(authors, scored)
-    posts = frame.height
-    shifted = sum(a.change is not None for a in authors)
-    print(f"model {scored['version'][0]}; {len(used)} distinct CARER test sentences scored in "
-          f"{seconds:.1f}s; {len(authors)} authors ({shifted} shifted), {posts} posts over "
-          f"{args.days} days; base rate {args.base_rate:.0%}, after the change "
-          f"{args.shift_rate:.0%} sadness/fear")
+    val_authors, val_frame, val_summary = build_and_score(args, "validation")
+    if args.split == "validation":
+        authors, frame, summary = val_authors, val_frame, val_summary
+    else:
+        authors, frame, summary = build_and_score(args, args.split)
+    print(summary)
+    print(f"base rate {args.base_rate:.0%} sadness/fear, after the change {args.shift_rate:.0%}")
+    naive_tuned = tune_naive(val_authors, val_frame, TARGET_DELAY, TARGET_DETECTION)
+    print(f"naive threshold tuned on validation streams (fewest false alerts with detection >= "
+          f"{TARGET_DETECTION:.0%} and median delay <= {TARGET_DELAY:g} posts): {naive_tuned:.4f}")
     tr = settings.trends
     off = AlertRules(level=replace(rules.level, enabled=False),
                      rise=replace(rules.rise, enabled=False),
                      burst=replace(rules.burst, enabled=False),
                      source_shift=SourceShiftRule(enabled=False))
+    ours_name = "emomon rules (level+rise+burst)"
+    naive_name = f"naive, tuned: any post >= {naive_tuned:.4f}"
     detectors = {
-        "emomon rules (level+rise+burst)": rule_alerts(frame, rules, tr.baseline_prior_posts,
-                                                       tr.min_std),
+        ours_name: rule_alerts(frame, rules, tr.baseline_prior_posts, tr.min_std),
         "  level only": rule_alerts(frame, replace(off, level=rules.level),
                                     tr.baseline_prior_posts, tr.min_std),
         "  rise only": rule_alerts(frame, replace(off, rise=rules.rise),
                                    tr.baseline_prior_posts, tr.min_std),
         "  burst only": rule_alerts(frame, replace(off, burst=rules.burst),
                                     tr.baseline_prior_posts, tr.min_std),
-        f"naive: any post >= {naive_t:g}": naive_alerts(frame, naive_t),
+        naive_name: naive_alerts(frame, naive_tuned),
     }
-    print(f"\n{'detector':36} {'detection':>9} {'median delay':>13} {'false/1k author-days':>21}")
+    for t in (0.5, rules.level.threshold, 0.99, 0.995):
+        detectors[f"naive: any post >= {t:g}"] = naive_alerts(frame, t)
+    print(f"\n{'detector':40} {'detection':>9} {'median delay':>13} {'false/1k author-days':>21}")
     results = {}
     for name, fired in detectors.items():
         m = measure(authors, fired)
         results[name] = m
-        print(f"{name:36} {m['detection']:>9.1%} {m['median_delay']:>7.1f} posts "
+        print(f"{name:40} {m['detection']:>9.1%} {m['median_delay']:>7.1f} posts "
               f"{m['false_per_1000_days']:>21.2f}")
-    ours = results["emomon rules (level+rise+burst)"]
-    naive = results[f"naive: any post >= {naive_t:g}"]
-    print("\ntargets: detection >= 90%, median delay <= 5 posts, <= 1 false alert per 1,000 "
-          "author-days, better than naive on all three")
+    ours, naive = results[ours_name], results[naive_name]
+    print(f"\ntargets: detection >= {TARGET_DETECTION:.0%}, median delay <= {TARGET_DELAY:g} "
+          f"posts, <= {TARGET_FALSE:g} false alert per 1,000 author-days, better than the tuned "
+          "naive rule on all three")
     checks = {
-        "detection >= 90%": ours["detection"] >= 0.9,
-        "median delay <= 5": ours["median_delay"] <= 5,
-        "false <= 1/1k days": ours["false_per_1000_days"] <= 1.0,
-        "better than naive on all three": (
-            ours["detection"] > naive["detection"]
-            and ours["median_delay"] < naive["median_delay"]
-            and ours["false_per_1000_days"] < naive["false_per_1000_days"]),
+        f"detection >= {TARGET_DETECTION:.0%}": ours["detection"] >= TARGET_DETECTION,
+        f"median delay <= {TARGET_DELAY:g}": ours["median_delay"] <= TARGET_DELAY,
+        f"false <= {TARGET_FALSE:g}/1k days": ours["false_per_1000_days"] <= TARGET_FALSE,
+        "better than tuned naive on all three": better_on_all(ours, naive),
     }
     print("  ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in checks.items()))
+
+
+def better_on_all(ours: dict[str, float], naive: dict[str, float]) -> bool:
+    """Strictly better detection, delay and false-alert rate (a never-firing naive rule has an
+    undefined delay, which any measured delay beats)."""
+    delay_better = math.isnan(naive["median_delay"]) or ours["median_delay"] < naive["median_delay"]
+    return (ours["detection"] > naive["detection"] and delay_better
+            and ours["false_per_1000_days"] < naive["false_per_1000_days"])
 
 
 if __name__ == "__main__":

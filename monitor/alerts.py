@@ -4,8 +4,8 @@ Four rules, each configured under ``[alerts.rules.<name>]``:
 
 - ``level``: an author's mean depression-emotion index over the trailing ``window_days`` is at
   least ``threshold`` with at least ``min_posts`` posts in the window.
-- ``rise``: the one-sided CUSUM of the author's z-scores against their own baseline
-  (:func:`monitor.trends.change_statistic`) exceeds ``h``, once the author has
+- ``rise``: the one-sided CUSUM of the author's z-scores (capped at ``z_cap``) against their
+  own baseline (:func:`monitor.trends.change_statistic`) exceeds ``h``, once the author has
   ``min_baseline_posts`` earlier posts.
 - ``burst``: ``count`` or more posts with index >= ``post_threshold`` within ``window_hours``.
 - ``source_shift``: a source's daily mean index is ``z`` or more baseline standard deviations
@@ -190,7 +190,7 @@ def rise_rule(frame: pl.DataFrame, rule: RiseRule, *, prior_posts: float = 5.0,
               min_std: float = 0.05) -> list[AlertCandidate]:
     """Candidates of the ``rise`` rule (see module docstring and :mod:`monitor.trends`)."""
     stat = trends.change_statistic(
-        frame, k=rule.k, h=rule.h, prior_posts=prior_posts, min_std=min_std
+        frame, k=rule.k, h=rule.h, prior_posts=prior_posts, min_std=min_std, z_cap=rule.z_cap
     )
     cond = pl.col("cusum_alarm") & (pl.col("baseline_n") >= rule.min_baseline_posts)
     out = []
@@ -218,6 +218,7 @@ def rise_rule(frame: pl.DataFrame, rule: RiseRule, *, prior_posts: float = 5.0,
                     "cusum": _r(row["cusum"]),
                     "h": rule.h,
                     "k": rule.k,
+                    "z_cap": rule.z_cap,
                     "z": _r(row["z"]),
                     "baseline_mean": _r(row["baseline_mean"]),
                     "baseline_std": _r(row["baseline_std"]),

@@ -132,6 +132,7 @@ class RiseRule:
     cooldown_hours: float = 168.0
     k: float = 0.5
     h: float = 4.0
+    z_cap: float = 2.5
     min_baseline_posts: int = 5
 
 
@@ -611,6 +612,10 @@ def _check_ops(settings: Settings) -> dict[str, Any]:
     _at_least("alerts.rules.rise.k", r.rise.k, 0)
     if r.rise.h <= 0:
         raise ConfigError(f"alerts.rules.rise.h = {r.rise.h!r} must be positive")
+    if r.rise.z_cap <= r.rise.k:
+        raise ConfigError(
+            f"alerts.rules.rise.z_cap = {r.rise.z_cap!r} must be greater than k = {r.rise.k!r}"
+        )
     _at_least("alerts.rules.rise.min_baseline_posts", r.rise.min_baseline_posts, 0)
     _unit("alerts.rules.burst.post_threshold", r.burst.post_threshold)
     _at_least("alerts.rules.burst.count", r.burst.count, 1)

@@ -16,12 +16,15 @@ shrunk toward the population (mean and variance of the whole frame) with a prior
     z      = (x - mean_b) / max(sqrt(var_b), min_std)
 
 The one-sided upper CUSUM (Page 1954) accumulates evidence of an upward shift,
-``S_t = max(0, S_{t-1} + z_t - k)`` with ``S_0 = 0``; it is computed without a Python loop as
-``C_t - min(0, min_{j<=t} C_j)`` where ``C_t = sum_{j<=t} (z_j - k)``. ``k`` is the allowance
+``S_t = max(0, S_{t-1} + min(z_t, z_cap) - k)`` with ``S_0 = 0``; it is computed without a
+Python loop as ``C_t - min(0, min_{j<=t} C_j)`` where ``C_t = sum_{j<=t} (min(z_j, z_cap) - k)``. ``k`` is the allowance
 (half the shift, in standard deviations, that the detector is tuned for; 0.5 by default) and the
 statistic signals when ``S_t > h`` (decision interval, 4.0 by default: with k = 0.5 and normal
 noise, an in-control run length of several hundred posts, and about h / (shift - k) posts to
-detect a sustained shift of ``shift`` standard deviations).
+detect a sustained shift of ``shift`` standard deviations). ``z_cap`` winsorises each post's
+z-score (a robust CUSUM): one extreme post from an author with a very regular baseline adds at
+most ``z_cap - k``, so a sustained run of raised posts is needed to reach ``h``, not a single
+outlier. ``z_cap = None`` leaves z-scores as they are.
 """
 
 from __future__ import annotations
@@ -237,6 +240,7 @@ def cusum(
     h: float = 4.0,
     key: str = "author",
     value: str = "z",
+    z_cap: float | None = None,
 ) -> pl.DataFrame:
     """One-sided upper CUSUM of ``value`` per subject, in the frame's row order.
 
@@ -246,11 +250,13 @@ def cusum(
         h: Decision interval; ``cusum_alarm`` is true where the statistic exceeds it.
         key: The subject column.
         value: The column to accumulate.
+        z_cap: Upper limit applied to ``value`` before accumulating (None: no limit).
 
     Returns:
         The frame with ``cusum`` (float, >= 0) and ``cusum_alarm`` (bool).
     """
-    c = (pl.col(value) - k).cum_sum().over(key)
+    v = pl.col(value) if z_cap is None else pl.min_horizontal(pl.col(value), pl.lit(z_cap))
+    c = (v - k).cum_sum().over(key)
     floor = pl.min_horizontal(c.cum_min().over(key), pl.lit(0.0))
     return frame.with_columns((c - floor).clip(0.0).alias("cusum")).with_columns(
         (pl.col("cusum") > h).alias("cusum_alarm")
@@ -266,10 +272,11 @@ def change_statistic(
     k: float = 0.5,
     h: float = 4.0,
     key: str = "author",
+    z_cap: float | None = None,
 ) -> pl.DataFrame:
     """Baseline z-scores followed by the CUSUM: the ``rise`` rule's statistic per post."""
     based = author_baselines(frame, column=column, prior_posts=prior_posts, min_std=min_std, key=key)
-    return cusum(based, k=k, h=h, key=key)
+    return cusum(based, k=k, h=h, key=key, z_cap=z_cap)
 
 
 def author_summary(

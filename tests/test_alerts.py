@@ -73,7 +73,7 @@ def test_level_is_per_author() -> None:
 
 # ------------------------------------------------------------------------------------ rise
 
-RISE = RiseRule(k=0.5, h=4.0, min_baseline_posts=5, cooldown_hours=24 * 7)
+RISE = RiseRule(k=0.5, h=4.0, z_cap=2.5, min_baseline_posts=5, cooldown_hours=24 * 7)
 
 
 def test_rise_fires_within_a_few_posts_of_a_shift() -> None:
@@ -83,10 +83,20 @@ def test_rise_fires_within_a_few_posts_of_a_shift() -> None:
     assert len(got) == 1
     c = got[0]
     assert c.rule == "rise" and c.severity == "high"
-    assert len(STEADY) < c.trigger_index <= len(STEADY) + 2
+    # each post adds at most z_cap - k = 2.0, so h = 4.0 is passed at the third raised post
+    assert c.trigger_index == len(STEADY) + 3
     assert c.evidence["cusum"] > 4.0 and c.evidence["baseline_posts"] >= 5
     assert c.trigger_post_id in c.evidence["post_ids"]
     assert c.window_start <= c.trigger_at
+
+
+def test_rise_needs_more_than_one_extreme_post() -> None:
+    frame = score_frame(stream("a", STEADY + [0.99] + STEADY[:6]))
+    assert alerts.evaluate(frame, only(rise=RISE)) == []
+    uncapped = replace(RISE, z_cap=1000.0)
+    assert [c.trigger_index for c in alerts.evaluate(frame, only(rise=uncapped))] == [
+        len(STEADY) + 1
+    ]
 
 
 def test_rise_stays_quiet_on_a_steady_author_even_at_a_high_level() -> None:
@@ -98,7 +108,7 @@ def test_rise_stays_quiet_on_a_steady_author_even_at_a_high_level() -> None:
 def test_rise_waits_for_min_baseline_posts() -> None:
     frame = score_frame(stream("a", STEADY + [0.9] * 10))
     soon = alerts.evaluate(frame, only(rise=replace(RISE, min_baseline_posts=15)))
-    assert len(soon) == 1 and len(STEADY) < soon[0].trigger_index <= len(STEADY) + 2
+    assert len(soon) == 1 and soon[0].trigger_index == len(STEADY) + 3
     late = alerts.evaluate(frame, only(rise=replace(RISE, min_baseline_posts=25)))
     assert len(late) == 1 and late[0].trigger_index == 26  # needs 25 earlier posts
     assert late[0].evidence["baseline_posts"] == 25

@@ -40,6 +40,7 @@ def test_defaults_without_file(tmp_path, monkeypatch):
         ("[[sources]]\nname='a'\nkind='csv'\nlocation='x'\n[[sources]]\nname='a'\nkind='csv'\nlocation='y'\n", "used twice"),
         ("[[sources]]\nname = 'a'\nkind = 'csv'\nlocation = 'https://x.org/a.csv'\n", "only kind"),
         ("not toml = = 1", "not valid TOML"),
+        ("[alerts.rules.rise]\nk = 1.0\nz_cap = 0.5\n", "rise.z_cap = 0.5 must be greater than k"),
     ],
 )
 def test_invalid_config_names_key_and_value(tmp_path, toml, message):

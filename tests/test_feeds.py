@@ -730,3 +730,14 @@ def test_records_are_rawrecords() -> None:
     (record,) = result.records
     assert isinstance(record, RawRecord)
     assert record.created_at is not None and record.created_at.tzinfo is UTC
+
+
+def test_unparseable_entry_link_is_dropped_not_fatal() -> None:
+    """A base URL mangled into an invalid IPv6 host (found by the fuzz test) loses the link only."""
+    data = fixture_bytes("rss10.rdf").replace(
+        b'rdf:about="https://garden.example/rss"', b'rdf:about="https://[garden.example/rss"'
+    ).replace(b"<link>https://garden.example/d/10</link>", b"<link>https://[garden/d/10</link>")
+    records, _ = feeds.parse_feed_bytes(data, "bad-link.rdf")
+    assert [r.text is not None for r in records] == [True, True]
+    assert records[0].url is None
+    assert records[1].url == "https://garden.example/d/11"

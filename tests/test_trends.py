@@ -108,6 +108,14 @@ def test_vectorised_cusum_equals_the_recursion(zs: list[float], k: float) -> Non
     assert all(math.isclose(g, w, abs_tol=1e-9) for g, w in zip(got, want, strict=True))
 
 
+def test_z_cap_limits_what_one_post_adds() -> None:
+    frame = pl.DataFrame({"author": ["a"] * 3, "z": [10.0, -0.2, 10.0]})
+    capped = trends.cusum(frame, k=0.5, h=4.0, z_cap=2.5)
+    assert capped["cusum"].to_list() == pytest.approx([2.0, 1.3, 3.3])
+    assert not capped["cusum_alarm"].any()  # two extreme posts alone stay under h
+    assert trends.cusum(frame, k=0.5, h=4.0)["cusum_alarm"].to_list() == [True, True, True]
+
+
 def test_cusum_is_per_author_and_alarms_on_a_shift() -> None:
     steady = [0.1, 0.15, 0.1, 0.12, 0.1, 0.14, 0.1, 0.11] * 3
     shifted = steady + [0.8, 0.85, 0.9, 0.8]

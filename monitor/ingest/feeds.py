@@ -408,12 +408,19 @@ def _author(item: dict[str, Any]) -> str | None:
 
 
 def _entry_url(link: str | None, base_url: str | None) -> str | None:
-    """Return the entry's absolute http(s) link (ids like ``tag:...`` are not URLs)."""
+    """Return the entry's absolute http(s) link (ids like ``tag:...`` are not URLs).
+
+    A link that cannot be parsed (e.g. a stray ``[`` read as an IPv6 host) is treated like a
+    missing one: the entry keeps its text and is identified by its id or content instead.
+    """
     if link is None:
         return None
-    if base_url is not None:
-        link = urljoin(base_url, link)
-    return link if _is_http(link) else None
+    try:
+        if base_url is not None:
+            link = urljoin(base_url, link)
+        return link if _is_http(link) else None
+    except ValueError:
+        return None
 
 
 def _entry_text(entry: dict[str, Any]) -> tuple[str, str | None]:
