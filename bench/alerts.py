@@ -22,7 +22,7 @@ Printed per detector (the eRisk-style latency is counted in posts):
 - false alerts per 1,000 author-days: alerts on steady authors, and on shifted authors
   before their change, over the days those streams cover.
 
-Usage: python bench/alerts.py [--model models/emomon-mtl-v1] [--authors 600] [--days 90]
+Usage: python bench/alerts.py [--model models/emomon-mtl-v1] [--authors 2400] [--days 90]
 """
 
 from __future__ import annotations
@@ -250,7 +250,7 @@ def main() -> None:
     p.add_argument("--model", type=Path, default=ROOT / "models" / "emomon-mtl-v1")
     p.add_argument("--datasets", type=Path, default=ROOT.parent / "shared" / "datasets")
     p.add_argument("--config", type=Path, default=ROOT / "config.toml")
-    p.add_argument("--authors", type=int, default=600)
+    p.add_argument("--authors", type=int, default=2400)
     p.add_argument("--shifted-share", type=float, default=0.25)
     p.add_argument("--days", type=int, default=90)
     p.add_argument("--posts-per-day", type=float, default=1.5)
