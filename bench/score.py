@@ -216,7 +216,7 @@ def main() -> None:
         t0 = time.perf_counter()
         predictor = load_model(model)
         print(f"model: {predictor.version} ({'trained' if trained else 'UNTRAINED, same architecture'}), "
-              f"window {predictor.max_length}, autocast {predictor.autocast_dtype}, "
+              f"window {predictor.max_length}, precision {predictor.precision}, "
               f"loaded in {time.perf_counter() - t0:.1f} s")
 
         url = build_store(work / "bench.db", take(texts, args.posts))

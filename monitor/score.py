@@ -1,7 +1,8 @@
 """The score stage: every stored post scored once per model version, fast and resumable.
 
 One run streams the posts that need a score (see :mod:`monitor.score_store`) in chunks of
-``[scoring] chunk_size`` posts, in post-id order::
+``[scoring] chunk_size`` posts (the first one smaller, so the model starts early), in post-id
+order::
 
     reader thread                                  main thread
     read chunk k+1 from the database               forward the batches of chunk k
@@ -62,6 +63,9 @@ ONEDNN_CACHE_CAPACITY = "32"
 #: Cost of one more batch in padded-token equivalents: per-batch overhead, and small matrix
 #: products running below peak (measured on a 2-core CPU: M=512 rows at half the speed of M=8192).
 BATCH_OVERHEAD_TOKENS = 512
+#: Posts in the first chunk: the model idles while it is prepared (language check, tokenising),
+#: so it is kept small; later chunks are prepared while the model works on the one before.
+FIRST_CHUNK = 1024
 
 
 @dataclass
@@ -339,16 +343,18 @@ def _read_ahead(
     def reader() -> None:
         try:
             after, left = 0, limit
+            size = min(scorer.chunk_size, FIRST_CHUNK)  # the model waits for the first chunk only
             while left > 0 and not stop.is_set():
                 with session_scope(engine) as session:
                     candidates = score_store.next_candidates(
-                        session, after_id=after, limit=min(scorer.chunk_size, left),
+                        session, after_id=after, limit=min(size, left),
                         model_version=version, rescore=rescore,
                     )
                 if not candidates:
                     break
                 after = candidates[-1].post_id
                 left -= len(candidates)
+                size = scorer.chunk_size
                 if not put(scorer.prepare(candidates)):
                     return
             put(None)

@@ -91,3 +91,13 @@ def test_english_dataset_is_almost_never_skipped(english: LanguageFilter) -> Non
     texts = [json.loads(line)["text"] for line in lines]
     skipped = sum(english.skip_reason(t) is not None for t in texts)
     assert skipped / len(texts) < 0.005
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["I can't sleep again tonight.", "Das ist ein Test, wirklich.", "これは日本語です", "ok", "a" * 300],
+)
+def test_sparse_scores_equal_langids_dense_ones(english: LanguageFilter, text: str) -> None:
+    ident = english._identifier
+    dense = ident.nb_classprobs(ident.instance2fv(text))
+    assert english._scores(text) == pytest.approx(dense, rel=1e-9, abs=1e-9)

@@ -164,7 +164,7 @@ def evaluate_predictor(predictor, datasets: Path, split: str, *, seed: int = 13,
     if log:
         log(f"scoring {sum(len(d) for d in data.values())} {split} texts")
     logits = split_logits(predictor.network, predictor.tokenizer, data, window=predictor.max_length,
-                          device=predictor.device, dtype=predictor.autocast_dtype)
+                          device=predictor.device, dtype=None)  # the predictor set its precision
     result = evaluate_logits(logits, data, predictor.calibration, predictor.name)
     result["split"] = split
     result["model_version"] = predictor.version

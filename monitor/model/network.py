@@ -110,7 +110,7 @@ class MultitaskNetwork(nn.Module):
     def pooled(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Token ids [B, T] -> sentence vector [B, H]."""
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        return mean_pool(hidden, attention_mask)
+        return mean_pool(hidden.float(), attention_mask)  # pooled in fp32 whatever the encoder runs in
 
     def heads(self, pooled: torch.Tensor) -> dict[str, torch.Tensor]:
         """Sentence vectors [B, H] -> logits per task and the emotion embedding [B, E]."""
