@@ -205,7 +205,10 @@ def ingest(app: AppContext, sources: tuple[str, ...], kind: str | None, as_json:
             raise EmomonError("no sources to ingest: add [[sources]] to the config or name paths/URLs")
     engine = app.engine()
     show_progress = not as_json and app.verbosity >= 0 and sys.stderr.isatty()
-    with progress_reporter(app.err_console, enabled=show_progress) as progress:
+    from monitor.pipeline import exclusive
+
+    with exclusive(settings, engine, label="ingest"), \
+            progress_reporter(app.err_console, enabled=show_progress) as progress:
         report = run_ingest(engine, settings, chosen, progress=progress)
     if as_json:
         print_json(report.to_json())

@@ -302,8 +302,7 @@ def purge_cmd(app: Any, days: int | None, as_json: bool) -> None:
 
     Example: emomon purge --older-than 180
     """
-    from monitor.pipeline import purge_stage
-    from monitor.runlock import run_lock
+    from monitor.pipeline import exclusive, purge_stage
 
     settings = app.settings
     if days is None:
@@ -311,8 +310,9 @@ def purge_cmd(app: Any, days: int | None, as_json: bool) -> None:
         if days == 0:
             raise EmomonError("retention.raw_text_days = 0 keeps text forever: "
                               "pass --older-than DAYS to purge anyway")
-    with run_lock(settings, label="purge"):
-        result = purge_stage(app.engine(), settings, older_than_days=days)
+    engine = app.engine()
+    with exclusive(settings, engine, label="purge"):
+        result = purge_stage(engine, settings, older_than_days=days)
     if as_json:
         _echo_json(result.counts)
     elif app.verbosity >= 0:

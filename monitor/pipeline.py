@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from rich.console import Console
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 
 from monitor import alert_store, alerts, channels, retention, trends
 from monitor.config import Settings
@@ -222,10 +223,9 @@ def run_stages(
         "purge": lambda: purge_stage(engine, settings, now=now),
     }
     result = RunResult(stages=[])
-    guard = run_lock(settings, label=lock_label) if lock else None
-    if guard is not None:
-        guard.acquire()
-    try:
+    with ExitStack() as held:
+        if lock:
+            held.enter_context(exclusive(settings, engine, label=lock_label))
         for name in STAGES:
             if name not in stages:
                 continue
@@ -241,10 +241,34 @@ def run_stages(
                     raise  # bad channel settings: the user must fix them first
                 result.stages.append(
                     StageResult(name, "failed", time.perf_counter() - t0, message=str(exc)))
-    finally:
-        if guard is not None:
-            guard.release()
     return result
+
+
+@contextmanager
+def exclusive(settings: Settings, engine: Engine, *, label: str) -> Iterator[None]:
+    """Hold the run lock; on entry, close ``runs`` rows that a killed run left "running".
+
+    Every writer (``emomon run``, the scheduler, cron, ``emomon ingest`` and ``emomon score``)
+    holds this lock, so a row still "running" when the lock is free belongs to a dead process.
+
+    Raises:
+        RunLocked: Another run kept the lock past ``schedule.lock_timeout``.
+    """
+    with run_lock(settings, label=label):
+        close_interrupted_runs(engine)
+        yield
+
+
+def close_interrupted_runs(engine: Engine) -> int:
+    """Mark ``runs`` rows still "running" as "interrupted"; returns how many there were."""
+    with session_scope(engine) as session:
+        result = session.execute(
+            update(Run).where(Run.status == "running").values(
+                status="interrupted", finished_at=func.coalesce(Run.finished_at, Run.started_at),
+                message="the process ended before the run finished (killed or crashed)",
+            )
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def run_once(settings: Settings, **kwargs: Any) -> RunResult:

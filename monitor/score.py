@@ -48,6 +48,7 @@ from monitor.config import ScoringSettings, Settings
 from monitor.db import session_scope
 from monitor.errors import ConfigError, ModelNotFound
 from monitor.language import language_filter
+from monitor.memory import release_free_memory
 from monitor.model import Predictor, load_model, split_windows
 from monitor.model.batching import pad
 from monitor.model.index import DepressionIndex
@@ -267,6 +268,7 @@ def run_score(
             report.tokens += chunk.tokens
             if progress is not None and chunk.size > shown:
                 progress(chunk.size - shown)  # the rest of the chunk, skipped posts included
+            release_free_memory()  # the chunk's activations, freed but fragmented
     except BaseException as exc:
         report.seconds = time.perf_counter() - t0
         _finish(engine, run_id, "failed", report, f"{type(exc).__name__}: {exc}")

@@ -57,13 +57,15 @@ def score(ctx: click.Context, limit: int | None, rescore: bool, model: Path | No
 
     Example: emomon score --device cuda --batch-tokens 65536 --json
     """
+    from monitor.pipeline import exclusive
     from monitor.score import run_score
 
     app = ctx.obj
     settings = app.settings
     engine = app.engine()
     show = not as_json and app.verbosity >= 0 and sys.stderr.isatty()
-    with progress_bar(app.err_console, enabled=show) as (on_total, advance):
+    with exclusive(settings, engine, label="score"), \
+            progress_bar(app.err_console, enabled=show) as (on_total, advance):
         report = run_score(engine, settings, model=model, limit=limit, rescore=rescore, device=device,
                            batch_tokens=batch_tokens, progress=advance, on_total=on_total)
     if as_json:

@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 from rich.console import Console
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from monitor import pipeline, store
 from monitor.cli import cli
@@ -143,10 +143,35 @@ def test_a_second_run_stops_with_a_clear_message(tmp_path: Path) -> None:
                                           "purge", "--lock-timeout", "0"])
         assert result.exit_code == 1
         assert "another emomon run holds the lock" in result.output
+        # manual ingest and score are writers too: they wait for the same lock
+        for command in (["ingest", str(ROOT / "examples" / "posts.jsonl")], ["score"],
+                        ["purge", "--older-than", "30"]):
+            result = CliRunner().invoke(cli, ["--config", str(settings.path), *command])
+            assert result.exit_code == 1, command
+            assert "another emomon run holds the lock" in result.output, command
     finally:
         proc.kill()
         proc.wait()
     assert pipeline.run_stages(settings, ["purge"]).ok  # free again
+    engine = make_engine(settings.database.url)
+    with session_scope(engine) as s:
+        assert s.scalar(select(func.count()).select_from(Post)) == 0  # the refused ingest wrote nothing
+
+
+def test_a_killed_runs_row_is_closed_by_the_next_run(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    engine = make_engine(settings.database.url)
+    ensure_schema(engine)
+    with session_scope(engine) as s:
+        s.add(Run(command="score", status="running", started_at=T0))  # as a SIGKILL leaves it
+    pipeline.run_stages(settings, ["purge"], engine=engine)
+    with session_scope(engine) as s:
+        rows = {r.command: r for r in s.scalars(select(Run))}
+        assert rows["score"].status == "interrupted"
+        assert rows["score"].finished_at is not None
+        assert "killed or crashed" in (rows["score"].message or "")
+        assert rows["purge"].status == "ok"
+    assert pipeline.close_interrupted_runs(engine) == 0  # nothing left running
 
 
 @pytest.mark.skipif(not HAS_SCORE, reason="monitor.score (the score stage) is not in this "
