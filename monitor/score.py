@@ -51,6 +51,7 @@ from monitor.language import language_filter
 from monitor.memory import release_free_memory
 from monitor.model import Predictor, load_model, split_windows
 from monitor.model.batching import pad
+from monitor.model.artifact import read_model_info
 from monitor.model.index import DepressionIndex
 from monitor.store import utcnow
 from monitor.tables import SCORE_BIG5, SCORE_CARER, SCORE_GOEMOTIONS, Run
@@ -136,9 +137,14 @@ def index_override(sc: ScoringSettings, predictor: Predictor) -> DepressionIndex
     Raises:
         ConfigError: A weight names a label the model does not have.
     """
+    return _index_from_config(sc, predictor.index, predictor.goemotions_labels,
+                              predictor.carer_labels)
+
+
+def _index_from_config(sc: ScoringSettings, base: DepressionIndex, goemotions_labels: Sequence[str],
+                       carer_labels: Sequence[str]) -> DepressionIndex | None:
     if not sc.index.goemotions and not sc.index.carer:
         return None
-    base = predictor.index
     index = DepressionIndex(
         goemotions=dict(sc.index.goemotions or base.goemotions),
         carer=dict(sc.index.carer or base.carer),
@@ -146,7 +152,7 @@ def index_override(sc: ScoringSettings, predictor: Predictor) -> DepressionIndex
         b=base.b,
     )
     try:
-        index.validate(predictor.goemotions_labels, predictor.carer_labels)
+        index.validate(goemotions_labels, carer_labels)
     except ValueError as exc:
         raise ConfigError(f"[scoring.index]: {exc}; use the model's labels") from exc
     return index
@@ -156,8 +162,29 @@ def scores_version(predictor: Predictor) -> str:
     """The model version stored with scores; custom index weights add ``+idx<hash>``."""
     if predictor.index is predictor.calibration.depression_index:
         return predictor.version
-    weights = json.dumps(predictor.index.to_dict(), sort_keys=True).encode()
-    return f"{predictor.version}+idx{hashlib.sha256(weights).hexdigest()[:6]}"
+    return _with_index(predictor.version, predictor.index)
+
+
+def _with_index(version: str, index: DepressionIndex | None) -> str:
+    if index is None:
+        return version
+    weights = json.dumps(index.to_dict(), sort_keys=True).encode()
+    return f"{version}+idx{hashlib.sha256(weights).hexdigest()[:6]}"
+
+
+def configured_version(settings: Settings, model: Path | None = None) -> str | None:
+    """The version a run would store, read from the model's JSON files without its weights.
+
+    None when the model directory is missing or unreadable: a run with nothing to do needs no
+    model, so that is not an error there.
+    """
+    try:
+        info = read_model_info(model_path(settings, model))
+    except (ModelNotFound, OSError, ValueError, KeyError):
+        return None
+    return _with_index(info.version, _index_from_config(
+        settings.scoring, info.calibration.depression_index, info.goemotions_labels,
+        info.carer_labels))
 
 
 def load_predictor(
@@ -229,7 +256,7 @@ def run_score(
         with session_scope(engine) as session:  # version-independent: no model needed
             pending = score_store.count_candidates(session, model_version="", rescore=False)
         if pending == 0:
-            return _nothing_to_do(engine, None, t0, started)
+            return _nothing_to_do(engine, configured_version(settings, model), t0, started)
     if predictor is None:
         predictor = load_predictor(settings, model=model, device=device)
     version = scores_version(predictor)

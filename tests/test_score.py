@@ -334,6 +334,7 @@ def test_empty_store_is_a_quick_no_op_without_loading_the_model(
     report = run_score(engine, settings, model=tmp_path / "no-such-model")
     assert time.perf_counter() - t0 < 1.0
     assert report.posts == 0 and "no posts stored" in (report.message or "")
+    assert report.model_version is None  # no model there, and none needed
     with session_scope(engine) as s:
         assert s.scalar(select(func.count()).select_from(Score)) == 0
         run = s.scalars(select(Run).where(Run.command == "score")).one()
@@ -350,6 +351,7 @@ def test_all_scored_store_is_a_quick_no_op(
     report = run_score(engine, settings, model=tiny_dir)
     assert time.perf_counter() - t0 < 1.0
     assert report.posts == 0 and f"all {len(ENGLISH)} stored posts are already scored" in report.message
+    assert report.model_version == predictor.version  # read from the model's JSON, no weights
     again = run_score(engine, settings, predictor=predictor, rescore=True)  # same version: nothing
     assert again.posts == 0
     assert {k: v.scored_at for k, v in score_rows(engine).items()} == {k: v.scored_at for k, v in before.items()}

@@ -60,6 +60,7 @@ def test_json_summary_then_nothing_to_do(project: Path) -> None:
     code, out, err = invoke("score", "--json")
     again = json.loads(out)
     assert code == 0 and again["scored"] == again["skipped"] == 0
+    assert again["model_version"] == doc["model_version"]
     assert "already scored" in err
 
 

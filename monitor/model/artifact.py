@@ -85,6 +85,25 @@ def check_artifact(directory: Path) -> None:
                             "re-export it with `emomon train --export`")
 
 
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a model directory's JSON files say, read without loading weights or tokenizer."""
+
+    version: str
+    calibration: Calibration
+    goemotions_labels: tuple[str, ...]
+    carer_labels: tuple[str, ...]
+
+
+def read_model_info(directory: Path) -> ModelInfo:
+    """Version, calibration and labels of a model directory (milliseconds; no torch work)."""
+    check_artifact(directory)
+    config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+    labels = json.loads((directory / "labels.json").read_text(encoding="utf-8"))
+    calibration = Calibration.from_dict(json.loads((directory / "calibration.json").read_text(encoding="utf-8")))
+    return ModelInfo(str(config["version"]), calibration, tuple(labels["goemotions"]), tuple(labels["carer"]))
+
+
 def read_artifact(directory: Path) -> tuple[dict[str, Any], MultitaskNetwork, Any, Calibration]:
     """Rebuild (config, network in fp32, tokenizer, calibration) from a model directory."""
     from transformers import AutoConfig, AutoModel, AutoTokenizer
