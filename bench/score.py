@@ -9,7 +9,8 @@ Prints, in one run:
 * the same texts through ``transformers.pipeline("feature-extraction")`` with default settings
   on the same encoder (all-MiniLM-L6-v2), on a sample of ``--baseline-posts`` of them;
 * measured matmul throughput (fp32, bf16) and the roofline posts/s it implies for the model's
-  FLOPs per post (the encoder's matmuls and attention over each post's real tokens);
+  FLOPs per post (the encoder's matmuls and attention over each post's real tokens), and the
+  model's own posts/s on pre-tokenised batches, which shows how much of the gap is the model;
 * the peak resident memory of a separate process scoring ``--rss-posts`` posts.
 
 Usage (from the repository root):
@@ -51,6 +52,7 @@ from monitor.db import ensure_schema, make_engine, session_scope  # noqa: E402
 from monitor.model import Predictor, load_model, split_windows  # noqa: E402
 
 T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
+FORWARD_POSTS = 10_000
 
 
 def read_texts(datasets: Path) -> list[str]:
@@ -169,6 +171,26 @@ def scored_texts(url: str) -> list[str]:
     return texts
 
 
+def forward_only(predictor: Predictor, texts: list[str], batch_tokens: int | None) -> float:
+    """Posts/s of the model alone on ``texts``: tokenised beforehand, same batch plan as
+    ``emomon score``, no database, language check or tokenising in the timed part."""
+    from monitor.model.batching import pad
+    from monitor.score import plan_batches
+
+    settings = load_settings(None, {})
+    budget = batch_tokens or settings.scoring.batch_tokens
+    pieces = [w for ids in predictor.encode(texts)
+              for w in split_windows(ids, predictor.max_length, settings.scoring.window_stride)]
+    batches = [pad([pieces[i] for i in rows], predictor.tokenizer.pad_token_id or 0)
+               for rows in plan_batches([len(p) for p in pieces], budget)]
+    with torch.inference_mode():
+        predictor.forward_ids(*batches[0])  # warm-up
+        t0 = time.perf_counter()
+        for input_ids, mask in batches:
+            predictor.forward_ids(input_ids, mask)
+        return len(texts) / (time.perf_counter() - t0)
+
+
 def run_baseline(texts: list[str]) -> float:
     """Seconds for ``pipeline("feature-extraction")`` with default settings over ``texts``."""
     from transformers import pipeline
@@ -242,6 +264,11 @@ def main() -> None:
         print(f"model: {flops / 1e9:.3f} GFLOP per scored post ({tokens:.1f} tokens) -> roofline "
               f"{roof32:,.0f} posts/s fp32, {roof16:,.0f} posts/s bf16; emomon reaches "
               f"{100 * scored_pps / roof16:.0f}% of bf16, {100 * scored_pps / roof32:.0f}% of fp32")
+        alone = forward_only(predictor, scored_texts(url)[:FORWARD_POSTS], args.batch_tokens)
+        print(f"the model alone on {min(FORWARD_POSTS, ours['scored']):,} of those posts (tokenised "
+              f"beforehand, same batches): {alone:,.1f} posts/s = {100 * alone / roof16:.0f}% of the "
+              f"bf16 roofline; the rest of the gap is database, language check and tokenising, "
+              f"which share the same CPU cores")
 
         rss_url = build_store(work / "rss.db", take(texts, rss_n))
         child = subprocess.run([sys.executable, __file__, "--rss-child", rss_url, str(model),
