@@ -5,7 +5,11 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import os
 from collections.abc import Callable
+
+#: Resident size above which :func:`trim_if_above` hands freed memory back (1 GiB).
+DEFAULT_TRIM_ABOVE = 1 << 30
 
 
 @functools.cache
@@ -37,3 +41,25 @@ def release_free_memory() -> bool:
         return False
     trim(0)
     return True
+
+
+def resident_bytes() -> int | None:
+    """This process's resident memory from ``/proc/self/statm`` (None where there is none)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            pages = int(f.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def trim_if_above(limit: int = DEFAULT_TRIM_ABOVE) -> bool:
+    """:func:`release_free_memory` when resident memory is above ``limit`` bytes.
+
+    A trim costs about 10 ms and makes the next batch fault its pages in again, so it is done
+    only when memory has actually grown; returns True when a trim ran.
+    """
+    size = resident_bytes()
+    if size is None or size <= limit:
+        return False
+    return release_free_memory()

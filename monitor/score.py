@@ -48,7 +48,7 @@ from monitor.config import ScoringSettings, Settings
 from monitor.db import session_scope
 from monitor.errors import ConfigError, ModelNotFound
 from monitor.language import language_filter
-from monitor.memory import release_free_memory
+from monitor.memory import release_free_memory, trim_if_above
 from monitor.model import Predictor, load_model, split_windows
 from monitor.model.batching import pad
 from monitor.model.artifact import read_model_info
@@ -483,6 +483,7 @@ class _Scorer:
                         out[name] = np.empty((chunk.n_windows, values.shape[1]), dtype=np.float32)
                     out[name][rows] = values
                 done += len(rows)
+                trim_if_above()  # each batch shape fragments the heap a little differently
                 if tick is not None:
                     tick(done / chunk.n_windows)
         return out

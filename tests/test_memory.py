@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from monitor.memory import release_free_memory
+from monitor.memory import release_free_memory, resident_bytes, trim_if_above
 
 
 def _rss_kib() -> int:
@@ -26,3 +26,11 @@ def test_freed_fragmented_heap_goes_back_to_the_os() -> None:
     after = _rss_kib()
     assert before - after > 50 * 1024, (before, after)  # more than 50 MB returned
     assert len(keep) == 60
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc malloc_trim and /proc")
+def test_trim_only_above_the_limit() -> None:
+    size = resident_bytes()
+    assert size is not None and size > 10 * 1024 * 1024  # a Python process with pytest loaded
+    assert trim_if_above(size * 4) is False
+    assert trim_if_above(1024) is True
