@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
@@ -87,20 +87,19 @@ def _from_epoch(seconds: float) -> datetime:
 
 
 def _parse_string(value: str) -> datetime:
+    """ISO 8601, epoch seconds or milliseconds, X/Twitter's ctime-like form, or RFC 2822."""
     if not value:
         raise ValueError("empty date")
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        pass
-    try:
-        return _from_epoch(float(value))
-    except ValueError:
-        pass
-    try:
-        return datetime.strptime(value, "%a %b %d %H:%M:%S %z %Y")
-    except ValueError:
-        pass
+    parsers: tuple[Callable[[str], datetime], ...] = (
+        datetime.fromisoformat,
+        lambda v: _from_epoch(float(v)),
+        lambda v: datetime.strptime(v, "%a %b %d %H:%M:%S %z %Y"),
+    )
+    for parse in parsers:
+        try:
+            return parse(value)
+        except ValueError:
+            continue  # not this format: try the next one
     try:
         return parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError) as exc:
