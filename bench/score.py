@@ -174,8 +174,7 @@ def scored_texts(url: str) -> list[str]:
 def forward_only(predictor: Predictor, texts: list[str], batch_tokens: int | None) -> float:
     """Posts/s of the model alone on ``texts``: tokenised beforehand, same batch plan as
     ``emomon score``, no database, language check or tokenising in the timed part."""
-    from monitor.model.batching import pad
-    from monitor.score import plan_batches
+    from monitor.model.batching import pad, plan_batches
 
     settings = load_settings(None, {})
     budget = batch_tokens or settings.scoring.batch_tokens
@@ -272,13 +271,14 @@ def main() -> None:
 
         fp32 = matmul_flops(torch.float32)
         bf16 = matmul_flops(torch.bfloat16)
-        flops, tokens = flops_per_post(predictor, scored_texts(url), load_settings(None, {}).scoring.window_stride)
+        scored = scored_texts(url)
+        flops, tokens = flops_per_post(predictor, scored, load_settings(None, {}).scoring.window_stride)
         roof32, roof16 = fp32 / flops, bf16 / flops
         print(f"matmul 2048^3: fp32 {fp32 / 1e9:,.1f} GFLOP/s, bf16 {bf16 / 1e9:,.1f} GFLOP/s")
         print(f"model: {flops / 1e9:.3f} GFLOP per scored post ({tokens:.1f} tokens) -> roofline "
               f"{roof32:,.0f} posts/s fp32, {roof16:,.0f} posts/s bf16; emomon reaches "
               f"{100 * scored_pps / roof16:.0f}% of bf16, {100 * scored_pps / roof32:.0f}% of fp32")
-        alone = forward_only(predictor, scored_texts(url)[:FORWARD_POSTS], args.batch_tokens)
+        alone = forward_only(predictor, scored[:FORWARD_POSTS], args.batch_tokens)
         print(f"the model alone on {min(FORWARD_POSTS, ours['scored']):,} of those posts (tokenised "
               f"beforehand, same batches): {alone:,.1f} posts/s = {100 * alone / roof16:.0f}% of the "
               f"bf16 roofline; the rest of the gap is database, language check and tokenising, "

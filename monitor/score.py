@@ -11,7 +11,7 @@ order::
     long posts -> overlapping windows              combine windows per post, index
     length-sorted batches under a token budget,    write chunk k (scored + skipped rows)
     padded to their longest member (pinned on GPU)  in one transaction
-    (:func:`plan_batches`)
+    (:func:`monitor.model.batching.plan_batches`)
 
 Tokenising and reading overlap with the model because the reader runs in a thread (the
 tokenizer and torch release the GIL). A killed run loses at most the chunk in flight: the next
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import queue
 import threading
 import time
@@ -50,7 +49,7 @@ from monitor.errors import ConfigError, ModelNotFound
 from monitor.language import language_filter
 from monitor.memory import release_free_memory, trim_if_above
 from monitor.model import Predictor, load_model, split_windows
-from monitor.model.batching import pad
+from monitor.model.batching import pad, plan_batches
 from monitor.model.artifact import read_model_info
 from monitor.model.index import DepressionIndex
 from monitor.store import utcnow
@@ -58,13 +57,6 @@ from monitor.tables import SCORE_BIG5, SCORE_CARER, SCORE_GOEMOTIONS, Run
 
 #: Called with the number of posts done since the last call.
 Progress = Callable[[int], None]
-#: oneDNN (torch's CPU kernels) caches compiled kernels per matrix shape, 1024 by default, each
-#: holding megabytes; dynamic padding makes nearly every batch a new shape, so an unbounded
-#: cache grew a 2-core run by ~100 MB per 8192 posts. 32 keeps the shapes of the current batch.
-ONEDNN_CACHE_CAPACITY = "32"
-#: Cost of one more batch in padded-token equivalents: per-batch overhead, and small matrix
-#: products running below peak (measured on a 2-core CPU: M=512 rows at half the speed of M=8192).
-BATCH_OVERHEAD_TOKENS = 512
 #: Posts in the first chunk: the model idles while it is prepared (language check, tokenising),
 #: so it is kept small; later chunks are prepared while the model works on the one before.
 FIRST_CHUNK = 1024
@@ -246,8 +238,6 @@ def run_score(
         on_total: Called once with the number of posts this run will write.
     """
     t0, started = time.perf_counter(), utcnow()
-    # Read by oneDNN when it creates its first kernel; a user's setting wins.
-    os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", ONEDNN_CACHE_CAPACITY)
     if limit is not None and limit < 0:
         raise ConfigError(f"--limit {limit!r} must be 0 or more")
     if limit == 0:
@@ -517,39 +507,6 @@ class _Scorer:
                 "windows": int(chunk.windows[i]), "text_hash": chunk.text_hashes[i], "scored_at": now,
             })
         return rows
-
-
-def plan_batches(lengths: Sequence[int], budget: int, overhead: int = BATCH_OVERHEAD_TOKENS) -> list[list[int]]:
-    """Group sequences into batches of similar length, each padded to at most ``budget`` tokens.
-
-    Sequences are sorted by length and cut into consecutive runs by dynamic programming that
-    minimises padded tokens plus ``overhead`` per batch, so a long tail no longer pads a whole
-    budget-sized batch. A sequence longer than ``budget`` gets a batch of its own.
-
-    Returns:
-        Lists of indices into ``lengths``, shortest sequences first.
-    """
-    n = len(lengths)
-    if n == 0:
-        return []
-    order = np.argsort(np.asarray(lengths), kind="stable")
-    sorted_lengths = np.asarray(lengths)[order]
-    best = np.zeros(n + 1)  # best[j]: cost of batching the j shortest sequences
-    start = np.zeros(n + 1, dtype=np.int64)  # first index of the last batch in that plan
-    for j in range(1, n + 1):
-        width = int(sorted_lengths[j - 1])
-        lo = max(0, j - max(1, budget // width))
-        firsts = np.arange(lo, j)
-        cost = best[lo:j] + (j - firsts) * width
-        k = int(np.argmin(cost))
-        best[j] = cost[k] + overhead
-        start[j] = lo + k
-    batches: list[list[int]] = []
-    j = n
-    while j > 0:
-        batches.append(order[start[j]:j].tolist())
-        j = int(start[j])
-    return batches[::-1]
 
 
 def _skip_row(c: score_store.Candidate, reason: str, now: datetime) -> dict[str, Any]:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from monitor.model.batching import length_sorted_batches, pad, training_batch
+from collections.abc import Sequence
+
+import numpy as np
+
+from monitor.model.batching import length_sorted_batches, pad, plan_batches, training_batch
 
 
 def test_length_sorted_batches_respect_the_token_budget_and_cover_everything():
@@ -26,3 +30,21 @@ def test_training_batches_are_a_pure_function_and_cover_an_epoch():
     assert sorted(i for b in first for i in b) == list(range(100))
     spreads = [max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in first]
     assert max(spreads) < 50  # examples of similar length share a batch
+
+
+def padded(lengths: Sequence[int], batches: list[list[int]]) -> int:
+    return sum(max(lengths[i] for i in b) * len(b) for b in batches)
+
+
+def test_plan_batches_covers_every_sequence_within_the_budget() -> None:
+    rng = np.random.default_rng(0)
+    lengths = [int(x) for x in np.clip(rng.lognormal(3.0, 0.6, 1024), 3, 128)]  # a long tail
+    batches = plan_batches(lengths, 8192)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    assert all(max(lengths[i] for i in b) * len(b) <= 8192 for b in batches)
+    widths = [max(lengths[i] for i in b) for b in batches]
+    assert widths == sorted(widths)
+    greedy = list(length_sorted_batches(lengths, 8192, max_batch=8192))  # fill to the budget
+    real = sum(lengths)
+    assert real / padded(lengths, batches) > 0.85 and real / padded(lengths, greedy) < 0.75
+    assert plan_batches([], 4096) == [] and plan_batches([200, 3], 128) == [[1], [0]]

@@ -24,8 +24,7 @@ from monitor.db import ensure_schema, make_engine, session_scope
 from monitor.errors import ConfigError, ModelNotFound
 from monitor.model import Predictor, load_model, split_windows
 from monitor.model.tiny import build_tiny_model
-from monitor.model.batching import length_sorted_batches
-from monitor.score import index_override, plan_batches, run_score, scores_version
+from monitor.score import index_override, run_score, scores_version
 from monitor.tables import SCORE_COLUMNS, Post, Run, Score
 
 REPO = Path(__file__).resolve().parent.parent
@@ -479,22 +478,3 @@ def test_resume_after_sigkill_loses_nothing_and_doubles_nothing(
         runs = s.scalars(select(Run.status).where(Run.command == "score")).all()
     assert all(after[pid].scored_at == row.scored_at for pid, row in before.items())  # not redone
     assert runs == ["running", "ok"]  # the killed run never finished
-
-
-
-def padded(lengths: Sequence[int], batches: list[list[int]]) -> int:
-    return sum(max(lengths[i] for i in b) * len(b) for b in batches)
-
-
-def test_plan_batches_covers_every_sequence_within_the_budget() -> None:
-    rng = np.random.default_rng(0)
-    lengths = [int(x) for x in np.clip(rng.lognormal(3.0, 0.6, 1024), 3, 128)]  # a long tail
-    batches = plan_batches(lengths, 8192)
-    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
-    assert all(max(lengths[i] for i in b) * len(b) <= 8192 for b in batches)
-    widths = [max(lengths[i] for i in b) for b in batches]
-    assert widths == sorted(widths)
-    greedy = list(length_sorted_batches(lengths, 8192, max_batch=8192))  # fill to the budget
-    real = sum(lengths)
-    assert real / padded(lengths, batches) > 0.85 and real / padded(lengths, greedy) < 0.75
-    assert plan_batches([], 4096) == [] and plan_batches([200, 3], 128) == [[1], [0]]

@@ -89,33 +89,36 @@ def check_artifact(directory: Path) -> None:
 class ModelInfo:
     """What a model directory's JSON files say, read without loading weights or tokenizer."""
 
-    version: str
+    config: dict[str, Any]
     calibration: Calibration
     goemotions_labels: tuple[str, ...]
     carer_labels: tuple[str, ...]
 
+    @property
+    def version(self) -> str:
+        return str(self.config["version"])
+
 
 def read_model_info(directory: Path) -> ModelInfo:
-    """Version, calibration and labels of a model directory (milliseconds; no torch work)."""
+    """Config, calibration and labels of a model directory (milliseconds; no torch work)."""
     check_artifact(directory)
     config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+    if config.get("format") != FORMAT:
+        raise ModelNotFound(f"model directory {str(directory)!r} has format {config.get('format')!r}, expected {FORMAT!r}")
     labels = json.loads((directory / "labels.json").read_text(encoding="utf-8"))
     calibration = Calibration.from_dict(json.loads((directory / "calibration.json").read_text(encoding="utf-8")))
-    return ModelInfo(str(config["version"]), calibration, tuple(labels["goemotions"]), tuple(labels["carer"]))
+    return ModelInfo(config, calibration, tuple(labels["goemotions"]), tuple(labels["carer"]))
 
 
 def read_artifact(directory: Path) -> tuple[dict[str, Any], MultitaskNetwork, Any, Calibration]:
     """Rebuild (config, network in fp32, tokenizer, calibration) from a model directory."""
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-    check_artifact(directory)
-    config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
-    if config.get("format") != FORMAT:
-        raise ModelNotFound(f"model directory {str(directory)!r} has format {config.get('format')!r}, expected {FORMAT!r}")
+    info = read_model_info(directory)
+    config = info.config
     encoder = AutoModel.from_config(AutoConfig.from_pretrained(str(directory / "encoder"), local_files_only=True))
     network = MultitaskNetwork(encoder, NetworkConfig.from_dict(config["network"]))
     state = load_file(str(directory / "model.safetensors"))
     network.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     tokenizer = AutoTokenizer.from_pretrained(str(directory / "tokenizer"), local_files_only=True)
-    calibration = Calibration.from_dict(json.loads((directory / "calibration.json").read_text(encoding="utf-8")))
-    return config, network.eval(), tokenizer, calibration
+    return config, network.eval(), tokenizer, info.calibration
