@@ -10,7 +10,8 @@ Prints, in one run:
   on the same encoder (all-MiniLM-L6-v2), on a sample of ``--baseline-posts`` of them;
 * measured matmul throughput (fp32, bf16) and the roofline posts/s it implies for the model's
   FLOPs per post (the encoder's matmuls and attention over each post's real tokens), and the
-  model's own posts/s on pre-tokenised batches, which shows how much of the gap is the model;
+  model's own posts/s on pre-tokenised batches, which shows how much of the gap is the model,
+  with the fused CPU encoder forward and with the standard Hugging Face one;
 * the peak resident memory of a separate process scoring ``--rss-posts`` posts.
 
 Usage (from the repository root):
@@ -252,6 +253,7 @@ def main() -> None:
         predictor = load_model(model)
         print(f"model: {predictor.version} ({'trained' if trained else 'UNTRAINED, same architecture'}), "
               f"window {predictor.max_length}, precision {predictor.precision}, "
+              f"encoder forward {predictor.encoder_path}, "
               f"loaded in {time.perf_counter() - t0:.1f} s")
 
         url = build_store(work / "bench.db", take(texts, args.posts))
@@ -283,6 +285,10 @@ def main() -> None:
               f"beforehand, same batches): {alone:,.1f} posts/s = {100 * alone / roof16:.0f}% of the "
               f"bf16 roofline; the rest of the gap is database, language check and tokenising, "
               f"which share the same CPU cores")
+        if predictor.encoder_path == "fused":
+            standard = forward_only(load_model(model, fused=False), scored[:FORWARD_POSTS], args.batch_tokens)
+            print(f"the model alone with the standard (Hugging Face) encoder forward instead of the fused "
+                  f"one: {standard:,.1f} posts/s = {100 * standard / roof16:.0f}% (fused: {alone / standard:.2f}x)")
 
         rss_url = build_store(work / "rss.db", take(texts, rss_n))
         child = subprocess.run([sys.executable, __file__, "--rss-child", rss_url, str(model),
