@@ -32,6 +32,13 @@ from monitor.tables import (
 
 HASH_CHARS = 8
 _IN_CHUNK = 500
+_UPDATED = ("status", "reason", "depression_index", "probs", "windows", "text_hash", "scored_at")
+_SQLITE_UPSERT = (
+    f"INSERT INTO {Score.__tablename__} (post_id, model_version, {', '.join(_UPDATED)}) "
+    f"VALUES ({', '.join('?' * (2 + len(_UPDATED)))}) "
+    f"ON CONFLICT (post_id, model_version) DO UPDATE SET "
+    + ", ".join(f"{name} = excluded.{name}" for name in _UPDATED)
+)
 
 
 @dataclass(frozen=True)
@@ -120,13 +127,41 @@ def write_scores(session: Session, model_version: str, rows: Sequence[dict[str, 
                 Score.model_version != model_version,
             )
         )
+    if session.get_bind().dialect.name == "sqlite":
+        _upsert_sqlite(session, model_version, rows)
+    else:
+        _upsert_statement(session, model_version, rows)
+
+
+def _upsert_statement(session: Session, model_version: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows, replacing a post's row of the same version (any supported backend)."""
     stmt = upsert_insert(session, Score.__table__)
-    columns = ("status", "reason", "depression_index", "probs", "windows", "text_hash", "scored_at")
     stmt = stmt.on_conflict_do_update(
         index_elements=["post_id", "model_version"],
-        set_={name: getattr(stmt.excluded, name) for name in columns},
+        set_={name: getattr(stmt.excluded, name) for name in _UPDATED},
     )
     session.execute(stmt, [{**row, "model_version": model_version} for row in rows])
+
+
+def _upsert_sqlite(session: Session, model_version: str, rows: Sequence[dict[str, Any]]) -> None:
+    """:func:`_upsert_statement` for SQLite, as one driver-level executemany.
+
+    SQLAlchemy's per-row parameter processing took about half of the write time (2.4 s of 5 s
+    per 50,000 rows, on the model's critical path). Values here are already plain Python
+    types; timestamps go through the column type's own bind processor, once per distinct value.
+    """
+    dialect = session.get_bind().dialect
+    stamp_type = Score.__table__.c.scored_at.type
+    to_db = stamp_type.dialect_impl(dialect).bind_processor(dialect)  # as the compiled statement does
+    stamps: dict[datetime, Any] = {}
+    params = []
+    for row in rows:
+        stamp = row["scored_at"]
+        if stamp not in stamps:
+            stamps[stamp] = to_db(stamp) if to_db is not None else stamp
+        params.append((row["post_id"], model_version, row["status"], row["reason"], row["depression_index"],
+                       row["probs"], row["windows"], row["text_hash"], stamps[stamp]))
+    session.connection().exec_driver_sql(_SQLITE_UPSERT, params)
 
 
 def read_scores(

@@ -147,3 +147,27 @@ def test_timestamps_without_fraction_parse(engine: Engine, stamp: str) -> None:
     with session_scope(engine) as s:
         got = store.read_scores(s)["created_at"][0]
     assert got == datetime.fromisoformat(stamp).replace(tzinfo=timezone.utc)
+
+
+def test_sqlite_fast_upsert_stores_what_the_statement_stores(tmp_path) -> None:
+    from monitor.db import ensure_schema, make_engine
+
+    stored = []
+    for name, write in (("fast", score_store._upsert_sqlite), ("statement", score_store._upsert_statement)):
+        url = f"sqlite:///{tmp_path / name}.db"
+        engine = make_engine(url)
+        ensure_schema(engine)
+        ids = seed(engine)
+        rows = [row(ids["a1"], 0.25), {**row(ids["a2"], 0.5), "scored_at": T0 + timedelta(microseconds=7)},
+                row(ids["b2"], 0.0, status="skipped")]
+        with session_scope(engine) as s:
+            write(s, "m-v1", rows)
+            write(s, "m-v1", [row(ids["a1"], 0.75)])  # the same post and version again: updated
+        with engine.connect() as connection:
+            stored.append(connection.exec_driver_sql("SELECT * FROM scores ORDER BY post_id").fetchall())
+        with session_scope(engine) as s:
+            frame = store.read_scores(s)
+        engine.dispose()
+        assert frame.filter(pl.col("post_id") == ids["a1"])["depression_index"].to_list() == [0.75]
+    assert stored[0] == stored[1]
+    assert len(stored[0]) == 3
