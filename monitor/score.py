@@ -422,14 +422,16 @@ class _Scorer:
         now = utcnow()
         skipped: list[dict[str, Any]] = []
         keep: list[score_store.Candidate] = []
+        texts = [c for c in candidates if c.text is not None and c.text.strip()]
+        reasons = dict(zip((c.post_id for c in texts), self.languages.skip_reasons(
+            [c.text or "" for c in texts], [c.language for c in texts])))
         for c in candidates:
-            reason = None
             if c.text is None:
                 reason = "no-text"
             elif not c.text.strip():
                 reason = "empty"
             else:
-                reason = self.languages.skip_reason(c.text, c.language)
+                reason = reasons[c.post_id]
             if reason is None:
                 keep.append(c)
             else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from monitor.errors import ConfigError
@@ -101,3 +102,26 @@ def test_sparse_scores_equal_langids_dense_ones(english: LanguageFilter, text: s
     ident = english._identifier
     dense = ident.nb_classprobs(ident.instance2fv(text))
     assert english._scores(text) == pytest.approx(dense, rel=1e-9, abs=1e-9)
+
+
+def test_batch_identification_equals_one_text_at_a_time(english: LanguageFilter) -> None:
+    # More texts than the scalar tail, of very different lengths, so the batch walk runs.
+    texts = [*SHORT_ENGLISH, *(t for ts in FOREIGN.values() for t in ts), "😭😭", "12 34", "",
+             "I can't sleep again tonight. " * 60, "Das ist ein Test, wirklich. " * 25]
+    tags = [None] * len(texts)
+    tags[0], tags[1] = "de", "und"
+    one_by_one = [english.skip_reason(t, tag) for t, tag in zip(texts, tags)]
+    assert english.skip_reasons(texts, tags) == one_by_one
+    assert one_by_one[0] == "language:de" and one_by_one[-1] == "language:de"
+    ident = english._identifier
+    cleaned = [clean_for_identification(t) for t in texts]
+    dense = [ident.nb_classprobs(ident.instance2fv(t)) for t in cleaned]
+    assert english._scores_many(cleaned) == pytest.approx(np.asarray(dense), rel=1e-9, abs=1e-9)
+
+
+def test_ascii_cleaning_equals_the_general_rule() -> None:
+    every_ascii = "".join(chr(c) for c in range(128))
+    for text in (every_ascii, every_ascii[::-1], "I'm sad... #tired @bob http://x.y 42 :-( [NAME]"):
+        # A non-ASCII character sends the text down the per-character category path.
+        assert clean_for_identification(text) + " é" == clean_for_identification(text + " é")
+    assert clean_for_identification("a\tb_c1!") == "a b c !"

@@ -48,3 +48,12 @@ def test_plan_batches_covers_every_sequence_within_the_budget() -> None:
     real = sum(lengths)
     assert real / padded(lengths, batches) > 0.85 and real / padded(lengths, greedy) < 0.75
     assert plan_batches([], 4096) == [] and plan_batches([200, 3], 128) == [[1], [0]]
+
+
+def test_pad_keeps_each_rows_tokens_in_order_and_handles_an_empty_batch():
+    rows = [[7, 8, 9, 10], [], [1], [2, 3]]
+    ids, mask = pad(rows, pad_id=-1)
+    assert ids.tolist() == [[7, 8, 9, 10], [-1] * 4, [1, -1, -1, -1], [2, 3, -1, -1]]
+    assert mask.sum(1).tolist() == [4, 0, 1, 2] and ids.dtype == mask.dtype
+    ids, mask = pad([], pad_id=0)
+    assert ids.shape == (0, 0) and mask.shape == (0, 0)

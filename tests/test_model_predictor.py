@@ -89,3 +89,13 @@ def test_shipped_model_ranks_clear_sentences():
         assert result["carer_label"] == label, result
     index = [r["depression_index"] for r in results]
     assert index[0] > index[1] and index[3] > index[1]
+
+
+def test_encode_gives_the_tokenizers_ids_without_truncation():
+    predictor = load_model(SHIPPED)
+    texts = ["I can't sleep again tonight 😭 #sad @friend", "", "word " * 400, "Je me sens seule."]
+    expected = predictor.tokenizer(texts, add_special_tokens=True, truncation=False)["input_ids"]
+    assert predictor.encode(texts) == expected
+    assert len(expected[2]) > predictor.max_length  # not truncated
+    # The tokenizer itself keeps truncating where callers ask it to (training, evaluation).
+    assert len(predictor.tokenizer(texts[2], truncation=True, max_length=16)["input_ids"]) == 16

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -19,13 +20,12 @@ def tokenize(tokenizer, texts: Sequence[str], max_length: int) -> list[list[int]
 
 def pad(ids: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-pad to the longest sequence: -> input_ids [B, T], attention_mask [B, T]."""
-    width = max(len(x) for x in ids)
-    input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(ids), width), dtype=torch.long)
-    for row, seq in enumerate(ids):
-        input_ids[row, : len(seq)] = torch.as_tensor(seq, dtype=torch.long)
-        mask[row, : len(seq)] = 1
-    return input_ids, mask
+    lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+    mask = np.arange(int(lengths.max(initial=0)))[None, :] < lengths[:, None]
+    input_ids = np.full(mask.shape, pad_id, dtype=np.int64)
+    # Boolean assignment fills row by row, left to right: each row's tokens, then its padding.
+    input_ids[mask] = np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int64, count=int(lengths.sum()))
+    return torch.from_numpy(input_ids), torch.from_numpy(mask.astype(np.int64))
 
 
 def length_sorted_batches(lengths: Sequence[int], max_tokens: int, max_batch: int = 256) -> Iterator[list[int]]:

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from tokenizers import Tokenizer
 
 from monitor.model.artifact import read_artifact
 from monitor.model.device import choose_autocast, choose_device
@@ -28,6 +29,7 @@ class Predictor:
         self.version: str = config["version"]
         self.max_length: int = int(config["window"])
         self.tokenizer = tokenizer
+        self._backend = _untruncated_backend(tokenizer)
         self.device = choose_device(device)
         self.network = network.to(self.device)
         #: "bf16" (encoder weights in bf16, pooling and heads in fp32) or "fp32".
@@ -76,8 +78,15 @@ class Predictor:
         return self.index(goemotions, carer, self.goemotions_labels, self.carer_labels)
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
-        """Token ids with special tokens, not truncated (callers split long posts into windows)."""
-        return self.tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
+        """Token ids with special tokens, not truncated (callers split long posts into windows).
+
+        A fast tokenizer's Rust backend is called directly, without offsets: the same ids
+        (tested) for about half the CPU time of the ``tokenizer(texts)`` call, which the score
+        stage's reader thread would otherwise take from the model's threads.
+        """
+        if self._backend is None:
+            return self.tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
+        return [encoding.ids for encoding in self._backend.encode_batch_fast(list(texts), add_special_tokens=True)]
 
     def predict(self, texts: Sequence[str], *, max_tokens: int = 8192) -> list[dict[str, Any]]:
         """Score texts; a text longer than the window is scored on overlapping windows whose
@@ -134,3 +143,15 @@ def load_model(path: str | Path, *, device: str = "auto", precision: str = "auto
     """Load a model directory written by `emomon train` (safetensors only). `fused=False`
     keeps the Hugging Face encoder forward where the fused CPU path would apply."""
     return Predictor(Path(path), device=device, precision=precision, index=index, fused=fused)
+
+
+def _untruncated_backend(tokenizer: Any) -> Tokenizer | None:
+    """A copy of a fast tokenizer's backend with truncation and padding off (None for a slow
+    tokenizer); the tokenizer itself keeps its settings."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if not isinstance(backend, Tokenizer) or not hasattr(backend, "encode_batch_fast"):
+        return None
+    copy = Tokenizer.from_str(backend.to_str())
+    copy.no_truncation()
+    copy.no_padding()
+    return copy
