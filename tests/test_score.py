@@ -326,6 +326,38 @@ def test_scores_do_not_depend_on_batching_padding_or_order(
     np.testing.assert_allclose(a.select(cols).to_numpy(), b.select(cols).to_numpy(), atol=1e-3)
 
 
+def test_prepared_in_a_thread_or_inline_the_rows_are_the_same(
+    tmp_path: Path, settings: Settings, predictor: Predictor,
+) -> None:
+    texts = [*ENGLISH, FOREIGN["de"], " ".join(ENGLISH[:6]), "", None] * 3  # several chunks of 8
+    stored = []
+    for overlap in (True, False):
+        eng = make_engine(f"sqlite:///{tmp_path / str(overlap)}.db")
+        ensure_schema(eng)
+        add_posts(eng, texts)
+        report = run_score(eng, settings, predictor=predictor, overlap=overlap)
+        assert (report.scored, report.skipped, report.windowed) == (48, 9, 3)
+        stored.append([(r.post_id, r.status, r.reason, r.depression_index, r.probs, r.windows)
+                       for r in sorted(score_rows(eng).values(), key=lambda r: r.post_id)])
+        eng.dispose()
+    assert stored[0] == stored[1]
+
+
+def test_preparation_overlaps_only_where_a_core_or_a_gpu_is_free(
+    predictor: Predictor, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from monitor.score import overlap_preparation
+
+    cores = len(os.sched_getaffinity(0))
+    monkeypatch.setattr(torch, "get_num_threads", lambda: cores)
+    assert overlap_preparation(predictor) is False
+    monkeypatch.setattr(torch, "get_num_threads", lambda: max(1, cores - 1))
+    assert overlap_preparation(predictor) is (cores > 1)
+    monkeypatch.setattr(predictor, "device", torch.device("cuda"))
+    monkeypatch.setattr(torch, "get_num_threads", lambda: cores)
+    assert overlap_preparation(predictor) is True
+
+
 def test_empty_store_is_a_quick_no_op_without_loading_the_model(
     engine: Engine, settings: Settings, tmp_path: Path
 ) -> None:
