@@ -296,7 +296,6 @@ def run_score(
             report.tokens += chunk.tokens
             if progress is not None and chunk.size > shown:
                 progress(chunk.size - shown)  # the rest of the chunk, skipped posts included
-            trim_if_above()  # the chunk's activations, freed but fragmented
     except BaseException as exc:
         report.seconds = time.perf_counter() - t0
         _finish(engine, run_id, "failed", report, f"{type(exc).__name__}: {exc}")
@@ -511,6 +510,7 @@ class _Scorer:
                         out[name] = np.empty((chunk.n_windows, values.shape[1]), dtype=np.float32)
                     out[name][rows] = values
                 done += len(rows)
+                trim_if_above()  # each batch shape fragments the heap a little differently
                 if tick is not None:
                     tick(done / chunk.n_windows)
         return out
