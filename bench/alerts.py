@@ -16,6 +16,11 @@ detection and delay targets, and the one with the best detection within the fals
 budget. At the level rule's threshold the naive rule fires on the very first sad post (delay 0)
 and on every sad post of a steady author.
 
+As a bound, an LLR CUSUM that knows how the streams were made (the base and shifted shares,
+and the index distribution of sad/fearful and other validation sentences) is shown at the h
+tuned on validation streams to the false-alert budget, and half a unit either side. For a known
+change it is the optimal detector, so no rule reaches a lower delay at its false-alert rate.
+
 Printed per detector (the eRisk-style latency is counted in posts):
 
 - detection rate: shifted authors with an alert at or after their first shifted post;
@@ -205,13 +210,15 @@ def measure(authors: list[Author], fired: dict[str, list[int]]) -> dict[str, flo
     }
 
 
-def build_and_score(args: argparse.Namespace, split: str) -> tuple[list[Author], pl.DataFrame, str]:
+def build_and_score(args: argparse.Namespace, split: str
+                    ) -> tuple[list[Author], pl.DataFrame, str, dict[str, np.ndarray]]:
     """Streams from one CARER split, scored with the model: (authors, score frame, summary)."""
     texts, labels = load_carer(args.datasets, split)
     authors = build_authors(labels, args)
     used = sorted({x for a in authors for x in a.texts})
     t0 = time.perf_counter()
     scored = score_texts(args.model, [texts[i] for i in used])
+    scored["negative"] = np.isin(labels[used], NEGATIVE)
     remap = np.full(len(texts), -1)
     remap[used] = np.arange(len(used))
     for a in authors:
@@ -221,7 +228,63 @@ def build_and_score(args: argparse.Namespace, split: str) -> tuple[list[Author],
     summary = (f"{split}: model {scored['version'][0]}; {len(used)} distinct CARER {split} "
                f"sentences scored in {time.perf_counter() - t0:.1f}s; {len(authors)} authors "
                f"({shifted} shifted), {frame.height} posts over {args.days} days")
-    return authors, frame, summary
+    return authors, frame, summary, scored
+
+
+def fit_llr(scores: dict[str, np.ndarray], base_rate: float, shift_rate: float,
+            bins: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    """The oracle's per-post evidence: log-likelihood ratio of "shifted" against "steady" for a
+    post's index, ``log((s f_neg + (1-s) f_other) / (b f_neg + (1-b) f_other))``, from
+    histograms of the index of labelled sentences (logit scale, quantile bins, add-one
+    smoothing). Returns (bin edges, LLR per bin)."""
+    p = np.clip(scores["index"].astype(np.float64), 1e-6, 1 - 1e-6)
+    logit = np.log(p / (1 - p))
+    edges = np.quantile(logit, np.linspace(0.0, 1.0, bins + 1))
+    edges[0], edges[-1] = -np.inf, np.inf
+    which = np.clip(np.searchsorted(edges, logit, side="right") - 1, 0, bins - 1)
+    neg = scores["negative"]
+    f_neg = (np.bincount(which[neg], minlength=bins) + 1) / (neg.sum() + bins)
+    f_other = (np.bincount(which[~neg], minlength=bins) + 1) / ((~neg).sum() + bins)
+    llr = np.log((shift_rate * f_neg + (1 - shift_rate) * f_other)
+                 / (base_rate * f_neg + (1 - base_rate) * f_other))
+    return edges, llr
+
+
+def oracle_alerts(authors: list[Author], scores: dict[str, np.ndarray],
+                  model: tuple[np.ndarray, np.ndarray], h: float,
+                  cooldown: timedelta = timedelta(hours=168)) -> dict[str, list[int]]:
+    """An LLR CUSUM (Page 1954) that knows how the streams were made: the base and shifted
+    shares of sad/fearful posts and the index distribution of each kind (:func:`fit_llr`).
+    For a known change this is the optimal detector (Lorden 1971, Moustakides 1986): no rule
+    on the same posts detects faster at the same false-alarm rate. Restarts after each alarm;
+    the same cooldown as the rules."""
+    edges, llr = model
+    p = np.clip(scores["index"].astype(np.float64), 1e-6, 1 - 1e-6)
+    per_text = llr[np.clip(np.searchsorted(edges, np.log(p / (1 - p)), side="right") - 1,
+                           0, len(llr) - 1)]
+    fired: dict[str, list[int]] = {}
+    for a in authors:
+        s, last = 0.0, None
+        for pos, (x, t) in enumerate(zip(a.texts, a.times, strict=True), 1):
+            s = max(0.0, s + per_text[x])
+            if s > h and (last is None or t >= last + cooldown):
+                fired.setdefault(a.name, []).append(pos)
+                last, s = t, 0.0
+    return fired
+
+
+def tune_oracle(authors: list[Author], scores: dict[str, np.ndarray],
+                model: tuple[np.ndarray, np.ndarray]) -> float:
+    """The oracle's h on (validation) streams: the lowest median delay (then mean delay) within
+    the false-alert budget."""
+    best: tuple[tuple[float, float], float] | None = None
+    for h in np.arange(3.0, 9.01, 0.1):
+        m = measure(authors, oracle_alerts(authors, scores, model, float(h)))
+        if m["false_per_1000_days"] <= TARGET_FALSE:
+            key = (m["median_delay"], m["mean_delay"])
+            if best is None or key < best[0]:
+                best = (key, float(h))
+    return best[1] if best is not None else 9.0
 
 
 def tune_naive(authors: list[Author], frame: pl.DataFrame, *, max_delay: float | None = None,
@@ -278,11 +341,11 @@ def main() -> None:
 
     settings = load_settings(args.config, {})
     rules = replace(settings.alerts.rules, source_shift=SourceShiftRule(enabled=False))
-    val_authors, val_frame, val_summary = build_and_score(args, "validation")
+    val_authors, val_frame, val_summary, val_scores = build_and_score(args, "validation")
     if args.split == "validation":
-        authors, frame, summary = val_authors, val_frame, val_summary
+        authors, frame, summary, scores = val_authors, val_frame, val_summary, val_scores
     else:
-        authors, frame, summary = build_and_score(args, args.split)
+        authors, frame, summary, scores = build_and_score(args, args.split)
     print(summary)
     print(f"base rate {args.base_rate:.0%} sadness/fear, after the change {args.shift_rate:.0%}")
     naive_tuned = tune_naive(val_authors, val_frame, max_delay=TARGET_DELAY,
@@ -312,6 +375,13 @@ def main() -> None:
     }
     for t in (0.5, rules.level.threshold, 0.99, 0.995):
         detectors[f"naive: any post >= {t:g}"] = naive_alerts(frame, t)
+    # The oracle's evidence model comes from validation sentences, its h from validation streams.
+    oracle = fit_llr(val_scores, args.base_rate, args.shift_rate)
+    oracle_h = tune_oracle(val_authors, val_scores, oracle)
+    print(f"oracle LLR CUSUM (knows the stream model; a bound, not a rule): h = {oracle_h:.1f}, "
+          f"the lowest delay within {TARGET_FALSE:g} false alert per 1,000 author-days on validation")
+    for h in (oracle_h - 0.5, oracle_h, oracle_h + 0.5):
+        detectors[f"oracle CUSUM, h = {h:.1f}"] = oracle_alerts(authors, scores, oracle, h)
     print(f"\n{'detector':40} {'detection':>9} {'median delay':>13} {'mean delay':>11} "
           f"{'false/1k author-days':>21}")
     results = {}
