@@ -258,6 +258,7 @@ class ModelSettings:
 SCORING_DEVICES = ("auto", "cpu", "cuda")
 SCORING_PRECISIONS = ("auto", "bf16", "fp32")
 WINDOW_COMBINE = ("max", "mean")
+SCORING_OVERLAP = ("auto", "thread", "inline")
 
 
 @dataclass(frozen=True)
@@ -281,6 +282,7 @@ class ScoringSettings:
     window_stride: int = 64
     window_emotions: str = "max"
     window_traits: str = "mean"
+    overlap: str = "auto"
     index: ScoringIndex = field(default_factory=ScoringIndex)
 
 
@@ -514,6 +516,7 @@ def _check_scoring(sc: ScoringSettings) -> None:
         ("precision", sc.precision, SCORING_PRECISIONS),
         ("window_emotions", sc.window_emotions, WINDOW_COMBINE),
         ("window_traits", sc.window_traits, WINDOW_COMBINE),
+        ("overlap", sc.overlap, SCORING_OVERLAP),
     ):
         if value not in allowed:
             raise ConfigError(f"scoring.{key} = {value!r} must be one of {', '.join(allowed)}")

@@ -241,8 +241,8 @@ def run_score(
         progress: Called with the number of posts done since the last call, after each batch
             (an estimate from the windows run) and after each written chunk (the rest).
         on_total: Called once with the number of posts this run will write.
-        overlap: Prepare the next chunk in a thread while the model works; None decides by
-            :func:`overlap_preparation`.
+        overlap: Prepare the next chunk in a thread while the model works (True) or between
+            chunks (False); None follows ``[scoring] overlap`` ("auto": :func:`overlap_preparation`).
     """
     t0, started = time.perf_counter(), utcnow()
     if limit is not None and limit < 0:
@@ -273,6 +273,8 @@ def run_score(
         session.flush()
         run_id = run.id
     try:
+        if overlap is None:
+            overlap = {"thread": True, "inline": False}.get(settings.scoring.overlap)
         if overlap is None:
             overlap = overlap_preparation(predictor)
         chunks = (_read_ahead(engine, scorer, version, rescore, pending) if overlap

@@ -41,6 +41,7 @@ def test_defaults_without_file(tmp_path, monkeypatch):
         ("[[sources]]\nname = 'a'\nkind = 'csv'\nlocation = 'https://x.org/a.csv'\n", "only kind"),
         ("not toml = = 1", "not valid TOML"),
         ("[alerts.rules.rise]\nk = 1.0\nz_cap = 0.5\n", "rise.z_cap = 0.5 must be greater than k"),
+        ("[scoring]\noverlap = 'yes'\n", "scoring.overlap = 'yes' must be one of auto, thread, inline"),
     ],
 )
 def test_invalid_config_names_key_and_value(tmp_path, toml, message):

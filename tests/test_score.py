@@ -343,6 +343,28 @@ def test_prepared_in_a_thread_or_inline_the_rows_are_the_same(
     assert stored[0] == stored[1]
 
 
+def test_configured_overlap_chooses_the_preparation(
+    engine: Engine, make_settings: Callable[..., Settings], predictor: Predictor,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import monitor.score as score_module
+
+    threads: list[bool] = []
+    real = score_module._read_ahead
+
+    def spy(*args: object, **kwargs: object):  # records that the reader thread was used
+        threads.append(True)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(score_module, "_read_ahead", spy)
+    add_posts(engine, ENGLISH)
+    run_score(engine, make_settings(EMOMON_SCORING_OVERLAP="inline"), predictor=predictor)
+    assert threads == []
+    add_posts(engine, ENGLISH, first=100)
+    report = run_score(engine, make_settings(EMOMON_SCORING_OVERLAP="thread"), predictor=predictor)
+    assert threads == [True] and report.scored == len(ENGLISH)
+
+
 def test_preparation_overlaps_only_where_a_core_or_a_gpu_is_free(
     predictor: Predictor, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
