@@ -5,9 +5,9 @@ memory. Here each linear layer is one oneDNN call with its bias and, where the n
 one, its GELU or residual add fused in; Q, K and V are one matmul; weights are reordered once
 into oneDNN's blocked layout; the attention softmax runs in fp32. For MiniLM-L6 on 2 CPU cores
 the model is 1.10-1.19x faster than the Hugging Face forward (`python bench/score.py`, the two
-forwards interleaved, medians of 3 passes in three runs). The arithmetic is the same (erf GELU, the same LayerNorms and masked
-softmax); only rounding differs, which :func:`fuse_encoder` checks against the original
-forward before it is used. Inference only: no dropout, no gradients.
+forwards interleaved, medians of 3 passes in three runs). The arithmetic is the same (erf
+GELU, the same LayerNorms and masked softmax); only rounding differs, which
+:func:`fuse_encoder` checks against the original forward before it is used. Inference only: no dropout, no gradients.
 """
 
 from __future__ import annotations
