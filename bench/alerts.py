@@ -212,7 +212,8 @@ def measure(authors: list[Author], fired: dict[str, list[int]]) -> dict[str, flo
 
 def build_and_score(args: argparse.Namespace, split: str
                     ) -> tuple[list[Author], pl.DataFrame, str, dict[str, np.ndarray]]:
-    """Streams from one CARER split, scored with the model: (authors, score frame, summary)."""
+    """Streams from one CARER split, scored with the model: (authors, score frame, summary,
+    the per-sentence scores with each sentence's ``negative`` label)."""
     texts, labels = load_carer(args.datasets, split)
     authors = build_authors(labels, args)
     used = sorted({x for a in authors for x in a.texts})
@@ -231,6 +232,12 @@ def build_and_score(args: argparse.Namespace, split: str
     return authors, frame, summary, scored
 
 
+def _logit_bins(scores: dict[str, np.ndarray], edges: np.ndarray) -> np.ndarray:
+    """The histogram bin of each scored sentence's index on the logit scale."""
+    p = np.clip(scores["index"].astype(np.float64), 1e-6, 1 - 1e-6)
+    return np.clip(np.searchsorted(edges, np.log(p / (1 - p)), side="right") - 1, 0, len(edges) - 2)
+
+
 def fit_llr(scores: dict[str, np.ndarray], base_rate: float, shift_rate: float,
             bins: int = 40) -> tuple[np.ndarray, np.ndarray]:
     """The oracle's per-post evidence: log-likelihood ratio of "shifted" against "steady" for a
@@ -238,10 +245,9 @@ def fit_llr(scores: dict[str, np.ndarray], base_rate: float, shift_rate: float,
     histograms of the index of labelled sentences (logit scale, quantile bins, add-one
     smoothing). Returns (bin edges, LLR per bin)."""
     p = np.clip(scores["index"].astype(np.float64), 1e-6, 1 - 1e-6)
-    logit = np.log(p / (1 - p))
-    edges = np.quantile(logit, np.linspace(0.0, 1.0, bins + 1))
+    edges = np.quantile(np.log(p / (1 - p)), np.linspace(0.0, 1.0, bins + 1))
     edges[0], edges[-1] = -np.inf, np.inf
-    which = np.clip(np.searchsorted(edges, logit, side="right") - 1, 0, bins - 1)
+    which = _logit_bins(scores, edges)
     neg = scores["negative"]
     f_neg = (np.bincount(which[neg], minlength=bins) + 1) / (neg.sum() + bins)
     f_other = (np.bincount(which[~neg], minlength=bins) + 1) / ((~neg).sum() + bins)
@@ -250,36 +256,36 @@ def fit_llr(scores: dict[str, np.ndarray], base_rate: float, shift_rate: float,
     return edges, llr
 
 
-def oracle_alerts(authors: list[Author], scores: dict[str, np.ndarray],
-                  model: tuple[np.ndarray, np.ndarray], h: float,
+def oracle_evidence(scores: dict[str, np.ndarray], model: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """The LLR of every scored sentence under the oracle's model (:func:`fit_llr`)."""
+    edges, llr = model
+    return llr[_logit_bins(scores, edges)]
+
+
+def oracle_alerts(authors: list[Author], evidence: np.ndarray, h: float,
                   cooldown: timedelta = timedelta(hours=168)) -> dict[str, list[int]]:
     """An LLR CUSUM (Page 1954) that knows how the streams were made: the base and shifted
     shares of sad/fearful posts and the index distribution of each kind (:func:`fit_llr`).
     For a known change this is the optimal detector (Lorden 1971, Moustakides 1986): no rule
     on the same posts detects faster at the same false-alarm rate. Restarts after each alarm;
     the same cooldown as the rules."""
-    edges, llr = model
-    p = np.clip(scores["index"].astype(np.float64), 1e-6, 1 - 1e-6)
-    per_text = llr[np.clip(np.searchsorted(edges, np.log(p / (1 - p)), side="right") - 1,
-                           0, len(llr) - 1)]
     fired: dict[str, list[int]] = {}
     for a in authors:
         s, last = 0.0, None
         for pos, (x, t) in enumerate(zip(a.texts, a.times, strict=True), 1):
-            s = max(0.0, s + per_text[x])
+            s = max(0.0, s + evidence[x])
             if s > h and (last is None or t >= last + cooldown):
                 fired.setdefault(a.name, []).append(pos)
                 last, s = t, 0.0
     return fired
 
 
-def tune_oracle(authors: list[Author], scores: dict[str, np.ndarray],
-                model: tuple[np.ndarray, np.ndarray]) -> float:
+def tune_oracle(authors: list[Author], evidence: np.ndarray) -> float:
     """The oracle's h on (validation) streams: the lowest median delay (then mean delay) within
     the false-alert budget."""
     best: tuple[tuple[float, float], float] | None = None
     for h in np.arange(3.0, 9.01, 0.1):
-        m = measure(authors, oracle_alerts(authors, scores, model, float(h)))
+        m = measure(authors, oracle_alerts(authors, evidence, float(h)))
         if m["false_per_1000_days"] <= TARGET_FALSE:
             key = (m["median_delay"], m["mean_delay"])
             if best is None or key < best[0]:
@@ -377,11 +383,12 @@ def main() -> None:
         detectors[f"naive: any post >= {t:g}"] = naive_alerts(frame, t)
     # The oracle's evidence model comes from validation sentences, its h from validation streams.
     oracle = fit_llr(val_scores, args.base_rate, args.shift_rate)
-    oracle_h = tune_oracle(val_authors, val_scores, oracle)
+    oracle_h = tune_oracle(val_authors, oracle_evidence(val_scores, oracle))
+    evidence = oracle_evidence(scores, oracle)
     print(f"oracle LLR CUSUM (knows the stream model; a bound, not a rule): h = {oracle_h:.1f}, "
           f"the lowest delay within {TARGET_FALSE:g} false alert per 1,000 author-days on validation")
     for h in (oracle_h - 0.5, oracle_h, oracle_h + 0.5):
-        detectors[f"oracle CUSUM, h = {h:.1f}"] = oracle_alerts(authors, scores, oracle, h)
+        detectors[f"oracle CUSUM, h = {h:.1f}"] = oracle_alerts(authors, evidence, h)
     print(f"\n{'detector':40} {'detection':>9} {'median delay':>13} {'mean delay':>11} "
           f"{'false/1k author-days':>21}")
     results = {}

@@ -18,6 +18,7 @@ Prints, in one run:
 Usage (from the repository root):
     python bench/score.py                      # the full run: 50,000 posts, RSS over 200,000
     python bench/score.py --posts 500          # a smoke run (baseline 500, RSS over 2,000)
+    python bench/score.py --overlap thread     # the reader thread even where torch uses every core
 
 Without the trained model (``--model``, default models/emomon-mtl-v1) an untrained network of
 the same architecture around the MiniLM encoder is written to the work folder and used: speed
@@ -149,10 +150,11 @@ def flops_per_post(predictor: Predictor, texts: list[str], stride: int) -> tuple
     return total / len(texts), tokens / len(texts)
 
 
-def run_emomon(url: str, predictor: Predictor, batch_tokens: int | None) -> dict[str, float]:
+def run_emomon(url: str, predictor: Predictor, batch_tokens: int | None,
+               overlap: str = "auto") -> dict[str, float]:
     from monitor.score import run_score
 
-    settings = load_settings(None, {"EMOMON_DATABASE_URL": url})
+    settings = load_settings(None, {"EMOMON_DATABASE_URL": url, "EMOMON_SCORING_OVERLAP": overlap})
     engine = make_engine(url)
     report = run_score(engine, settings, predictor=predictor, batch_tokens=batch_tokens)
     engine.dispose()
@@ -205,10 +207,10 @@ def run_baseline(texts: list[str]) -> float:
     return time.perf_counter() - t0
 
 
-def rss_child(url: str, model: str, batch_tokens: int | None) -> None:
+def rss_child(url: str, model: str, batch_tokens: int | None, overlap: str) -> None:
     """Score the store at ``url`` in this process; print peak RSS and counts as JSON."""
     predictor = load_model(model)
-    result = run_emomon(url, predictor, batch_tokens)
+    result = run_emomon(url, predictor, batch_tokens, overlap)
     print(json.dumps({"peak_rss_mb": peak_rss_kib() / 1024, **result}))
 
 
@@ -237,13 +239,15 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=REPO / "models" / "emomon-mtl-v1")
     parser.add_argument("--datasets", type=Path, default=REPO.parent / "shared" / "datasets")
     parser.add_argument("--batch-tokens", type=int, default=None, help="default [scoring] batch_tokens")
+    parser.add_argument("--overlap", choices=["auto", "thread", "inline"], default="auto",
+                        help="[scoring] overlap: prepare chunks in a reader thread or between forwards")
     parser.add_argument("--repeats", type=int, default=3,
                         help="end-to-end runs (each on a new store) and model-alone passes; medians are reported")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the stores here (default: a temp dir, removed)")
     parser.add_argument("--rss-child", nargs=2, metavar=("URL", "MODEL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.rss_child:
-        rss_child(args.rss_child[0], args.rss_child[1], args.batch_tokens)
+        rss_child(args.rss_child[0], args.rss_child[1], args.batch_tokens, args.overlap)
         return
     baseline_n = args.baseline_posts or min(args.posts, 5_000)
     rss_n = args.rss_posts or (200_000 if args.posts == 50_000 else 4 * args.posts)
@@ -259,11 +263,16 @@ def main() -> None:
               f"window {predictor.max_length}, precision {predictor.precision}, "
               f"encoder forward {predictor.encoder_path}, "
               f"loaded in {time.perf_counter() - t0:.1f} s")
+        from monitor.score import overlap_preparation
+
+        threaded = overlap_preparation(predictor, args.overlap)
+        print(f"chunks prepared {'in a reader thread' if threaded else 'between forwards'} "
+              f"(--overlap {args.overlap})")
 
         runs = []  # (report, bf16 FLOP/s measured right after it)
         for r in range(args.repeats):
             url = build_store(work / f"bench-{r}.db", take(texts, args.posts))
-            ours = run_emomon(url, predictor, args.batch_tokens)
+            ours = run_emomon(url, predictor, args.batch_tokens, args.overlap)
             runs.append((ours, matmul_flops(torch.bfloat16)))
         scored = scored_texts(url)
         flops, tokens = flops_per_post(predictor, scored, load_settings(None, {}).scoring.window_stride)
@@ -315,6 +324,7 @@ def main() -> None:
 
         rss_url = build_store(work / "rss.db", take(texts, rss_n))
         child = subprocess.run([sys.executable, __file__, "--rss-child", rss_url, str(model),
+                                "--overlap", args.overlap,
                                 *(["--batch-tokens", str(args.batch_tokens)] if args.batch_tokens else [])],
                                capture_output=True, text=True, check=True)
         rss = json.loads(child.stdout.strip().splitlines()[-1])

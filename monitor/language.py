@@ -120,10 +120,6 @@ class LanguageFilter:
         best = iter(np.argmax(scores + self._bias, axis=1).tolist())
         return [self._classes[next(best)] if ok else None for ok in has_letters]
 
-    def _scores(self, text: str) -> np.ndarray:
-        """langid's naive-Bayes class scores of one (cleaned) text; see :meth:`_scores_many`."""
-        return self._scores_many([text])[0]
-
     def _scores_many(self, texts: Sequence[str]) -> np.ndarray:
         """langid's naive-Bayes class scores [N, classes] of cleaned texts.
 

@@ -17,8 +17,10 @@ Tokenising and reading overlap with the model where there is something to overla
 GPU, or on a CPU with a core that torch's threads leave free, the reader runs in a thread (the
 tokenizer and torch release the GIL). Where torch already uses every core, the chunk is
 prepared between two chunks' forwards instead (:func:`overlap_preparation`): preparing costs
-about 3% of a run, and a thread taking those cycles from torch's threads costs more. A killed run loses at most the chunk in flight: the next
-run finds the same posts still unscored. A post never gets two rows because the primary key is
+about 3% of a run, and a thread taking those cycles from torch's threads costs more.
+
+A killed run loses at most the chunk in flight: the next run finds the same posts still
+unscored. A post never gets two rows because the primary key is
 (post, model version) and a new row replaces the post's row of another version in the same
 transaction (``--rescore``).
 
@@ -274,9 +276,7 @@ def run_score(
         run_id = run.id
     try:
         if overlap is None:
-            overlap = {"thread": True, "inline": False}.get(settings.scoring.overlap)
-        if overlap is None:
-            overlap = overlap_preparation(predictor)
+            overlap = overlap_preparation(predictor, settings.scoring.overlap)
         chunks = (_read_ahead(engine, scorer, version, rescore, pending) if overlap
                   else (scorer.prepare(c) for c in _candidate_chunks(engine, scorer, version, rescore, pending)))
         for chunk in chunks:
@@ -355,14 +355,17 @@ def _finish(engine: Engine, run_id: int, status: str, report: ScoreReport, messa
         )
 
 
-def overlap_preparation(predictor: Predictor) -> bool:
-    """Whether preparing the next chunk in a thread can overlap with the model.
+def overlap_preparation(predictor: Predictor, setting: str = "auto") -> bool:
+    """Whether to prepare the next chunk in a thread while the model works.
 
-    On a GPU it can: the CPU is free while the GPU works. On a CPU it can only when torch
+    ``setting`` is ``[scoring] overlap``: "thread" and "inline" decide; "auto" asks whether the
+    thread can overlap with the model. On a GPU it can: the CPU is free while the GPU works. On a CPU it can only when torch
     leaves a core unused; otherwise the thread takes cycles from the model's own threads, whose
     synchronised work then waits for the slowest (measured on 2 cores, 50,000 posts: 623 posts/s
     with the thread, 687 without; preparing is about 3% of the run there).
     """
+    if setting != "auto":
+        return setting == "thread"
     if predictor.device.type == "cuda":
         return True
     try:
@@ -459,9 +462,9 @@ class _Scorer:
         now = utcnow()
         skipped: list[dict[str, Any]] = []
         keep: list[score_store.Candidate] = []
-        texts = [c for c in candidates if c.text is not None and c.text.strip()]
-        reasons = dict(zip((c.post_id for c in texts), self.languages.skip_reasons(
-            [c.text or "" for c in texts], [c.language for c in texts])))
+        with_text = [c for c in candidates if c.text and c.text.strip()]
+        reasons = dict(zip((c.post_id for c in with_text), self.languages.skip_reasons(
+            [c.text for c in with_text], [c.language for c in with_text])))
         for c in candidates:
             if c.text is None:
                 reason = "no-text"

@@ -101,7 +101,7 @@ def test_english_dataset_is_almost_never_skipped(english: LanguageFilter) -> Non
 def test_sparse_scores_equal_langids_dense_ones(english: LanguageFilter, text: str) -> None:
     ident = english._identifier
     dense = ident.nb_classprobs(ident.instance2fv(text))
-    assert english._scores(text) == pytest.approx(dense, rel=1e-9, abs=1e-9)
+    assert english._scores_many([text])[0] == pytest.approx(dense, rel=1e-9, abs=1e-9)
 
 
 def test_batch_identification_equals_one_text_at_a_time(english: LanguageFilter) -> None:

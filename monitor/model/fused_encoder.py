@@ -7,7 +7,8 @@ into oneDNN's blocked layout; the attention softmax runs in fp32. For MiniLM-L6 
 the model is 1.10-1.19x faster than the Hugging Face forward (`python bench/score.py`, the two
 forwards interleaved, medians of 3 passes in three runs). The arithmetic is the same (erf
 GELU, the same LayerNorms and masked softmax); only rounding differs, which
-:func:`fuse_encoder` checks against the original forward before it is used. Inference only: no dropout, no gradients.
+:func:`fuse_encoder` checks against the original forward before it is used. Inference only:
+no dropout, no gradients.
 """
 
 from __future__ import annotations
@@ -106,9 +107,9 @@ class FusedBertEncoder(nn.Module):
         for layer in self.layers:
             qkv = linear(h, *layer.qkv, "none", [], "").view(batch, length, 3, self.heads, head_dim)
             q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each [B, heads, T, head_dim]
-            # Scaled, masked and softmaxed in fp32, in one pass each: on CPU a bf16 softmax over
-            # rows this short is 3x slower than an fp32 one, and the attention matmuls are < 1%
-            # of the FLOPs, so only the two softmax passes change precision.
+            # Scale, mask and promotion to fp32 in one pass, then the softmax in fp32: on CPU a
+            # bf16 softmax over rows this short is 3x slower. The attention matmuls (< 1% of
+            # the FLOPs) stay bf16.
             scores = torch.add(mask, torch.matmul(q, k.transpose(-1, -2)), alpha=scale)
             weights = scores.softmax(-1).to(v.dtype)
             context = torch.matmul(weights, v).transpose(1, 2).reshape(batch * length, width)

@@ -82,7 +82,7 @@ class Predictor:
 
         A fast tokenizer's Rust backend is called directly, without offsets: the same ids
         (tested) for about half the CPU time of the ``tokenizer(texts)`` call, which the score
-        stage's reader thread would otherwise take from the model's threads.
+        stage's preparation would otherwise take from the model's threads.
         """
         if self._backend is None:
             return self.tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
