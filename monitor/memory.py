@@ -58,10 +58,10 @@ def trim_if_above(limit: int = DEFAULT_TRIM_ABOVE) -> bool:
 
     A trim costs about 10 ms and makes the next batches fault their pages in again (and the
     kernel zero them), so it is done only when memory has actually grown; returns True when a
-    trim ran. The score stage checks after every batch. With a limit of 1 GiB a scoring process
-    (about 0.55 GB after loading the model) stayed near it and trimmed every few batches, which
-    cost about 10% of its speed; checking once per chunk instead let it reach 2.0 GB over
-    200,000 posts. At 1.25 GiB it peaked at 1.46 GB (2 cores, ``python bench/score.py``).
+    trim ran. The score stage checks after every batch; at 1.25 GiB its 200,000-post run in
+    ``python bench/score.py`` peaks at 1.4 GB on 2 cores. While this was tuned, a limit of 1 GiB
+    kept a scorer (0.55 GB after loading the model) trimming every few batches, about 10%
+    slower, and one check per chunk let the same run reach 2.0 GB.
     """
     size = resident_bytes()
     if size is None or size <= limit:
