@@ -16,8 +16,8 @@ order::
 Tokenising and reading overlap with the model where there is something to overlap with: on a
 GPU, or on a CPU with a core that torch's threads leave free, the reader runs in a thread (the
 tokenizer and torch release the GIL). Where torch already uses every core, the chunk is
-prepared between two chunks' forwards instead (:func:`overlap_preparation`): preparing costs
-about 3% of a run, and a thread taking those cycles from torch's threads costs more.
+prepared between two chunks' forwards instead (:func:`overlap_preparation`): the thread could
+only take its cycles (about 3% of a run) from torch's threads.
 
 A killed run loses at most the chunk in flight: the next run finds the same posts still
 unscored. A post never gets two rows because the primary key is
@@ -359,10 +359,11 @@ def overlap_preparation(predictor: Predictor, setting: str = "auto") -> bool:
     """Whether to prepare the next chunk in a thread while the model works.
 
     ``setting`` is ``[scoring] overlap``: "thread" and "inline" decide; "auto" asks whether the
-    thread can overlap with the model. On a GPU it can: the CPU is free while the GPU works. On a CPU it can only when torch
-    leaves a core unused; otherwise the thread takes cycles from the model's own threads, whose
-    synchronised work then waits for the slowest (measured on 2 cores, 50,000 posts: 623 posts/s
-    with the thread, 687 without; preparing is about 3% of the run there).
+    thread can overlap with the model. On a GPU it can: the CPU is free while the GPU works.
+    On a CPU it can only when torch leaves a core unused; otherwise the thread only takes cycles
+    from the model's threads, and the inline way is the simpler one. On 2 cores both measure
+    the same: 73% of the bf16 roofline with the thread, 73-74% inline (``python
+    bench/score.py --overlap thread|inline --repeats 2``).
     """
     if setting != "auto":
         return setting == "thread"
