@@ -54,6 +54,16 @@ def datasets_dir(app: Any, override: Path | None) -> Path:
               help="How task losses are weighted. Example: --joint uncertainty")
 @click.option("--mode", type=click.Choice(["sample", "alternate", "meta"]), default="sample", show_default=True,
               help="Task batches sampled, alternated, or the MAML-like meta step. Example: --mode meta")
+@click.option("--goemotions-loss", type=click.Choice(["bce", "focal"]), default="bce", show_default=True,
+              help="GoEmotions loss: binary cross-entropy or focal BCE (gamma 2). Example: --goemotions-loss focal")
+@click.option("--augment", "augment_probability", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of CARER examples restyled per step (casing, punctuation, mentions, emoji, typos). Example: --augment 0.5")
+@click.option("--carer-from-goemotions", is_flag=True,
+              help="Add GoEmotions train posts with one CARER-equivalent label to CARER's training set. Example: --carer-from-goemotions")
+@click.option("--init-from", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Start from an exported model's weights instead of the base encoder. Example: --init-from models/emomon-mtl-v1")
+@click.option("--eval-every", type=click.IntRange(1), default=500, show_default=True,
+              help="Validate (and keep the best weights) every N steps. Example: --eval-every 800")
 @click.option("--seed", type=int, default=13, show_default=True, help="Random seed (also fixes the author split). Example: --seed 13")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True, help="Where to train. Example: --device cuda")
 @click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True,
@@ -64,8 +74,9 @@ def datasets_dir(app: Any, override: Path | None) -> Path:
               help="Model directory to write (default [model] path). Example: --model models/my-model")
 @click.pass_context
 def train(ctx: click.Context, run_dir: Path, resume: bool, encoder: Path | None, datasets: Path | None, steps: int,
-          batch_size: int, lr_encoder: float, gate: str, carer_loss: str, joint: str, mode: str, seed: int,
-          device: str, precision: str, export: bool, out_dir: Path | None) -> None:
+          batch_size: int, lr_encoder: float, gate: str, carer_loss: str, joint: str, mode: str,
+          goemotions_loss: str, augment_probability: float, carer_from_goemotions: bool, init_from: Path | None,
+          eval_every: int, seed: int, device: str, precision: str, export: bool, out_dir: Path | None) -> None:
     """Train the multitask model (GoEmotions, CARER, Big Five) and export it.
 
     Checkpoints are written to --run-dir every 150 steps; an interrupted run continues with
@@ -87,7 +98,10 @@ def train(ctx: click.Context, run_dir: Path, resume: bool, encoder: Path | None,
         config = TrainConfig.from_dict(json.loads((run_dir / "train_config.json").read_text(encoding="utf-8")))
     else:
         config = TrainConfig(steps=steps, batch_size=batch_size, lr_encoder=lr_encoder, gate=gate, carer_loss=carer_loss,
-                             joint=joint, mode=mode, seed=seed, device=device, precision=precision)
+                             joint=joint, mode=mode, seed=seed, device=device, precision=precision,
+                             goemotions_loss=goemotions_loss, augment_probability=augment_probability,
+                             carer_from_goemotions=carer_from_goemotions, eval_every=eval_every,
+                             init_from=str(init_from.resolve()) if init_from else "")
     log = app.log
     trainer = prepare_trainer(encoder_dir=encoder or default_encoder_dir(), datasets=data_root, run_dir=run_dir,
                               config=config, log=log)

@@ -63,6 +63,30 @@ def read_goemotions(root: Path, split: str) -> TaskData:
     return TaskData("goemotions", split, texts, np.stack(targets))
 
 
+def goemotions_as_carer(root: Path, split: str) -> TaskData:
+    """GoEmotions posts whose only label is one of CARER's six emotions, labelled as CARER.
+
+    The cross-domain check (the CARER head on Reddit comments) reads the test split; training can
+    add the train split to CARER's tweets so the head sees the emotions in another style."""
+    from monitor.model.network import CARER_LABELS, GOEMOTIONS_LABELS
+
+    source = read_goemotions(root, split)
+    carer_of = {GOEMOTIONS_LABELS.index(name): i for i, name in enumerate(CARER_LABELS)}
+    texts, labels = [], []
+    for text, row in zip(source.texts, source.targets):
+        (hits,) = np.nonzero(row)
+        if len(hits) == 1 and int(hits[0]) in carer_of:
+            texts.append(text)
+            labels.append(carer_of[int(hits[0])])
+    return TaskData("carer", split, texts, np.asarray(labels, dtype=np.int64))
+
+
+def concat(first: TaskData, second: TaskData) -> TaskData:
+    """Two splits of the same task as one (texts and targets in order)."""
+    return TaskData(first.task, first.split, first.texts + second.texts,
+                    np.concatenate([first.targets, second.targets]))
+
+
 def split_authors(authors: list[str], seed: int = 13, fractions: tuple[float, float] = (0.7, 0.15)) -> dict[str, list[str]]:
     """Author-disjoint train/validation/test split with a fixed seed (sorted ids, then shuffled)."""
     unique = sorted(set(authors))

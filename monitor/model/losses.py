@@ -10,6 +10,15 @@ import torch.nn.functional as F
 from torch import nn
 
 JointMode = Literal["static", "dynamic", "uncertainty"]
+MultilabelLoss = Literal["bce", "focal"]
+
+
+def focal_bce(logits: torch.Tensor, targets: torch.Tensor, gamma: float = 2.0) -> torch.Tensor:
+    """Binary focal loss (Lin et al. 2017): BCE scaled by (1 - p_t)^gamma, so the many easy
+    negatives of rare labels stop drowning the few positives. gamma = 0 is plain BCE."""
+    bce = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
+    p_t = torch.exp(-bce)
+    return ((1.0 - p_t) ** gamma * bce).mean()
 
 
 class BatchHardTripletLoss(nn.Module):
@@ -141,8 +150,12 @@ class TaskLosses(nn.Module):
 
     def __init__(self, embedding_size: int, num_carer: int, *, carer_loss: str = "combined",
                  joint: JointMode = "static", static_weights: dict[str, float] | None = None,
-                 metric: dict[str, float] | None = None, tasks: tuple[str, ...] = ("goemotions", "carer", "big5")) -> None:
+                 metric: dict[str, float] | None = None, tasks: tuple[str, ...] = ("goemotions", "carer", "big5"),
+                 goemotions_loss: MultilabelLoss = "bce", focal_gamma: float = 2.0) -> None:
         super().__init__()
+        if goemotions_loss not in ("bce", "focal"):
+            raise ValueError(f"unknown GoEmotions loss {goemotions_loss!r}; use bce or focal")
+        self.goemotions_gamma = focal_gamma if goemotions_loss == "focal" else 0.0
         metric = dict(metric or {})
         if carer_loss == "ce":
             metric.update(w_ce=1.0, w_triplet=0.0, w_arcface=0.0)
@@ -155,7 +168,7 @@ class TaskLosses(nn.Module):
     def task_loss(self, task: str, outputs: dict[str, torch.Tensor], targets: torch.Tensor) -> torch.Tensor:
         """Unweighted loss of one task's batch."""
         if task == "goemotions":
-            return F.binary_cross_entropy_with_logits(outputs["goemotions"].float(), targets.float())
+            return focal_bce(outputs["goemotions"].float(), targets.float(), self.goemotions_gamma)
         if task == "carer":
             return self.carer(outputs["carer"], outputs["embedding"], targets)
         if task == "big5":

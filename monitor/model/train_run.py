@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.errors import ModelNotFound
-from monitor.model.data import read_task
+from monitor.model.data import concat, goemotions_as_carer, read_task
 from monitor.model.device import choose_autocast, choose_device
 from monitor.model.trainer import Trainer, TrainConfig, build_network
 from monitor.model.validation import make_validator
@@ -43,16 +43,34 @@ def prepare_trainer(*, encoder_dir: Path, datasets: Path, run_dir: Path, config:
     """Read the train/validation splits and build a trainer for `run_dir`."""
     tokenizer, encoder = load_encoder(encoder_dir)
     train = {t: read_task(datasets, t, "train", config.seed) for t in config.tasks}
+    if config.carer_from_goemotions and "carer" in train:
+        train["carer"] = concat(train["carer"], goemotions_as_carer(datasets, "train"))
     validator = None
     if validate:
         val = {t: read_task(datasets, t, "validation", config.seed) for t in config.tasks}
+        if "carer" in val:
+            val["carer_crossdomain"] = goemotions_as_carer(datasets, "validation")
         device = choose_device(config.device)
         validator = make_validator(tokenizer, val, max_length=config.max_length, device=device,
                                    dtype=choose_autocast(device, config.precision))
     model = build_network(encoder, config, encoder.config.hidden_size)
+    if config.init_from:
+        start_from_model(model, Path(config.init_from))
+        log(f"starting from the weights of {config.init_from}")
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "encoder_dir.txt").write_text(str(encoder_dir), encoding="utf-8")
     return Trainer(model, tokenizer, config, train, run_dir, evaluate=validator, log=log)
+
+
+def start_from_model(model, directory: Path) -> None:
+    """Load an exported model directory's weights into a freshly built network (same shape)."""
+    from safetensors.torch import load_file
+
+    from monitor.model.artifact import check_artifact
+
+    check_artifact(directory)
+    state = load_file(str(directory / "model.safetensors"))
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
 
 
 def line_logger(log: Callable[[str], None], every: int = 25) -> Callable[[dict[str, Any]], None]:

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+from monitor.model.augment import augment_batch
 from monitor.model.batching import pad, tokenize, training_batch
 from monitor.model.checkpoint import load_checkpoint, save_best, save_checkpoint
 from monitor.model.data import TaskData
@@ -47,6 +48,11 @@ class TrainConfig:
     metric: dict[str, float] = field(default_factory=lambda: {
         "w_ce": 0.15, "w_triplet": 0.30, "w_arcface": 0.55,
         "triplet_margin": 0.3, "arcface_scale": 8.0, "arcface_margin": 0.3})
+    goemotions_loss: str = "bce"  # bce | focal
+    focal_gamma: float = 2.0
+    augment_probability: float = 0.0  # share of CARER examples restyled per step (see augment.py)
+    carer_from_goemotions: bool = False  # add GoEmotions train posts with one CARER-equivalent label
+    init_from: str = ""  # model directory whose weights start the run (empty: the base encoder)
     joint: str = "static"  # static | dynamic | uncertainty
     static_weights: dict[str, float] = field(default_factory=dict)
     gate: str = "sog"
@@ -116,7 +122,8 @@ class Trainer:
         self.losses = TaskLosses(model.config.embedding_size, len(model.config.carer_labels),
                                  carer_loss=config.carer_loss, joint=config.joint,  # type: ignore[arg-type]
                                  static_weights=config.static_weights, metric=config.metric,
-                                 tasks=config.tasks).to(self.device)
+                                 tasks=config.tasks, goemotions_loss=config.goemotions_loss,  # type: ignore[arg-type]
+                                 focal_gamma=config.focal_gamma).to(self.device)
         self.tasks = {t: EncodedTask(d, ids := tokenize(tokenizer, d.texts, config.max_length), [len(x) for x in ids])
                       for t, d in train.items() if t in config.tasks}
         encoder_params = [p for n, p in model.named_parameters() if n.startswith("encoder.")]
@@ -144,9 +151,18 @@ class Trainer:
         return task, training_batch(len(enc.ids), self.config.batch_size, number, self.config.seed,
                                     TASKS.index(task), enc.lengths)
 
-    def tensors(self, task: str, rows: list[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def batch_ids(self, task: str, rows: list[int], step: int) -> list[list[int]]:
+        """Token ids of a step's rows; CARER rows restyled (deterministically) when augmenting."""
         enc = self.tasks[task]
-        input_ids, mask = pad([enc.ids[i] for i in rows], self.tokenizer.pad_token_id or 0)
+        if task != "carer" or self.config.augment_probability <= 0:
+            return [enc.ids[i] for i in rows]
+        texts = augment_batch([enc.data.texts[i] for i in rows], seed=self.config.seed, step=step,
+                              probability=self.config.augment_probability)
+        return tokenize(self.tokenizer, texts, self.config.max_length)
+
+    def tensors(self, task: str, rows: list[int], step: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        enc = self.tasks[task]
+        input_ids, mask = pad(self.batch_ids(task, rows, step), self.tokenizer.pad_token_id or 0)
         target = torch.as_tensor(enc.data.targets[rows])
         pin = self.device.type == "cuda"
         if pin:
@@ -173,7 +189,7 @@ class Trainer:
         self.model.train()
         torch.manual_seed(self.config.seed * 100_003 + step)
         task, rows = self.batch_for(step)
-        input_ids, mask, target = self.tensors(task, rows)
+        input_ids, mask, target = self.tensors(task, rows, step)
         factor = lr_factor(step, self.config)
         for group in self.optimizer.param_groups:
             group["lr"] = group["base_lr"] * factor

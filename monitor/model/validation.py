@@ -21,6 +21,9 @@ def validation_summary(logits: dict[str, dict[str, np.ndarray]], data: dict[str,
         pred = logits["carer"]["carer"].argmax(1)
         summary["carer_accuracy"] = float((pred == data["carer"].targets).mean())
         summary["carer_macro_f1"] = macro_f1(data["carer"].targets, pred, 6)
+    if "carer_crossdomain" in data:
+        pred = logits["carer_crossdomain"]["carer"].argmax(1)
+        summary["carer_crossdomain_accuracy"] = float((pred == data["carer_crossdomain"].targets).mean())
     if "goemotions" in data:
         probs = sigmoid(logits["goemotions"]["goemotions"])
         thresholds = tune_thresholds(data["goemotions"].targets, probs)
@@ -34,8 +37,10 @@ def validation_summary(logits: dict[str, dict[str, np.ndarray]], data: dict[str,
 
 def selection_score(summary: dict[str, float]) -> float:
     """The single number that picks the best checkpoint: CARER macro-F1 + GoEmotions macro-F1
+    + half the CARER head's accuracy on GoEmotions posts (robustness off CARER's style)
     + half the mean Big Five macro-F1 (the weakest, noisiest signal)."""
     return (summary.get("carer_macro_f1", 0.0) + summary.get("goemotions_macro_f1_tuned", 0.0)
+            + 0.5 * summary.get("carer_crossdomain_accuracy", 0.0)
             + 0.5 * summary.get("big5_status_macro_f1", 0.0))
 
 
