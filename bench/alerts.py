@@ -50,7 +50,7 @@ import polars as pl
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from monitor import alerts  # noqa: E402
+from monitor.alerts import rules as alerts  # noqa: E402
 from monitor.config import AlertRules, SourceShiftRule, load_settings  # noqa: E402
 
 NEGATIVE = (0, 4)  # sadness, fear

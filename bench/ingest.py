@@ -1,6 +1,6 @@
 """Ingest speed: emomon against the floor (raw sqlite3 executemany of the same rows, same schema).
 
-Writes N JSON Lines posts, ingests them with ``monitor.ingest.run.ingest`` into a fresh SQLite
+Writes N JSON Lines posts, ingests them with ``monitor.ingest.stage.ingest`` into a fresh SQLite
 file, then inserts the same rows (same values emomon stored, same batch size) with plain
 ``sqlite3.executemany`` into a second fresh file created by the same migrations. Prints both
 posts/s figures and their ratio.
@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 from monitor.config import load_settings
-from monitor.db import ensure_schema, make_engine
-from monitor.ingest.run import adhoc_source, ingest
+from monitor.ingest.stage import adhoc_source, ingest
+from monitor.store.engine import ensure_schema, make_engine
 
 
 def write_posts(path: Path, n: int) -> None:

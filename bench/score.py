@@ -40,22 +40,21 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-import monitor  # noqa: E402,F401  (sets the oneDNN cache cap before torch starts)
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from monitor import store  # noqa: E402
+import monitor  # noqa: E402,F401  (sets the oneDNN cache cap before torch starts)
 from monitor.config import load_settings  # noqa: E402
-from monitor.db import ensure_schema, make_engine, session_scope  # noqa: E402
 from monitor.model import Predictor, load_model, split_windows  # noqa: E402
+from monitor.store import posts as store  # noqa: E402
+from monitor.store.engine import ensure_schema, make_engine, session_scope  # noqa: E402
 
-T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
 FORWARD_POSTS = 10_000
 
 
@@ -107,8 +106,8 @@ def model_dir(requested: Path, work: Path) -> tuple[Path, bool]:
     if (requested / "config.json").exists():
         return requested, True
     from monitor.model.artifact import Calibration, save_artifact
-    from monitor.model.train_run import load_encoder
-    from monitor.model.trainer import TrainConfig, build_network
+    from monitor.training.run import load_encoder
+    from monitor.training.trainer import TrainConfig, build_network
 
     tokenizer, encoder = load_encoder(encoder_dir())
     network = build_network(encoder, TrainConfig(), encoder.config.hidden_size)
@@ -152,7 +151,7 @@ def flops_per_post(predictor: Predictor, texts: list[str], stride: int) -> tuple
 
 def run_emomon(url: str, predictor: Predictor, batch_tokens: int | None,
                overlap: str = "auto") -> dict[str, float]:
-    from monitor.score import run_score
+    from monitor.score.stage import run_score
 
     settings = load_settings(None, {"EMOMON_DATABASE_URL": url, "EMOMON_SCORING_OVERLAP": overlap})
     engine = make_engine(url)
@@ -166,7 +165,7 @@ def run_emomon(url: str, predictor: Predictor, batch_tokens: int | None,
 def scored_texts(url: str) -> list[str]:
     from sqlalchemy import select
 
-    from monitor.tables import Post, Score
+    from monitor.store.schema import Post, Score
 
     engine = make_engine(url)
     with session_scope(engine) as s:
@@ -263,7 +262,7 @@ def main() -> None:
               f"window {predictor.max_length}, precision {predictor.precision}, "
               f"encoder forward {predictor.encoder_path}, "
               f"loaded in {time.perf_counter() - t0:.1f} s")
-        from monitor.score import overlap_preparation
+        from monitor.score.stage import overlap_preparation
 
         threaded = overlap_preparation(predictor, args.overlap)
         print(f"chunks prepared {'in a reader thread' if threaded else 'between forwards'} "

@@ -1,7 +1,8 @@
 """The schedule: APScheduler 3.x wiring for `emomon schedule`, and crontab lines for `emomon cron`.
 
-Each configured stage (``[schedule] ingest``, ``score``, ``alerts``, ``report``: cron
-expressions in ``[schedule] timezone``) becomes one job with a stable id (``emomon-<stage>``)
+Each configured stage of the registry (``[schedule] ingest``, ``score``, ``alerts``,
+``purge``, ``report``: cron expressions in ``[schedule] timezone``; purge only while
+``[retention] raw_text_days`` is above 0) becomes one job with a stable id (``emomon-<stage>``)
 in a SQLAlchemy job store, so a restarted scheduler knows what it missed. Every job is
 ``coalesce=True`` (missed runs collapse into one), ``max_instances=1`` and has a
 ``misfire_grace_time`` of ``[schedule] misfire_grace_hours``. Jobs call
@@ -26,9 +27,10 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from monitor.config import SCHEDULE_JOBS, Settings, load_settings
-from monitor.db import ensure_schema, make_engine
 from monitor.errors import EmomonError
+from monitor.pipeline import STAGES
+from monitor.settings import Settings, load_settings
+from monitor.store.engine import ensure_schema, make_engine
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,16 @@ JOBS_TABLE = "apscheduler_jobs"
 def job_id(stage: str) -> str:
     """The stable job id of a stage, e.g. ``emomon-score``."""
     return f"{JOB_PREFIX}{stage}"
+
+
+def scheduled_stages(settings: Settings) -> list[tuple[str, str]]:
+    """(stage, cron expression) of every registry stage the schedule runs, in run order."""
+    out = []
+    for name, stage in STAGES.items():
+        expr = getattr(settings.schedule, name, "")
+        if expr and stage.enabled(settings):
+            out.append((name, expr))
+    return out
 
 
 def job_defaults(settings: Settings) -> dict[str, Any]:
@@ -94,10 +106,7 @@ def build_scheduler(
     )
     wanted = set()
     config_path = str(settings.path) if settings.path else None
-    for stage in SCHEDULE_JOBS:
-        expr = getattr(sched, stage)
-        if not expr:
-            continue
+    for stage, expr in scheduled_stages(settings):
         wanted.add(job_id(stage))
         scheduler.add_job(
             run_job,
@@ -151,10 +160,7 @@ def crontab_lines(settings: Settings, *, executable: str | None = None,
         f"CRON_TZ={sched.timezone}",
     ]
     count = 0
-    for stage in SCHEDULE_JOBS:
-        expr = getattr(sched, stage)
-        if not expr:
-            continue
+    for stage, expr in scheduled_stages(settings):
         count += 1
         lines.append(f"{expr} cd {workdir} && {exe}{config} -q run --stage {stage} "
                      f">> {shlex.quote(str(out_file))} 2>&1")

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from sqlalchemy import Engine
 
 from monitor.config import Settings, load_settings
-from monitor.db import ensure_schema, make_engine
+from monitor.store.engine import ensure_schema, make_engine
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -9,10 +9,11 @@ import torch
 
 torch.set_num_threads(1)
 
-from monitor.model.data import TaskData
+from tiny_model import build_tiny_encoder, build_tiny_tokenizer
+
 from monitor.model.network import MultitaskNetwork, NetworkConfig
-from monitor.model.tiny import build_tiny_encoder, build_tiny_tokenizer
-from monitor.model.trainer import Trainer, TrainConfig
+from monitor.training.data import TaskData
+from monitor.training.trainer import TrainConfig, Trainer
 
 SENTENCES = {
     0: ["i feel so sad and lonely today", "tears again i am hopeless", "so sad i cry", "lonely and sad tonight"],

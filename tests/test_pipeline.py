@@ -16,18 +16,19 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 from rich.console import Console
+from scoreframes import T0, score_frame, stream
 from sqlalchemy import func, select
 
-from monitor import pipeline, store
+from monitor import pipeline
 from monitor.cli import cli
 from monitor.config import Settings, load_settings
-from monitor.db import ensure_schema, make_engine, session_scope
 from monitor.errors import EmomonError, RunLocked
-from monitor.tables import Alert, Author, Post, Run, Source
-from scoreframes import T0, score_frame, stream
+from monitor.store import posts as store
+from monitor.store.engine import ensure_schema, make_engine, session_scope
+from monitor.store.schema import Alert, Author, Post, Run, Source
 
 ROOT = Path(__file__).resolve().parent.parent
-HAS_SCORE = importlib.util.find_spec("monitor.score") is not None
+HAS_SCORE = importlib.util.find_spec("monitor.score.stage") is not None
 
 
 def settings_for(tmp_path: Path, extra: str = "") -> Settings:
@@ -122,7 +123,7 @@ HOLD = textwrap.dedent("""
     import sys, time
     from pathlib import Path
     from monitor.config import load_settings
-    from monitor.runlock import run_lock
+    from monitor.store.runs import run_lock
     with run_lock(load_settings(Path(sys.argv[1]), {}), label="scheduler"):
         print("locked", flush=True)
         time.sleep(30)
@@ -174,11 +175,11 @@ def test_a_killed_runs_row_is_closed_by_the_next_run(tmp_path: Path) -> None:
     assert pipeline.close_interrupted_runs(engine) == 0  # nothing left running
 
 
-@pytest.mark.skipif(not HAS_SCORE, reason="monitor.score (the score stage) is not in this "
+@pytest.mark.skipif(not HAS_SCORE, reason="monitor.score.stage (the score stage) is not in this "
                                           "checkout yet; `emomon run` needs it end to end")
 @pytest.mark.slow
 def test_emomon_run_end_to_end_on_the_examples(tmp_path: Path) -> None:
-    from monitor.model.tiny import build_tiny_model
+    from tiny_model import build_tiny_model
 
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
     model = build_tiny_model(tmp_path / "model")

@@ -9,13 +9,14 @@ import random
 import xml.etree.ElementTree as ET
 from datetime import timedelta
 from html.parser import HTMLParser
+from typing import ClassVar
 
 import pytest
 from rich.console import Console
+from scoreframes import T0, score_frame
 
 from monitor import report
-from monitor.report_data import ReportData, build_report_data
-from scoreframes import T0, score_frame
+from monitor.report import ReportData, build_report_data
 
 SHIFTED = "a-00000000000s"
 
@@ -119,7 +120,7 @@ def _split_md(row: str) -> list[str]:
 
 
 class _Checker(HTMLParser):
-    VOID = {"meta", "br", "img", "hr", "input", "link", "rect", "circle", "polyline"}
+    VOID: ClassVar[set[str]] = {"meta", "br", "img", "hr", "input", "link", "rect", "circle", "polyline"}
 
     def __init__(self) -> None:
         super().__init__()
@@ -167,3 +168,32 @@ def test_html_escapes_names() -> None:
 def test_unknown_export_format() -> None:
     with pytest.raises(ValueError, match="format must be one of"):
         report.export(build_report_data(score_frame([]), []), "pdf")
+
+
+def test_html_escapes_hostile_author_and_source_names() -> None:
+    author, source = "<script>alert('a')</script>", '<script src="x"></script>&'
+    rows = [{"post_id": i + 1, "author": author, "source": source,
+             "created_at": T0 + timedelta(days=i), "depression_index": 0.2 + i / 20}
+            for i in range(12)]
+    alerts = [{"id": 1, "rule": "<img onerror=x>", "subject_kind": "author", "subject": author,
+               "severity": "high", "status": "new", "trigger_at": "2025-01-05T09:00:00Z",
+               "evidence": {}}]
+    data = build_report_data(score_frame(rows), alerts, min_posts_big5=1,
+                             filters={"source": source, "author": author})
+    page = report.to_html(data)
+    assert "<script" not in page and "<img" not in page
+    assert "&lt;script&gt;alert(&#39;a&#39;)&lt;/script&gt;" in page  # author: review table
+    assert 'aria-label="&lt;script src=&#34;x&#34;&gt;&lt;/script&gt;&amp;"' in page  # SVG label
+    assert "&lt;img onerror=x&gt;" in page  # the alert's rule
+    checker = _Checker()
+    checker.feed(page)
+    checker.close()
+    assert checker.stack == []
+    text = "".join(checker.text)
+    assert author in text and source in text  # shown as text, not markup
+
+
+def test_html_needs_no_network(data: ReportData) -> None:
+    page = report.to_html(data)
+    for marker in ("<link", "<script", "<img", "<iframe", "src=", "href=", "@import", "url("):
+        assert marker not in page, marker  # nothing the browser would fetch

@@ -5,17 +5,16 @@ import sqlite3
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from monitor.db import ensure_schema, make_engine, session_scope
 from monitor.errors import SourceError
-from monitor.ingest.run import COUNT_KEYS, adhoc_source, guess_kind, ingest
-from monitor.tables import Author, Post, Rejected, Run
+from monitor.ingest.stage import COUNT_KEYS, adhoc_source, guess_kind, ingest
+from monitor.store.engine import ensure_schema, make_engine, session_scope
+from monitor.store.schema import Author, Post, Rejected, Run
 
 
 def write_jsonl(path, rows):

@@ -15,10 +15,10 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import func, select
 
 from monitor.config import load_settings
-from monitor.db import make_engine, session_scope
 from monitor.errors import EmomonError
 from monitor.schedule import build_scheduler, crontab_lines, job_id
-from monitor.tables import Run
+from monitor.store.engine import make_engine, session_scope
+from monitor.store.schema import Run
 
 ROOT = Path(__file__).resolve().parent.parent
 

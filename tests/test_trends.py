@@ -9,9 +9,9 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scoreframes import T0, score_frame, stream
 
 from monitor import trends
-from scoreframes import T0, score_frame, stream
 
 
 def test_signal_columns_lists_index_then_emotions() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from monitor.store.posts import FeedState  # noqa: F401  (the stored state a fetch starts from)
+
 
 @dataclass(frozen=True, slots=True)
 class RawRecord:
@@ -32,25 +34,6 @@ class RawRecord:
     url: str | None = None
     language: str | None = None
     error: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class FeedState:
-    """Runtime state of one feed source, persisted in the ``sources`` table.
-
-    Attributes:
-        url: URL or local path of the feed (updated on 301/308).
-        etag: Last ETag the server sent.
-        last_modified: Last Last-Modified header the server sent.
-        paused: True once the server answered 410 Gone.
-        retry_after: Do not fetch before this time (429 Retry-After).
-    """
-
-    url: str
-    etag: str | None = None
-    last_modified: str | None = None
-    paused: bool = False
-    retry_after: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

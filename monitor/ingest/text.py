@@ -6,7 +6,7 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 _INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200d\u2060\ufeff]")
@@ -71,8 +71,8 @@ def parse_datetime(value: object) -> datetime:
     else:
         raise ValueError(f"unparsable date {value!r}")
     if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
 def _from_epoch(seconds: float) -> datetime:
@@ -81,7 +81,7 @@ def _from_epoch(seconds: float) -> datetime:
     if abs(seconds) > 1e11:  # milliseconds
         seconds /= 1000.0
     try:
-        return datetime.fromtimestamp(seconds, tz=timezone.utc)
+        return datetime.fromtimestamp(seconds, tz=UTC)
     except (OverflowError, OSError, ValueError) as exc:
         raise ValueError(f"unparsable date {seconds!r}") from exc
 

@@ -1,5 +1,5 @@
-"""The emomon multitask model: network, losses, training, evaluation and the predictor."""
+"""The shipped model: network, artifact, and the one inference path (:class:`Predictor`)."""
 
-from monitor.model.predictor import Predictor, load_model, split_windows
+from monitor.model.predictor import PostScores, Predictor, WindowOptions, load_model, split_windows
 
-__all__ = ["Predictor", "load_model", "split_windows"]
+__all__ = ["PostScores", "Predictor", "WindowOptions", "load_model", "split_windows"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -26,22 +26,6 @@ def pad(ids: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.
     # Boolean assignment fills row by row, left to right: each row's tokens, then its padding.
     input_ids[mask] = np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int64, count=int(lengths.sum()))
     return torch.from_numpy(input_ids), torch.from_numpy(mask.astype(np.int64))
-
-
-def length_sorted_batches(lengths: Sequence[int], max_tokens: int, max_batch: int = 256) -> Iterator[list[int]]:
-    """Indices grouped by similar length so each padded batch holds at most `max_tokens` tokens."""
-    order = np.argsort(np.asarray(lengths), kind="stable")
-    batch: list[int] = []
-    width = 0
-    for index in order:
-        new_width = max(width, int(lengths[index]))
-        if batch and (new_width * (len(batch) + 1) > max_tokens or len(batch) >= max_batch):
-            yield batch
-            batch, new_width = [], int(lengths[index])
-        batch.append(int(index))
-        width = new_width
-    if batch:
-        yield batch
 
 
 def training_batch(n: int, batch_size: int, batch_number: int, seed: int, task_index: int, lengths: Sequence[int],

@@ -1,34 +1,93 @@
-"""The predictor: a loaded model directory that turns texts or token ids into probabilities."""
+"""The predictor: the one inference path from texts or token ids to per-post scores.
+
+``emomon predict``, ``emomon evaluate``, ``emomon score`` and the benchmarks all go through
+:meth:`Predictor.plan` (windows and batches), :meth:`Predictor.window_logits` (the forward) and
+:meth:`Predictor.combine` (windows back to posts, the depression index), so the same post gets
+the same numbers whichever way it is scored.
+
+Long posts are never truncated: a post longer than the model's window is split into windows
+``stride`` tokens apart; emotions and the index take the max over windows (the post expresses an
+emotion if any part does; CARER probabilities are renormalised to sum to 1 after a max) and Big
+Five traits the mean (both configurable).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
 from tokenizers import Tokenizer
 
+from monitor.model.activations import sigmoid, softmax
 from monitor.model.artifact import read_artifact
 from monitor.model.device import choose_autocast, choose_device
 from monitor.model.fused_encoder import fuse_encoder
 from monitor.model.index import DepressionIndex
-from monitor.model.inference import forward_ids as _forward_ids
-from monitor.model.metrics import sigmoid, softmax
+from monitor.model.inference import Batch, forward_batches, make_batches
+
+Combine = Literal["max", "mean"]
+
+
+@dataclass(frozen=True)
+class WindowOptions:
+    """How long posts are windowed and batched ([scoring] window_stride, window_emotions,
+    window_traits, batch_tokens)."""
+
+    stride: int = 64
+    emotions: Combine = "max"
+    traits: Combine = "mean"
+    batch_tokens: int = 16384
+
+
+@dataclass
+class WindowPlan:
+    """Posts split into windows and padded batches, ready for the forward."""
+
+    windows: np.ndarray  # [P] windows per post, in post order
+    batches: list[Batch] = field(default_factory=list)
+    n_windows: int = 0
+    tokens: int = 0  # tokens of the posts, before windowing
+
+    @property
+    def posts(self) -> int:
+        return len(self.windows)
+
+
+@dataclass(frozen=True)
+class PostScores:
+    """Per-post probabilities of every head and the depression index."""
+
+    goemotions: np.ndarray  # [P, 28]
+    carer: np.ndarray  # [P, 6], rows sum to 1
+    big5: np.ndarray  # [P, 5]
+    index: np.ndarray  # [P]
+    windows: np.ndarray  # [P]
 
 
 class Predictor:
     """Scores texts with a trained multitask model. Build it with :func:`load_model`."""
 
     def __init__(self, path: Path, *, device: str = "auto", precision: str = "auto",
-                 index: DepressionIndex | None = None, fused: bool = True) -> None:
+                 index: DepressionIndex | None = None, fused: bool = True,
+                 options: WindowOptions | None = None) -> None:
         config, network, tokenizer, calibration = read_artifact(Path(path))
         self.path = Path(path)
         self.name: str = config["name"]
         self.version: str = config["version"]
         self.max_length: int = int(config["window"])
+        self.options = options or WindowOptions(stride=self.max_length // 2)
+        if not 0 < self.options.stride <= self.max_length - 2:
+            raise ValueError(f"window stride {self.options.stride} must be between 1 and {self.max_length - 2} "
+                             f"(the model window {self.max_length} minus its 2 special tokens)")
+        if self.options.batch_tokens < self.max_length:
+            raise ValueError(f"batch tokens {self.options.batch_tokens} is smaller than the model window "
+                             f"{self.max_length}: use at least {self.max_length}")
         self.tokenizer = tokenizer
+        self.pad_id: int = tokenizer.pad_token_id or 0
         self._backend = _untruncated_backend(tokenizer)
         self.device = choose_device(device)
         self.network = network.to(self.device)
@@ -36,7 +95,7 @@ class Predictor:
         self.precision = "bf16" if choose_autocast(self.device, precision) is not None else "fp32"
         if self.precision == "bf16":
             # Weights cast once rather than per matmul under autocast: no dtype conversions in the
-            # hot loop (measured about +10% on a 2-core CPU). Autocast stays for training only.
+            # hot loop (measured about +10% on a 2-core CPU).
             self.network.encoder.to(torch.bfloat16)
         #: "fused" (oneDNN fused kernels, bf16 on CPU; see fused_encoder) or "standard".
         self.encoder_path = "standard"
@@ -57,6 +116,35 @@ class Predictor:
         self.thresholds = np.asarray([calibration.goemotions_thresholds.get(l, 0.5) for l in self.goemotions_labels],
                                      dtype=np.float32)
 
+    # -- the path ---------------------------------------------------------------------------
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids with special tokens, not truncated (:meth:`plan` splits long posts).
+
+        A fast tokenizer's Rust backend is called directly, without offsets: the same ids
+        (tested) for about half the CPU time of the ``tokenizer(texts)`` call.
+        """
+        if self._backend is None:
+            return self.tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
+        return [encoding.ids for encoding in self._backend.encode_batch_fast(list(texts), add_special_tokens=True)]
+
+    def plan(self, ids: Sequence[Sequence[int]]) -> WindowPlan:
+        """Split each post's ids into windows and group all windows into padded batches."""
+        pieces: list[list[int]] = []
+        windows = np.zeros(len(ids), dtype=np.int64)
+        tokens = 0
+        for i, post in enumerate(ids):
+            tokens += len(post)
+            parts = split_windows(post, self.max_length, self.options.stride)
+            windows[i] = len(parts)
+            pieces.extend(parts)
+        batches = make_batches(pieces, self.options.batch_tokens, pad_id=self.pad_id, pin=self.device.type == "cuda")
+        return WindowPlan(windows, batches, len(pieces), tokens)
+
+    def window_logits(self, plan: WindowPlan, after_batch: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
+        """Head logits of every window, in window order (the forward; precision set at load)."""
+        return forward_batches(self.network, plan.batches, plan.n_windows, device=self.device,
+                               after_batch=after_batch)
+
     def probabilities(self, logits: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Temperature-scaled probabilities from head logits."""
         t = self.calibration.temperatures
@@ -66,57 +154,55 @@ class Predictor:
             "big5": sigmoid(logits["big5"] / t["big5"]).astype(np.float32),
         }
 
-    @torch.inference_mode()
-    def forward_ids(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> dict[str, np.ndarray]:
-        """One padded batch [B, T] (at most `max_length` tokens) -> probabilities per head."""
-        pin = self.device.type == "cuda"
-        out = self.network(input_ids.to(self.device, non_blocking=pin), attention_mask.to(self.device, non_blocking=pin))
-        return self.probabilities({k: v.float().cpu().numpy() for k, v in out.items() if k != "embedding"})
+    def combine(self, plan: WindowPlan, probs: dict[str, np.ndarray]) -> PostScores:
+        """Per-window probabilities -> per-post scores; the index is computed per window, then
+        combined like the emotions."""
+        goemotions, carer, big5 = probs["goemotions"], probs["carer"], probs["big5"]
+        index = self.depression_index(goemotions, carer).astype(np.float32)
+        if plan.n_windows != plan.posts:  # some posts were split into windows
+            starts = np.concatenate([[0], np.cumsum(plan.windows)[:-1]])
+            goemotions = reduce_windows(goemotions, starts, plan.windows, self.options.emotions)
+            carer = reduce_windows(carer, starts, plan.windows, self.options.emotions)
+            carer = carer / carer.sum(axis=1, keepdims=True)
+            big5 = reduce_windows(big5, starts, plan.windows, self.options.traits)
+            index = reduce_windows(index[:, None], starts, plan.windows, self.options.emotions)[:, 0]
+        return PostScores(goemotions, carer, big5, index, plan.windows)
+
+    def score_ids(self, ids: Sequence[Sequence[int]], after_batch: Callable[[int], None] | None = None) -> PostScores:
+        """Plan, forward and combine pre-tokenised posts."""
+        plan = self.plan(ids)
+        return self.combine(plan, self.probabilities(self.window_logits(plan, after_batch)))
+
+    def post_logits(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """Per-post head logits (windows combined like :meth:`combine`), for evaluation and
+        calibration, which work on logits."""
+        plan = self.plan(self.encode(texts))
+        logits = self.window_logits(plan)
+        if plan.n_windows == plan.posts:
+            return logits
+        starts = np.concatenate([[0], np.cumsum(plan.windows)[:-1]])
+        how = {"goemotions": self.options.emotions, "carer": self.options.emotions, "big5": self.options.traits}
+        return {k: reduce_windows(v, starts, plan.windows, how[k]) for k, v in logits.items()}
 
     def depression_index(self, goemotions: np.ndarray, carer: np.ndarray) -> np.ndarray:
         """The configured depression-emotion index of each row, in [0, 1]."""
         return self.index(goemotions, carer, self.goemotions_labels, self.carer_labels)
 
-    def encode(self, texts: Sequence[str]) -> list[list[int]]:
-        """Token ids with special tokens, not truncated (callers split long posts into windows).
-
-        A fast tokenizer's Rust backend is called directly, without offsets: the same ids
-        (tested) for about half the CPU time of the ``tokenizer(texts)`` call, which the score
-        stage's preparation would otherwise take from the model's threads.
-        """
-        if self._backend is None:
-            return self.tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
-        return [encoding.ids for encoding in self._backend.encode_batch_fast(list(texts), add_special_tokens=True)]
-
-    def predict(self, texts: Sequence[str], *, max_tokens: int = 8192) -> list[dict[str, Any]]:
-        """Score texts; a text longer than the window is scored on overlapping windows whose
-        emotion scores are combined by max and trait scores by mean."""
-        pieces: list[list[int]] = []
-        owner: list[int] = []
-        for i, ids in enumerate(self.encode(texts)):
-            for window in split_windows(ids, self.max_length, stride=max(1, self.max_length // 2)):
-                pieces.append(window)
-                owner.append(i)
-        logits = _forward_ids(self.network, pieces, pad_id=self.tokenizer.pad_token_id or 0, device=self.device,
-                              dtype=None, max_tokens=max_tokens)
-        probs = self.probabilities(logits)
+    def predict(self, texts: Sequence[str]) -> list[dict[str, Any]]:
+        """Score texts; one dict per text with every head's probabilities and the index."""
+        scores = self.score_ids(self.encode(texts))
         results = []
-        owners = np.asarray(owner)
         for i, text in enumerate(texts):
-            rows = np.flatnonzero(owners == i)
-            goemotions = probs["goemotions"][rows].max(0)
-            carer = probs["carer"][rows].max(0)
-            carer = carer / carer.sum()
-            big5 = probs["big5"][rows].mean(0)
-            index = float(self.depression_index(goemotions[None], carer[None])[0])
+            goemotions, carer, big5 = scores.goemotions[i], scores.carer[i], scores.big5[i]
             results.append({
                 "text": text,
-                "carer": {l: round(float(p), 6) for l, p in zip(self.carer_labels, carer)},
+                "carer": {l: float(p) for l, p in zip(self.carer_labels, carer)},
                 "carer_label": self.carer_labels[int(carer.argmax())],
-                "goemotions": {l: round(float(p), 6) for l, p in zip(self.goemotions_labels, goemotions)},
+                "goemotions": {l: float(p) for l, p in zip(self.goemotions_labels, goemotions)},
                 "goemotions_labels": [l for l, p, t in zip(self.goemotions_labels, goemotions, self.thresholds) if p >= t],
-                "big5": {t: round(float(p), 6) for t, p in zip(self.big5_traits, big5)},
-                "depression_index": round(index, 6),
+                "big5": {t: float(p) for t, p in zip(self.big5_traits, big5)},
+                "depression_index": float(scores.index[i]),
+                "windows": int(scores.windows[i]),
             })
         return results
 
@@ -138,11 +224,19 @@ def split_windows(ids: Sequence[int], window: int, stride: int) -> list[list[int
     return windows
 
 
+def reduce_windows(values: np.ndarray, starts: np.ndarray, counts: np.ndarray, how: Combine) -> np.ndarray:
+    """Combine consecutive window rows per post: [W, K] -> [P, K] by max or mean."""
+    if how == "max":
+        return np.maximum.reduceat(values, starts, axis=0)
+    return (np.add.reduceat(values, starts, axis=0) / counts[:, None]).astype(np.float32)
+
+
 def load_model(path: str | Path, *, device: str = "auto", precision: str = "auto",
-               index: DepressionIndex | None = None, fused: bool = True) -> Predictor:
+               index: DepressionIndex | None = None, fused: bool = True,
+               options: WindowOptions | None = None) -> Predictor:
     """Load a model directory written by `emomon train` (safetensors only). `fused=False`
     keeps the Hugging Face encoder forward where the fused CPU path would apply."""
-    return Predictor(Path(path), device=device, precision=precision, index=index, fused=fused)
+    return Predictor(Path(path), device=device, precision=precision, index=index, fused=fused, options=options)
 
 
 def _untruncated_backend(tokenizer: Any) -> Tokenizer | None:

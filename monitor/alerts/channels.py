@@ -1,0 +1,300 @@
+"""Alert delivery: terminal, JSON Lines file, webhook (HTTP POST) and e-mail (SMTP).
+
+Payloads come from :func:`alert_payload`: the alert's rule, subject (a pseudonym or a source
+name, never a handle), window, severity and evidence (post ids and numbers). Post text is only
+included, as a short ``excerpt``, when ``[alerts] excerpt = true``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import smtplib
+import ssl
+import time
+from collections.abc import Callable, Mapping, Sequence
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from monitor.config import EmailChannel as EmailSettings
+from monitor.config import Settings
+from monitor.config import WebhookChannel as WebhookSettings
+from monitor.errors import ChannelError, ConfigError
+
+log = logging.getLogger(__name__)
+
+REVIEW_NOTE = (
+    "For human review: scores of this subject's posts changed. This is not a diagnosis."
+)
+USER_AGENT = "emomon-alerts/0.1"
+
+
+def alert_payload(alert: Mapping[str, Any], excerpts: Mapping[int, str] | None = None) -> dict[str, Any]:
+    """The JSON document sent for one alert.
+
+    Args:
+        alert: An alert as from :func:`monitor.store.alerts.alert_dict`.
+        excerpts: Post id -> excerpt; only given when excerpts are switched on.
+    """
+    payload = {"type": "emomon.alert", "note": REVIEW_NOTE, **alert}
+    if excerpts is not None:
+        pid = alert.get("trigger_post_id")
+        if pid is not None and pid in excerpts:
+            payload["excerpt"] = excerpts[pid]
+    return payload
+
+
+class Channel(Protocol):
+    """Something that delivers a batch of alert payloads or raises ChannelError."""
+
+    name: str
+
+    def send(self, payloads: Sequence[Mapping[str, Any]]) -> None:
+        """Deliver every payload."""
+
+
+class TerminalChannel:
+    """Print new alerts as a table."""
+
+    name = "terminal"
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def send(self, payloads: Sequence[Mapping[str, Any]]) -> None:
+        """Print one row per alert."""
+        table = Table(title=f"{len(payloads)} new alert(s) for review", expand=False)
+        for col in ("id", "severity", "rule", "subject", "triggered"):
+            table.add_column(col, overflow="fold")
+        for p in payloads:
+            table.add_row(
+                str(p.get("id")), str(p["severity"]), str(p["rule"]), str(p["subject"]),
+                str(p["trigger_at"])[:16],
+            )
+        self.console.print(table)
+
+
+class JsonlChannel:
+    """Append one JSON object a line to a file (created with its folder if needed)."""
+
+    name = "file"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def send(self, payloads: Sequence[Mapping[str, Any]]) -> None:
+        """Append the payloads and flush them to disk."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as fh:
+                for p in payloads:
+                    fh.write(json.dumps(p, ensure_ascii=False, sort_keys=True) + "\n")
+        except OSError as exc:
+            raise ChannelError(
+                f"cannot append alerts to {str(self.path)!r}: {exc.strerror or exc}; "
+                "fix channels.file.path"
+            ) from exc
+
+
+class WebhookChannel:
+    """POST each payload as JSON; retry network errors, 408, 429 and 5xx with backoff.
+
+    The wait before retry ``n`` (0-based) is ``backoff * 2**n`` seconds, or the server's
+    ``Retry-After`` seconds when it sends one (capped at 60).
+    """
+
+    name = "webhook"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        secret: str | None = None,
+        secret_header: str = "X-Emomon-Secret",
+        timeout: float = 10.0,
+        retries: int = 3,
+        backoff: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.url = url
+        self.secret = secret
+        self.secret_header = secret_header
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.sleep = sleep
+        self.attempts = 0  # total HTTP attempts made, for reporting
+
+    @classmethod
+    def from_settings(cls, cfg: WebhookSettings, env: Mapping[str, str]) -> WebhookChannel:
+        """Build from ``[channels.webhook]``, reading the secret from ``cfg.secret_env``.
+
+        Raises:
+            ConfigError: ``secret_env`` names a variable that is not set.
+        """
+        secret = None
+        if cfg.secret_env:
+            secret = env.get(cfg.secret_env)
+            if not secret:
+                raise ConfigError(
+                    f"channels.webhook.secret_env = {cfg.secret_env!r}: set that environment "
+                    "variable to the shared secret, or set secret_env = \"\" to send none"
+                )
+        return cls(cfg.url, secret=secret, secret_header=cfg.secret_header,
+                   timeout=cfg.timeout, retries=cfg.retries, backoff=cfg.backoff)
+
+    def send(self, payloads: Sequence[Mapping[str, Any]]) -> None:
+        """POST every payload (one request each)."""
+        headers = {"User-Agent": USER_AGENT}
+        if self.secret:
+            headers[self.secret_header] = self.secret
+        with httpx.Client(timeout=self.timeout, headers=headers) as client:
+            for p in payloads:
+                self._post(client, p)
+
+    def _post(self, client: httpx.Client, payload: Mapping[str, Any]) -> None:
+        last = ""
+        for attempt in range(self.retries + 1):
+            self.attempts += 1
+            wait = self.backoff * 2**attempt
+            try:
+                resp = client.post(self.url, json=payload)
+            except httpx.TransportError as exc:
+                last = f"{type(exc).__name__}: {exc}"
+            else:
+                if resp.is_success:
+                    return
+                last = f"HTTP {resp.status_code}"
+                if resp.status_code not in (408, 429) and resp.status_code < 500:
+                    raise ChannelError(
+                        f"webhook {self.url} refused the alert with {last}: check "
+                        "channels.webhook.url and the secret"
+                    )
+                retry_after = resp.headers.get("Retry-After", "")
+                if retry_after.isdigit():
+                    wait = min(float(retry_after), 60.0)
+            if attempt < self.retries:
+                log.warning("webhook %s: %s; retry %d in %.1fs", self.url, last, attempt + 1, wait)
+                self.sleep(wait)
+        raise ChannelError(
+            f"webhook {self.url} failed after {self.retries + 1} attempts ({last}); the alerts "
+            "are stored: see `emomon alerts list`"
+        )
+
+
+class EmailChannel:
+    """Send one digest e-mail per batch over SMTP, with optional STARTTLS and login."""
+
+    name = "email"
+
+    def __init__(self, cfg: EmailSettings, *, password: str | None = None) -> None:
+        self.cfg = cfg
+        self.password = password
+
+    @classmethod
+    def from_settings(cls, cfg: EmailSettings, env: Mapping[str, str]) -> EmailChannel:
+        """Build from ``[channels.email]``, reading the password from ``cfg.password_env``."""
+        password = env.get(cfg.password_env) if cfg.password_env else None
+        if cfg.username and not password:
+            raise ConfigError(
+                f"channels.email.username is set but {cfg.password_env or 'password_env'!r} "
+                "is not: set the environment variable named by channels.email.password_env"
+            )
+        return cls(cfg, password=password)
+
+    def message(self, payloads: Sequence[Mapping[str, Any]]) -> EmailMessage:
+        """The digest: a plain-text summary and the payloads as an ``alerts.json`` attachment."""
+        msg = EmailMessage()
+        msg["Subject"] = f"[emomon] {len(payloads)} new alert(s) for review"
+        msg["From"] = self.cfg.sender
+        msg["To"] = ", ".join(self.cfg.recipients)
+        lines = [REVIEW_NOTE, ""]
+        for p in payloads:
+            ev = p.get("evidence") or {}
+            numbers = ", ".join(
+                f"{k}={v}" for k, v in ev.items() if k != "post_ids" and v is not None
+            )
+            lines.append(
+                f"#{p.get('id')} [{p['severity']}] {p['rule']} {p['subject_kind']} "
+                f"{p['subject']} at {p['trigger_at']}: {numbers}"
+            )
+            if "excerpt" in p:
+                lines.append(f"    excerpt: {p['excerpt']}")
+        lines += ["", "Acknowledge with `emomon alerts ack ID`, resolve with `emomon alerts resolve ID`."]
+        msg.set_content("\n".join(lines))
+        msg.add_attachment(
+            json.dumps(list(payloads), indent=2, ensure_ascii=False).encode(),
+            maintype="application", subtype="json", filename="alerts.json",
+        )
+        return msg
+
+    def send(self, payloads: Sequence[Mapping[str, Any]]) -> None:
+        """Connect, optionally STARTTLS and log in, and send the digest."""
+        cfg = self.cfg
+        where = f"{cfg.host}:{cfg.port}"
+        try:
+            with smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout) as smtp:
+                smtp.ehlo()
+                if cfg.starttls:
+                    if not smtp.has_extn("starttls"):
+                        raise ChannelError(
+                            f"SMTP server {where} does not offer STARTTLS: set "
+                            "channels.email.starttls = false or use a server that does"
+                        )
+                    context = ssl.create_default_context(
+                        cafile=str(cfg.cafile) if cfg.cafile else None
+                    )
+                    smtp.starttls(context=context)
+                    smtp.ehlo()
+                if cfg.username:
+                    smtp.login(cfg.username, self.password or "")
+                smtp.send_message(self.message(payloads))
+        except (smtplib.SMTPException, OSError) as exc:
+            raise ChannelError(
+                f"e-mail via {where} failed: {exc}; check [channels.email]"
+            ) from exc
+
+
+def build_channels(
+    settings: Settings, *, console: Console, env: Mapping[str, str]
+) -> list[Channel]:
+    """The channels named in ``[alerts] channels``, configured from ``[channels.*]``."""
+    out: list[Channel] = []
+    for name in settings.alerts.channels:
+        if name == "terminal":
+            out.append(TerminalChannel(console))
+        elif name == "file":
+            out.append(JsonlChannel(settings.channels.file.path))
+        elif name == "webhook":
+            out.append(WebhookChannel.from_settings(settings.channels.webhook, env))
+        elif name == "email":
+            out.append(EmailChannel.from_settings(settings.channels.email, env))
+    return out
+
+
+def deliver(
+    channels: Sequence[Channel], payloads: Sequence[Mapping[str, Any]]
+) -> dict[str, str]:
+    """Send ``payloads`` through every channel; one failing channel does not stop the others.
+
+    Returns:
+        Channel name -> ``"ok"``, ``"nothing to send"`` or the error message.
+    """
+    results: dict[str, str] = {}
+    for ch in channels:
+        if not payloads:
+            results[ch.name] = "nothing to send"
+            continue
+        try:
+            ch.send(payloads)
+        except ChannelError as exc:
+            log.error("alert channel %s: %s", ch.name, exc)
+            results[ch.name] = str(exc)
+        else:
+            results[ch.name] = "ok"
+    return results

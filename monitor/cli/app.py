@@ -1,0 +1,213 @@
+"""What every command shares: the app context, the error boundary, the shared options, JSON
+output, date parsing and progress displays.
+
+Nothing heavy is imported here: settings, rich, the database and torch load on first use, so
+``emomon --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from monitor.errors import EmomonError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from sqlalchemy import Engine
+
+    from monitor.settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+DEFAULT_CONFIG = Path("config.toml")
+
+
+@dataclass
+class AppContext:
+    """What every command gets as ``ctx.obj``: lazy settings, consoles, and the engine."""
+
+    config_path: Path | None
+    config_explicit: bool
+    db_url: str | None
+    verbosity: int = 0
+    _settings: Settings | None = None
+    _engine: Engine | None = None
+    _consoles: dict[str, Console] = field(default_factory=dict)
+
+    @property
+    def settings(self) -> Settings:
+        """Settings loaded on first use (``--db`` overrides ``database.url``)."""
+        if self._settings is None:
+            from monitor.settings import load_settings
+
+            env = dict(os.environ)
+            if self.db_url:
+                env["EMOMON_DATABASE_URL"] = self.db_url
+            path = self.config_path
+            if path is not None and not self.config_explicit and not path.exists():
+                path = None  # no ./config.toml: built-in defaults
+            self._settings = load_settings(path, env)
+        return self._settings
+
+    def engine(self, *, migrate: bool = True) -> Engine:
+        """The database engine; a new database is created at head, an old one refused."""
+        if self._engine is None:
+            from monitor.store.engine import ensure_schema, make_engine
+
+            self._engine = make_engine(self.settings.database.url)
+            if migrate:
+                ensure_schema(self._engine)
+        return self._engine
+
+    @property
+    def console(self) -> Console:
+        """Rich console on stdout (results)."""
+        return self._console("out")
+
+    @property
+    def err_console(self) -> Console:
+        """Rich console on stderr (progress and notes)."""
+        return self._console("err")
+
+    def _console(self, which: str) -> Console:
+        if which not in self._consoles:
+            from rich.console import Console
+
+            self._consoles[which] = Console(stderr=which == "err")
+        return self._consoles[which]
+
+    def log(self, message: str) -> None:
+        """Print a progress note on stderr unless --quiet."""
+        if self.verbosity >= 0:
+            self.err_console.print(message, highlight=False)
+
+    def interactive(self, as_json: bool = False) -> bool:
+        """Whether to draw progress: stderr is a terminal, not --quiet, not --json."""
+        import sys
+
+        return not as_json and self.verbosity >= 0 and sys.stderr.isatty()
+
+
+class EmomonGroup(click.Group):
+    """A click group that turns domain errors into clean one-line messages (exit 1)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EmomonError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+def json_option(func: F) -> F:
+    """The shared ``--json`` flag."""
+    return click.option(
+        "--json", "as_json", is_flag=True,
+        help="Print exactly one JSON document on stdout instead of tables. Example: --json",
+    )(func)
+
+
+def model_option(func: F) -> F:
+    """The shared ``--model`` option (a model directory instead of [model] path)."""
+    return click.option(
+        "--model", "model", type=click.Path(file_okay=False, path_type=Path), default=None,
+        help="Model directory (default [model] path). Example: --model models/emomon-mtl-v2",
+    )(func)
+
+
+def device_option(func: F) -> F:
+    """The shared ``--device`` option."""
+    return click.option(
+        "--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None,
+        help="Where the model runs (default [scoring] device). Example: --device cuda",
+    )(func)
+
+
+def print_json(data: Any) -> None:
+    """Print one JSON document on stdout."""
+    click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+
+
+def parse_when(value: str | None, option: str) -> datetime | None:
+    """``2025-01-31`` (midnight UTC) or an ISO time (naive means UTC)."""
+    if value is None:
+        return None
+    try:
+        if len(value) == 10:
+            return datetime.combine(date.fromisoformat(value), time(0), tzinfo=UTC)
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise EmomonError(
+            f"{option} {value!r} is not a date: use YYYY-MM-DD or an ISO time like 2025-01-31T08:00:00Z"
+        ) from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+# -- progress --------------------------------------------------------------------------------
+
+@contextmanager
+def records_progress(app: AppContext, *, enabled: bool) -> Iterator[Callable[[str, int], None] | None]:
+    """Yield ``update(source name, records read)`` drawing one counter per source, or None."""
+    if not enabled:
+        yield None
+        return
+    from rich.progress import Progress, TaskID, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), TextColumn("{task.completed} records"),
+                  TimeElapsedColumn(), console=app.err_console, transient=True) as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def update(name: str, read: int) -> None:
+            if name not in tasks:
+                tasks[name] = progress.add_task(name, total=None)
+            progress.update(tasks[name], completed=read)
+
+        yield update
+
+
+@contextmanager
+def counted_progress(app: AppContext, label: str, unit: str, *, enabled: bool, total: int | None = None,
+                     completed: int = 0) -> Iterator[tuple[Callable[[int], None], Callable[[int, str], None]] | None]:
+    """Yield ``(set_total, advance(n, info))`` driving a bar with a rate in ``unit``/s, or None."""
+    if not enabled:
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text(f"-- {unit}/s" if speed is None else f"{speed:,.1f} {unit}/s")
+
+    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), RateColumn(), TimeElapsedColumn(),
+                  TimeRemainingColumn(), TextColumn("{task.fields[info]}"), console=app.err_console,
+                  transient=True) as progress:
+        bar = progress.add_task(label, total=total, completed=completed, info="")
+
+        def set_total(n: int) -> None:
+            progress.update(bar, total=n)
+
+        def advance(n: int, info: str = "") -> None:
+            progress.update(bar, advance=n, info=info)
+
+        yield set_total, advance

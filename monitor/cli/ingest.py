@@ -1,0 +1,73 @@
+"""``emomon ingest``: read sources into the database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from monitor.cli.app import AppContext, json_option, pass_app, print_json, records_progress
+from monitor.errors import EmomonError
+from monitor.ingest.registry import SOURCE_KINDS
+
+
+@click.command()
+@click.argument("sources", nargs=-1)
+@click.option("--format", "kind", type=click.Choice(SOURCE_KINDS),
+              help="Format of paths/URLs given as SOURCES (guessed from the name when omitted). "
+                   "Example: --format reddit")
+@json_option
+@pass_app
+def ingest(app: AppContext, sources: tuple[str, ...], kind: str | None, as_json: bool) -> None:
+    """Read configured sources (or the SOURCES named) into the database.
+
+    SOURCES are names of configured sources, or paths, globs and feed URLs. With none, every
+    enabled configured source is read. Exit 1 when a source failed as a whole.
+
+    Example: emomon ingest examples/posts.jsonl 'dumps/*.ndjson.gz' --format reddit
+    """
+    from monitor.ingest.stage import adhoc_source, with_kind
+    from monitor.ingest.stage import ingest as run_ingest
+    from monitor.store.runs import exclusive
+
+    settings = app.settings
+    chosen = []
+    for name in sources:
+        configured = settings.source(name)
+        chosen.append(with_kind(configured, kind) if configured else adhoc_source(name, kind))
+    if not sources:
+        chosen = [s for s in settings.sources if s.enabled]
+        if not chosen:
+            raise EmomonError("no sources to ingest: add [[sources]] to the config or name paths/URLs")
+    engine = app.engine()
+    with exclusive(settings, engine, label="ingest"), \
+            records_progress(app, enabled=app.interactive(as_json)) as progress:
+        report = run_ingest(engine, settings, chosen, progress=progress)
+    if as_json:
+        print_json(report.to_json())
+    elif app.verbosity >= 0 or not report.ok:
+        app.console.print(ingest_table(report))
+    if not report.ok:
+        failed = "; ".join(f"{s.name}: {s.error}" for s in report.sources if s.status == "error")
+        raise click.ClickException(failed)
+
+
+def ingest_table(report: Any) -> Any:
+    """A rich table of an ingest report: one row per source and a totals row."""
+    from rich.table import Table
+
+    table = Table(title="ingest")
+    table.add_column("source")
+    for key in ("read", "inserted", "updated", "duplicate", "rejected", "excluded"):
+        table.add_column(key, justify="right")
+    table.add_column("status")
+    for s in report.sources:
+        status = s.status if not s.error else f"error: {s.error}"
+        if s.warnings:
+            status += " (" + "; ".join(s.warnings) + ")"
+        table.add_row(s.name, *(str(v) for v in s.counts().values()), status)
+    table.add_row("total", *(str(v) for v in report.totals().values()), "", style="bold")
+    return table
+
+
+COMMANDS = (ingest,)

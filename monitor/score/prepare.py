@@ -1,0 +1,122 @@
+"""One chunk of posts from the store to score rows: language check, the predictor's windows and
+batches, the forward, and rows in the score table's column order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from monitor.clock import utcnow
+from monitor.errors import ModelNotFound
+from monitor.model.predictor import Predictor, WindowPlan
+from monitor.score.language import language_filter
+from monitor.score.memory import trim_if_above
+from monitor.store import scores as score_store
+from monitor.store.schema import SCORE_BIG5, SCORE_CARER, SCORE_GOEMOTIONS
+
+if TYPE_CHECKING:
+    from monitor.settings import ScoringSettings
+
+
+@dataclass
+class Chunk:
+    """One prepared chunk: skipped rows, and the rest planned for the forward."""
+
+    skipped: list[dict[str, Any]]
+    post_ids: list[int]
+    text_hashes: list[str]
+    plan: WindowPlan
+
+    @property
+    def size(self) -> int:
+        return len(self.post_ids) + len(self.skipped)
+
+
+class ChunkScorer:
+    """Turns candidate posts into prepared chunks, and chunks into score rows."""
+
+    def __init__(self, predictor: Predictor, sc: ScoringSettings) -> None:
+        self.predictor = predictor
+        self.chunk_size = sc.chunk_size
+        self.languages = language_filter(tuple(sc.languages), sc.language_prior)
+        self.columns = column_order(predictor)
+
+    def prepare(self, candidates: Sequence[score_store.Candidate]) -> Chunk:
+        """Language check, tokenisation, windows and padded batches for one chunk."""
+        now = utcnow()
+        skipped: list[dict[str, Any]] = []
+        keep: list[score_store.Candidate] = []
+        with_text = [c for c in candidates if c.text and c.text.strip()]
+        reasons = dict(zip((c.post_id for c in with_text), self.languages.skip_reasons(
+            [c.text or "" for c in with_text], [c.language for c in with_text])))
+        for c in candidates:
+            if c.text is None:
+                reason: str | None = "no-text"
+            elif not c.text.strip():
+                reason = "empty"
+            else:
+                reason = reasons[c.post_id]
+            if reason is None:
+                keep.append(c)
+            else:
+                skipped.append(_skip_row(c, reason, now))
+        plan = self.predictor.plan(self.predictor.encode([c.text or "" for c in keep]) if keep else [])
+        return Chunk(skipped, [c.post_id for c in keep], [c.text_hash for c in keep], plan)
+
+    def score_chunk(self, chunk: Chunk, tick: Callable[[float], None] | None = None) -> list[dict[str, Any]]:
+        """Score rows (scored and skipped) of one prepared chunk; ``tick(fraction of windows done)``."""
+        rows = list(chunk.skipped)
+        if not chunk.post_ids:
+            return rows
+
+        def after_batch(done: int) -> None:
+            trim_if_above()  # each batch shape fragments the heap a little differently
+            if tick is not None:
+                tick(done / chunk.plan.n_windows)
+
+        predictor = self.predictor
+        scores = predictor.combine(chunk.plan, predictor.probabilities(predictor.window_logits(chunk.plan, after_batch)))
+        packed = np.concatenate([scores.goemotions, scores.carer, scores.big5], axis=1)[:, self.columns]
+        blobs = score_store.pack_probs(packed)
+        now = utcnow()
+        for i, post_id in enumerate(chunk.post_ids):
+            rows.append({
+                "post_id": post_id, "status": "scored", "reason": None,
+                "depression_index": float(scores.index[i]), "probs": blobs[i],
+                "windows": int(scores.windows[i]), "text_hash": chunk.text_hashes[i], "scored_at": now,
+            })
+        return rows
+
+
+def _skip_row(c: score_store.Candidate, reason: str, now: datetime) -> dict[str, Any]:
+    return {"post_id": c.post_id, "status": "skipped", "reason": reason, "depression_index": None,
+            "probs": None, "windows": 0, "text_hash": c.text_hash, "scored_at": now}
+
+
+def column_order(predictor: Predictor) -> np.ndarray:
+    """Positions in [goemotions | carer | big5] model order of each SCORE_COLUMNS entry.
+
+    Raises:
+        ModelNotFound: The model lacks a label the score table stores.
+    """
+    heads = (
+        ("GoEmotions", SCORE_GOEMOTIONS, [l.lower() for l in predictor.goemotions_labels]),
+        ("CARER", SCORE_CARER, [l.lower() for l in predictor.carer_labels]),
+        ("Big Five", SCORE_BIG5, [t.lower() for t in predictor.big5_traits]),
+    )
+    order: list[int] = []
+    offset = 0
+    for head, wanted, labels in heads:
+        for label in wanted:
+            if label not in labels:
+                raise ModelNotFound(
+                    f"model {str(predictor.path)!r} has no {head} output {label!r}: emomon score "
+                    f"needs the labels {', '.join(wanted)}; use a model trained by `emomon train`"
+                )
+            order.append(offset + labels.index(label))
+        offset += len(labels)
+    return np.asarray(order)

@@ -1,0 +1,313 @@
+"""The score stage: every stored post scored once per model version, fast and resumable.
+
+One run streams the posts that need a score (see :mod:`monitor.store.scores`) in chunks of
+``[scoring] chunk_size`` posts (the first one smaller, so the model starts early), in post-id
+order::
+
+    reader thread                                  main thread
+    read chunk k+1 from the database               forward the batches of chunk k
+    language check (langid) -> skipped rows        (torch.inference_mode, bf16 autocast
+    tokenise without truncation                     where supported, fp32 otherwise)
+    long posts -> overlapping windows              combine windows per post, index
+    length-sorted batches under a token budget,    write chunk k (scored + skipped rows)
+    padded to their longest member (pinned on GPU)  in one transaction
+
+Preparing and scoring a chunk is :mod:`monitor.score.prepare`, over the predictor's one
+inference path (:meth:`monitor.model.Predictor.plan`, ``window_logits``, ``combine``).
+
+Tokenising and reading overlap with the model where there is something to overlap with: on a
+GPU, or on a CPU with a core that torch's threads leave free, the reader runs in a thread (the
+tokenizer and torch release the GIL). Where torch already uses every core, the chunk is
+prepared between two chunks' forwards instead (:func:`overlap_preparation`): the thread could
+only take its cycles (about 3% of a run) from torch's threads.
+
+A killed run loses at most the chunk in flight: the next run finds the same posts still
+unscored. A post never gets two rows because the primary key is
+(post, model version) and a new row replaces the post's row of another version in the same
+transaction (``--rescore``).
+
+Long posts are windowed, never truncated (see :mod:`monitor.model.predictor`); such posts
+are counted as ``windowed``.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from sqlalchemy import Engine
+
+from monitor.clock import utcnow
+from monitor.errors import ConfigError
+from monitor.model.configured import configured_version, load_predictor, scores_version
+from monitor.model.predictor import Predictor
+from monitor.score.prepare import Chunk, ChunkScorer
+from monitor.store import scores as score_store
+from monitor.store.engine import session_scope
+from monitor.store.runs import finish_run, record_run, start_run
+
+if TYPE_CHECKING:
+    from monitor.settings import Settings
+
+#: Called with the number of posts done since the last call.
+Progress = Callable[[int], None]
+#: Posts in the first chunk: the model idles while it is prepared (language check, tokenising),
+#: so it is kept small; later chunks are prepared while the model works on the one before.
+FIRST_CHUNK = 1024
+
+
+@dataclass
+class ScoreReport:
+    """The outcome of one score run."""
+
+    model_version: str | None
+    scored: int = 0
+    skipped: int = 0
+    windowed: int = 0
+    seconds: float = 0.0
+    tokens: int = 0
+    other_versions: dict[str, int] = field(default_factory=dict)
+    message: str | None = None
+
+    @property
+    def posts(self) -> int:
+        """Posts written (scored + skipped)."""
+        return self.scored + self.skipped
+
+    @property
+    def posts_per_second(self) -> float:
+        """Posts written per second of the run."""
+        return self.posts / self.seconds if self.seconds > 0 else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """The document ``emomon score --json`` prints."""
+        return {
+            "model_version": self.model_version,
+            "scored": self.scored,
+            "skipped": self.skipped,
+            "windowed": self.windowed,
+            "seconds": round(self.seconds, 3),
+            "posts_per_second": round(self.posts_per_second, 1),
+        }
+
+
+def run_score(
+    engine: Engine,
+    settings: Settings,
+    *,
+    model: Path | None = None,
+    predictor: Predictor | None = None,
+    limit: int | None = None,
+    rescore: bool = False,
+    device: str | None = None,
+    batch_tokens: int | None = None,
+    progress: Progress | None = None,
+    on_total: Callable[[int], None] | None = None,
+    overlap: bool | None = None,
+) -> ScoreReport:
+    """Score the posts that need it and record the run in ``runs``.
+
+    Without ``rescore``, posts never scored (or whose text changed) are scored; with it, posts
+    whose score is from another model version are scored again too. An empty store, or one
+    with nothing to score, returns at once; the default mode does not even load the model then.
+
+    Args:
+        engine: The database.
+        settings: Loaded settings ([scoring], [model]).
+        model: Model directory instead of ``[model] path``.
+        predictor: An already loaded model (takes precedence over ``model`` and ``device``).
+        limit: Score at most this many posts.
+        rescore: Also replace scores of other model versions.
+        device: ``auto``, ``cpu`` or ``cuda`` instead of ``[scoring] device``.
+        batch_tokens: Token budget per batch instead of ``[scoring] batch_tokens``.
+        progress: Called with the number of posts done since the last call, after each batch
+            (an estimate from the windows run) and after each written chunk (the rest).
+        on_total: Called once with the number of posts this run will write.
+        overlap: Prepare the next chunk in a thread while the model works (True) or between
+            chunks (False); None follows ``[scoring] overlap`` ("auto": :func:`overlap_preparation`).
+    """
+    t0, started = time.perf_counter(), utcnow()
+    if limit is not None and limit < 0:
+        raise ConfigError(f"--limit {limit!r} must be 0 or more")
+    if limit == 0:
+        return _nothing_to_do(engine, None, t0, started, "--limit 0: nothing scored")
+    if predictor is None and not rescore:
+        with session_scope(engine) as session:  # version-independent: no model needed
+            pending = score_store.count_candidates(session, model_version="", rescore=False)
+        if pending == 0:
+            return _nothing_to_do(engine, configured_version(settings, model), t0, started)
+    if predictor is None:
+        predictor = load_predictor(settings, model=model, device=device, batch_tokens=batch_tokens)
+    version = scores_version(predictor)
+    with session_scope(engine) as session:
+        pending = score_store.count_candidates(session, model_version=version, rescore=rescore)
+    if pending == 0:
+        return _nothing_to_do(engine, version, t0, started)
+    if limit is not None:
+        pending = min(pending, limit)
+    if on_total is not None:
+        on_total(pending)
+    scorer = ChunkScorer(predictor, settings.scoring)
+    report = ScoreReport(model_version=version)
+    run_id = start_run(engine, "score")
+    try:
+        if overlap is None:
+            overlap = overlap_preparation(predictor, settings.scoring.overlap)
+        chunks = (_read_ahead(engine, scorer, version, rescore, pending) if overlap
+                  else (scorer.prepare(c) for c in _candidate_chunks(engine, scorer, version, rescore, pending)))
+        for chunk in chunks:
+            shown = 0
+
+            def tick(fraction: float) -> None:  # progress within the chunk, by windows done
+                nonlocal shown
+                target = int(fraction * len(chunk.post_ids))
+                if progress is not None and target > shown:
+                    progress(target - shown)
+                    shown = target
+
+            rows = scorer.score_chunk(chunk, tick)
+            with session_scope(engine) as session:
+                score_store.write_scores(session, version, rows)
+            report.scored += len(chunk.post_ids)
+            report.skipped += len(chunk.skipped)
+            report.windowed += int((chunk.plan.windows > 1).sum())
+            report.tokens += chunk.plan.tokens
+            if progress is not None and chunk.size > shown:
+                progress(chunk.size - shown)  # the rest of the chunk, skipped posts included
+    except BaseException as exc:
+        report.seconds = time.perf_counter() - t0
+        _finish(engine, run_id, "failed", report, f"{type(exc).__name__}: {exc}")
+        raise
+    report.seconds = time.perf_counter() - t0
+    with session_scope(engine) as session:
+        others = score_store.version_counts(session)
+    others.pop(version, None)
+    report.other_versions = others
+    report.message = _other_versions_note(others)
+    _finish(engine, run_id, "ok", report, report.message)
+    return report
+
+
+def _nothing_to_do(
+    engine: Engine, version: str | None, t0: float, started: datetime, message: str | None = None
+) -> ScoreReport:
+    """The report (and ``runs`` row) of a run that found nothing to score."""
+    with session_scope(engine) as session:
+        stored = score_store.version_counts(session)
+    total = sum(stored.values())
+    # Without a loaded model (default mode, nothing to do) no version is "other".
+    others = {v: n for v, n in stored.items() if version is not None and v != version}
+    report = ScoreReport(model_version=version, other_versions=others, message=message)
+    if message is None and total == 0:
+        report.message = "no posts stored yet: run `emomon ingest` first; nothing to score"
+    elif message is None:
+        report.message = f"all {total} stored posts are already scored; nothing to do"
+        note = _other_versions_note(others)
+        if note:
+            report.message += f" ({note})"
+        elif version is None:  # the model was not loaded: name what the scores came from
+            listed = ", ".join(f"{n} by {v}" for v, n in sorted(stored.items()))
+            report.message += f" ({listed}; `--rescore` re-scores them with another model)"
+    report.seconds = time.perf_counter() - t0
+    record_run(engine, "score", started, "ok", report.to_json(), report.message)
+    return report
+
+
+def _other_versions_note(others: dict[str, int]) -> str | None:
+    if not others:
+        return None
+    listed = ", ".join(f"{n} by {v}" for v, n in sorted(others.items()))
+    return f"scores of other model versions remain ({listed}): run `emomon score --rescore` to replace them"
+
+
+def _finish(engine: Engine, run_id: int, status: str, report: ScoreReport, message: str | None) -> None:
+    finish_run(engine, run_id, status, report.to_json(), message)
+
+
+def overlap_preparation(predictor: Predictor, setting: str = "auto") -> bool:
+    """Whether to prepare the next chunk in a thread while the model works.
+
+    ``setting`` is ``[scoring] overlap``: "thread" and "inline" decide; "auto" asks whether the
+    thread can overlap with the model. On a GPU it can: the CPU is free while the GPU works.
+    On a CPU it can only when torch leaves a core unused; otherwise the thread only takes cycles
+    from the model's threads, and the inline way is the simpler one. On 2 cores both measure
+    the same: 73% of the bf16 roofline with the thread, 73-74% inline (``python
+    bench/score.py --overlap thread|inline --repeats 2``).
+    """
+    if setting != "auto":
+        return setting == "thread"
+    if predictor.device.type == "cuda":
+        return True
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity masks on this platform (macOS)
+        cores = os.cpu_count() or 1
+    return cores > torch.get_num_threads()
+
+
+def _candidate_chunks(
+    engine: Engine, scorer: ChunkScorer, version: str, rescore: bool, limit: int,
+    stop: threading.Event | None = None,
+) -> Iterator[list[score_store.Candidate]]:
+    """Posts to score in post-id order, in chunks (the first one small, so the model starts early)."""
+    after, left = 0, limit
+    size = min(scorer.chunk_size, FIRST_CHUNK)
+    while left > 0 and (stop is None or not stop.is_set()):
+        with session_scope(engine) as session:
+            candidates = score_store.next_candidates(
+                session, after_id=after, limit=min(size, left), model_version=version, rescore=rescore,
+            )
+        if not candidates:
+            return
+        after = candidates[-1].post_id
+        left -= len(candidates)
+        size = scorer.chunk_size
+        yield list(candidates)
+
+
+def _read_ahead(
+    engine: Engine, scorer: ChunkScorer, version: str, rescore: bool, limit: int
+) -> Iterator[Chunk]:
+    """Yield prepared chunks while a thread reads and prepares the next one (queue depth 2)."""
+    ready: queue.Queue[Chunk | BaseException | None] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def put(item: Chunk | BaseException | None) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def reader() -> None:
+        try:
+            for candidates in _candidate_chunks(engine, scorer, version, rescore, limit, stop):
+                if not put(scorer.prepare(candidates)):
+                    return
+            put(None)
+        except BaseException as exc:  # noqa: BLE001  (handed to the main thread, which re-raises it)
+            put(exc)
+
+    thread = threading.Thread(target=reader, name="emomon-score-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = ready.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()

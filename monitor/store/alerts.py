@@ -1,0 +1,220 @@
+"""Persistence of alerts: insert candidates once per episode, list, acknowledge, resolve.
+
+Every function takes a Session and leaves the commit to the caller's ``session_scope``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session
+
+from monitor.clock import utcnow
+from monitor.errors import AlertNotFound, EmomonError
+from monitor.store.schema import Alert, Post
+
+STATUSES = ("new", "acknowledged", "resolved")
+_IN_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class AlertCandidate:
+    """An alert a rule wants to raise, before the store applies dedup and cooldown."""
+
+    rule: str
+    subject_kind: str  # author | source
+    subject: str  # pseudonym or source name
+    window_start: datetime
+    window_end: datetime
+    severity: str
+    trigger_post_id: int | None
+    trigger_index: int | None  # 1-based position of the trigger post in the subject's stream
+    trigger_at: datetime
+    evidence: dict[str, Any] = field(default_factory=dict)
+    model_version: str | None = None
+
+    @property
+    def dedup_key(self) -> str:
+        """Stable identity of the episode: rule, subject and the post that opened it."""
+        anchor = self.trigger_post_id if self.trigger_post_id is not None else (
+            self.trigger_at.strftime("%Y%m%dT%H%M%S")
+        )
+        return f"{self.rule}:{self.subject_kind}:{self.subject}:{anchor}"
+
+
+
+def insert_candidates(
+    session: Session,
+    candidates: Iterable[AlertCandidate],
+    *,
+    cooldowns: Mapping[str, timedelta],
+    now: datetime | None = None,
+) -> list[Alert]:
+    """Store the candidates that are not already known; return the new alert rows.
+
+    A candidate is dropped when an alert with the same dedup key exists, or when an alert of
+    the same rule and subject was triggered within the rule's cooldown before or after it
+    (runs over a moving window can shift where an episode seems to start).
+
+    Args:
+        session: An open session.
+        candidates: From :func:`monitor.alerts.evaluate`.
+        cooldowns: Cooldown per rule name (see :func:`monitor.alerts.rule_cooldowns`).
+        now: Creation time to record (default: now, UTC).
+    """
+    created = now or utcnow()
+    new: list[Alert] = []
+    for c in sorted(candidates, key=lambda c: c.trigger_at):
+        key = c.dedup_key
+        if session.scalar(select(Alert.id).where(Alert.dedup_key == key)) is not None:
+            continue
+        cooldown = cooldowns.get(c.rule, timedelta(0))
+        near = session.scalar(
+            select(Alert.id).where(
+                and_(
+                    Alert.rule == c.rule,
+                    Alert.subject_kind == c.subject_kind,
+                    Alert.subject == c.subject,
+                    Alert.trigger_at > c.trigger_at - cooldown,
+                    Alert.trigger_at < c.trigger_at + cooldown,
+                )
+            ).limit(1)
+        )
+        if near is not None:
+            continue
+        alert = Alert(
+            rule=c.rule,
+            subject_kind=c.subject_kind,
+            subject=c.subject,
+            window_start=c.window_start,
+            window_end=c.window_end,
+            evidence=c.evidence,
+            severity=c.severity,
+            status="new",
+            trigger_post_id=c.trigger_post_id,
+            trigger_index=c.trigger_index,
+            trigger_at=c.trigger_at,
+            created_at=created,
+            updated_at=None,
+            model_version=c.model_version,
+            dedup_key=key,
+        )
+        session.add(alert)
+        session.flush()  # the next candidate's cooldown check must see this one
+        new.append(alert)
+    return new
+
+
+def list_alerts(
+    session: Session,
+    *,
+    status: Sequence[str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    subject: str | None = None,
+    limit: int | None = None,
+) -> list[Alert]:
+    """Alerts newest first, filtered by status, trigger time and subject.
+
+    Raises:
+        EmomonError: ``status`` names an unknown status.
+    """
+    stmt = select(Alert)
+    if status:
+        for s in status:
+            if s not in STATUSES:
+                raise EmomonError(f"unknown alert status {s!r}: use {', '.join(STATUSES)}")
+        stmt = stmt.where(Alert.status.in_(list(status)))
+    if since is not None:
+        stmt = stmt.where(Alert.trigger_at >= since)
+    if until is not None:
+        stmt = stmt.where(Alert.trigger_at < until)
+    if subject is not None:
+        stmt = stmt.where(Alert.subject == subject)
+    stmt = stmt.order_by(Alert.trigger_at.desc(), Alert.id.desc())
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list(session.scalars(stmt))
+
+
+def set_status(
+    session: Session, alert_id: int, status: str, *, now: datetime | None = None
+) -> Alert:
+    """Move an alert to ``acknowledged`` or ``resolved``.
+
+    Acknowledging an acknowledged alert, or resolving a resolved one, changes nothing;
+    a resolved alert cannot go back to acknowledged.
+
+    Raises:
+        AlertNotFound: No alert has this id.
+        EmomonError: The transition is not allowed.
+    """
+    if status not in ("acknowledged", "resolved"):
+        raise EmomonError(f"cannot set alert status to {status!r}: use acknowledged or resolved")
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        raise AlertNotFound(
+            f"alert {alert_id} does not exist: see `emomon alerts list` for alert ids"
+        )
+    if alert.status == "resolved" and status == "acknowledged":
+        raise EmomonError(f"alert {alert_id} is already resolved: it cannot be acknowledged")
+    if alert.status != status:
+        alert.status = status
+        alert.updated_at = now or utcnow()
+        session.flush()
+    return alert
+
+
+def open_alerts(session: Session) -> list[Alert]:
+    """Alerts not yet resolved, newest first."""
+    return list_alerts(session, status=("new", "acknowledged"))
+
+
+def post_excerpts(session: Session, post_ids: Iterable[int], max_chars: int) -> dict[int, str]:
+    """The first ``max_chars`` characters of each post's text (posts purged of text are left out).
+
+    Used only when ``[alerts] excerpt = true``.
+    """
+    ids = sorted(set(post_ids))
+    out: dict[int, str] = {}
+    for i in range(0, len(ids), _IN_CHUNK):
+        chunk = ids[i : i + _IN_CHUNK]
+        rows = session.execute(
+            select(Post.id, Post.text).where(Post.id.in_(chunk), Post.text.is_not(None))
+        )
+        for pid, text in rows:
+            out[int(pid)] = text if len(text) <= max_chars else text[: max_chars - 1] + "…"
+    return out
+
+
+def alert_dict(alert: Alert) -> dict[str, Any]:
+    """A JSON-ready view of an alert row (pseudonyms only; no post text)."""
+    return {
+        "id": alert.id,
+        "rule": alert.rule,
+        "subject_kind": alert.subject_kind,
+        "subject": alert.subject,
+        "severity": alert.severity,
+        "status": alert.status,
+        "window_start": _iso(alert.window_start),
+        "window_end": _iso(alert.window_end),
+        "trigger_post_id": alert.trigger_post_id,
+        "trigger_index": alert.trigger_index,
+        "trigger_at": _iso(alert.trigger_at),
+        "created_at": _iso(alert.created_at),
+        "updated_at": _iso(alert.updated_at),
+        "model_version": alert.model_version,
+        "evidence": alert.evidence,
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,186 @@
+"""Engine, sessions and schema migrations.
+
+This is the only module allowed to know about backend differences (SQLite pragmas, the
+dialect-specific ``INSERT ... ON CONFLICT``). Everything else goes through these helpers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, DateTime, Engine, Enum, Integer, String, Table, create_engine, event, inspect
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import Session
+
+from monitor.errors import ConfigError, SchemaOutOfDate
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+BUSY_TIMEOUT_MS = 30_000
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine; SQLite connections get WAL, foreign keys and a busy timeout.
+
+    Args:
+        url: SQLAlchemy URL, e.g. ``"sqlite:////data/emomon.db"``.
+
+    Raises:
+        ConfigError: The URL cannot be parsed or its driver is missing.
+    """
+    try:
+        parsed = make_url(url)
+        engine = create_engine(parsed)
+    except (ArgumentError, ValueError) as exc:
+        raise ConfigError(f"database.url {url!r} is not a valid database URL: {exc}") from exc
+    except ModuleNotFoundError as exc:
+        raise ConfigError(
+            f"database.url {url!r} needs the driver {exc.name!r}: pip install {exc.name}"
+        ) from exc
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.close()
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """Yield a session whose work is committed on success and rolled back on any error."""
+    session = Session(engine, expire_on_commit=False)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def upsert_insert(session: Session | Connection, table: Table) -> Any:
+    """Return the dialect's ``insert(table)`` that supports ``on_conflict_do_*``.
+
+    Raises:
+        ConfigError: The backend is neither SQLite nor PostgreSQL.
+    """
+    dialect = session.get_bind().dialect.name if isinstance(session, Session) else session.dialect.name
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    raise ConfigError(f"database backend {dialect!r} is not supported: use sqlite or postgresql")
+
+
+def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows in one executemany.
+
+    On SQLite, rows whose columns are plain text/integers/timestamps go straight to the driver
+    (timestamps written in SQLAlchemy's own SQLite format, naive UTC), skipping per-value bind
+    processing that costs more than the insert itself. Other backends use SQLAlchemy Core.
+    """
+    if not rows:
+        return
+    columns = list(rows[0])
+    kinds = [_fast_kind(table.c[name].type) for name in columns]
+    if session.get_bind().dialect.name != "sqlite" or None in kinds:
+        session.execute(table.insert(), rows)
+        return
+    stamps = [i for i, kind in enumerate(kinds) if kind == "datetime"]
+    tuples: list[tuple[Any, ...]] = []
+    formatted: dict[Any, str] = {}  # batches share timestamps (ingested_at): format each once
+    for row in rows:
+        values = [row[name] for name in columns]
+        for i in stamps:
+            value = values[i]
+            if value is not None:
+                text = formatted.get(value)
+                if text is None:
+                    plain = value
+                    if plain.tzinfo is not None:
+                        plain = plain.astimezone(UTC).replace(tzinfo=None)
+                    text = formatted[value] = plain.isoformat(" ", "microseconds")
+                values[i] = text
+        tuples.append(tuple(values))
+    names = ", ".join(f'"{name}"' for name in columns)
+    marks = ", ".join("?" for _ in columns)
+    session.connection().exec_driver_sql(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', tuples)
+
+
+def _fast_kind(column_type: Any) -> str | None:
+    impl = getattr(column_type, "impl", column_type)
+    if isinstance(impl, DateTime):
+        return "datetime"
+    if isinstance(impl, (String, Integer)) and not isinstance(impl, Enum):
+        return "plain"
+    return None
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic configuration pointing at the packaged ``migrations/``, optionally bound to a connection."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str:
+    """The newest migration revision this version of emomon knows."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:  # pragma: no cover - the repository always ships revisions
+        raise SchemaOutOfDate("no migrations found in " + str(MIGRATIONS_DIR))
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at, or None for a database emomon never touched."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> str | None:
+    """Migrate the database to ``revision`` (default: head) on one shared connection.
+
+    Returns:
+        The revision the database is at afterwards.
+    """
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), revision)
+    return current_revision(engine)
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Create a new database at head; refuse to work on an older schema.
+
+    Raises:
+        SchemaOutOfDate: The database is at an older revision.
+        ConfigError: The database has tables but is not an emomon database.
+    """
+    current = current_revision(engine)
+    if current is None:
+        if inspect(engine).get_table_names():
+            raise ConfigError(
+                f"database {engine.url.render_as_string(hide_password=True)!r} has tables but "
+                "no emomon schema version: point database.url at a new file or an emomon database"
+            )
+        upgrade(engine)
+        return
+    if current != head_revision():
+        raise SchemaOutOfDate("schema out of date: run `emomon db upgrade`")

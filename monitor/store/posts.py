@@ -1,0 +1,269 @@
+"""Bulk reads and writes of the store. Every function takes a Session and leaves commit to it.
+
+Dialect-specific upserts come from :func:`monitor.store.engine.upsert_insert`, so this module stays
+portable between SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session
+
+from monitor.clock import utcnow
+from monitor.store.engine import bulk_insert, upsert_insert
+from monitor.store.schema import Author, Meta, Post, Rejected, Source
+
+SALT_KEY = "pseudonym_salt"
+# Keep IN (...) lists well under every backend's bound-parameter limit.
+_IN_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """Runtime state of one feed source, persisted in the ``sources`` table.
+
+    Attributes:
+        url: URL or local path of the feed (updated on 301/308).
+        etag: Last ETag the server sent.
+        last_modified: Last Last-Modified header the server sent.
+        paused: True once the server answered 410 Gone.
+        retry_after: Do not fetch before this time (429 Retry-After).
+    """
+
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    paused: bool = False
+    retry_after: datetime | None = None
+
+
+
+# ---------------------------------------------------------------------------- pseudonyms
+
+def pseudonym_salt(session: Session, override: str | None = None) -> str:
+    """The database's pseudonym salt: ``override`` if given, else stored (created once)."""
+    if override:
+        return override
+    stmt = upsert_insert(session, Meta.__table__).values(key=SALT_KEY, value=secrets.token_hex(16))
+    session.execute(stmt.on_conflict_do_nothing(index_elements=["key"]))
+    return session.execute(select(Meta.value).where(Meta.key == SALT_KEY)).scalar_one()
+
+
+def pseudonym(salt: str, platform: str, handle: str) -> str:
+    """A short stable pseudonym for ``platform:handle``, e.g. ``"a-3f9c2e71b04d"``.
+
+    HMAC-SHA256 keyed with the database salt: without the salt nobody can map a handle to its
+    pseudonym by hashing guesses.
+    """
+    digest = hmac.new(salt.encode(), f"{platform}:{handle}".encode(), hashlib.sha256)
+    return "a-" + digest.hexdigest()[:12]
+
+
+def upsert_authors(
+    session: Session, keys: Iterable[tuple[str, str]], salt: str
+) -> dict[tuple[str, str], int]:
+    """Make sure each ``(platform, handle)`` has an authors row; return their ids."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return {}
+    table = Author.__table__
+    rows = [{"platform": p, "handle": h, "pseudonym": pseudonym(salt, p, h)} for p, h in wanted]
+    stmt = upsert_insert(session, table).on_conflict_do_nothing(index_elements=["platform", "handle"])
+    session.execute(stmt, rows)
+    ids: dict[tuple[str, str], int] = {}
+    by_platform: dict[str, list[str]] = {}
+    for p, h in wanted:
+        by_platform.setdefault(p, []).append(h)
+    for platform, handles in by_platform.items():
+        for chunk in _chunks(handles, _IN_CHUNK):
+            result = session.execute(
+                select(Author.handle, Author.id).where(
+                    Author.platform == platform, Author.handle.in_(chunk)
+                )
+            )
+            ids.update({(platform, handle): id_ for handle, id_ in result})
+    return ids
+
+
+# ---------------------------------------------------------------------------- sources
+
+def get_or_create_source(session: Session, *, name: str, kind: str, location: str) -> Source:
+    """The sources row called ``name``, created (or its kind/location refreshed) as needed."""
+    source = session.execute(select(Source).where(Source.name == name)).scalar_one_or_none()
+    if source is None:
+        source = Source(
+            name=name, kind=kind, location=location, url=None, paused=False, created_at=utcnow()
+        )
+        session.add(source)
+        session.flush()
+    elif source.kind != kind or source.location != location:
+        source.kind = kind
+        if source.location != location:
+            source.location = location
+            source.url = None  # the configured location changed: forget the redirect target
+        session.flush()
+    return source
+
+
+def feed_state(source: Source) -> FeedState:
+    """The stored fetch state of a feed source."""
+    return FeedState(
+        url=source.url or source.location,
+        etag=source.etag,
+        last_modified=source.last_modified,
+        paused=source.paused,
+        retry_after=source.retry_after,
+    )
+
+
+def save_feed_state(session: Session, source_id: int, state: FeedState) -> None:
+    """Store a feed's new fetch state (URL after redirects, validators, pause, retry time)."""
+    session.execute(
+        update(Source)
+        .where(Source.id == source_id)
+        .values(
+            url=state.url,
+            etag=state.etag,
+            last_modified=state.last_modified,
+            paused=state.paused,
+            retry_after=state.retry_after,
+        )
+    )
+
+
+def mark_ingested(session: Session, source_id: int, when: datetime) -> None:
+    """Record when a source was last ingested."""
+    session.execute(update(Source).where(Source.id == source_id).values(last_ingested_at=when))
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    """A sources row with its post and rejection counts (for ``emomon sources list``)."""
+
+    name: str
+    kind: str
+    location: str
+    url: str | None
+    paused: bool
+    retry_after: datetime | None
+    last_ingested_at: datetime | None
+    posts: int
+    rejected: int
+
+
+def list_sources(session: Session) -> list[SourceRow]:
+    """All sources known to the database with their counts, by name."""
+    from sqlalchemy import func
+
+    posts = dict(session.execute(select(Post.source_id, func.count()).group_by(Post.source_id)).all())
+    rejected = dict(
+        session.execute(select(Rejected.source_id, func.count()).group_by(Rejected.source_id)).all()
+    )
+    rows = session.execute(select(Source).order_by(Source.name)).scalars()
+    return [
+        SourceRow(
+            name=s.name,
+            kind=s.kind,
+            location=s.location,
+            url=s.url,
+            paused=s.paused,
+            retry_after=s.retry_after,
+            last_ingested_at=s.last_ingested_at,
+            posts=posts.get(s.id, 0),
+            rejected=rejected.get(s.id, 0),
+        )
+        for s in rows
+    ]
+
+
+# ---------------------------------------------------------------------------- posts
+
+def existing_posts(
+    session: Session, source_id: int, external_ids: Sequence[str]
+) -> dict[str, tuple[int, str]]:
+    """``external_id -> (post id, content_hash)`` for the ids already stored for a source."""
+    found: dict[str, tuple[int, str]] = {}
+    posts = Post.__table__.c
+    conn = session.connection()
+    for chunk in _chunks(list(external_ids), _IN_CHUNK):
+        result = conn.execute(
+            select(posts.external_id, posts.id, posts.content_hash).where(
+                posts.source_id == source_id, posts.external_id.in_(chunk)
+            )
+        )
+        found.update({ext: (pid, h) for ext, pid, h in result})
+    return found
+
+
+def insert_posts(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert new posts (keys: the posts columns except id) in one executemany."""
+    bulk_insert(session, Post.__table__, rows)
+
+
+def update_posts(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Replace text and metadata of changed posts; each row has ``post_id`` and new values."""
+    if not rows:
+        return
+    table = Post.__table__
+    stmt = (
+        update(table)
+        .where(table.c.id == bindparam("post_id"))
+        .values(
+            text=bindparam("text"),
+            content_hash=bindparam("content_hash"),
+            author_id=bindparam("author_id"),
+            created_at=bindparam("created_at"),
+            url=bindparam("url"),
+            language=bindparam("language"),
+            ingested_at=bindparam("ingested_at"),
+        )
+    )
+    session.connection().execute(stmt, rows)
+
+
+def delete_posts(session: Session, post_ids: Sequence[int]) -> None:
+    """Delete posts by id (used when a stored post's author has since opted out)."""
+    from sqlalchemy import delete
+
+    for chunk in _chunks(list(post_ids), _IN_CHUNK):
+        session.execute(delete(Post).where(Post.id.in_(chunk)))
+
+
+def upsert_rejected(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Store rejected records, one row per (source, location); a re-run refreshes the row."""
+    if not rows:
+        return
+    table = Rejected.__table__
+    unique: dict[tuple[int, str], dict[str, Any]] = {}
+    for row in rows:
+        unique[(row["source_id"], row["location"])] = row
+    stmt = upsert_insert(session, table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["source_id", "location"],
+        set_={
+            "reason": stmt.excluded.reason,
+            "raw": stmt.excluded.raw,
+            "rejected_at": stmt.excluded.rejected_at,
+        },
+    )
+    session.execute(stmt, list(unique.values()))
+
+
+def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def delete_source(session: Session, name: str) -> None:
+    """Delete a source with its posts, scores and rejected records (foreign keys cascade)."""
+    from sqlalchemy import delete
+
+    session.execute(delete(Source).where(Source.name == name))

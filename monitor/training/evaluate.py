@@ -1,0 +1,175 @@
+"""Evaluation of a model on a dataset split, and calibration fitted on validation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from monitor.model.artifact import Calibration
+from monitor.model.index import DepressionIndex, fit_platt
+from monitor.model.network import BIG5_TRAITS, CARER_LABELS, GOEMOTIONS_LABELS
+from monitor.model.predictor import Predictor
+from monitor.training.data import TaskData, read_task
+from monitor.training.metrics import (
+    EKMAN_GROUPS,
+    confusion_matrix,
+    expected_calibration_error,
+    fit_temperature,
+    group_labels,
+    macro_f1,
+    multilabel_f1,
+    sigmoid,
+    softmax,
+    tune_thresholds,
+)
+
+DEPRESSION_CARER = (0, 4)  # sadness, fear
+
+
+def binary_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """Accuracy and macro-F1 of one binary decision, plus the split's majority-class accuracy."""
+    y_true, y_pred = y_true.astype(int), y_pred.astype(int)
+    positive_share = float(y_true.mean()) if len(y_true) else 0.0
+    return {"accuracy": float((y_true == y_pred).mean()), "macro_f1": macro_f1(y_true, y_pred, 2),
+            "majority": max(positive_share, 1 - positive_share), "n": int(len(y_true))}
+
+
+def depression_target(task: str, data: TaskData) -> np.ndarray:
+    """Whether each example's gold label is a depression-related emotion."""
+    if task == "carer":
+        return np.isin(data.targets, DEPRESSION_CARER).astype(float)
+    related = [GOEMOTIONS_LABELS.index(l) for l in DepressionIndex().goemotions]
+    return data.targets[:, related].max(axis=1)
+
+
+def fit_calibration(logits: dict[str, dict[str, np.ndarray]], data: dict[str, TaskData]) -> Calibration:
+    """Temperatures, GoEmotions thresholds and the depression-index Platt scaling, on validation."""
+    temperatures = {
+        "carer": fit_temperature(logits["carer"]["carer"], data["carer"].targets, multilabel=False),
+        "goemotions": fit_temperature(logits["goemotions"]["goemotions"], data["goemotions"].targets, multilabel=True),
+        "big5": fit_temperature(logits["big5"]["big5"], data["big5"].targets, multilabel=True),
+    }
+    probs = sigmoid(logits["goemotions"]["goemotions"] / temperatures["goemotions"])
+    thresholds = tune_thresholds(data["goemotions"].targets, probs)
+    base = DepressionIndex()
+    raws, targets = [], []
+    for task in ("carer", "goemotions"):
+        g = sigmoid(logits[task]["goemotions"] / temperatures["goemotions"])
+        c = softmax(logits[task]["carer"], temperatures["carer"])
+        raws.append(base.raw(g, c, GOEMOTIONS_LABELS, CARER_LABELS))
+        targets.append(depression_target(task, data[task]))
+    a, b = fit_platt(np.concatenate(raws), np.concatenate(targets))
+    index = DepressionIndex(base.goemotions, base.carer, a, b)
+    return Calibration({l: round(float(t), 2) for l, t in zip(GOEMOTIONS_LABELS, thresholds)}, temperatures, index)
+
+
+def evaluate_logits(logits: dict[str, dict[str, np.ndarray]], data: dict[str, TaskData], calibration: Calibration,
+                    name: str) -> dict[str, Any]:
+    """All reported metrics of one split, given its logits and the validation-fitted calibration."""
+    t = calibration.temperatures
+    result: dict[str, Any] = {"model": name}
+    carer_logits, carer_true = logits["carer"]["carer"], data["carer"].targets
+    carer_pred = carer_logits.argmax(1)
+    result["carer"] = {
+        "accuracy": float((carer_pred == carer_true).mean()),
+        "macro_f1": macro_f1(carer_true, carer_pred, len(CARER_LABELS)),
+        "labels": list(CARER_LABELS),
+        "confusion": confusion_matrix(carer_true, carer_pred, len(CARER_LABELS)).tolist(),
+    }
+    g_true = data["goemotions"].targets
+    thresholds = np.asarray([calibration.goemotions_thresholds.get(l, 0.5) for l in GOEMOTIONS_LABELS])
+    g_probs = sigmoid(logits["goemotions"]["goemotions"] / t["goemotions"])
+    g_pred = g_probs >= thresholds
+    per_label = multilabel_f1(g_true, g_pred)
+    ekman_true = group_labels(g_true, list(GOEMOTIONS_LABELS), EKMAN_GROUPS)
+    ekman_pred = group_labels(g_pred.astype(float), list(GOEMOTIONS_LABELS), EKMAN_GROUPS)
+    result["goemotions"] = {
+        "macro_f1": float(per_label.mean()),
+        "macro_f1_ekman": float(multilabel_f1(ekman_true, ekman_pred).mean()),
+        "macro_f1_at_0.5": float(multilabel_f1(g_true, sigmoid(logits["goemotions"]["goemotions"]) >= 0.5).mean()),
+        "per_label_f1": {l: round(float(f), 4) for l, f in zip(GOEMOTIONS_LABELS, per_label)},
+    }
+    b = data["big5"]
+    b_probs = sigmoid(logits["big5"]["big5"] / t["big5"])
+    authors = np.asarray(b.authors)
+    unique = sorted(set(b.authors or []))
+    status, author = {}, {}
+    for j, trait in enumerate(BIG5_TRAITS):
+        status[trait] = binary_scores(b.targets[:, j], b_probs[:, j] >= 0.5)
+        mean_prob = np.asarray([b_probs[authors == a, j].mean() for a in unique])
+        label = np.asarray([b.targets[authors == a, j][0] for a in unique])
+        author[trait] = binary_scores(label, mean_prob >= 0.5)
+    result["big5"] = {"status": status, "author": author, "authors": len(unique)}
+    result["ece"] = calibration_errors(logits, data, t)
+    index = calibration.depression_index
+    idx_rows, idx_true = [], []
+    for task in ("carer", "goemotions"):
+        g = sigmoid(logits[task]["goemotions"] / t["goemotions"])
+        c = softmax(logits[task]["carer"], t["carer"])
+        idx_rows.append(index(g, c, GOEMOTIONS_LABELS, CARER_LABELS))
+        idx_true.append(depression_target(task, data[task]))
+    idx, target = np.concatenate(idx_rows), np.concatenate(idx_true)
+    result["depression_index"] = {
+        "ece": expected_calibration_error(np.maximum(idx, 1 - idx), (idx >= 0.5) == (target > 0.5)),
+        "accuracy_at_0.5": float(((idx >= 0.5) == (target > 0.5)).mean()),
+        "auroc": auroc(target, idx),
+    }
+    return result
+
+
+def auroc(y_true: np.ndarray, score: np.ndarray) -> float:
+    """Area under the ROC curve by the rank statistic (ties averaged)."""
+    y = np.asarray(y_true) > 0.5
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    order = np.argsort(score, kind="mergesort")
+    ranks = np.empty(len(score))
+    sorted_scores = np.asarray(score)[order]
+    ranks[order] = np.arange(1, len(score) + 1)
+    # average ranks of ties
+    _, inverse, counts = np.unique(sorted_scores, return_inverse=True, return_counts=True)
+    sums = np.bincount(inverse, weights=np.arange(1, len(score) + 1))
+    ranks[order] = (sums / counts)[inverse]
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def calibration_errors(logits: dict[str, dict[str, np.ndarray]], data: dict[str, TaskData],
+                       temperatures: dict[str, float]) -> dict[str, dict[str, float]]:
+    """ECE of each head before (T = 1) and after temperature scaling."""
+    out: dict[str, dict[str, float]] = {}
+    for key in ("before", "after"):
+        temp = 1.0 if key == "before" else temperatures["carer"]
+        probs = softmax(logits["carer"]["carer"], temp)
+        out.setdefault("carer", {})[key] = expected_calibration_error(
+            probs.max(1), probs.argmax(1) == data["carer"].targets)
+    for task in ("goemotions", "big5"):
+        for key in ("before", "after"):
+            temp = 1.0 if key == "before" else temperatures[task]
+            p = sigmoid(logits[task][task] / temp).ravel()
+            y = data[task].targets.ravel()
+            out.setdefault(task, {})[key] = expected_calibration_error(np.maximum(p, 1 - p), (p >= 0.5) == (y > 0.5))
+    out["temperatures"] = dict(temperatures)
+    return out
+
+
+def read_splits(datasets: Path, split: str, seed: int = 13) -> dict[str, TaskData]:
+    """The three tasks' data of one split."""
+    return {task: read_task(datasets, task, split, seed) for task in ("carer", "goemotions", "big5")}
+
+
+def evaluate_predictor(predictor: Predictor, datasets: Path, split: str, *, seed: int = 13,
+                       log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Evaluate a loaded model on `split` with its stored calibration, through the predictor's
+    own windows, batches and precision (the numbers `emomon score` would store)."""
+    data = read_splits(datasets, split, seed)
+    if log:
+        log(f"scoring {sum(len(d) for d in data.values())} {split} texts")
+    logits = {task: predictor.post_logits(d.texts) for task, d in data.items()}  # the one inference path
+    result = evaluate_logits(logits, data, predictor.calibration, predictor.name)
+    result["split"] = split
+    result["model_version"] = predictor.version
+    return result

@@ -1,0 +1,56 @@
+"""From a training run to a shipped model directory: calibrate on validation, evaluate on test."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from safetensors.torch import load_file
+
+from monitor.model.artifact import Calibration, save_artifact
+from monitor.model.predictor import load_model
+from monitor.training.card import write_model_card
+from monitor.training.data import split_authors
+from monitor.training.evaluate import evaluate_predictor, fit_calibration, read_splits
+from monitor.training.run import load_encoder
+from monitor.training.trainer import TrainConfig, build_network
+
+
+def export_run(run_dir: Path, out_dir: Path, *, datasets: Path, name: str, window: int = 128,
+               log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Write `out_dir` from the run's validation-selected weights; returns the test metrics."""
+    config = TrainConfig.from_dict(json.loads((run_dir / "train_config.json").read_text(encoding="utf-8")))
+    encoder_dir = Path((run_dir / "encoder_dir.txt").read_text(encoding="utf-8").strip())
+    tokenizer, encoder = load_encoder(encoder_dir)
+    network = build_network(encoder, config, encoder.config.hidden_size)
+    network.load_state_dict(load_file(str(run_dir / "best.safetensors")))
+    best = json.loads((run_dir / "best.json").read_text(encoding="utf-8"))
+    training = {"train_config": asdict(config), "selected_step": best["step"],
+                "validation_at_selection": best.get("summary", {})}
+    # Written once uncalibrated, so calibration is fitted on the shipped (fp16) weights through
+    # the same inference path that scores posts; then written again with the calibration.
+    save_artifact(out_dir, name=name, model=network, tokenizer=tokenizer, calibration=Calibration(),
+                  window=window, fp16=True, extra={"training": training})
+    log("fitting temperatures, thresholds and the index calibration on validation")
+    val = read_splits(datasets, "validation", config.seed)
+    uncalibrated = load_model(out_dir, device=config.device, precision=config.precision)
+    calibration = fit_calibration({task: uncalibrated.post_logits(d.texts) for task, d in val.items()}, val)
+    version = save_artifact(out_dir, name=name, model=network, tokenizer=tokenizer, calibration=calibration,
+                            window=window, fp16=True, extra={"training": training})
+    import csv
+
+    rows = csv.DictReader((datasets / "mypersonality" / "mypersonality.csv").open(encoding="utf-8", errors="replace"))
+    splits = split_authors([r["#AUTHID"] for r in rows], config.seed)
+    (out_dir / "mypersonality_authors.json").write_text(json.dumps({"seed": config.seed, **splits}, indent=1),
+                                                        encoding="utf-8")
+    log(f"exported {version}; evaluating on test")
+    predictor = load_model(out_dir, device=config.device, precision=config.precision)
+    metrics = evaluate_predictor(predictor, datasets, "test", seed=config.seed, log=log)
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    extras = {name: json.loads((run_dir / f"{name}.json").read_text(encoding="utf-8"))
+              for name in ("baselines", "ablation") if (run_dir / f"{name}.json").exists()}
+    write_model_card(out_dir, **extras)
+    return metrics

@@ -1,0 +1,117 @@
+"""``emomon score`` through the CLI (monitor/score_cmd.py), on real SQLite files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+from tiny_model import build_tiny_model
+
+from monitor.cli import cli
+
+POSTS = [
+    {"id": "1", "text": "i am so sad today", "author": "ann"},
+    {"id": "2", "text": "i feel happy and we smile", "author": "bob"},
+    {"id": "3", "text": "Ich bin heute so müde und traurig, alles ist mir zu viel.", "author": "cem"},
+    {"id": "4", "text": " ".join(["i am afraid and scared of the dark"] * 12), "author": "ann"},
+]
+KEYS = {"model_version", "scored", "skipped", "windowed", "seconds", "posts_per_second"}
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", window=32)
+
+
+@pytest.fixture
+def project(tmp_path: Path, tiny_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A config that points at the tiny model (fp32 on the CPU) and a posts file."""
+    (tmp_path / "config.toml").write_text(
+        f'[database]\nurl = "sqlite:///emomon.db"\n[model]\npath = "{tiny_dir}"\n'
+        '[scoring]\ndevice = "cpu"\nprecision = "fp32"\nchunk_size = 2\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "posts.jsonl").write_text("".join(json.dumps(p) + "\n" for p in POSTS), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    for name in ("EMOMON_CONFIG", "EMOMON_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["--config", "config.toml", *args])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_json_summary_then_nothing_to_do(project: Path) -> None:
+    assert invoke("ingest", "posts.jsonl")[0] == 0
+    code, out, _ = invoke("score", "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert set(doc) == KEYS
+    assert (doc["scored"], doc["skipped"], doc["windowed"]) == (3, 1, 1)
+    assert doc["model_version"].startswith("tiny-test+") and doc["posts_per_second"] > 0
+
+    code, out, err = invoke("score", "--json")
+    again = json.loads(out)
+    assert code == 0 and again["scored"] == again["skipped"] == 0
+    assert again["model_version"] == doc["model_version"]
+    assert "already scored" in err
+
+
+def test_text_output_and_limit(project: Path) -> None:
+    invoke("ingest", "posts.jsonl")
+    code, out, _ = invoke("score", "--limit", "2")
+    assert code == 0 and out.startswith("scored 2 posts with tiny-test+")
+    code, out, _ = invoke("score", "--batch-tokens", "64")
+    assert code == 0 and "scored 1 posts" in out and "1 skipped" in out and "1 windowed" in out
+
+
+def test_empty_store_says_so(project: Path) -> None:
+    code, out, _ = invoke("score")
+    assert code == 0 and "no posts stored yet" in out
+
+
+def test_rescore_with_another_model(project: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    other = build_tiny_model(tmp_path_factory.mktemp("other") / "model", window=32, seed=3)
+    invoke("ingest", "posts.jsonl")
+    invoke("score")
+    code, out, _ = invoke("score", "--model", str(other))  # nothing new: the model is not loaded
+    assert code == 0 and "already scored" in out and "4 by tiny-test+" in out and "--rescore" in out
+    code, out, _ = invoke("score", "--model", str(other), "--rescore", "--json")
+    assert code == 0 and json.loads(out)["scored"] == 3
+
+
+def test_user_errors_are_one_line(project: Path) -> None:
+    invoke("ingest", "posts.jsonl")
+    code, _, err = invoke("score", "--model", "missing-dir")
+    assert code == 1 and "model directory" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    code, _, err = invoke("score", "--batch-tokens", "8")
+    assert code == 1 and "smaller than the model window" in err
+    if not torch.cuda.is_available():
+        code, _, err = invoke("score", "--device", "cuda")
+        assert code == 1 and "cuda" in err.lower()
+
+
+def test_progress_bar_shows_posts_per_second() -> None:
+    import io
+
+    from monitor.score_cmd import progress_bar
+    from rich.console import Console
+
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=120)
+    with progress_bar(console, enabled=True) as (on_total, advance):
+        assert on_total is not None and advance is not None
+        on_total(10)
+        advance(4)
+        advance(6)
+    assert "posts/s" in out.getvalue() and "10/10" in out.getvalue()
+    with progress_bar(console, enabled=False) as callbacks:
+        assert callbacks == (None, None)
