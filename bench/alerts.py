@@ -51,7 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from monitor.alerts import rules as alerts  # noqa: E402
-from monitor.config import AlertRules, SourceShiftRule, load_settings  # noqa: E402
+from monitor.settings import AlertRules, SourceShiftRule, load_settings  # noqa: E402
 
 NEGATIVE = (0, 4)  # sadness, fear
 OTHER = (1, 2, 3, 5)  # joy, love, anger, surprise
@@ -111,24 +111,15 @@ def build_authors(labels: np.ndarray, args: argparse.Namespace) -> list[Author]:
     return out
 
 
-def score_texts(model_dir: Path, texts: list[str], batch: int = 64) -> dict[str, np.ndarray]:
-    """Score every text once through the Predictor contract (forward_ids + depression_index)."""
-    import torch
+def score_texts(model_dir: Path, texts: list[str]) -> dict[str, np.ndarray]:
+    """Score every text once through the one inference path with the default [scoring] settings."""
+    from monitor.model.configured import load_predictor
+    from monitor.settings import load_settings
 
-    from monitor.model import load_model
-
-    predictor = load_model(model_dir)
-    chunks: dict[str, list[np.ndarray]] = {"goemotions": [], "carer": [], "big5": [], "index": []}
-    with torch.inference_mode():
-        for i in range(0, len(texts), batch):
-            enc = predictor.tokenizer(texts[i : i + batch], padding=True, truncation=True,
-                                      max_length=predictor.max_length, return_tensors="pt")
-            out = predictor.forward_ids(enc["input_ids"].to(predictor.device),
-                                        enc["attention_mask"].to(predictor.device))
-            for k in ("goemotions", "carer", "big5"):
-                chunks[k].append(np.asarray(out[k], dtype=np.float32))
-            chunks["index"].append(np.asarray(
-                predictor.depression_index(out["goemotions"], out["carer"]), dtype=np.float32))
+    settings = load_settings(None, {})
+    predictor = load_predictor(settings, model=model_dir)
+    out = predictor.score_ids(predictor.encode(texts))
+    chunks = {"goemotions": [out.goemotions], "carer": [out.carer], "big5": [out.big5], "index": [out.index]}
     scores = {k: np.concatenate(v) for k, v in chunks.items()}
     scores["labels_goemotions"] = np.asarray(predictor.goemotions_labels)
     scores["labels_carer"] = np.asarray(predictor.carer_labels)

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from monitor.config import load_settings
+from monitor.settings import load_settings
 from monitor.ingest.stage import adhoc_source, ingest
 from monitor.store.engine import ensure_schema, make_engine
 

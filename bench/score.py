@@ -49,8 +49,8 @@ sys.path.insert(0, str(REPO))
 import torch  # noqa: E402
 
 import monitor  # noqa: E402,F401  (sets the oneDNN cache cap before torch starts)
-from monitor.config import load_settings  # noqa: E402
-from monitor.model import Predictor, load_model, split_windows  # noqa: E402
+from monitor.settings import load_settings  # noqa: E402
+from monitor.model import Predictor, split_windows  # noqa: E402
 from monitor.store import posts as store  # noqa: E402
 from monitor.store.engine import ensure_schema, make_engine, session_scope  # noqa: E402
 
@@ -149,6 +149,13 @@ def flops_per_post(predictor: Predictor, texts: list[str], stride: int) -> tuple
     return total / len(texts), tokens / len(texts)
 
 
+def configured_model(model: Path, batch_tokens: int | None, fused: bool = True) -> Predictor:
+    """The model as ``emomon score`` loads it (default [scoring] settings)."""
+    from monitor.model.configured import load_predictor
+
+    return load_predictor(load_settings(None, {}), model=model, batch_tokens=batch_tokens, fused=fused)
+
+
 def run_emomon(url: str, predictor: Predictor, batch_tokens: int | None,
                overlap: str = "auto") -> dict[str, float]:
     from monitor.score.stage import run_score
@@ -175,23 +182,15 @@ def scored_texts(url: str) -> list[str]:
     return texts
 
 
-def forward_only(predictor: Predictor, texts: list[str], batch_tokens: int | None) -> float:
-    """Posts/s of the model alone on ``texts``: tokenised beforehand, same batch plan as
-    ``emomon score``, no database, language check or tokenising in the timed part."""
-    from monitor.model.batching import pad, plan_batches
-
-    settings = load_settings(None, {})
-    budget = batch_tokens or settings.scoring.batch_tokens
-    pieces = [w for ids in predictor.encode(texts)
-              for w in split_windows(ids, predictor.max_length, settings.scoring.window_stride)]
-    batches = [pad([pieces[i] for i in rows], predictor.tokenizer.pad_token_id or 0)
-               for rows in plan_batches([len(p) for p in pieces], budget)]
-    with torch.inference_mode():
-        predictor.forward_ids(*batches[0])  # warm-up
-        t0 = time.perf_counter()
-        for input_ids, mask in batches:
-            predictor.forward_ids(input_ids, mask)
-        return len(texts) / (time.perf_counter() - t0)
+def forward_only(predictor: Predictor, texts: list[str]) -> float:
+    """Posts/s of the model alone on ``texts``: tokenised and planned beforehand by the predictor
+    (the same plan as ``emomon score``), no database, language check or tokenising in the timed part."""
+    plan = predictor.plan(predictor.encode(texts))
+    warm = predictor.plan(predictor.encode(texts[:64]))
+    predictor.window_logits(warm)  # warm-up
+    t0 = time.perf_counter()
+    predictor.probabilities(predictor.window_logits(plan))
+    return len(texts) / (time.perf_counter() - t0)
 
 
 def run_baseline(texts: list[str]) -> float:
@@ -208,7 +207,7 @@ def run_baseline(texts: list[str]) -> float:
 
 def rss_child(url: str, model: str, batch_tokens: int | None, overlap: str) -> None:
     """Score the store at ``url`` in this process; print peak RSS and counts as JSON."""
-    predictor = load_model(model)
+    predictor = configured_model(Path(model), batch_tokens)
     result = run_emomon(url, predictor, batch_tokens, overlap)
     print(json.dumps({"peak_rss_mb": peak_rss_kib() / 1024, **result}))
 
@@ -257,7 +256,7 @@ def main() -> None:
         model, trained = model_dir(args.model, work)
         print(f"machine: {os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} threads")
         t0 = time.perf_counter()
-        predictor = load_model(model)
+        predictor = configured_model(model, args.batch_tokens)
         print(f"model: {predictor.version} ({'trained' if trained else 'UNTRAINED, same architecture'}), "
               f"window {predictor.max_length}, precision {predictor.precision}, "
               f"encoder forward {predictor.encoder_path}, "
@@ -304,12 +303,12 @@ def main() -> None:
               f"{100 * scored_pps / roof16:.0f}% of bf16 (median of {len(runs)} runs), "
               f"{100 * scored_pps / roof32:.0f}% of fp32")
         forward_posts = scored[:FORWARD_POSTS]
-        standard = load_model(model, fused=False) if predictor.encoder_path == "fused" else None
+        standard = configured_model(model, args.batch_tokens, fused=False) if predictor.encoder_path == "fused" else None
         alone, plain = [], []
         for _ in range(args.repeats):  # interleaved, so both see the same machine
-            alone.append(forward_only(predictor, forward_posts, args.batch_tokens))
+            alone.append(forward_only(predictor, forward_posts))
             if standard is not None:
-                plain.append(forward_only(standard, forward_posts, args.batch_tokens))
+                plain.append(forward_only(standard, forward_posts))
         fused_pps = statistics.median(alone)
         print(f"the model alone on {len(forward_posts):,} of those posts (tokenised beforehand, same batches), "
               f"{predictor.encoder_path} encoder forward: {fused_pps:,.1f} posts/s (median of "

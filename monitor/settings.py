@@ -52,9 +52,8 @@ Combine = Literal["max", "mean"]
 SOURCE_KINDS: tuple[str, ...] = typing.get_args(SourceKind)
 COLUMN_KEYS: tuple[str, ...] = typing.get_args(ColumnKey)
 
-# strict=True rejects "20" for a number and 1 for a bool; lists and paths are still read from
-# TOML arrays and strings, so those fields set strict=False.
-_LAX = {"strict": False}
+# The tables are strict: no "20" for a number, no 1 for a bool. Lists and paths set
+# strict=False, so TOML arrays and strings still become tuples and paths.
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 Weight = Annotated[float, Field(ge=0.0)]
 
@@ -90,11 +89,11 @@ class DatabaseSettings(_Table):
 class IngestSettings(_Table):
     """[ingest] section."""
 
-    batch_size: int = Field(2000, ge=1)
-    max_text_chars: int = Field(20_000, ge=1)
-    max_raw_chars: int = Field(4_000, ge=1)
-    timeout_s: float = Field(20.0, gt=0)
-    max_bytes: int = Field(20_000_000, ge=1)
+    batch_size: int = Field(default=2000, ge=1)
+    max_text_chars: int = Field(default=20_000, ge=1)
+    max_raw_chars: int = Field(default=4_000, ge=1)
+    timeout_s: float = Field(default=20.0, gt=0)
+    max_bytes: int = Field(default=20_000_000, ge=1)
     user_agent: str = "emomon/0.1 (+https://github.com/emomon/emomon)"
 
 
@@ -159,8 +158,8 @@ class SourceSettings(_Table):
 class PrivacySettings(_Table):
     """[privacy] section."""
 
-    exclude_authors: tuple[str, ...] = Field((), **_LAX)
-    opt_out_markers: tuple[str, ...] = Field(("#nobots", "#noindex"), **_LAX)
+    exclude_authors: tuple[str, ...] = Field(default=(), strict=False)
+    opt_out_markers: tuple[str, ...] = Field(default=("#nobots", "#noindex"), strict=False)
     pseudonym_salt: str | None = None
 
 
@@ -183,11 +182,11 @@ class ScoringSettings(_Table):
 
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "bf16", "fp32"] = "auto"
-    batch_tokens: int = Field(8192, ge=1)
-    chunk_size: int = Field(8192, ge=1)
-    languages: tuple[str, ...] = Field(("en",), **_LAX)
-    language_prior: float = Field(10.0, ge=0)
-    window_stride: int = Field(64, ge=1)
+    batch_tokens: int = Field(default=8192, ge=1)
+    chunk_size: int = Field(default=8192, ge=1)
+    languages: tuple[str, ...] = Field(default=("en",), strict=False)
+    language_prior: float = Field(default=10.0, ge=0)
+    window_stride: int = Field(default=64, ge=1)
     window_emotions: Combine = "max"
     window_traits: Combine = "mean"
     overlap: Literal["auto", "thread", "inline"] = "auto"
@@ -205,13 +204,13 @@ class TrendsSettings(_Table):
     """[trends]: how scores become trends (see monitor/trends.py for the statistics)."""
 
     by: Literal["day", "week"] = "day"
-    short_window_days: int = Field(7, ge=1)
-    long_window_days: int = Field(30, ge=1)
+    short_window_days: int = Field(default=7, ge=1)
+    long_window_days: int = Field(default=30, ge=1)
     threshold: Unit = 0.5
-    recent_days: int = Field(7, ge=1)
-    min_posts_big5: int = Field(20, ge=1)
-    baseline_prior_posts: float = Field(5.0, ge=0)
-    min_std: float = Field(0.05, gt=0)
+    recent_days: int = Field(default=7, ge=1)
+    min_posts_big5: int = Field(default=20, ge=1)
+    baseline_prior_posts: float = Field(default=5.0, ge=0)
+    min_std: float = Field(default=0.05, gt=0)
 
 
 class LevelRule(_Table):
@@ -219,10 +218,10 @@ class LevelRule(_Table):
 
     enabled: bool = True
     severity: Severity = "medium"
-    cooldown_hours: float = Field(168.0, ge=0)
+    cooldown_hours: float = Field(default=168.0, ge=0)
     threshold: Unit = 0.75
-    window_days: int = Field(7, ge=1)
-    min_posts: int = Field(3, ge=1)
+    window_days: int = Field(default=7, ge=1)
+    min_posts: int = Field(default=3, ge=1)
 
 
 class RiseRule(_Table):
@@ -230,11 +229,11 @@ class RiseRule(_Table):
 
     enabled: bool = True
     severity: Severity = "high"
-    cooldown_hours: float = Field(168.0, ge=0)
-    k: float = Field(0.5, ge=0)
-    h: float = Field(6.5, gt=0)
+    cooldown_hours: float = Field(default=168.0, ge=0)
+    k: float = Field(default=0.5, ge=0)
+    h: float = Field(default=6.5, gt=0)
     z_cap: float = 2.5
-    min_baseline_posts: int = Field(10, ge=0)
+    min_baseline_posts: int = Field(default=10, ge=0)
 
     @model_validator(mode="after")
     def _cap_above_allowance(self) -> Self:
@@ -250,10 +249,10 @@ class BurstRule(_Table):
 
     enabled: bool = True
     severity: Severity = "high"
-    cooldown_hours: float = Field(72.0, ge=0)
+    cooldown_hours: float = Field(default=72.0, ge=0)
     post_threshold: Unit = 0.9
-    count: int = Field(5, ge=1)
-    window_hours: float = Field(24.0, gt=0)
+    count: int = Field(default=5, ge=1)
+    window_hours: float = Field(default=24.0, gt=0)
 
 
 class SourceShiftRule(_Table):
@@ -261,11 +260,11 @@ class SourceShiftRule(_Table):
 
     enabled: bool = True
     severity: Severity = "low"
-    cooldown_hours: float = Field(168.0, ge=0)
-    z: float = Field(3.0, gt=0)
-    baseline_days: int = Field(28, ge=1)
-    min_baseline_days: int = Field(7, ge=1)
-    min_posts: int = Field(10, ge=1)
+    cooldown_hours: float = Field(default=168.0, ge=0)
+    z: float = Field(default=3.0, gt=0)
+    baseline_days: int = Field(default=28, ge=1)
+    min_baseline_days: int = Field(default=7, ge=1)
+    min_posts: int = Field(default=10, ge=1)
     direction: Literal["up", "both"] = "up"
 
 
@@ -281,10 +280,10 @@ class AlertRules(_Table):
 class AlertsSettings(_Table):
     """[alerts]: evaluation window, delivery channels and what payloads may carry."""
 
-    lookback_days: int = Field(90, ge=1)
-    channels: tuple[ChannelName, ...] = Field(("terminal", "file"), **_LAX)
+    lookback_days: int = Field(default=90, ge=1)
+    channels: tuple[ChannelName, ...] = Field(default=("terminal", "file"), strict=False)
     excerpt: bool = False
-    excerpt_chars: int = Field(200, ge=1)
+    excerpt_chars: int = Field(default=200, ge=1)
     rules: AlertRules = Field(default_factory=AlertRules)
 
     @field_validator("channels")
@@ -298,7 +297,7 @@ class AlertsSettings(_Table):
 class FileChannel(_Table):
     """[channels.file]: append one JSON object a line."""
 
-    path: Path = Field(Path("alerts.jsonl"), **_LAX)
+    path: Path = Field(default=Path("alerts.jsonl"), strict=False)
 
 
 class WebhookChannel(_Table):
@@ -307,22 +306,22 @@ class WebhookChannel(_Table):
     url: str = ""
     secret_env: str = "EMOMON_WEBHOOK_SECRET"
     secret_header: str = "X-Emomon-Secret"
-    timeout: float = Field(10.0, ge=0)
-    retries: int = Field(3, ge=0)
-    backoff: float = Field(1.0, ge=0)
+    timeout: float = Field(default=10.0, ge=0)
+    retries: int = Field(default=3, ge=0)
+    backoff: float = Field(default=1.0, ge=0)
 
 
 class EmailChannel(_Table):
     """[channels.email]: one digest e-mail per run over SMTP."""
 
     host: str = "localhost"
-    port: int = Field(25, ge=1, le=65535)
+    port: int = Field(default=25, ge=1, le=65535)
     starttls: bool = False
-    cafile: Path | None = Field(None, **_LAX)
+    cafile: Path | None = Field(default=None, strict=False)
     username: str = ""
     password_env: str = "EMOMON_SMTP_PASSWORD"
     sender: str = "emomon@localhost"
-    recipients: tuple[str, ...] = Field((), **_LAX)
+    recipients: tuple[str, ...] = Field(default=(), strict=False)
     timeout: float = 10.0
 
 
@@ -348,10 +347,10 @@ class ScheduleSettings(_Table):
     ingest: str = "*/15 * * * *"
     score: str = "0 2 * * *"
     alerts: str = "30 2 * * *"
+    purge: str = "0 3 * * *"
     report: str = "0 7 * * *"
-    purge: str = ""
-    lock_timeout: float = Field(600.0, ge=0)
-    misfire_grace_hours: float = Field(6.0, gt=0)
+    lock_timeout: float = Field(default=600.0, ge=0)
+    misfire_grace_hours: float = Field(default=6.0, gt=0)
     jobstore_url: str = ""
 
     @model_validator(mode="before")
@@ -405,7 +404,7 @@ class ScheduleSettings(_Table):
 class RetentionSettings(_Table):
     """[retention]: raw text older than ``raw_text_days`` is removed (0 keeps it forever)."""
 
-    raw_text_days: int = Field(365, ge=0)
+    raw_text_days: int = Field(default=365, ge=0)
 
 
 class Settings(BaseSettings):
@@ -419,11 +418,11 @@ class Settings(BaseSettings):
         extra="forbid", frozen=True, strict=True, allow_inf_nan=False, validate_default=True
     )
 
-    path: Path | None = Field(None, **_LAX)
-    base_dir: Path = Field(**_LAX)
+    path: Path | None = Field(default=None, strict=False)
+    base_dir: Path = Field(strict=False)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
-    sources: tuple[SourceSettings, ...] = Field((), **_LAX)
+    sources: tuple[SourceSettings, ...] = Field(default=(), strict=False)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
     scoring: ScoringSettings = Field(default_factory=ScoringSettings)
@@ -451,7 +450,10 @@ class Settings(BaseSettings):
         url = make_url(db.url)
         if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
             return db
-        path = _resolve(Path(str(url.database)), info.data["base_dir"])
+        base_dir: Path | None = info.data.get("base_dir")
+        if base_dir is None:
+            return db
+        path = _resolve(Path(str(url.database)), base_dir)
         if not path.parent.is_dir():
             raise ValueError(
                 f"url = {db.url!r}: the directory {str(path.parent)!r} does not exist; "
@@ -469,7 +471,9 @@ class Settings(BaseSettings):
         for name in names:
             if names.count(name) > 1:
                 raise ValueError(f"the name {name!r} is used twice; give each source its own name")
-        base_dir: Path = info.data["base_dir"]
+        base_dir: Path | None = info.data.get("base_dir")
+        if base_dir is None:
+            return sources
         return tuple(
             s if is_url(s.location)
             else s.model_copy(update={"location": str(_resolve(Path(s.location), base_dir))})
@@ -479,7 +483,9 @@ class Settings(BaseSettings):
     @field_validator("channels")
     @classmethod
     def _channel_files(cls, c: ChannelsSettings, info: ValidationInfo) -> ChannelsSettings:
-        base_dir: Path = info.data["base_dir"]
+        base_dir: Path | None = info.data.get("base_dir")
+        if base_dir is None:
+            return c
         cafile = _resolve(c.email.cafile, base_dir) if c.email.cafile else None
         return c.model_copy(update={
             "file": c.file.model_copy(update={"path": _resolve(c.file.path, base_dir)}),
@@ -662,7 +668,7 @@ _TYPE_ERRORS = {
     "float_parsing", "string_type", "path_type", "tuple_type", "list_type", "dict_type",
     "model_type", "model_attributes_type", "none_required",
 }
-_BOUNDS = {"ge": "at least", "gt": "above", "le": "at most", "lt": "below"}
+_BOUNDS = {"ge": "of at least", "gt": "above", "le": "of at most", "lt": "below"}
 
 
 def _describe(exc: ValidationError, where: str, origins: Mapping[tuple[str, str], tuple[str, str]]) -> str:
@@ -670,7 +676,8 @@ def _describe(exc: ValidationError, where: str, origins: Mapping[tuple[str, str]
     errors = exc.errors(include_url=False)
     text = _describe_one(errors[0], where, origins)
     if len(errors) > 1:
-        text += f" (and {len(errors) - 1} more problems)"
+        more = len(errors) - 1
+        text += f" (and {more} more problem{'s' if more > 1 else ''})"
     return text
 
 
@@ -690,7 +697,8 @@ def _describe_one(
 
     if kind == "extra_forbidden":
         if not table:
-            return f"{where}: unknown section [{key}]; known sections: {_sections()}"
+            what = f"section [{key}]" if isinstance(err.get("input"), dict) else f"key {key}"
+            return f"{where}: unknown {what}; known sections: {_sections()}"
         known = ", ".join(place.model.model_fields)
         return f"{where}: unknown key {table} {key}; known keys: {known}"
     if kind == "unknown_key":
@@ -742,7 +750,7 @@ def _place(loc: tuple[int | str, ...], *, leaf: bool = False) -> _Place:
         sub = _model_class(annotation)
         item = _model_class(typing.get_args(annotation)[0]) if _is_tuple(annotation) else None
         if sub is not None:
-            names.append(rest.pop(0))
+            names.append(str(rest.pop(0)))
             table, model = f"[{'.'.join(names)}]", sub
         elif item is not None:
             names.append(str(rest.pop(0)))
@@ -758,17 +766,8 @@ def _place(loc: tuple[int | str, ...], *, leaf: bool = False) -> _Place:
     if info is None:
         return _Place(table, _key_text(tuple(rest)), model, None, [])
     annotation = _descend(info.annotation, tuple(rest[1:]))
-    metadata = list(info.metadata) if len(rest) == 1 else _annotated_metadata(annotation)
+    metadata = list(info.metadata) if len(rest) == 1 else []  # else the violated bound
     return _Place(table, _key_text(tuple(rest)), model, annotation, metadata)
-
-
-def _annotated_metadata(annotation: Any) -> list[Any]:
-    if typing.get_origin(annotation) is Annotated:
-        found: list[Any] = []
-        for meta in typing.get_args(annotation)[1:]:
-            found.extend(meta.metadata if isinstance(meta, FieldInfo) else [meta])
-        return found
-    return []
 
 
 def _key_text(parts: tuple[int | str, ...]) -> str:

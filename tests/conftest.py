@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import Engine
 
-from monitor.config import Settings, load_settings
+from monitor.settings import Settings, load_settings
 from monitor.store.engine import ensure_schema, make_engine
 
 REPO = Path(__file__).resolve().parent.parent

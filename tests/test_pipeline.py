@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 
 from monitor import pipeline
 from monitor.cli import cli
-from monitor.config import Settings, load_settings
+from monitor.settings import Settings, load_settings
 from monitor.errors import EmomonError, RunLocked
 from monitor.store import posts as store
 from monitor.store.engine import ensure_schema, make_engine, session_scope
@@ -122,7 +122,7 @@ def test_excerpt_only_when_switched_on(tmp_path: Path, monkeypatch: pytest.Monke
 HOLD = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from monitor.config import load_settings
+    from monitor.settings import load_settings
     from monitor.store.runs import run_lock
     with run_lock(load_settings(Path(sys.argv[1]), {}), label="scheduler"):
         print("locked", flush=True)

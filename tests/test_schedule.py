@@ -14,7 +14,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import func, select
 
-from monitor.config import load_settings
+from monitor.settings import load_settings
 from monitor.errors import EmomonError
 from monitor.schedule import build_scheduler, crontab_lines, job_id
 from monitor.store.engine import make_engine, session_scope
@@ -86,7 +86,7 @@ RUNNER = textwrap.dedent("""
     from datetime import datetime, timedelta, timezone
     from pathlib import Path
     from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED
-    from monitor.config import load_settings
+    from monitor.settings import load_settings
     from monitor.schedule import build_scheduler, job_id
 
     settings = load_settings(Path(sys.argv[1]), {})

@@ -27,7 +27,7 @@ from typing import Any
 import polars as pl
 
 from monitor import trends
-from monitor.config import (
+from monitor.settings import (
     AlertRules,
     BurstRule,
     LevelRule,

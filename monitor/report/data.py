@@ -15,7 +15,7 @@ import polars as pl
 from sqlalchemy.orm import Session
 
 from monitor import trends
-from monitor.config import Settings
+from monitor.settings import Settings
 
 # Signals that get a trend line: the index, the CARER classes and the depression-related
 # fine-grained emotions. "Rising" ranks every signal.
@@ -297,7 +297,7 @@ def load_report_data(
         now: Generation time.
     """
     from monitor.store import alerts as alert_store
-    from monitor.store import posts as store
+    from monitor.store import scores
 
     t = settings.trends
     frame = scores.read_scores(session, since=since, until=until, source=source, author=author)

@@ -20,8 +20,8 @@ import pytest
 from rich.console import Console
 
 from monitor.alerts import channels
-from monitor.config import EmailChannel as EmailSettings
-from monitor.config import WebhookChannel as WebhookSettings
+from monitor.settings import EmailChannel as EmailSettings
+from monitor.settings import WebhookChannel as WebhookSettings
 from monitor.errors import ChannelError, ConfigError
 
 ALERT = {

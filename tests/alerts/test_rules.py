@@ -9,7 +9,7 @@ import pytest
 from scoreframes import T0, score_frame, stream
 
 from monitor.alerts import rules as alerts
-from monitor.config import AlertRules, BurstRule, LevelRule, RiseRule, SourceShiftRule
+from monitor.settings import AlertRules, BurstRule, LevelRule, RiseRule, SourceShiftRule
 
 STEADY = [0.10, 0.14, 0.08, 0.12, 0.10, 0.15, 0.09, 0.11, 0.13, 0.10] * 2
 

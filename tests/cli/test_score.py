@@ -115,3 +115,41 @@ def test_progress_bar_shows_posts_per_second() -> None:
     assert "posts/s" in out.getvalue() and "10/10" in out.getvalue()
     with progress_bar(console, enabled=False) as callbacks:
         assert callbacks == (None, None)
+
+
+def test_predict_and_score_give_identical_numbers_for_long_and_short_posts(project: Path) -> None:
+    """The one inference path: `emomon predict --json` and the stored scores of `emomon score`
+    agree exactly (the store keeps float16, so predict's values are compared at that precision),
+    for a post split into windows and a post within one window."""
+    import numpy as np
+    from sqlalchemy import select
+
+    from monitor.settings import load_settings
+    from monitor.store import scores as score_store
+    from monitor.store.engine import make_engine, session_scope
+    from monitor.store.schema import SCORE_BIG5, SCORE_CARER, SCORE_GOEMOTIONS, Post
+
+    (project / "config.toml").write_text((project / "config.toml").read_text(encoding="utf-8")
+                                         + "window_stride = 7\n[scoring.index]\ncarer = { sadness = 1.0 }\n",
+                                         encoding="utf-8")
+    long_text, short_text = POSTS[3]["text"], POSTS[0]["text"]
+    assert invoke("ingest", "posts.jsonl")[0] == 0
+    assert invoke("score")[0] == 0
+    code, out, _ = invoke("predict", "--json", long_text, short_text)
+    assert code == 0
+    predicted = [json.loads(line) for line in out.splitlines()]
+    assert [p["windows"] for p in predicted][0] > 1 and predicted[1]["windows"] == 1
+
+    settings = load_settings(project / "config.toml", {})
+    engine = make_engine(settings.database.url)
+    with session_scope(engine) as s:
+        frame = score_store.read_scores(s)
+        ids = {text: pid for pid, text in s.execute(select(Post.id, Post.text))}
+    for p in predicted:
+        row = frame.filter(post_id=ids[p["text"]]).row(0, named=True)
+        for head, names in (("goemotions", SCORE_GOEMOTIONS), ("carer", SCORE_CARER), ("big5", SCORE_BIG5)):
+            keys = {k.lower(): k for k in p[head]}
+            got = np.asarray([row[name] for name in names], dtype=np.float32)
+            want = np.asarray([p[head][keys[name]] for name in names], dtype=np.float16).astype(np.float32)
+            assert np.array_equal(got, want), head
+        assert row["depression_index"] == pytest.approx(p["depression_index"], abs=0)

@@ -1,4 +1,4 @@
-"""Batching: length-sorted token budgets and deterministic training batches."""
+"""Batching: the batch planner's token budgets and deterministic training batches."""
 
 from __future__ import annotations
 
@@ -6,15 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from monitor.model.batching import length_sorted_batches, pad, plan_batches, training_batch
-
-
-def test_length_sorted_batches_respect_the_token_budget_and_cover_everything():
-    lengths = [5, 50, 7, 3, 48, 20, 21, 6]
-    batches = list(length_sorted_batches(lengths, max_tokens=60))
-    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
-    for b in batches:
-        assert max(lengths[i] for i in b) * len(b) <= 60 or len(b) == 1
+from monitor.model.batching import pad, plan_batches, training_batch
 
 
 def test_pad_masks_padding():
@@ -36,6 +28,17 @@ def padded(lengths: Sequence[int], batches: list[list[int]]) -> int:
     return sum(max(lengths[i] for i in b) * len(b) for b in batches)
 
 
+def greedy_batches(lengths: Sequence[int], budget: int) -> list[list[int]]:
+    """The baseline planner: sort by length, fill each batch to the budget."""
+    out: list[list[int]] = []
+    for i in np.argsort(np.asarray(lengths), kind="stable"):
+        if out and max(lengths[j] for j in [*out[-1], i]) * (len(out[-1]) + 1) <= budget:
+            out[-1].append(int(i))
+        else:
+            out.append([int(i)])
+    return out
+
+
 def test_plan_batches_covers_every_sequence_within_the_budget() -> None:
     rng = np.random.default_rng(0)
     lengths = [int(x) for x in np.clip(rng.lognormal(3.0, 0.6, 1024), 3, 128)]  # a long tail
@@ -44,7 +47,7 @@ def test_plan_batches_covers_every_sequence_within_the_budget() -> None:
     assert all(max(lengths[i] for i in b) * len(b) <= 8192 for b in batches)
     widths = [max(lengths[i] for i in b) for b in batches]
     assert widths == sorted(widths)
-    greedy = list(length_sorted_batches(lengths, 8192, max_batch=8192))  # fill to the budget
+    greedy = greedy_batches(lengths, 8192)
     real = sum(lengths)
     assert real / padded(lengths, batches) > 0.85 and real / padded(lengths, greedy) < 0.75
     assert plan_batches([], 4096) == [] and plan_batches([200, 3], 128) == [[1], [0]]

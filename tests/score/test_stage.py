@@ -19,7 +19,7 @@ import torch
 from sqlalchemy import Engine, func, select, update
 from tiny_model import build_tiny_model
 
-from monitor.config import Settings
+from monitor.settings import Settings
 from monitor.errors import ConfigError, ModelNotFound
 from monitor.model import Predictor, load_model, split_windows
 from monitor.score.stage import index_override, run_score, scores_version
@@ -481,7 +481,7 @@ def test_scores_version_is_the_model_version_by_default(predictor: Predictor) ->
 _CHILD = textwrap.dedent(
     """
     import sys, time
-    from monitor.config import load_settings
+    from monitor.settings import load_settings
     from monitor.store.engine import make_engine
     from monitor.model import load_model
     from monitor.score.stage import run_score
