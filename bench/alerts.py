@@ -40,7 +40,7 @@ import random
 import statistics
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -337,7 +337,7 @@ def main() -> None:
     args = p.parse_args()
 
     settings = load_settings(args.config, {})
-    rules = replace(settings.alerts.rules, source_shift=SourceShiftRule(enabled=False))
+    rules = settings.alerts.rules.model_copy(update={"source_shift": SourceShiftRule(enabled=False)})
     val_authors, val_frame, val_summary, val_scores = build_and_score(args, "validation")
     if args.split == "validation":
         authors, frame, summary, scores = val_authors, val_frame, val_summary, val_scores
@@ -353,19 +353,19 @@ def main() -> None:
           f"{naive_budget:.4f} (best detection within {TARGET_FALSE:g} false alert per 1,000 "
           "author-days)")
     tr = settings.trends
-    off = AlertRules(level=replace(rules.level, enabled=False),
-                     rise=replace(rules.rise, enabled=False),
-                     burst=replace(rules.burst, enabled=False),
+    off = AlertRules(level=rules.level.model_copy(update={"enabled": False}),
+                     rise=rules.rise.model_copy(update={"enabled": False}),
+                     burst=rules.burst.model_copy(update={"enabled": False}),
                      source_shift=SourceShiftRule(enabled=False))
     ours_name = "emomon rules (level+rise+burst)"
     naive_name = f"naive, tuned: any post >= {naive_tuned:.4f}"
     detectors = {
         ours_name: rule_alerts(frame, rules, tr.baseline_prior_posts, tr.min_std),
-        "  level only": rule_alerts(frame, replace(off, level=rules.level),
+        "  level only": rule_alerts(frame, off.model_copy(update={"level": rules.level}),
                                     tr.baseline_prior_posts, tr.min_std),
-        "  rise only": rule_alerts(frame, replace(off, rise=rules.rise),
+        "  rise only": rule_alerts(frame, off.model_copy(update={"rise": rules.rise}),
                                    tr.baseline_prior_posts, tr.min_std),
-        "  burst only": rule_alerts(frame, replace(off, burst=rules.burst),
+        "  burst only": rule_alerts(frame, off.model_copy(update={"burst": rules.burst}),
                                     tr.baseline_prior_posts, tr.min_std),
         naive_name: naive_alerts(frame, naive_tuned),
         f"naive, false budget: >= {naive_budget:.4f}": naive_alerts(frame, naive_budget),

@@ -20,6 +20,9 @@ from scoreframes import T0, score_frame, stream
 from sqlalchemy import func, select
 
 from monitor import pipeline
+from monitor.alerts.stage import alerts_stage
+from monitor.store import scores as score_store
+from monitor.store.runs import close_interrupted_runs
 from monitor.cli import cli
 from monitor.settings import Settings, load_settings
 from monitor.errors import EmomonError, RunLocked
@@ -75,9 +78,9 @@ def test_alerts_stage_stores_delivers_and_records_a_run(
         since = kw.get("since")
         return frame if since is None else frame.filter(pl.col("created_at") >= since)
 
-    monkeypatch.setattr(store, "read_scores", read_scores, raising=False)
+    monkeypatch.setattr(score_store, "read_scores", read_scores, raising=False)
     console = Console(width=80, record=True)
-    result = pipeline.alerts_stage(engine, settings, console=console, env={})
+    result = alerts_stage(engine, settings, console=console, env={})
     assert result.status == "ok" and result.counts["new"] >= 1
     assert seen[0]["since"] == frame["created_at"].max() - timedelta(days=90)
     lines = (tmp_path / "alerts.jsonl").read_text().splitlines()
@@ -86,7 +89,7 @@ def test_alerts_stage_stores_delivers_and_records_a_run(
     assert payload["subject"] == "a-shifted00001"
     text = "\n".join(lines) + console.export_text()
     assert "real_handle_1" not in text and "invented text" not in text  # no handles, no text
-    again = pipeline.alerts_stage(engine, settings, console=console, env={})
+    again = alerts_stage(engine, settings, console=console, env={})
     assert again.counts["new"] == 0  # same episodes: nothing new
     with session_scope(engine) as s:
         assert {a.subject for a in s.scalars(select(Alert))} == {"a-shifted00001"}
@@ -112,9 +115,9 @@ def test_excerpt_only_when_switched_on(tmp_path: Path, monkeypatch: pytest.Monke
             s.add(Post(id=r["post_id"], source_id=src.id, external_id=str(r["post_id"]),
                        author_id=None, created_at=r["created_at"], text="a long invented text",
                        content_hash="h", ingested_at=T0))
-    monkeypatch.setattr(store, "read_scores", lambda session, **kw: score_frame(rows),
+    monkeypatch.setattr(score_store, "read_scores", lambda session, **kw: score_frame(rows),
                         raising=False)
-    pipeline.alerts_stage(engine, settings, console=Console(), env={})
+    alerts_stage(engine, settings, console=Console(), env={})
     payloads = [json.loads(x) for x in (tmp_path / "alerts.jsonl").read_text().splitlines()]
     assert payloads and all(p["excerpt"] == "a long …" for p in payloads)
 
@@ -172,7 +175,7 @@ def test_a_killed_runs_row_is_closed_by_the_next_run(tmp_path: Path) -> None:
         assert rows["score"].finished_at is not None
         assert "killed or crashed" in (rows["score"].message or "")
         assert rows["purge"].status == "ok"
-    assert pipeline.close_interrupted_runs(engine) == 0  # nothing left running
+    assert close_interrupted_runs(engine) == 0  # nothing left running
 
 
 @pytest.mark.skipif(not HAS_SCORE, reason="monitor.score.stage (the score stage) is not in this "

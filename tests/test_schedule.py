@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from monitor.settings import load_settings
 from monitor.errors import EmomonError
-from monitor.schedule import build_scheduler, crontab_lines, job_id
+from monitor.schedule import build_scheduler, crontab_lines, job_id, scheduled_stages
 from monitor.store.engine import make_engine, session_scope
 from monitor.store.schema import Run
 
@@ -67,17 +67,17 @@ def test_jobs_persist_in_the_database_and_stale_ones_are_dropped(tmp_path: Path)
     settings = load_settings(write_config(tmp_path, ""), {})
     sched = build_scheduler(settings, scheduler_class=BackgroundScheduler)
     sched.start(paused=True)
-    assert len(sched.get_jobs()) == 4
+    assert len(sched.get_jobs()) == 5
     sched.shutdown(wait=False)
     engine = make_engine(settings.database.url)
     with engine.connect() as conn:
         ids = [r[0] for r in conn.exec_driver_sql("SELECT id FROM apscheduler_jobs ORDER BY id")]
-    assert ids == ["emomon-alerts", "emomon-ingest", "emomon-report", "emomon-score"]
+    assert ids == ["emomon-alerts", "emomon-ingest", "emomon-purge", "emomon-report", "emomon-score"]
     fewer = load_settings(write_config(tmp_path, 'score = ""'), {})
     again = build_scheduler(fewer, scheduler_class=BackgroundScheduler)
     again.start(paused=True)
     assert sorted(j.id for j in again.get_jobs()) == [
-        "emomon-alerts", "emomon-ingest", "emomon-report"]
+        "emomon-alerts", "emomon-ingest", "emomon-purge", "emomon-report"]
     again.shutdown(wait=False)
 
 
@@ -136,7 +136,7 @@ def test_missed_runs_are_coalesced_into_one_real_run(tmp_path: Path) -> None:
 def test_a_run_later_than_the_grace_time_is_skipped(tmp_path: Path) -> None:
     # once a year, so the only due fire time is the one 150 s ago; grace 3.6 s
     cfg = write_config(tmp_path, 'ingest = "0 0 1 1 *"\nscore = ""\nalerts = ""\n'
-                                 'report = ""\nmisfire_grace_hours = 0.001')
+                                                                  'purge = ""\nreport = ""\nmisfire_grace_hours = 0.001')
     assert _run_scheduler(cfg) == ["missed"]
     assert _ingest_runs(cfg) == 0
 
@@ -146,10 +146,22 @@ def test_crontab_lines(tmp_path: Path) -> None:
     lines = crontab_lines(load_settings(cfg, {}), executable="/usr/bin/emomon")
     assert "CRON_TZ=Europe/Berlin" in lines
     jobs = [x for x in lines if not x.startswith(("#", "CRON_TZ"))]
-    assert len(jobs) == 3
+    assert [j.split("--stage ")[1].split()[0] for j in jobs] == ["ingest", "alerts", "purge", "report"]
     assert jobs[0] == (f"*/15 * * * * cd {tmp_path} && /usr/bin/emomon --config {cfg} -q run "
                        f"--stage ingest >> {tmp_path / 'emomon-cron.log'} 2>&1")
     assert [j.split()[:5] for j in jobs][1] == ["30", "2", "*", "*", "*"]
-    off = write_config(tmp_path, 'ingest = ""\nscore = ""\nalerts = ""\nreport = ""')
+    off = write_config(tmp_path, 'ingest = ""\nscore = ""\nalerts = ""\npurge = ""\nreport = ""')
     with pytest.raises(EmomonError, match="no stage is scheduled"):
         crontab_lines(load_settings(off, {}))
+
+
+def test_purge_is_scheduled_exactly_while_retention_is_on(tmp_path: Path) -> None:
+    """The schedule and cron come from the stage registry: purge included, unless retention is off."""
+    on = load_settings(write_config(tmp_path, ""), {})
+    assert [stage for stage, _ in scheduled_stages(on)] == ["ingest", "score", "alerts", "purge", "report"]
+    assert any("--stage purge" in line for line in crontab_lines(on, executable="emomon"))
+    cfg = write_config(tmp_path, "")
+    cfg.write_text(cfg.read_text(encoding="utf-8") + "\n[retention]\nraw_text_days = 0\n", encoding="utf-8")
+    off = load_settings(cfg, {})
+    assert "purge" not in [stage for stage, _ in scheduled_stages(off)]
+    assert not any("--stage purge" in line for line in crontab_lines(off, executable="emomon"))

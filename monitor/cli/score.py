@@ -41,7 +41,7 @@ def score(app: AppContext, limit: int | None, rescore: bool, model: Path | None,
     with exclusive(settings, engine, label="score"), \
             counted_progress(app, "scoring", "posts", enabled=app.interactive(as_json)) as bar:
         report = run_score(engine, settings, model=model, limit=limit, rescore=rescore, device=device,
-                           batch_tokens=batch_tokens, progress=bar[1] if bar else None,
+                           batch_tokens=batch_tokens, progress=(lambda n: bar[1](n, "")) if bar else None,
                            on_total=bar[0] if bar else None)
     if as_json:
         print_json(report.to_json())

@@ -82,7 +82,7 @@ def adhoc_source(location: str, kind: str | None = None) -> SourceSettings:
     """A source for a path or URL given on the command line (named by its absolute location)."""
     if not is_url(location):
         location = str(Path(location).expanduser().absolute())
-    return SourceSettings(name=location, kind=kind or guess_kind(location), location=location)
+    return SourceSettings.model_validate({"name": location, "kind": kind or guess_kind(location), "location": location})
 
 
 def with_kind(source: SourceSettings, kind: str | None) -> SourceSettings:

@@ -93,8 +93,8 @@ def load_predictor(settings: Settings, *, model: Path | None = None, device: str
     if not path.is_dir():
         raise ModelNotFound(f"model directory {str(path)!r} not found: set [model] path in the config or pass "
                             "--model PATH (e.g. train one with `emomon train`)")
-    options = WindowOptions(stride=sc.window_stride, emotions=sc.window_emotions,  # type: ignore[arg-type]
-                            traits=sc.window_traits, batch_tokens=batch_tokens or sc.batch_tokens)  # type: ignore[arg-type]
+    options = WindowOptions(stride=sc.window_stride, emotions=sc.window_emotions, traits=sc.window_traits,
+                            batch_tokens=batch_tokens or sc.batch_tokens)
     try:
         predictor = load_model(path, device=device or sc.device, precision=sc.precision, fused=fused, options=options)
     except ValueError as exc:

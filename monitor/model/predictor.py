@@ -35,12 +35,13 @@ Combine = Literal["max", "mean"]
 @dataclass(frozen=True)
 class WindowOptions:
     """How long posts are windowed and batched ([scoring] window_stride, window_emotions,
-    window_traits, batch_tokens)."""
+    window_traits, batch_tokens). A stride wider than a window's body is clamped to it (windows
+    then touch without overlapping)."""
 
     stride: int = 64
     emotions: Combine = "max"
     traits: Combine = "mean"
-    batch_tokens: int = 16384
+    batch_tokens: int = 8192
 
 
 @dataclass
@@ -79,10 +80,9 @@ class Predictor:
         self.name: str = config["name"]
         self.version: str = config["version"]
         self.max_length: int = int(config["window"])
-        self.options = options or WindowOptions(stride=self.max_length // 2)
-        if not 0 < self.options.stride <= self.max_length - 2:
-            raise ValueError(f"window stride {self.options.stride} must be between 1 and {self.max_length - 2} "
-                             f"(the model window {self.max_length} minus its 2 special tokens)")
+        self.options = options or WindowOptions()
+        if self.options.stride < 1:
+            raise ValueError(f"window stride {self.options.stride} must be at least 1")
         if self.options.batch_tokens < self.max_length:
             raise ValueError(f"batch tokens {self.options.batch_tokens} is smaller than the model window "
                              f"{self.max_length}: use at least {self.max_length}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -22,7 +21,7 @@ def only(**rules: object) -> AlertRules:
         burst=BurstRule(enabled=False),
         source_shift=SourceShiftRule(enabled=False),
     )
-    return replace(off, **rules)
+    return off.model_copy(update=rules)
 
 
 # ----------------------------------------------------------------------------------- level
@@ -58,9 +57,9 @@ def test_level_cooldown_merges_episodes_closer_than_the_cooldown() -> None:
     # 10 of them are high again: post 30, 13.5 days after the first trigger (post 3)
     values = [0.9] * 4 + [0.05] * 16 + [0.9] * 10
     frame = score_frame(stream("a", values))
-    long = replace(LEVEL, cooldown_hours=24 * 14)
+    long = LEVEL.model_copy(update={"cooldown_hours": 24 * 14})
     assert [c.trigger_index for c in alerts.evaluate(frame, only(level=long))] == [3]
-    short = replace(LEVEL, cooldown_hours=24)
+    short = LEVEL.model_copy(update={"cooldown_hours": 24})
     got = alerts.evaluate(frame, only(level=short))
     assert [c.trigger_index for c in got] == [3, 30]
 
@@ -93,7 +92,7 @@ def test_rise_fires_within_a_few_posts_of_a_shift() -> None:
 def test_rise_needs_more_than_one_extreme_post() -> None:
     frame = score_frame(stream("a", STEADY + [0.99] + STEADY[:6]))
     assert alerts.evaluate(frame, only(rise=RISE)) == []
-    uncapped = replace(RISE, z_cap=1000.0)
+    uncapped = RISE.model_copy(update={"z_cap": 1000.0})
     assert [c.trigger_index for c in alerts.evaluate(frame, only(rise=uncapped))] == [
         len(STEADY) + 1
     ]
@@ -107,9 +106,9 @@ def test_rise_stays_quiet_on_a_steady_author_even_at_a_high_level() -> None:
 
 def test_rise_waits_for_min_baseline_posts() -> None:
     frame = score_frame(stream("a", STEADY + [0.9] * 10))
-    soon = alerts.evaluate(frame, only(rise=replace(RISE, min_baseline_posts=15)))
+    soon = alerts.evaluate(frame, only(rise=RISE.model_copy(update={"min_baseline_posts": 15})))
     assert len(soon) == 1 and soon[0].trigger_index == len(STEADY) + 3
-    late = alerts.evaluate(frame, only(rise=replace(RISE, min_baseline_posts=25)))
+    late = alerts.evaluate(frame, only(rise=RISE.model_copy(update={"min_baseline_posts": 25})))
     assert len(late) == 1 and late[0].trigger_index == 26  # needs 25 earlier posts
     assert late[0].evidence["baseline_posts"] == 25
 
@@ -117,7 +116,7 @@ def test_rise_waits_for_min_baseline_posts() -> None:
 def test_rise_one_long_shift_is_one_alert() -> None:
     values = STEADY + [0.8] * 40  # 20 days high: the CUSUM stays above h
     frame = score_frame(stream("a", values))
-    no_cooldown = replace(RISE, cooldown_hours=0)
+    no_cooldown = RISE.model_copy(update={"cooldown_hours": 0})
     assert len(alerts.evaluate(frame, only(rise=no_cooldown))) == 1
 
 
@@ -147,7 +146,7 @@ def test_burst_cooldown_and_separate_episodes() -> None:
     rows = stream("a", burst + calm + burst, every=timedelta(hours=6))  # 2nd burst 2.25 days on
     frame = score_frame(rows)
     assert len(alerts.evaluate(frame, only(burst=BURST))) == 1
-    got = alerts.evaluate(frame, only(burst=replace(BURST, cooldown_hours=12)))
+    got = alerts.evaluate(frame, only(burst=BURST.model_copy(update={"cooldown_hours": 12})))
     assert [c.trigger_index for c in got] == [3, 12]
 
 
@@ -197,7 +196,7 @@ def test_source_shift_direction_both_catches_drops() -> None:
     days = [0.50, 0.52, 0.49, 0.51, 0.50, 0.53, 0.48, 0.50, 0.51, 0.10]
     frame = score_frame(_source_days(days, 12))
     assert alerts.evaluate(frame, only(source_shift=SHIFT)) == []
-    got = alerts.evaluate(frame, only(source_shift=replace(SHIFT, direction="both")))
+    got = alerts.evaluate(frame, only(source_shift=SHIFT.model_copy(update={"direction": "both"})))
     assert len(got) == 1 and got[0].evidence["z"] < -3
 
 

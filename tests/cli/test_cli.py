@@ -92,7 +92,7 @@ def test_config_error_is_one_clean_line(tmp_path, runner):
     result = runner.invoke(cli, ["--config", str(bad), "ingest"])
     assert result.exit_code == 1
     assert result.stderr.strip().count("\n") == 0
-    assert "ingest.batch_size = 'x'" in result.stderr
+    assert "[ingest] batch_size = 'x'" in result.stderr and "whole number" in result.stderr
 
 
 def test_usage_error_exits_2(runner):

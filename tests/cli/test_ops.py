@@ -98,7 +98,8 @@ def test_cron_prints_crontab_lines(cfg: Path) -> None:
     assert code == 0
     lines = out.splitlines()
     assert "CRON_TZ=Europe/Berlin" in lines
-    assert sum("run --stage" in x for x in lines) == 4
+    assert sum("run --stage" in x for x in lines) == 5
+    assert any("run --stage purge" in x for x in lines)
 
 
 def test_purge_and_run_stage_write_runs_rows(cfg: Path) -> None:

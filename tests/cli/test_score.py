@@ -1,4 +1,4 @@
-"""``emomon score`` through the CLI (monitor/score_cmd.py), on real SQLite files."""
+"""``emomon score`` and ``emomon predict`` through the CLI (monitor/cli/score.py), on real SQLite files."""
 
 from __future__ import annotations
 
@@ -102,13 +102,16 @@ def test_user_errors_are_one_line(project: Path) -> None:
 def test_progress_bar_shows_posts_per_second() -> None:
     import io
 
-    from monitor.score_cmd import progress_bar
     from rich.console import Console
 
+    from monitor.cli.app import AppContext, counted_progress
+
     out = io.StringIO()
-    console = Console(file=out, force_terminal=True, width=120)
-    with progress_bar(console, enabled=True) as (on_total, advance):
-        assert on_total is not None and advance is not None
+    app = AppContext(config_path=None, config_explicit=False, db_url=None)
+    app._consoles["err"] = Console(file=out, force_terminal=True, width=120)
+    with counted_progress(app, "scoring", "posts", enabled=True) as bar:
+        assert bar is not None
+        on_total, advance = bar
         on_total(10)
         advance(4)
         advance(6)
@@ -149,7 +152,8 @@ def test_predict_and_score_give_identical_numbers_for_long_and_short_posts(proje
         row = frame.filter(post_id=ids[p["text"]]).row(0, named=True)
         for head, names in (("goemotions", SCORE_GOEMOTIONS), ("carer", SCORE_CARER), ("big5", SCORE_BIG5)):
             keys = {k.lower(): k for k in p[head]}
-            got = np.asarray([row[name] for name in names], dtype=np.float32)
+            prefix = {"goemotions": "goemo", "carer": "carer", "big5": "big5"}[head]
+            got = np.asarray([row[f"{prefix}_{name}"] for name in names], dtype=np.float32)
             want = np.asarray([p[head][keys[name]] for name in names], dtype=np.float16).astype(np.float32)
             assert np.array_equal(got, want), head
         assert row["depression_index"] == pytest.approx(p["depression_index"], abs=0)

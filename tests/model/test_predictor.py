@@ -11,7 +11,7 @@ import torch
 from tiny_model import build_tiny_model
 
 from monitor.errors import ModelNotFound
-from monitor.model import load_model, split_windows
+from monitor.model import WindowOptions, load_model, split_windows
 from monitor.model.artifact import Calibration, read_artifact, save_artifact
 
 SHIPPED = Path(__file__).resolve().parents[2] / "models" / "emomon-mtl-v1"
@@ -41,7 +41,8 @@ def test_weights_are_safetensors_and_nothing_is_pickled(tmp_path):
 def test_predict_output_shape_and_ranges(tmp_path):
     predictor = load_model(build_tiny_model(tmp_path / "m"), precision="fp32")
     [result] = predictor.predict(["i feel happy"])
-    assert set(result) == {"text", "carer", "carer_label", "goemotions", "goemotions_labels", "big5", "depression_index"}
+    assert set(result) == {"text", "carer", "carer_label", "goemotions", "goemotions_labels", "big5", "depression_index",
+                           "windows"}
     assert len(result["goemotions"]) == 28 and len(result["carer"]) == 6 and list(result["big5"]) == ["EXT", "NEU", "AGR", "CON", "OPN"]
     assert sum(result["carer"].values()) == pytest.approx(1.0, abs=1e-4)
     assert 0.0 <= result["depression_index"] <= 1.0
@@ -66,9 +67,9 @@ def test_missing_or_incomplete_model_names_the_fix(tmp_path):
 
 
 def test_fp32_scores_do_not_depend_on_batch_composition(tmp_path):
-    predictor = load_model(build_tiny_model(tmp_path / "m"), precision="fp32")
+    predictor = load_model(build_tiny_model(tmp_path / "m"), precision="fp32", options=WindowOptions(batch_tokens=64))
     alone = predictor.predict(["so sad today"])[0]
-    mixed = predictor.predict(["a very long happy joy smile text " * 3, "so sad today", "i"], max_tokens=64)[1]
+    mixed = predictor.predict(["a very long happy joy smile text " * 3, "so sad today", "i"])[1]
     assert np.allclose(list(alone["goemotions"].values()), list(mixed["goemotions"].values()), atol=1e-5)
 
 

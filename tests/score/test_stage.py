@@ -22,7 +22,8 @@ from tiny_model import build_tiny_model
 from monitor.settings import Settings
 from monitor.errors import ConfigError, ModelNotFound
 from monitor.model import Predictor, load_model, split_windows
-from monitor.score.stage import index_override, run_score, scores_version
+from monitor.model.configured import index_from_settings, load_predictor, scores_version
+from monitor.score.stage import run_score
 from monitor.store import posts as store
 from monitor.store import scores
 from monitor.store.engine import ensure_schema, make_engine, session_scope
@@ -226,8 +227,7 @@ def test_long_post_is_scored_on_windows(engine: Engine, settings: Settings, pred
     rows = score_rows(engine)
     assert rows[long_id].windows == len(windows) and rows[short_id].windows == 1
 
-    per_window = [predictor.forward_ids(torch.tensor([w]), torch.ones(1, len(w), dtype=torch.long))
-                  for w in windows]
+    per_window = [predictor.probabilities(predictor.window_logits(predictor.plan([w]))) for w in windows]
     goemo = np.concatenate([p["goemotions"] for p in per_window])
     carer = np.concatenate([p["carer"] for p in per_window])
     big5 = np.concatenate([p["big5"] for p in per_window])
@@ -248,10 +248,11 @@ def test_window_combination_is_configurable(
     long_text = " ".join(ENGLISH * 4)
     (pid,) = add_posts(engine, [long_text])
     mean = make_settings("[scoring]\nwindow_emotions = \"mean\"\nwindow_stride = 16\n")
+    predictor = load_predictor(mean, model=predictor.path, device="cpu")
     run_score(engine, mean, predictor=predictor)
     ids = predictor.encode([long_text])[0]
     windows = split_windows(ids, predictor.max_length, 16)
-    outs = [predictor.forward_ids(torch.tensor([w]), torch.ones(1, len(w), dtype=torch.long)) for w in windows]
+    outs = [predictor.probabilities(predictor.window_logits(predictor.plan([w]))) for w in windows]
     index = predictor.depression_index(np.concatenate([o["goemotions"] for o in outs]),
                                        np.concatenate([o["carer"] for o in outs]))
     row = score_rows(engine)[pid]
@@ -433,6 +434,7 @@ def test_progress_moves_within_a_chunk(
     add_posts(engine, ENGLISH * 2)
     seen: list[int] = []
     one_chunk = make_settings(EMOMON_SCORING_CHUNK_SIZE="1000", EMOMON_SCORING_BATCH_TOKENS="64")
+    predictor = load_predictor(one_chunk, model=predictor.path, device="cpu")  # batches as configured
     run_score(engine, one_chunk, predictor=predictor, progress=seen.append)
     assert len(seen) > 3 and sum(seen) == 2 * len(ENGLISH)  # one chunk, many batches
 
@@ -441,13 +443,14 @@ def test_index_weights_from_config_change_the_version(
     make_settings: Callable[..., Settings], predictor: Predictor
 ) -> None:
     custom = make_settings("[scoring.index]\ngoemotions = { sadness = 2.0 }\n")
-    index = index_override(custom.scoring, predictor)
+    index = index_from_settings(custom.scoring, predictor.index, predictor.goemotions_labels, predictor.carer_labels)
     assert index is not None and dict(index.goemotions) == {"sadness": 2.0}
     assert dict(index.carer) == dict(predictor.index.carer)  # empty table: the model's weights
-    assert index_override(make_settings("").scoring, predictor) is None
+    assert index_from_settings(make_settings("").scoring, predictor.index, predictor.goemotions_labels,
+                               predictor.carer_labels) is None
     bad = make_settings("[scoring.index]\ncarer = { gloom = 1.0 }\n")
     with pytest.raises(ConfigError, match="gloom"):
-        index_override(bad.scoring, predictor)
+        index_from_settings(bad.scoring, predictor.index, predictor.goemotions_labels, predictor.carer_labels)
 
 
 def test_custom_index_is_stored_under_its_own_version(

@@ -88,7 +88,7 @@ def test_candidates_in_one_batch_respect_cooldown_among_themselves(engine: Engin
 
 def test_evaluate_twice_over_the_store_raises_each_episode_once(engine: Engine) -> None:
     frame = score_frame(stream("a-alice000001", [0.1] * 10 + [0.9] * 10, start=T0))
-    rules = replace(AlertRules(), level=LevelRule(threshold=0.6, min_posts=3))
+    rules = AlertRules().model_copy(update={"level": LevelRule(threshold=0.6, min_posts=3)})
     cds = alerts.rule_cooldowns(rules)
     for expected in (True, False):
         with session_scope(engine) as s:

@@ -1,0 +1,232 @@
+"""The section models other than alerts and channels (see :mod:`monitor.settings.alerts`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal, Self
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from monitor.settings.base import COLUMN_KEYS, Combine, SourceKind, Table, Unit, Weight, choices, is_url
+
+
+class DatabaseSettings(Table):
+    """[database] section."""
+
+    url: str = "sqlite:///emomon.db"
+
+    @field_validator("url")
+    @classmethod
+    def _sqlalchemy_url(cls, url: str) -> str:
+        try:
+            make_url(url)
+        except ArgumentError as exc:
+            raise ValueError("is not a SQLAlchemy URL; use e.g. 'sqlite:///emomon.db'") from exc
+        return url
+
+
+class IngestSettings(Table):
+    """[ingest] section."""
+
+    batch_size: int = Field(default=2000, ge=1)
+    max_text_chars: int = Field(default=20_000, ge=1)
+    max_raw_chars: int = Field(default=4_000, ge=1)
+    timeout_s: float = Field(default=20.0, gt=0)
+    max_bytes: int = Field(default=20_000_000, ge=1)
+    user_agent: str = "emomon/0.1 (+https://github.com/emomon/emomon)"
+
+
+class SourceSettings(Table):
+    """One [[sources]] entry.
+
+    ``location`` is a URL, or a path/glob made absolute against the config file's directory.
+    ``platform`` keys author handles (default: the kind for mastodon/x/reddit, the host for
+    feed URLs, else the source name).
+    """
+
+    name: str
+    kind: SourceKind
+    location: str
+    columns: dict[str, str] = Field(default_factory=dict)
+    enabled: bool = True
+    platform: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _named(cls, name: str) -> str:
+        if not name.strip():
+            raise ValueError("must not be empty; give the source a name")
+        return name
+
+    @field_validator("location")
+    @classmethod
+    def _located(cls, location: str) -> str:
+        if not location.strip():
+            raise ValueError("must not be empty; give a URL, a path or a glob")
+        return location.strip()
+
+    @field_validator("columns")
+    @classmethod
+    def _known_columns(cls, columns: dict[str, str]) -> dict[str, str]:
+        for key in columns:
+            if key not in COLUMN_KEYS:
+                raise ValueError(
+                    f"has the unknown column {key!r}; use any of {choices(COLUMN_KEYS)}"
+                )
+        return columns
+
+    @model_validator(mode="after")
+    def _urls_are_feeds(self) -> Self:
+        if is_url(self.location) and self.kind != "feed":
+            raise ValueError(
+                f"location = {self.location!r} is a URL but kind = {self.kind!r}: only "
+                "kind = 'feed' reads URLs; use kind = 'feed' or a local path"
+            )
+        return self
+
+    def author_platform(self) -> str:
+        """The platform part of this source's author keys."""
+        if self.platform:
+            return self.platform
+        if self.kind in ("mastodon", "x", "reddit"):
+            return self.kind
+        host = urlparse(self.location).hostname if is_url(self.location) else None
+        return host or self.name
+
+
+class PrivacySettings(Table):
+    """[privacy] section."""
+
+    exclude_authors: tuple[str, ...] = Field(default=(), strict=False)
+    opt_out_markers: tuple[str, ...] = Field(default=("#nobots", "#noindex"), strict=False)
+    pseudonym_salt: str | None = None
+
+
+class ModelSettings(Table):
+    """[model]: the trained model directory and the training datasets (relative to the config file)."""
+
+    path: str = "models/emomon-mtl-v1"
+    datasets: str = "../shared/datasets"
+
+
+class ScoringIndex(Table):
+    """[scoring.index]: depression-index weights per emotion label (empty: the model's own)."""
+
+    goemotions: dict[str, Weight] = Field(default_factory=dict)
+    carer: dict[str, Weight] = Field(default_factory=dict)
+
+
+class ScoringSettings(Table):
+    """[scoring]: how `emomon score` runs the model over the store (see monitor/score)."""
+
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["auto", "bf16", "fp32"] = "auto"
+    batch_tokens: int = Field(default=8192, ge=1)
+    chunk_size: int = Field(default=8192, ge=1)
+    languages: tuple[str, ...] = Field(default=("en",), strict=False)
+    language_prior: float = Field(default=10.0, ge=0)
+    window_stride: int = Field(default=64, ge=1)
+    window_emotions: Combine = "max"
+    window_traits: Combine = "mean"
+    overlap: Literal["auto", "thread", "inline"] = "auto"
+    index: ScoringIndex = Field(default_factory=ScoringIndex)
+
+    @field_validator("languages")
+    @classmethod
+    def _language_codes(cls, languages: tuple[str, ...]) -> tuple[str, ...]:
+        if not languages or any(not lang.strip() for lang in languages):
+            raise ValueError('must list language codes; use e.g. ["en"]')
+        return languages
+
+
+class TrendsSettings(Table):
+    """[trends]: how scores become trends (see monitor/trends.py for the statistics)."""
+
+    by: Literal["day", "week"] = "day"
+    short_window_days: int = Field(default=7, ge=1)
+    long_window_days: int = Field(default=30, ge=1)
+    threshold: Unit = 0.5
+    recent_days: int = Field(default=7, ge=1)
+    min_posts_big5: int = Field(default=20, ge=1)
+    baseline_prior_posts: float = Field(default=5.0, ge=0)
+    min_std: float = Field(default=0.05, gt=0)
+
+
+_SCHEDULE_OPTIONS = ("timezone", "lock_timeout", "misfire_grace_hours", "jobstore_url")
+
+
+class ScheduleSettings(Table):
+    """[schedule]: when `emomon schedule` (or the system cron) runs each stage.
+
+    Every other key than the options in ``_SCHEDULE_OPTIONS`` is a stage of
+    ``monitor.pipeline.STAGE_NAMES`` with a cron expression; "" leaves the stage out.
+    """
+
+    timezone: str = "UTC"
+    ingest: str = "*/15 * * * *"
+    score: str = "0 2 * * *"
+    alerts: str = "30 2 * * *"
+    purge: str = "0 3 * * *"
+    report: str = "0 7 * * *"
+    lock_timeout: float = Field(default=600.0, ge=0)
+    misfire_grace_hours: float = Field(default=6.0, gt=0)
+    jobstore_url: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stage_keys(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            from monitor.pipeline import STAGE_NAMES
+
+            for key in data:
+                if key not in _SCHEDULE_OPTIONS and key not in STAGE_NAMES:
+                    known = ", ".join((*_SCHEDULE_OPTIONS, *STAGE_NAMES))
+                    raise PydanticCustomError(
+                        "unknown_key", "unknown key {key}; known keys: {known}",
+                        {"key": key, "known": known},
+                    )
+        return data
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                "is not a known time zone; use an IANA name such as 'Europe/Berlin' or 'UTC'"
+            ) from exc
+        return name
+
+    @model_validator(mode="after")
+    def _cron_expressions(self) -> Self:
+        zone = ZoneInfo(self.timezone)
+        for stage, expr in self.jobs.items():
+            try:
+                CronTrigger.from_crontab(expr, timezone=zone)
+            except ValueError as exc:
+                raise ValueError(
+                    f"{stage} = {expr!r} is not a cron expression ({exc}); use five fields "
+                    "(minute hour day month weekday), e.g. '0 2 * * *', or '' to leave it out"
+                ) from exc
+        return self
+
+    @property
+    def jobs(self) -> dict[str, str]:
+        """``{stage: cron expression}`` of the scheduled stages, in the pipeline's order."""
+        from monitor.pipeline import STAGE_NAMES
+
+        exprs = {stage: getattr(self, stage, "") for stage in STAGE_NAMES}
+        return {stage: expr for stage, expr in exprs.items() if expr}
+
+
+class RetentionSettings(Table):
+    """[retention]: raw text older than ``raw_text_days`` is removed (0 keeps it forever)."""
+
+    raw_text_days: int = Field(default=365, ge=0)
