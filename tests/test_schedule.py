@@ -50,8 +50,8 @@ def test_jobs_have_stable_ids_cron_triggers_and_safe_defaults(tmp_path: Path) ->
     settings = load_settings(cfg, {})
     sched = build_scheduler(settings, scheduler_class=BackgroundScheduler)
     jobs = {j.id: j for j in sched.get_jobs()}
-    assert set(jobs) == {"emomon-ingest", "emomon-score", "emomon-alerts"}  # report disabled
-    for stage in ("ingest", "score", "alerts"):
+    assert set(jobs) == {"emomon-ingest", "emomon-score", "emomon-alerts", "emomon-purge"}  # report disabled
+    for stage in ("ingest", "score", "alerts", "purge"):
         job = jobs[job_id(stage)]
         assert isinstance(job.trigger, CronTrigger)
         assert str(job.trigger.timezone) == "Europe/Berlin"

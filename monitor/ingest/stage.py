@@ -43,7 +43,7 @@ class SourceReport:
     duplicate: int = 0
     rejected: int = 0
     excluded: int = 0
-    status: str = "ok"  # ok | not_modified | gone | retry_later | paused | error
+    status: str = "ok"  # ok | not_modified | gone | retry_later | error
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -159,22 +159,16 @@ def _ingest_source(
 def _fetch_feed(
     engine: Engine, settings: Settings, source_id: int, state: Any, report: SourceReport, now: datetime
 ) -> list[RawRecord]:
+    """Fetch a feed source (the feed reader itself holds back a paused or backing-off source)."""
     # The feed reader pulls in httpx and feedparser; file-only runs never import them.
     from monitor.ingest.feeds import read_feed
 
-    if state.paused:
-        report.status = "paused"
-        report.warnings.append("paused after 410 Gone: re-add the source to fetch it again")
-        return []
-    if state.retry_after is not None and state.retry_after > now:
-        report.status = "retry_later"
-        report.warnings.append(f"server asked to wait until {state.retry_after.isoformat()}")
-        return []
     result: FeedResult = read_feed(
         state,
         timeout_s=settings.ingest.timeout_s,
         max_bytes=settings.ingest.max_bytes,
         user_agent=settings.ingest.user_agent,
+        now=now,
     )
     with session_scope(engine) as session:
         store.save_feed_state(session, source_id, result.state)

@@ -26,7 +26,6 @@ from monitor.model.network import MultitaskNetwork, NetworkConfig
 
 FORMAT = "emomon-model/1"
 REQUIRED = ("model.safetensors", "config.json", "encoder/config.json", "tokenizer", "labels.json", "calibration.json")
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json")
 
 
 @dataclass(frozen=True)

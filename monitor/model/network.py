@@ -12,14 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-GOEMOTIONS_LABELS: tuple[str, ...] = (
-    "admiration", "amusement", "anger", "annoyance", "approval", "caring", "confusion",
-    "curiosity", "desire", "disappointment", "disapproval", "disgust", "embarrassment",
-    "excitement", "fear", "gratitude", "grief", "joy", "love", "nervousness", "optimism",
-    "pride", "realization", "relief", "remorse", "sadness", "surprise", "neutral",
-)
-CARER_LABELS: tuple[str, ...] = ("sadness", "joy", "love", "anger", "fear", "surprise")
-BIG5_TRAITS: tuple[str, ...] = ("EXT", "NEU", "AGR", "CON", "OPN")
+from monitor.labels import BIG5_TRAITS, CARER_LABELS, GOEMOTIONS_LABELS
+
+__all__ = ["BIG5_TRAITS", "CARER_LABELS", "GOEMOTIONS_LABELS", "TASKS", "MultitaskNetwork", "NetworkConfig"]
 TASKS: tuple[str, ...] = ("goemotions", "carer", "big5")
 
 GateKind = Literal["sog", "sig", "silg", "none"]

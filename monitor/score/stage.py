@@ -123,7 +123,8 @@ def run_score(
         engine: The database.
         settings: Loaded settings ([scoring], [model]).
         model: Model directory instead of ``[model] path``.
-        predictor: An already loaded model (takes precedence over ``model`` and ``device``).
+        predictor: An already loaded model (takes precedence over ``model``, ``device`` and
+            ``batch_tokens``: its windows and batches are those it was loaded with).
         limit: Score at most this many posts.
         rescore: Also replace scores of other model versions.
         device: ``auto``, ``cpu`` or ``cuda`` instead of ``[scoring] device``.
@@ -155,6 +156,7 @@ def run_score(
         pending = min(pending, limit)
     if on_total is not None:
         on_total(pending)
+    # The predictor's windows and batch budget were set when it was loaded (load_predictor).
     scorer = ChunkScorer(predictor, settings.scoring)
     report = ScoreReport(model_version=version)
     run_id = start_run(engine, "score")
@@ -164,24 +166,7 @@ def run_score(
         chunks = (_read_ahead(engine, scorer, version, rescore, pending) if overlap
                   else (scorer.prepare(c) for c in _candidate_chunks(engine, scorer, version, rescore, pending)))
         for chunk in chunks:
-            shown = 0
-
-            def tick(fraction: float) -> None:  # progress within the chunk, by windows done
-                nonlocal shown
-                target = int(fraction * len(chunk.post_ids))
-                if progress is not None and target > shown:
-                    progress(target - shown)
-                    shown = target
-
-            rows = scorer.score_chunk(chunk, tick)
-            with session_scope(engine) as session:
-                score_store.write_scores(session, version, rows)
-            report.scored += len(chunk.post_ids)
-            report.skipped += len(chunk.skipped)
-            report.windowed += int((chunk.plan.windows > 1).sum())
-            report.tokens += chunk.plan.tokens
-            if progress is not None and chunk.size > shown:
-                progress(chunk.size - shown)  # the rest of the chunk, skipped posts included
+            _write_chunk(engine, scorer, version, chunk, report, progress)
     except BaseException as exc:
         report.seconds = time.perf_counter() - t0
         _finish(engine, run_id, "failed", report, f"{type(exc).__name__}: {exc}")
@@ -194,6 +179,29 @@ def run_score(
     report.message = _other_versions_note(others)
     _finish(engine, run_id, "ok", report, report.message)
     return report
+
+
+def _write_chunk(engine: Engine, scorer: ChunkScorer, version: str, chunk: Chunk, report: ScoreReport,
+                 progress: Progress | None) -> None:
+    """Score one prepared chunk, write its rows in one transaction, count it, report progress."""
+    shown = 0
+
+    def tick(fraction: float) -> None:  # progress within the chunk, by windows done
+        nonlocal shown
+        target = int(fraction * len(chunk.post_ids))
+        if progress is not None and target > shown:
+            progress(target - shown)
+            shown = target
+
+    rows = scorer.score_chunk(chunk, tick)
+    with session_scope(engine) as session:
+        score_store.write_scores(session, version, rows)
+    report.scored += len(chunk.post_ids)
+    report.skipped += len(chunk.skipped)
+    report.windowed += int((chunk.plan.windows > 1).sum())
+    report.tokens += chunk.plan.tokens
+    if progress is not None and chunk.size > shown:
+        progress(chunk.size - shown)  # the rest of the chunk, skipped posts included
 
 
 def _nothing_to_do(

@@ -28,6 +28,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from monitor.labels import BIG5_TRAITS, CARER_LABELS, GOEMOTIONS_LABELS
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -186,14 +188,9 @@ class Alert(Base):
 
 # ---------------------------------------------------------------------------- scores
 
-SCORE_GOEMOTIONS: tuple[str, ...] = (
-    "admiration", "amusement", "anger", "annoyance", "approval", "caring", "confusion",
-    "curiosity", "desire", "disappointment", "disapproval", "disgust", "embarrassment",
-    "excitement", "fear", "gratitude", "grief", "joy", "love", "nervousness", "optimism",
-    "pride", "realization", "relief", "remorse", "sadness", "surprise", "neutral",
-)
-SCORE_CARER: tuple[str, ...] = ("sadness", "joy", "love", "anger", "fear", "surprise")
-SCORE_BIG5: tuple[str, ...] = ("ext", "neu", "agr", "con", "opn")
+SCORE_GOEMOTIONS: tuple[str, ...] = GOEMOTIONS_LABELS
+SCORE_CARER: tuple[str, ...] = CARER_LABELS
+SCORE_BIG5: tuple[str, ...] = tuple(t.lower() for t in BIG5_TRAITS)
 #: The 39 probabilities packed in ``Score.probs``, in this order (the score-frame column names).
 SCORE_COLUMNS: tuple[str, ...] = (
     *(f"goemo_{label}" for label in SCORE_GOEMOTIONS),

@@ -116,8 +116,8 @@ def test_progress_bar_shows_posts_per_second() -> None:
         advance(4)
         advance(6)
     assert "posts/s" in out.getvalue() and "10/10" in out.getvalue()
-    with progress_bar(console, enabled=False) as callbacks:
-        assert callbacks == (None, None)
+    with counted_progress(app, "scoring", "posts", enabled=False) as bar:
+        assert bar is None
 
 
 def test_predict_and_score_give_identical_numbers_for_long_and_short_posts(project: Path) -> None:

@@ -142,7 +142,7 @@ def test_fuzz_jsonl_never_crashes_and_accounts_each_line(tmp_path_factory, body)
 
 @FUZZ
 @given(st.lists(st.lists(st.text(max_size=12), min_size=0, max_size=5), max_size=20), st.binary(max_size=30))
-def test_fuzz_csv_never_crashes(tmp_path_factory, rows, junk):
+def test_fuzz_csv_never_crashes_and_locates_each_record(tmp_path_factory, rows, junk):
     import csv
     import io
 
@@ -154,5 +154,9 @@ def test_fuzz_csv_never_crashes(tmp_path_factory, rows, junk):
     path = tmp_path_factory.mktemp("fuzz") / "f.csv"
     path.write_bytes(buf.getvalue().encode("utf-8", "surrogatepass") + junk)
     records = list(read_csv(str(path)))
+    located = [int(r.location.rsplit(":", 1)[1]) for r in records]
+    assert located == sorted(set(located)) and all(n >= 2 for n in located)  # one record per line, after the header
+    written_ids = {row[0] for row in rows if row}
     for r in records:
-        assert r.error is not None or (r.external_id is None or isinstance(r.external_id, str))
+        if r.error is None and r.external_id is not None and not junk:
+            assert r.external_id in written_ids

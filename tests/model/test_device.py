@@ -8,9 +8,12 @@ import torch
 from monitor.model.device import choose_autocast, choose_device
 
 
-def test_auto_device_is_cpu_without_a_gpu():
-    expected = "cuda" if torch.cuda.is_available() else "cpu"
-    assert choose_device("auto").type == expected
+def test_auto_device_follows_whether_a_gpu_is_present(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert choose_device("auto").type == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert choose_device("auto").type == "cuda"
+    assert choose_device("cpu").type == "cpu"
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")

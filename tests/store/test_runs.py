@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import os
 import signal
 import subprocess
@@ -67,17 +69,22 @@ def test_second_run_waits_for_the_first_to_finish(tmp_path: Path) -> None:
 def test_a_killed_holder_releases_the_lock(tmp_path: Path) -> None:
     path = tmp_path / "emomon.db.lock"
     proc = _hold(path, 60)
+    with pytest.raises(RunLocked):
+        RunLock(path, timeout=0.2).acquire()  # held while the holder lives
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    with RunLock(path, timeout=2):
-        pass
+    with RunLock(path, timeout=2, label="after-kill"):
+        assert json.loads(path.read_text())["label"] == "after-kill"
 
 
 def test_lock_is_reusable_in_one_process(tmp_path: Path) -> None:
-    lock = RunLock(tmp_path / "x.lock", timeout=0)
+    path = tmp_path / "x.lock"
+    lock = RunLock(path, timeout=0)
     for _ in range(2):
         with lock:
-            pass
+            assert json.loads(path.read_text())["pid"] == os.getpid()
+            with pytest.raises(RunLocked):  # a second holder is refused while it is held
+                RunLock(path, timeout=0).acquire()
 
 
 def test_lock_path_sits_beside_sqlite_or_in_tmp(tmp_path: Path) -> None:
