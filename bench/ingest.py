@@ -17,8 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from monitor.settings import load_settings
 from monitor.ingest.stage import adhoc_source, ingest
+from monitor.settings import load_settings
 from monitor.store.engine import ensure_schema, make_engine
 
 

@@ -20,7 +20,7 @@ Usage (from the repository root):
     python bench/score.py --posts 500          # a smoke run (baseline 500, RSS over 2,000)
     python bench/score.py --overlap thread     # the reader thread even where torch uses every core
 
-Without the trained model (``--model``, default models/emomon-mtl-v1) an untrained network of
+Without the trained model (``--model``, default models/emomon-mtl-v2) an untrained network of
 the same architecture around the MiniLM encoder is written to the work folder and used: speed
 and memory are the same, the scores are not meaningful.
 """
@@ -49,8 +49,8 @@ sys.path.insert(0, str(REPO))
 import torch  # noqa: E402
 
 import monitor  # noqa: E402,F401  (sets the oneDNN cache cap before torch starts)
-from monitor.settings import load_settings  # noqa: E402
 from monitor.model import Predictor, split_windows  # noqa: E402
+from monitor.settings import load_settings  # noqa: E402
 from monitor.store import posts as store  # noqa: E402
 from monitor.store.engine import ensure_schema, make_engine, session_scope  # noqa: E402
 
@@ -234,7 +234,7 @@ def main() -> None:
                         help="texts through the pipeline baseline (default min(posts, 5,000))")
     parser.add_argument("--rss-posts", type=int, default=None,
                         help="posts of the peak-memory run (default 200,000 for the full run, else 4 x posts)")
-    parser.add_argument("--model", type=Path, default=REPO / "models" / "emomon-mtl-v1")
+    parser.add_argument("--model", type=Path, default=REPO / "models" / "emomon-mtl-v2")
     parser.add_argument("--datasets", type=Path, default=REPO.parent / "shared" / "datasets")
     parser.add_argument("--batch-tokens", type=int, default=None, help="default [scoring] batch_tokens")
     parser.add_argument("--overlap", choices=["auto", "thread", "inline"], default="auto",

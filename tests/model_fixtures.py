@@ -6,14 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-torch.set_num_threads(1)
-
 from tiny_model import build_tiny_encoder, build_tiny_tokenizer
 
 from monitor.model.network import MultitaskNetwork, NetworkConfig
 from monitor.training.data import TaskData
 from monitor.training.trainer import TrainConfig, Trainer
+
+torch.set_num_threads(1)
 
 SENTENCES = {
     0: ["i feel so sad and lonely today", "tears again i am hopeless", "so sad i cry", "lonely and sad tonight"],

@@ -21,13 +21,12 @@ from sqlalchemy import func, select
 
 from monitor import pipeline
 from monitor.alerts.stage import alerts_stage
-from monitor.store import scores as score_store
-from monitor.store.runs import close_interrupted_runs
 from monitor.cli import cli
-from monitor.settings import Settings, load_settings
 from monitor.errors import EmomonError, RunLocked
-from monitor.store import posts as store
+from monitor.settings import Settings, load_settings
+from monitor.store import scores as score_store
 from monitor.store.engine import ensure_schema, make_engine, session_scope
+from monitor.store.runs import close_interrupted_runs
 from monitor.store.schema import Alert, Author, Post, Run, Source
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -187,7 +186,7 @@ def test_emomon_run_end_to_end_on_the_examples(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
     model = build_tiny_model(tmp_path / "model")
     text = (ROOT / "config.toml").read_text(encoding="utf-8")
-    text = text.replace('path = "models/emomon-mtl-v1"', f'path = "{model}"')
+    text = text.replace('path = "models/emomon-mtl-v2"', f'path = "{model}"')
     (tmp_path / "config.toml").write_text(text, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("EMOMON_")}
     result = CliRunner(env=env).invoke(

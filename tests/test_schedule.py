@@ -14,9 +14,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import func, select
 
-from monitor.settings import load_settings
 from monitor.errors import EmomonError
 from monitor.schedule import build_scheduler, crontab_lines, job_id, scheduled_stages
+from monitor.settings import load_settings
 from monitor.store.engine import make_engine, session_scope
 from monitor.store.schema import Run
 

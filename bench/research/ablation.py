@@ -1,6 +1,9 @@
 """Ablations at a reduced budget: the encoder is frozen (its pooled vectors computed once), and
 only the branches, gates, heads and losses are trained for a fixed number of steps per variant.
-Every variant sees the same features, batches and seed; metrics are on the validation splits."""
+Every variant sees the same features, batches and seed; metrics are on the validation splits.
+
+Usage: python bench/research/ablation.py [--steps 3000] [--out ablation.json]
+(`emomon train` copies an ``ablation.json`` found in its run directory into the model card.)"""
 
 from __future__ import annotations
 
@@ -71,7 +74,7 @@ def train_on_features(features: dict[str, np.ndarray], data: dict[str, TaskData]
     params = [p for n, p in net.named_parameters() if not n.startswith("encoder.")] + list(losses.parameters())
     opt = torch.optim.AdamW([p for p in params if p.requires_grad], lr=config.lr_heads, weight_decay=config.weight_decay)
     rng = np.random.default_rng(config.seed)
-    for step, task in enumerate(task_schedule(config)):
+    for task in task_schedule(config):
         rows = rng.integers(0, len(features[task]), config.batch_size)
         pooled = torch.as_tensor(features[task][rows])
         target = torch.as_tensor(data[task].targets[rows])
@@ -126,3 +129,25 @@ def run_ablation(encoder_dir: Path, datasets: Path, *, steps: int = 3000, train_
     return {"budget": f"frozen encoder (pooled all-MiniLM-L6-v2 vectors), {steps} steps of batch 32, "
                       f"at most {train_limit} training texts per task; validation split",
             "rows": rows}
+
+
+def main() -> None:
+    """Run the ablation on the base encoder and the shared datasets; write JSON."""
+    import argparse
+    import json
+
+    from monitor.training.run import default_encoder_dir
+
+    root = Path(__file__).resolve().parents[2]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", type=Path, default=root.parent / "shared" / "datasets")
+    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--out", type=Path, default=Path("ablation.json"))
+    args = parser.parse_args()
+    result = run_ablation(default_encoder_dir(), args.datasets, steps=args.steps)
+    args.out.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

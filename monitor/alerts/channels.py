@@ -21,10 +21,10 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from monitor.errors import ChannelError, ConfigError
 from monitor.settings import EmailChannel as EmailSettings
 from monitor.settings import Settings
 from monitor.settings import WebhookChannel as WebhookSettings
-from monitor.errors import ChannelError, ConfigError
 
 log = logging.getLogger(__name__)
 

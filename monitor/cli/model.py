@@ -24,7 +24,7 @@ def _settings_path(app: AppContext, key: str, default: str) -> Path:
 
 def model_dir(app: AppContext, override: Path | None) -> Path:
     """The model directory to write: ``override`` or [model] path."""
-    return override if override is not None else _settings_path(app, "path", "models/emomon-mtl-v1")
+    return override if override is not None else _settings_path(app, "path", "models/emomon-mtl-v2")
 
 
 def datasets_dir(app: AppContext, override: Path | None) -> Path:
@@ -36,7 +36,7 @@ def datasets_dir(app: AppContext, override: Path | None) -> Path:
 
 
 @click.command()
-@click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/emomon-mtl-v1"),
+@click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/emomon-mtl-v2"),
               show_default=True, help="Where checkpoints and logs go. Example: --run-dir ~/emomon-runs/v1")
 @click.option("--resume", is_flag=True, help="Continue the checkpoint in --run-dir. Example: --resume")
 @click.option("--encoder", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -125,11 +125,14 @@ def _step_display(advance: Callable[[int, str], None]) -> Callable[[dict[str, An
 @click.option("--datasets", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Datasets folder (default [model] datasets). Example: --datasets ../shared/datasets")
 @click.option("--baselines", is_flag=True, help="Also train and score TF-IDF + logistic regression and the CARER LSTM. Example: --baselines")
+@click.option("--big5-cv", is_flag=True,
+              help="Also cross-validate a Big Five head over all myPersonality authors (author-disjoint, 5 folds). "
+                   "Example: --big5-cv")
 @device_option
 @json_option
 @pass_app
 def evaluate(app: AppContext, model: Path | None, split: str, datasets: Path | None, baselines: bool,
-             device: str, as_json: bool) -> None:
+             big5_cv: bool, device: str | None, as_json: bool) -> None:
     """Evaluate a model directory on a dataset split (metrics on the split named, nothing tuned on it).
 
     Example: emomon evaluate --split test --json
@@ -144,6 +147,10 @@ def evaluate(app: AppContext, model: Path | None, split: str, datasets: Path | N
         from monitor.training.baselines import lstm_carer_baseline, tfidf_baselines
 
         result["baselines"] = {"tfidf_logreg": tfidf_baselines(root), "lstm": lstm_carer_baseline(root)}
+    if big5_cv:
+        from monitor.training.big5_cv import big5_cross_validation
+
+        result["big5_cv"] = big5_cross_validation(predictor, root)
     if as_json:
         print_json(result)
         return
@@ -160,6 +167,9 @@ def metrics_table(result: dict[str, Any]) -> Any:
     table.add_row("CARER", "accuracy", f"{result['carer']['accuracy']:.4f}", "")
     table.add_row("CARER", "macro-F1", f"{result['carer']['macro_f1']:.4f}", "")
     table.add_row("GoEmotions", "macro-F1 (28)", f"{result['goemotions']['macro_f1']:.4f}", "")
+    cross = result["crossdomain"]["carer_on_goemotions"]
+    table.add_row("CARER head", f"accuracy on {cross['n']} GoEmotions posts", f"{cross['accuracy']:.4f}",
+                  f"majority {cross['majority_accuracy']:.3f}")
     table.add_row("GoEmotions", "macro-F1 (Ekman)", f"{result['goemotions']['macro_f1_ekman']:.4f}", "")
     for level in ("status", "author"):
         for trait, m in result["big5"][level].items():

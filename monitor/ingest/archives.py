@@ -43,9 +43,9 @@ def _member(path: Path, names: tuple[str, ...]) -> bytes | None:
         if path.name.endswith((".tar.gz", ".tgz", ".tar")):
             with tarfile.open(path) as tf:
                 for name in names:
-                    for info in tf.getmembers():
-                        if info.isfile() and (info.name == name or info.name.endswith("/" + name)):
-                            fh = tf.extractfile(info)
+                    for member in tf.getmembers():
+                        if member.isfile() and (member.name == name or member.name.endswith("/" + name)):
+                            fh = tf.extractfile(member)
                             return fh.read() if fh else None
             return None
         return path.read_bytes()

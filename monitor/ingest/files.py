@@ -20,7 +20,7 @@ import json
 import math
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import polars as pl
 
@@ -64,11 +64,16 @@ def expand(location: str) -> list[Path]:
     return [path]
 
 
+def _csv_getter(obj: dict[str, str]) -> Callable[[str], str | None]:
+    """Field lookup of one CSV row: an empty cell reads as missing."""
+    return lambda key: obj.get(key) or None
+
+
 def open_binary(path: Path) -> IO[bytes]:
     """Open a file for reading bytes, decompressing ``.gz`` transparently."""
     try:
         if path.suffix == ".gz":
-            return gzip.open(path, "rb")
+            return cast(IO[bytes], gzip.open(path, "rb"))
         return path.open("rb")
     except OSError as exc:
         raise SourceError(f"cannot open {str(path)!r}: {exc.strerror or exc}") from exc
@@ -243,8 +248,9 @@ def _fast_chunk(path: Path, first: int, lines: list[bytes], cols: dict[str, str]
     prefix = f"{path}:"
     created_key = cols["created_at"]
     return [
-        record_from_values(f"{prefix}{first + offset}", raw.rstrip("\r"), *values, created_key)
-        for offset, (raw, *values) in enumerate(zip(texts, *series))
+        record_from_values(f"{prefix}{first + offset}", raw.rstrip("\r"), ext, text, author, created, url, language,
+                           created_key)
+        for offset, (raw, ext, text, author, created, url, language) in enumerate(zip(texts, *series))
     ]
 
 
@@ -296,7 +302,7 @@ def _read_csv_file(path: Path, cols: dict[str, str]) -> Iterator[RawRecord]:
                                     error=f"broken CSV line: expected {width} fields, got {len(row)}")
                     continue
                 obj = dict(zip(header, row))
-                yield make_record(location, raw, lambda k, obj=obj: obj.get(k) or None, cols)
+                yield make_record(location, raw, _csv_getter(obj), cols)
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise SourceError(f"cannot read {str(path)!r}: {exc}") from exc
 

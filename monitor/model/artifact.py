@@ -56,7 +56,8 @@ def save_artifact(directory: Path, *, name: str, model: MultitaskNetwork, tokeni
     digest = hashlib.sha256((directory / "model.safetensors").read_bytes()).hexdigest()[:10]
     version = f"{name}+{digest}"
     (directory / "encoder").mkdir(exist_ok=True)
-    model.encoder.config.to_json_file(str(directory / "encoder" / "config.json"))
+    encoder: Any = model.encoder  # a transformers model
+    encoder.config.to_json_file(str(directory / "encoder" / "config.json"))
     tok_dir = directory / "tokenizer"
     if tok_dir.exists():
         shutil.rmtree(tok_dir)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -70,8 +71,9 @@ def unsupported_reason(encoder: nn.Module) -> str | None:
 class FusedBertEncoder(nn.Module):
     """Inference-only forward of a BERT encoder; returns the last hidden state [B, T, H]."""
 
-    def __init__(self, bert: nn.Module) -> None:
+    def __init__(self, module: nn.Module) -> None:
         super().__init__()
+        bert: Any = module  # a transformers BertModel: its attributes are not typed as nn.Module's
         self.config = bert.config
         self.embeddings = bert.embeddings
         self.heads: int = bert.config.num_attention_heads
@@ -128,8 +130,9 @@ def fuse_encoder(encoder: nn.Module, *, seed: int = 0) -> FusedBertEncoder | Non
         return None
     try:
         fused = FusedBertEncoder(encoder).eval()
+        config: Any = encoder.config
         generator = torch.Generator().manual_seed(seed)
-        ids = torch.randint(0, encoder.config.vocab_size, (3, 12), generator=generator)
+        ids = torch.randint(0, int(config.vocab_size), (3, 12), generator=generator)
         mask = torch.ones_like(ids)
         mask[1, 7:] = 0
         mask[2, 3:] = 0

@@ -105,7 +105,8 @@ class Predictor:
             self.encoder_path = "fused"
         elif self.device.type == "cpu":
             # For short padded batches on CPU the plain attention beats SDPA (measured 5-10%).
-            self.network.encoder.set_attn_implementation("eager")
+            encoder: Any = self.network.encoder  # a transformers model
+            encoder.set_attn_implementation("eager")
         self.calibration = calibration
         net = network.config
         self.goemotions_labels: list[str] = list(net.goemotions_labels)

@@ -187,7 +187,8 @@ def post_excerpts(session: Session, post_ids: Iterable[int], max_chars: int) -> 
             select(Post.id, Post.text).where(Post.id.in_(chunk), Post.text.is_not(None))
         )
         for pid, text in rows:
-            out[int(pid)] = text if len(text) <= max_chars else text[: max_chars - 1] + "…"
+            body = str(text)  # the query keeps only posts whose text is not NULL
+            out[int(pid)] = body if len(body) <= max_chars else body[: max_chars - 1] + "…"
     return out
 
 

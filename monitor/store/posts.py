@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from monitor.clock import utcnow
 from monitor.store.engine import bulk_insert, upsert_insert
-from monitor.store.schema import Author, Meta, Post, Rejected, Source
+from monitor.store.schema import Author, Meta, Post, Rejected, Source, table_of
 
 SALT_KEY = "pseudonym_salt"
 # Keep IN (...) lists well under every backend's bound-parameter limit.
@@ -52,7 +52,7 @@ def pseudonym_salt(session: Session, override: str | None = None) -> str:
     """The database's pseudonym salt: ``override`` if given, else stored (created once)."""
     if override:
         return override
-    stmt = upsert_insert(session, Meta.__table__).values(key=SALT_KEY, value=secrets.token_hex(16))
+    stmt = upsert_insert(session, table_of(Meta)).values(key=SALT_KEY, value=secrets.token_hex(16))
     session.execute(stmt.on_conflict_do_nothing(index_elements=["key"]))
     return session.execute(select(Meta.value).where(Meta.key == SALT_KEY)).scalar_one()
 
@@ -74,7 +74,7 @@ def upsert_authors(
     wanted = sorted(set(keys))
     if not wanted:
         return {}
-    table = Author.__table__
+    table = table_of(Author)
     rows = [{"platform": p, "handle": h, "pseudonym": pseudonym(salt, p, h)} for p, h in wanted]
     stmt = upsert_insert(session, table).on_conflict_do_nothing(index_elements=["platform", "handle"])
     session.execute(stmt, rows)
@@ -191,7 +191,7 @@ def existing_posts(
 ) -> dict[str, tuple[int, str]]:
     """``external_id -> (post id, content_hash)`` for the ids already stored for a source."""
     found: dict[str, tuple[int, str]] = {}
-    posts = Post.__table__.c
+    posts = table_of(Post).c
     conn = session.connection()
     for chunk in _chunks(list(external_ids), _IN_CHUNK):
         result = conn.execute(
@@ -205,14 +205,14 @@ def existing_posts(
 
 def insert_posts(session: Session, rows: list[dict[str, Any]]) -> None:
     """Insert new posts (keys: the posts columns except id) in one executemany."""
-    bulk_insert(session, Post.__table__, rows)
+    bulk_insert(session, table_of(Post), rows)
 
 
 def update_posts(session: Session, rows: list[dict[str, Any]]) -> None:
     """Replace text and metadata of changed posts; each row has ``post_id`` and new values."""
     if not rows:
         return
-    table = Post.__table__
+    table = table_of(Post)
     stmt = (
         update(table)
         .where(table.c.id == bindparam("post_id"))
@@ -241,7 +241,7 @@ def upsert_rejected(session: Session, rows: list[dict[str, Any]]) -> None:
     """Store rejected records, one row per (source, location); a re-run refreshes the row."""
     if not rows:
         return
-    table = Rejected.__table__
+    table = table_of(Rejected)
     unique: dict[tuple[int, str], dict[str, Any]] = {}
     for row in rows:
         unique[(row["source_id"], row["location"])] = row

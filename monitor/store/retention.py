@@ -10,9 +10,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Engine, update
+from sqlalchemy import CursorResult, Engine, update
 from sqlalchemy.orm import Session
 
 from monitor.clock import utcnow
@@ -53,13 +53,13 @@ def purge_text(session: Session, *, older_than_days: int,
             f"--older-than {older_than_days!r} must be at least 1 day (0 would remove all text)"
         )
     cutoff = (now or utcnow()) - timedelta(days=older_than_days)
-    posts = session.execute(
+    posts = cast(CursorResult[Any], session.execute(
         update(Post).where(Post.created_at < cutoff, Post.text.is_not(None)).values(text=None)
-    ).rowcount
-    rejected = session.execute(
+    )).rowcount
+    rejected = cast(CursorResult[Any], session.execute(
         update(Rejected).where(Rejected.rejected_at < cutoff, Rejected.raw != PURGED)
         .values(raw=PURGED)
-    ).rowcount
+    )).rowcount
     return PurgeResult(cutoff=cutoff, posts=int(posts or 0), rejected=int(rejected or 0))
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     SmallInteger,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -237,3 +238,10 @@ class Score(Base):
     windows: Mapped[int] = mapped_column(SmallInteger)  # windows the post was split into (0: skipped)
     text_hash: Mapped[str] = mapped_column(String(8))
     scored_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table of an ORM class (``__table__`` is typed as a plain FromClause)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table

@@ -28,6 +28,7 @@ from monitor.store.schema import (
     Post,
     Score,
     Source,
+    table_of,
 )
 
 HASH_CHARS = 8
@@ -135,7 +136,7 @@ def write_scores(session: Session, model_version: str, rows: Sequence[dict[str, 
 
 def _upsert_statement(session: Session, model_version: str, rows: Sequence[dict[str, Any]]) -> None:
     """Insert rows, replacing a post's row of the same version (any supported backend)."""
-    stmt = upsert_insert(session, Score.__table__)
+    stmt = upsert_insert(session, table_of(Score))
     stmt = stmt.on_conflict_do_update(
         index_elements=["post_id", "model_version"],
         set_={name: getattr(stmt.excluded, name) for name in _UPDATED},
@@ -152,7 +153,7 @@ def _upsert_sqlite(session: Session, model_version: str, rows: Sequence[dict[str
     distinct value, so the stored text is the same (tested).
     """
     dialect = session.get_bind().dialect
-    stamp_type = Score.__table__.c.scored_at.type
+    stamp_type = table_of(Score).c.scored_at.type
     to_db = stamp_type.dialect_impl(dialect).bind_processor(dialect)  # as the compiled statement does
     stamps: dict[datetime, Any] = {}
     params = []

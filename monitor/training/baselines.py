@@ -121,6 +121,7 @@ def lstm_carer_baseline(datasets: Path, *, epochs: int = 8, seed: int = 13,
         if val_acc > best_val:
             best_val, best_epoch = val_acc, epoch + 1
             best_state = {k: v.clone() for k, v in model.state_dict().items()}
+    assert best_state is not None  # at least one epoch ran
     model.load_state_dict(best_state)
     model.eval()
     with torch.no_grad():

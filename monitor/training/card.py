@@ -13,25 +13,46 @@ def _pct(x: float) -> str:
     return f"{100 * x:.2f}%"
 
 
+#: The targets a shipped model is measured against (test splits).
+TARGETS = {"carer_accuracy": ">= 93.8%", "carer_macro_f1": ">= 0.905", "goemotions_macro_f1": ">= 0.50",
+           "crossdomain": ">= 82%", "index_auroc": ">= 0.955", "ece": "<= 0.03"}
+
+
 def metrics_section(m: dict[str, Any]) -> list[str]:
+    name = m.get("model", "this model")
     lines = [f"All figures on the **{m.get('split', 'test')}** splits; thresholds, temperatures and the index "
              "calibration were fitted on the validation splits only.", "",
-             "| task | metric | emomon-mtl-v1 | target |", "|---|---|---|---|",
-             f"| CARER (2,000 test tweets) | accuracy | {_pct(m['carer']['accuracy'])} | >= 93.5% |",
-             f"| CARER | macro-F1 | {m['carer']['macro_f1']:.4f} | >= 0.89 |",
-             f"| GoEmotions (5,427 test comments) | macro-F1, 28 labels, tuned thresholds | {m['goemotions']['macro_f1']:.4f} | >= 0.50 |",
+             f"| task | metric | {name} | target |", "|---|---|---|---|",
+             f"| CARER (2,000 test tweets) | accuracy | {_pct(m['carer']['accuracy'])} | {TARGETS['carer_accuracy']} |",
+             f"| CARER | macro-F1 | {m['carer']['macro_f1']:.4f} | {TARGETS['carer_macro_f1']} |",
+             f"| GoEmotions (5,427 test comments) | macro-F1, 28 labels, tuned thresholds | "
+             f"{m['goemotions']['macro_f1']:.4f} | {TARGETS['goemotions_macro_f1']} |",
              f"| GoEmotions | macro-F1, Ekman groups | {m['goemotions']['macro_f1_ekman']:.4f} | |",
              f"| GoEmotions | macro-F1 at a flat 0.5 threshold | {m['goemotions']['macro_f1_at_0.5']:.4f} | |",
-             f"| depression index | AUROC (related emotion vs not) | {m['depression_index']['auroc']:.4f} | |", "",
-             f"Big Five on myPersonality test authors ({m['big5']['authors']} authors, author-disjoint split):", "",
-             "| trait | status acc | status macro-F1 | status majority | author acc | author macro-F1 | author majority |",
-             "|---|---|---|---|---|---|---|"]
+             f"| depression index | AUROC on CARER (related emotion vs not) | {m['depression_index']['auroc']:.4f} | "
+             f"{TARGETS['index_auroc']} |"]
+    cross = m.get("crossdomain")
+    if cross:
+        head, index = cross["carer_on_goemotions"], cross["depression_index_on_goemotions"]
+        lines += [f"| CARER head on GoEmotions single-label posts ({head['n']}) | accuracy | {_pct(head['accuracy'])} | "
+                  f"{TARGETS['crossdomain']} |",
+                  f"| depression index on GoEmotions ({index['n_pos']} related / {index['n_neg']} other) | AUROC | "
+                  f"{index['auroc']:.4f} | |"]
+        lines += ["", "CARER head on GoEmotions posts whose one label is a CARER emotion, recall per class: "
+                  + ", ".join(f"{k} {_pct(v)}" for k, v in head["per_class_recall"].items() if v is not None)
+                  + f" (majority-class accuracy {_pct(head['majority_accuracy'])}). Index positives on GoEmotions: "
+                  + ", ".join(index["positive_labels"]) + "."]
+    lines += ["", f"Big Five on myPersonality test authors ({m['big5']['authors']} authors, author-disjoint split):", "",
+              "| trait | status acc | status macro-F1 | status majority | author acc | author macro-F1 | author majority |",
+              "|---|---|---|---|---|---|---|"]
     for t in TRAITS:
         s, a = m["big5"]["status"][t], m["big5"]["author"][t]
         lines.append(f"| {t} | {_pct(s['accuracy'])} | {s['macro_f1']:.3f} | {_pct(s['majority'])} | "
                      f"{_pct(a['accuracy'])} | {a['macro_f1']:.3f} | {_pct(a['majority'])} |")
     above = sum(m["big5"]["author"][t]["accuracy"] > m["big5"]["author"][t]["majority"] for t in TRAITS)
-    lines += ["", f"Author level above the majority baseline on {above} of 5 traits (target: 4 of 5).", "",
+    lines += ["", f"Author level above the majority baseline on {above} of 5 traits of the 37 test authors; with so "
+              "few authors one author moves a trait by 2.7 points, so the cross-validation below is the figure to "
+              "read.", "", *big5_cv_section(m.get("big5_cv"), m.get("big5_cv_base_encoder")), "",
               "Calibration (expected calibration error, 15 bins):", "", "| head | before | after temperature |",
               "|---|---|---|"]
     for head in ("carer", "goemotions", "big5"):
@@ -39,6 +60,47 @@ def metrics_section(m: dict[str, Any]) -> list[str]:
         lines.append(f"| {head} | {e['before']:.4f} | {e['after']:.4f} |")
     lines += ["", "CARER confusion matrix (rows true, columns predicted; " + ", ".join(m["carer"]["labels"]) + "):", ""]
     lines += ["    " + " ".join(f"{v:5d}" for v in row) for row in m["carer"]["confusion"]]
+    return lines
+
+
+def _cv_rows(traits: dict[str, Any]) -> list[str]:
+    rows = ["| trait | author acc | majority | AUROC | above majority |", "|---|---|---|---|---|"]
+    for t in TRAITS:
+        r = traits[t]
+        acc, base, roc = r["accuracy_ci95"], r["majority_accuracy_ci95"], r["auroc_ci95"]
+        rows.append(f"| {t} | {_pct(r['accuracy'])} [{_pct(acc[0])}, {_pct(acc[1])}] | "
+                    f"{_pct(r['majority_accuracy'])} [{_pct(base[0])}, {_pct(base[1])}] | "
+                    f"{r['auroc']:.3f} [{roc[0]:.3f}, {roc[1]:.3f}] | "
+                    f"{'yes' if r['above_majority'] else 'no'}{' (interval too)' if r['above_majority_ci'] else ''} |")
+    return rows
+
+
+def _cv_summary(summary: dict[str, Any]) -> str:
+    return (f"above the majority baseline on {summary['traits_above_majority']} of 5 traits "
+            f"({summary['traits_above_majority_ci']} with the paired interval above 0), mean AUROC {summary['mean_auroc']:.3f}")
+
+
+def big5_cv_section(cv: dict[str, Any] | None, base: dict[str, Any] | None = None) -> list[str]:
+    """Author-disjoint cross-validation of a personality head on encoder features: on the base
+    encoder (never trained on myPersonality: the held-out estimate) and on the shipped encoder."""
+    if not cv:
+        return []
+    lines = [f"Big Five, author-disjoint {cv['folds']}-fold cross-validation over all {cv['authors']} myPersonality "
+             f"authors ({cv['statuses']} statuses): a logistic head per trait on the mean encoder vector of each "
+             f"author, C chosen inside the training folds; {cv['method']['intervals']}. Target: above the majority "
+             "baseline on 4 of 5 traits, mean AUROC >= 0.60.", ""]
+    if base:
+        lines += ["On the **base encoder** (all-MiniLM-L6-v2 before fine-tuning; it never saw a myPersonality label, "
+                  "so this is the held-out estimate):", "", *_cv_rows(base["traits"]), "",
+                  f"Base encoder: {_cv_summary(base['summary'])}.", ""]
+    groups = cv.get("groups", {})
+    unseen = groups.get("encoder_not_trained_on")
+    lines += [f"On the **shipped encoder**, over all authors: {_cv_summary(cv['summary'])}. These figures are "
+              "optimistic: the encoder was fine-tuned on the traits of the train-split authors, so their features "
+              "carry their labels."]
+    if unseen:
+        lines += ["", f"The same out-of-fold predictions on the {unseen['authors']} authors the encoder never trained on:",
+                  "", *_cv_rows(unseen["traits"]), "", f"Unseen authors: {_cv_summary(unseen['summary'])}."]
     return lines
 
 
@@ -67,6 +129,24 @@ def ablation_section(a: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _goemotions_loss(tc: dict[str, Any]) -> str:
+    if tc.get("goemotions_loss") == "focal":
+        return f"a focal binary cross-entropy (gamma {tc.get('focal_gamma')}) for its rare labels"
+    return "binary cross-entropy"
+
+
+def _data_choices(tc: dict[str, Any]) -> str:
+    parts = []
+    if tc.get("init_from"):
+        parts.append(f"Started from the weights of `{Path(tc['init_from']).name}`.")
+    if tc.get("augment_probability"):
+        parts.append(f"{100 * tc['augment_probability']:.0f}% of CARER examples per step restyled (seeded): casing, "
+                     "apostrophes, punctuation, @mentions, links, hashtags, neutral emoji, typos.")
+    if tc.get("carer_from_goemotions"):
+        parts.append("GoEmotions training posts whose only label is a CARER emotion were added to CARER's training set.")
+    return " ".join(parts)
+
+
 def write_model_card(model_dir: Path, *, baselines: dict[str, Any] | None = None, ablation: dict[str, Any] | None = None,
                      training_notes: str = "", ablation_notes: str = "") -> Path:
     """Write MODEL_CARD.md from metrics.json, config.json and optional baseline/ablation results."""
@@ -93,15 +173,15 @@ def write_model_card(model_dir: Path, *, baselines: dict[str, Any] | None = None
         f"{config['network']['gate'].upper()} gates (SoGMTL, m = softmax(c) * c, h = c' + m); heads for "
         "GoEmotions (sigmoid, per-label thresholds tuned on validation), CARER (softmax over a 128-d emotion "
         "embedding) and Big Five (sigmoid). CARER is trained with the combined metric loss "
-        f"{tc.get('metric', {})}; GoEmotions with binary cross-entropy; Big Five with the multilabel soft-margin "
+        f"{tc.get('metric', {})}; GoEmotions with {_goemotions_loss(tc)}; Big Five with the multilabel soft-margin "
         f"loss. Joint loss: {tc.get('joint', '?')} weights, task batches {tc.get('mode', '?')}d with probabilities "
         f"{tc.get('task_probs', {})}. Window {config['window']} tokens: longer posts are scored on overlapping "
-        "windows (max for emotions, mean for traits).", "",
+        "windows (max for emotions and the index, mean for traits).", "",
         "## Training", "",
         f"AdamW (encoder lr {tc.get('lr_encoder')}, heads lr {tc.get('lr_heads')}), warm-up then linear decay, "
-        f"gradient clipping {tc.get('clip_norm')}, bf16 autocast on CPU, batch {tc.get('batch_size')}, "
+        f"gradient clipping {tc.get('clip_norm')}, batch {tc.get('batch_size')}, "
         f"{tc.get('steps')} steps, seed {tc.get('seed')}; checkpoint selected on the validation splits at step "
-        f"{training.get('selected_step')}. {training_notes}", "",
+        f"{training.get('selected_step')}. {_data_choices(tc)} {training_notes}", "",
         "## Data and licences", "",
         "- CARER (Saravia et al., EMNLP 2018; DAIR.AI split 16,000/2,000/2,000): educational and research "
         "purposes only. Do not use CARER-trained weights commercially without checking its terms.",
@@ -121,10 +201,11 @@ def write_model_card(model_dir: Path, *, baselines: dict[str, Any] | None = None
         "- English only; posts in other languages are skipped by `emomon score`, not scored.",
         "- Trained on short social-media text (tweets, Reddit comments, Facebook statuses); long-form text, "
         "irony, quotes and reported speech are often misread.",
-        "- Personality from single posts is a weak signal: per-status Big Five accuracy is near the majority "
-        "baseline; only author-level means over many posts carry some information, and even they are unreliable.",
-        "- CARER labels come from hashtags and its texts are lower-cased without punctuation; scores on "
-        "ordinary text are less certain than the CARER test figure suggests.",
+        "- Big Five carries no signal that survives held-out authors: on the base encoder and on authors the "
+        "encoder never trained on, a trait head is not reliably above the majority baseline (see the "
+        "cross-validation above). Treat the Big Five outputs as a research display only, never as a trait of a person.",
+        "- CARER labels come from hashtags and its texts are lower-cased without punctuation; the CARER head is "
+        "also measured on GoEmotions posts above (the cross-domain row) to show how it does on ordinary text.",
         "- The depression index is calibrated on GoEmotions and CARER validation labels of related emotions; it "
         "has not been validated against clinical outcomes and must not be read as a risk score.",
         "- Biases of the source datasets (Reddit and Twitter demographics, annotator disagreement) carry over.", "",

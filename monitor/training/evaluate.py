@@ -172,4 +172,7 @@ def evaluate_predictor(predictor: Predictor, datasets: Path, split: str, *, seed
     result = evaluate_logits(logits, data, predictor.calibration, predictor.name)
     result["split"] = split
     result["model_version"] = predictor.version
+    from monitor.training.crossdomain import crossdomain_figures
+
+    result["crossdomain"] = crossdomain_figures(predictor, datasets, split)
     return result

@@ -12,11 +12,27 @@ from safetensors.torch import load_file
 
 from monitor.model.artifact import Calibration, save_artifact
 from monitor.model.predictor import load_model
+from monitor.training.big5_cv import big5_cross_validation
 from monitor.training.card import write_model_card
 from monitor.training.data import split_authors
 from monitor.training.evaluate import evaluate_predictor, fit_calibration, read_splits
 from monitor.training.run import load_encoder
 from monitor.training.trainer import TrainConfig, build_network
+
+
+def base_encoder_cv(encoder_dir: Path, datasets: Path, config: TrainConfig, scratch: Path) -> dict[str, Any]:
+    """Big Five CV on the untouched base encoder's features: the shipped encoder was fine-tuned on
+    the train-split authors' traits, so its features leak their labels into any CV over them."""
+    import shutil
+
+    tokenizer, encoder = load_encoder(encoder_dir)
+    save_artifact(scratch, name="base-encoder", model=build_network(encoder, config, encoder.config.hidden_size),
+                  tokenizer=tokenizer, calibration=Calibration(), window=128, fp16=False)
+    try:
+        return big5_cross_validation(load_model(scratch, device=config.device, precision=config.precision), datasets,
+                                     seed=config.seed)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def export_run(run_dir: Path, out_dir: Path, *, datasets: Path, name: str, window: int = 128,
@@ -49,6 +65,10 @@ def export_run(run_dir: Path, out_dir: Path, *, datasets: Path, name: str, windo
     log(f"exported {version}; evaluating on test")
     predictor = load_model(out_dir, device=config.device, precision=config.precision)
     metrics = evaluate_predictor(predictor, datasets, "test", seed=config.seed, log=log)
+    log("author-disjoint 5-fold cross-validation of the Big Five head on the encoder's features")
+    metrics["big5_cv"] = big5_cross_validation(predictor, datasets, seed=config.seed)
+    log("the same cross-validation on the base encoder, which never saw a myPersonality label")
+    metrics["big5_cv_base_encoder"] = base_encoder_cv(encoder_dir, datasets, config, out_dir.parent / f".{name}-base")
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
     extras = {name: json.loads((run_dir / f"{name}.json").read_text(encoding="utf-8"))
               for name in ("baselines", "ablation") if (run_dir / f"{name}.json").exists()}

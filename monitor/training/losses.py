@@ -129,17 +129,22 @@ class JointWeighting(nn.Module):
         """The current effective weight of each task (for logging)."""
         with torch.no_grad():
             if self.mode == "static":
-                w = self.static_weights
+                w = self._static()
             elif self.mode == "dynamic":
                 w = len(self.tasks) * torch.softmax(self.theta, dim=0)
             else:
                 w = torch.exp(-self.theta)
         return {t: float(v) for t, v in zip(self.tasks, w)}
 
+    def _static(self) -> torch.Tensor:
+        weights = self.static_weights
+        assert isinstance(weights, torch.Tensor)  # a registered buffer
+        return weights
+
     def forward(self, task: str, loss: torch.Tensor) -> torch.Tensor:
         i = self.tasks.index(task)
         if self.mode == "static":
-            return self.static_weights[i] * loss
+            return self._static()[i] * loss
         if self.mode == "dynamic":
             return len(self.tasks) * torch.softmax(self.theta, dim=0)[i] * loss
         return torch.exp(-self.theta[i]) * loss + self.theta[i]

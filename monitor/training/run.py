@@ -54,7 +54,7 @@ def prepare_trainer(*, encoder_dir: Path, datasets: Path, run_dir: Path, config:
         validator = make_validator(tokenizer, val, max_length=config.max_length, device=device,
                                    dtype=choose_autocast(device, config.precision))
     model = build_network(encoder, config, encoder.config.hidden_size)
-    if config.init_from:
+    if config.init_from and not (run_dir / "checkpoint.json").exists():  # a checkpoint replaces it anyway
         start_from_model(model, Path(config.init_from))
         log(f"starting from the weights of {config.init_from}")
     run_dir.mkdir(parents=True, exist_ok=True)

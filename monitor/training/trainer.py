@@ -277,7 +277,7 @@ def meta_query_loss(model: MultitaskNetwork, losses: TaskLosses, task: str, pool
     head = {n: p for n, p in model.named_parameters() if n.startswith(TASK_HEAD_PREFIX[task])}
     support_loss = losses.task_loss(task, model.heads(pooled[:support].detach()), target[:support])
     grads = torch.autograd.grad(support_loss, list(head.values()), allow_unused=True)
-    merged = {f"net.{n}": p for n, p in model.named_parameters()}
+    merged: dict[str, torch.Tensor] = {f"net.{n}": p for n, p in model.named_parameters()}
     for (name, param), grad in zip(head.items(), grads):
         if grad is not None:
             merged[f"net.{name}"] = param - inner_lr * grad.detach()

@@ -20,9 +20,9 @@ import pytest
 from rich.console import Console
 
 from monitor.alerts import channels
+from monitor.errors import ChannelError, ConfigError
 from monitor.settings import EmailChannel as EmailSettings
 from monitor.settings import WebhookChannel as WebhookSettings
-from monitor.errors import ChannelError, ConfigError
 
 ALERT = {
     "id": 7,

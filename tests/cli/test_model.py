@@ -33,7 +33,7 @@ def write_datasets(root: Path) -> Path:
     with (root / "mypersonality" / "mypersonality.csv").open("w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["#AUTHID", "STATUS", "cEXT", "cNEU", "cAGR", "cCON", "cOPN"])
-        for i, (text, label) in enumerate(rows * 2):
+        for i, (text, _label) in enumerate(rows * 2):
             author = f"author{i % 20}"
             flags = ["y" if (i % 20 + k) % 2 else "n" for k in range(5)]
             writer.writerow([author, text, *flags])

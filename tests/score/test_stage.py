@@ -19,11 +19,11 @@ import torch
 from sqlalchemy import Engine, func, select, update
 from tiny_model import build_tiny_model
 
-from monitor.settings import Settings
 from monitor.errors import ConfigError, ModelNotFound
 from monitor.model import Predictor, load_model, split_windows
 from monitor.model.configured import index_from_settings, load_predictor, scores_version
 from monitor.score.stage import run_score
+from monitor.settings import Settings
 from monitor.store import posts as store
 from monitor.store import scores
 from monitor.store.engine import ensure_schema, make_engine, session_scope

@@ -12,8 +12,8 @@ from scoreframes import T0, score_frame, stream
 from sqlalchemy import Engine, func, select
 
 from monitor.alerts import rules as alerts
-from monitor.settings import AlertRules, LevelRule
 from monitor.errors import AlertNotFound, EmomonError
+from monitor.settings import AlertRules, LevelRule
 from monitor.store import alerts as alert_store
 from monitor.store.engine import make_engine, session_scope
 from monitor.store.schema import Alert, Author, Base, Post, Source
