@@ -4,7 +4,8 @@ Prints, in one run:
 
 * emomon score posts/s end to end (posts read from SQLite, scores written back), mean tokens
   per post, in ``--repeats`` runs on new stores, each followed by a bf16 matmul measurement
-  (this kind of shared machine drifts by several percent within minutes), and their median; the store holds ``--posts`` posts whose texts are read by path from
+  (this kind of shared machine drifts by several percent within minutes), and their median;
+  the store holds ``--posts`` posts whose texts are read by path from
   ``../shared/datasets`` (GoEmotions, CARER and myPersonality train texts, shuffled and cycled:
   lengths of short social-media text);
 * the same texts through ``transformers.pipeline("feature-extraction")`` with default settings

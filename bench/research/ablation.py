@@ -39,7 +39,8 @@ class _Identity(torch.nn.Module):
         raise RuntimeError("frozen-feature ablation networks take pooled vectors")
 
 
-def pooled_features(encoder_dir: Path, data: dict[str, TaskData], max_length: int, log: Callable[[str], None]) -> dict[str, np.ndarray]:
+def pooled_features(encoder_dir: Path, data: dict[str, TaskData], max_length: int,
+                    log: Callable[[str], None]) -> dict[str, np.ndarray]:
     """Mean-pooled vectors of the frozen encoder for every task's texts."""
     from monitor.model.device import choose_autocast, choose_device
     from monitor.training.run import load_encoder
@@ -119,7 +120,8 @@ def run_ablation(encoder_dir: Path, datasets: Path, *, steps: int = 3000, train_
     for name, change in VARIANTS.items():
         started = time.perf_counter()
         net = train_on_features(f_train, train, replace(base, **change), hidden)
-        rows.append({"variant": name, **evaluate_on_features(net, f_val, val), "seconds": round(time.perf_counter() - started, 1)})
+        rows.append({"variant": name, **evaluate_on_features(net, f_val, val),
+                     "seconds": round(time.perf_counter() - started, 1)})
         log(f"ablation {name}: {rows[-1]}")
     for task in TASKS:
         cfg = replace(base, tasks=(task,), task_probs={task: 1.0}, steps=max(1, int(steps * base.task_probs[task])))

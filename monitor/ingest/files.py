@@ -175,7 +175,8 @@ def _json_line(
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
-        yield location, line.decode("utf-8", "replace").rstrip("\r\n"), None, f"undecodable bytes (not UTF-8): {exc.reason} at byte {exc.start}"
+        yield (location, line.decode("utf-8", "replace").rstrip("\r\n"), None,
+               f"undecodable bytes (not UTF-8): {exc.reason} at byte {exc.start}")
         return
     if not text.strip():
         return

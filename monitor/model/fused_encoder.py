@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from transformers import BertModel
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +74,11 @@ def unsupported_reason(encoder: nn.Module) -> str | None:
 class FusedBertEncoder(nn.Module):
     """Inference-only forward of a BERT encoder; returns the last hidden state [B, T, H]."""
 
-    def __init__(self, module: nn.Module) -> None:
+    def __init__(self, bert: nn.Module) -> None:
         super().__init__()
-        bert: Any = module  # a transformers BertModel: its attributes are not typed as nn.Module's
+        # Only BERT encoders come here (see unsupported_reason); nn.Module's attribute lookup
+        # would type their config and submodules as `Tensor | Module`.
+        bert = cast("BertModel", bert)
         self.config = bert.config
         self.embeddings = bert.embeddings
         self.heads: int = bert.config.num_attention_heads
@@ -130,9 +135,8 @@ def fuse_encoder(encoder: nn.Module, *, seed: int = 0) -> FusedBertEncoder | Non
         return None
     try:
         fused = FusedBertEncoder(encoder).eval()
-        config: Any = encoder.config
         generator = torch.Generator().manual_seed(seed)
-        ids = torch.randint(0, int(config.vocab_size), (3, 12), generator=generator)
+        ids = torch.randint(0, fused.config.vocab_size, (3, 12), generator=generator)  # the encoder's config
         mask = torch.ones_like(ids)
         mask[1, 7:] = 0
         mask[2, 3:] = 0

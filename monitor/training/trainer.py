@@ -171,13 +171,15 @@ class Trainer:
                 target.to(self.device, non_blocking=pin))
 
     # -- one step ------------------------------------------------------------------------
-    def plain_loss(self, task: str, input_ids: torch.Tensor, mask: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, float]:
+    def plain_loss(self, task: str, input_ids: torch.Tensor, mask: torch.Tensor,
+                   target: torch.Tensor) -> tuple[torch.Tensor, float]:
         with autocast(self.device, self.autocast_dtype):
             outputs = self.model(input_ids, mask)
         raw = self.losses.task_loss(task, outputs, target)
         return self.losses.joint(task, raw), float(raw.detach())
 
-    def meta_loss(self, task: str, input_ids: torch.Tensor, mask: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, float]:
+    def meta_loss(self, task: str, input_ids: torch.Tensor, mask: torch.Tensor,
+                  target: torch.Tensor) -> tuple[torch.Tensor, float]:
         """SoGMTL's MAML-like step on this batch (see :func:`meta_query_loss`)."""
         with autocast(self.device, self.autocast_dtype):
             pooled = self.model.pooled(input_ids, mask)

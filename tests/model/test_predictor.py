@@ -43,7 +43,8 @@ def test_predict_output_shape_and_ranges(tmp_path):
     [result] = predictor.predict(["i feel happy"])
     assert set(result) == {"text", "carer", "carer_label", "goemotions", "goemotions_labels", "big5", "depression_index",
                            "windows"}
-    assert len(result["goemotions"]) == 28 and len(result["carer"]) == 6 and list(result["big5"]) == ["EXT", "NEU", "AGR", "CON", "OPN"]
+    assert len(result["goemotions"]) == 28 and len(result["carer"]) == 6
+    assert list(result["big5"]) == ["EXT", "NEU", "AGR", "CON", "OPN"]
     assert sum(result["carer"].values()) == pytest.approx(1.0, abs=1e-4)
     assert 0.0 <= result["depression_index"] <= 1.0
 

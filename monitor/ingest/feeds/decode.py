@@ -21,8 +21,8 @@ from __future__ import annotations
 import codecs
 import re
 
-import feedparser.api  # type: ignore[import-untyped]
-from defusedxml.expatreader import DefusedExpatParser  # type: ignore[import-untyped]
+import feedparser.api
+from defusedxml.expatreader import DefusedExpatParser
 
 # Characters XML 1.0 forbids; a feed containing them would make the strict parser give up.
 _XML_ILLEGAL = dict.fromkeys([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xFFFE, 0xFFFF])

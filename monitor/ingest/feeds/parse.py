@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
 
-import feedparser  # type: ignore[import-untyped]
+import feedparser
 
 from monitor.errors import SourceError
 from monitor.ingest.feeds.decode import prepare_document
