@@ -13,23 +13,19 @@ from monitor.cli.app import AppContext, counted_progress, device_option, json_op
 from monitor.errors import EmomonError
 
 
-def _settings_path(app: AppContext, key: str, default: str) -> Path:
-    """A [model] path from the settings, resolved against the config file's folder."""
-    settings = app.settings
-    model = getattr(settings, "model", None)
-    raw = getattr(model, key, default) if model is not None else default
-    path = Path(raw).expanduser()
-    return path if path.is_absolute() else settings.base_dir / path
-
-
 def model_dir(app: AppContext, override: Path | None) -> Path:
     """The model directory to write: ``override`` or [model] path."""
-    return override if override is not None else _settings_path(app, "path", "models/emomon-mtl-v2")
+    from monitor.model.configured import model_path
+
+    return override if override is not None else model_path(app.settings)
 
 
 def datasets_dir(app: AppContext, override: Path | None) -> Path:
-    """The datasets folder: ``override`` or [model] datasets; it must exist."""
-    path = override if override is not None else _settings_path(app, "datasets", "../shared/datasets")
+    """The datasets folder: ``override`` or [model] datasets (relative to the config file); it must exist."""
+    settings = app.settings
+    path = override if override is not None else Path(settings.model.datasets).expanduser()
+    if override is None and not path.is_absolute():
+        path = settings.base_dir / path
     if not path.is_dir():
         raise EmomonError(f"datasets folder {str(path)!r} not found; set [model] datasets in config.toml or pass --datasets DIR")
     return path

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from monitor.store.posts import FeedState  # noqa: F401  (the stored state a fetch starts from)
+from monitor.store.posts import FeedState
 
 
 @dataclass(frozen=True, slots=True)

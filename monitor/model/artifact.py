@@ -68,8 +68,13 @@ def save_artifact(directory: Path, *, name: str, model: MultitaskNetwork, tokeni
     labels = {"goemotions": list(model.config.goemotions_labels), "carer": list(model.config.carer_labels),
               "big5": list(model.config.big5_traits)}
     (directory / "labels.json").write_text(json.dumps(labels, indent=2), encoding="utf-8")
-    (directory / "calibration.json").write_text(json.dumps(calibration.to_dict(), indent=2), encoding="utf-8")
+    write_calibration(directory, calibration)
     return version
+
+
+def write_calibration(directory: Path, calibration: Calibration) -> None:
+    """(Re)write a model directory's calibration.json; weights and version are untouched."""
+    (directory / "calibration.json").write_text(json.dumps(calibration.to_dict(), indent=2), encoding="utf-8")
 
 
 def check_artifact(directory: Path) -> None:

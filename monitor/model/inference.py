@@ -29,17 +29,21 @@ def make_batches(ids: Sequence[Sequence[int]], budget: int, *, pad_id: int, pin:
 @torch.inference_mode()
 def forward_batches(network: MultitaskNetwork, batches: Sequence[Batch], n_rows: int, *, device: torch.device,
                     dtype: torch.dtype | None = None, heads: tuple[str, ...] = ("goemotions", "carer", "big5"),
-                    after_batch: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
+                    after_batch: Callable[[int], None] | None = None,
+                    call: Callable[[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]] | None = None,
+                    ) -> dict[str, np.ndarray]:
     """Logits of ``heads`` for every row, in input order: name -> [n_rows, K] float32.
 
-    ``after_batch(rows done)`` runs after each batch (progress, memory trimming)."""
+    ``after_batch(rows done)`` runs after each batch (progress, memory trimming). ``call`` replaces
+    the network's forward (e.g. ``{"pooled": network.pooled(ids, mask)}`` for sentence vectors)."""
     network.eval()
+    forward = call or network
     out: dict[str, np.ndarray] = {}
     pin = device.type == "cuda"
     done = 0
     for rows, input_ids, mask in batches:
         with autocast(device, dtype):
-            result = network(input_ids.to(device, non_blocking=pin), mask.to(device, non_blocking=pin))
+            result = forward(input_ids.to(device, non_blocking=pin), mask.to(device, non_blocking=pin))
         for name in heads:
             values = result[name]
             if name not in out:

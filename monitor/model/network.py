@@ -14,7 +14,6 @@ from torch import nn
 
 from monitor.labels import BIG5_TRAITS, CARER_LABELS, GOEMOTIONS_LABELS
 
-__all__ = ["BIG5_TRAITS", "CARER_LABELS", "GOEMOTIONS_LABELS", "TASKS", "MultitaskNetwork", "NetworkConfig"]
 TASKS: tuple[str, ...] = ("goemotions", "carer", "big5")
 
 GateKind = Literal["sog", "sig", "silg", "none"]

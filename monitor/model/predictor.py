@@ -57,6 +57,11 @@ class WindowPlan:
     def posts(self) -> int:
         return len(self.windows)
 
+    @property
+    def starts(self) -> np.ndarray:
+        """Index of each post's first window."""
+        return np.concatenate([[0], np.cumsum(self.windows)[:-1]]).astype(np.int64)
+
 
 @dataclass(frozen=True)
 class PostScores:
@@ -161,7 +166,7 @@ class Predictor:
         goemotions, carer, big5 = probs["goemotions"], probs["carer"], probs["big5"]
         index = self.depression_index(goemotions, carer).astype(np.float32)
         if plan.n_windows != plan.posts:  # some posts were split into windows
-            starts = np.concatenate([[0], np.cumsum(plan.windows)[:-1]])
+            starts = plan.starts
             goemotions = reduce_windows(goemotions, starts, plan.windows, self.options.emotions)
             carer = reduce_windows(carer, starts, plan.windows, self.options.emotions)
             carer = carer / carer.sum(axis=1, keepdims=True)
@@ -181,7 +186,7 @@ class Predictor:
         logits = self.window_logits(plan)
         if plan.n_windows == plan.posts:
             return logits
-        starts = np.concatenate([[0], np.cumsum(plan.windows)[:-1]])
+        starts = plan.starts
         how = {"goemotions": self.options.emotions, "carer": self.options.emotions, "big5": self.options.traits}
         return {k: reduce_windows(v, starts, plan.windows, how[k]) for k, v in logits.items()}
 

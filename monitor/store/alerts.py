@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 
 from monitor.clock import utcnow
 from monitor.errors import AlertNotFound, EmomonError
+from monitor.store.engine import in_chunks
 from monitor.store.schema import Alert, Post
 
 STATUSES = ("new", "acknowledged", "resolved")
-_IN_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -181,8 +181,7 @@ def post_excerpts(session: Session, post_ids: Iterable[int], max_chars: int) -> 
     """
     ids = sorted(set(post_ids))
     out: dict[int, str] = {}
-    for i in range(0, len(ids), _IN_CHUNK):
-        chunk = ids[i : i + _IN_CHUNK]
+    for chunk in in_chunks(ids):
         rows = session.execute(
             select(Post.id, Post.text).where(Post.id.in_(chunk), Post.text.is_not(None))
         )

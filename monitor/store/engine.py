@@ -6,11 +6,11 @@ dialect-specific ``INSERT ... ON CONFLICT``). Everything else goes through these
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -26,6 +26,9 @@ from monitor.errors import ConfigError, SchemaOutOfDate
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 30_000
+T = TypeVar("T")
+#: Ids per ``IN (...)`` list: well under SQLite's default limit of 999 bound parameters.
+IN_CHUNK = 500
 
 
 def make_engine(url: str) -> Engine:
@@ -72,6 +75,12 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def in_chunks(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
+    """Consecutive slices of at most ``size`` items, for ``IN (...)`` lists."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def upsert_insert(session: Session | Connection, table: Table) -> Any:

@@ -18,12 +18,11 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from monitor.clock import utcnow
-from monitor.store.engine import bulk_insert, upsert_insert
+from monitor.store.engine import bulk_insert, in_chunks, upsert_insert
 from monitor.store.schema import Author, Meta, Post, Rejected, Source, table_of
 
 SALT_KEY = "pseudonym_salt"
 # Keep IN (...) lists well under every backend's bound-parameter limit.
-_IN_CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +82,7 @@ def upsert_authors(
     for p, h in wanted:
         by_platform.setdefault(p, []).append(h)
     for platform, handles in by_platform.items():
-        for chunk in _chunks(handles, _IN_CHUNK):
+        for chunk in in_chunks(handles):
             result = session.execute(
                 select(Author.handle, Author.id).where(
                     Author.platform == platform, Author.handle.in_(chunk)
@@ -193,7 +192,7 @@ def existing_posts(
     found: dict[str, tuple[int, str]] = {}
     posts = table_of(Post).c
     conn = session.connection()
-    for chunk in _chunks(list(external_ids), _IN_CHUNK):
+    for chunk in in_chunks(list(external_ids)):
         result = conn.execute(
             select(posts.external_id, posts.id, posts.content_hash).where(
                 posts.source_id == source_id, posts.external_id.in_(chunk)
@@ -233,7 +232,7 @@ def delete_posts(session: Session, post_ids: Sequence[int]) -> None:
     """Delete posts by id (used when a stored post's author has since opted out)."""
     from sqlalchemy import delete
 
-    for chunk in _chunks(list(post_ids), _IN_CHUNK):
+    for chunk in in_chunks(list(post_ids)):
         session.execute(delete(Post).where(Post.id.in_(chunk)))
 
 
@@ -255,11 +254,6 @@ def upsert_rejected(session: Session, rows: list[dict[str, Any]]) -> None:
         },
     )
     session.execute(stmt, list(unique.values()))
-
-
-def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def delete_source(session: Session, name: str) -> None:

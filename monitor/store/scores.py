@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, t
 from sqlalchemy.orm import Session
 from sqlalchemy.types import String
 
-from monitor.store.engine import upsert_insert
+from monitor.store.engine import IN_CHUNK, in_chunks, upsert_insert
 from monitor.store.schema import (
     SCORE_COLUMNS,
     SCORE_PROBS_DTYPE,
@@ -32,7 +32,6 @@ from monitor.store.schema import (
 )
 
 HASH_CHARS = 8
-_IN_CHUNK = 500
 _UPDATED = ("status", "reason", "depression_index", "probs", "windows", "text_hash", "scored_at")
 _SQLITE_UPSERT = (
     f"INSERT INTO {Score.__tablename__} (post_id, model_version, {', '.join(_UPDATED)}) "
@@ -121,10 +120,10 @@ def write_scores(session: Session, model_version: str, rows: Sequence[dict[str, 
     if not rows:
         return
     post_ids = [row["post_id"] for row in rows]
-    for start in range(0, len(post_ids), _IN_CHUNK):
+    for chunk in in_chunks(post_ids):
         session.execute(
             delete(Score).where(
-                Score.post_id.in_(post_ids[start : start + _IN_CHUNK]),
+                Score.post_id.in_(chunk),
                 Score.model_version != model_version,
             )
         )
@@ -220,11 +219,10 @@ def read_scores(
     names = dict(session.execute(select(Source.id, Source.name)).all())
     wanted = sorted({a for a in author_ids if a is not None})
     pseudonyms: dict[int, str] = {}
-    if len(wanted) > 20 * _IN_CHUNK:  # many authors: one pass over the table beats IN lists
+    if len(wanted) > 20 * IN_CHUNK:  # many authors: one pass over the table beats IN lists
         pseudonyms.update(session.execute(select(Author.id, Author.pseudonym)).all())
     else:
-        for start in range(0, len(wanted), _IN_CHUNK):
-            part = wanted[start : start + _IN_CHUNK]
+        for part in in_chunks(wanted):
             pseudonyms.update(session.execute(
                 select(Author.id, Author.pseudonym).where(Author.id.in_(part))
             ).all())

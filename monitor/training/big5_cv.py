@@ -22,10 +22,11 @@ from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from monitor.model.inference import forward_batches
 from monitor.model.network import BIG5_TRAITS
 from monitor.model.predictor import Predictor, reduce_windows
 from monitor.training.data import SPLITS, read_mypersonality
-from monitor.training.evaluate import auroc
+from monitor.training.metrics import auroc
 
 C_GRID: tuple[float, ...] = tuple(float(c) for c in np.logspace(-3, 2, 11))
 FIXED_C = 1.0  # used only where a training fold has too few authors of a class for the inner CV
@@ -47,18 +48,14 @@ def encode_features(predictor: Predictor, texts: Sequence[str]) -> np.ndarray:
     """Mean-pooled encoder vectors [N, H] (fp32) through the predictor's windows and batches; a post
     split into windows gets the mean of its windows' vectors."""
     plan = predictor.plan(predictor.encode(texts))
-    network = predictor.network.eval()
-    out: np.ndarray | None = None
-    for rows, input_ids, mask in plan.batches:
-        vectors = network.pooled(input_ids.to(predictor.device), mask.to(predictor.device)).float().cpu().numpy()
-        if out is None:
-            out = np.empty((plan.n_windows, vectors.shape[1]), dtype=np.float32)
-        out[rows] = vectors
+    network = predictor.network
+    out = forward_batches(network, plan.batches, plan.n_windows, device=predictor.device, heads=("pooled",),
+                          call=lambda ids, mask: {"pooled": network.pooled(ids, mask)}).get("pooled")
     if out is None:
-        return np.zeros((0, predictor.network.config.hidden_size), dtype=np.float32)
+        return np.zeros((0, network.config.hidden_size), dtype=np.float32)
     if plan.n_windows == plan.posts:
         return out
-    starts = np.concatenate([[0], np.cumsum(plan.windows)[:-1]])
+    starts = plan.starts
     return reduce_windows(out, starts, plan.windows, "mean")
 
 

@@ -104,6 +104,28 @@ def big5_cv_section(cv: dict[str, Any] | None, base: dict[str, Any] | None = Non
     return lines
 
 
+def previous_section(prev: dict[str, Any], cur: dict[str, Any]) -> list[str]:
+    """The previous model beside this one on the same test measures (both from `emomon evaluate`)."""
+    def row(label: str, get: Any, fmt: str) -> str:
+        return f"| {label} | {format(get(prev), fmt)} | {format(get(cur), fmt)} |"
+
+    def cross(m: dict[str, Any]) -> float:
+        return float(m["crossdomain"]["carer_on_goemotions"]["accuracy"])
+
+    def index_goemotions(m: dict[str, Any]) -> float:
+        return float(m["crossdomain"]["depression_index_on_goemotions"]["auroc"])
+
+    return ["Both measured by `emomon evaluate --split test --json` (fp32, the one inference path).", "",
+            f"| measure (test) | {prev['model']} | {cur['model']} |", "|---|---|---|",
+            row("CARER accuracy", lambda m: m["carer"]["accuracy"], ".4f"),
+            row("CARER macro-F1", lambda m: m["carer"]["macro_f1"], ".4f"),
+            row("GoEmotions macro-F1, 28 labels", lambda m: m["goemotions"]["macro_f1"], ".4f"),
+            row("CARER head on GoEmotions single-label posts", cross, ".4f"),
+            row("depression index AUROC, CARER", lambda m: m["depression_index"]["auroc"], ".4f"),
+            row("depression index AUROC, GoEmotions", index_goemotions, ".4f"),
+            row("ECE after temperature, CARER", lambda m: m["ece"]["carer"]["after"], ".4f")]
+
+
 def baselines_section(b: dict[str, Any]) -> list[str]:
     t, l = b["tfidf"], b["lstm"]
     lines = ["Same splits, same harness (`emomon evaluate --baselines`):", "",
@@ -148,8 +170,9 @@ def _data_choices(tc: dict[str, Any]) -> str:
 
 
 def write_model_card(model_dir: Path, *, baselines: dict[str, Any] | None = None, ablation: dict[str, Any] | None = None,
-                     training_notes: str = "", ablation_notes: str = "") -> Path:
-    """Write MODEL_CARD.md from metrics.json, config.json and optional baseline/ablation results."""
+                     training_notes: str = "", ablation_notes: str = "", previous: dict[str, Any] | None = None) -> Path:
+    """Write MODEL_CARD.md from metrics.json, config.json and optional baseline/ablation results;
+    ``previous`` is the previous model's `emomon evaluate --split test --json` document."""
     metrics = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
     config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
     training = config.get("training", {})
@@ -192,6 +215,8 @@ def write_model_card(model_dir: Path, *, baselines: dict[str, Any] | None = None
         "This model is released for research and monitoring use under those terms.", "",
         "## Metrics", "", *metrics_section(metrics), "",
     ]
+    if previous:
+        lines += [f"## Compared with {previous['model']}", "", *previous_section(previous, metrics), ""]
     if baselines:
         lines += ["## Baselines", "", *baselines_section(baselines), ""]
     if ablation:

@@ -14,8 +14,7 @@ import numpy as np
 
 from monitor.model.predictor import Predictor
 from monitor.training.data import SPLITS, goemotions_as_carer, read_goemotions
-from monitor.training.evaluate import auroc
-from monitor.training.metrics import macro_f1
+from monitor.training.metrics import auroc, macro_f1
 
 
 def _nan_to_none(value: float) -> float | None:
@@ -43,14 +42,16 @@ def carer_head_figures(carer_probs: np.ndarray, labels: np.ndarray, carer_labels
     }
 
 
-def crossdomain_figures(predictor: Predictor, datasets: Path, split: str) -> dict[str, Any]:
+def crossdomain_figures(predictor: Predictor, datasets: Path, split: str, *,
+                        goemotions_logits: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
     """(a) The CARER head on GoEmotions `split` posts whose only label is one of CARER's six emotions;
     (b) the depression index's AUROC on all GoEmotions `split` posts, positives = posts carrying any
     GoEmotions label with positive weight in the predictor's own index."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; use one of {SPLITS}")
     goemotions = read_goemotions(datasets, split)
-    logits = predictor.post_logits(goemotions.texts)  # the one inference path
+    # The one inference path; `emomon evaluate` passes the logits it already has for these posts.
+    logits = goemotions_logits if goemotions_logits is not None else predictor.post_logits(goemotions.texts)
     probs = predictor.probabilities(logits)
 
     eligible = goemotions_as_carer(datasets, split)

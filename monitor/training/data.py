@@ -68,7 +68,7 @@ def goemotions_as_carer(root: Path, split: str) -> TaskData:
 
     The cross-domain check (the CARER head on Reddit comments) reads the test split; training can
     add the train split to CARER's tweets so the head sees the emotions in another style."""
-    from monitor.model.network import CARER_LABELS, GOEMOTIONS_LABELS
+    from monitor.labels import CARER_LABELS, GOEMOTIONS_LABELS
 
     source = read_goemotions(root, split)
     carer_of = {GOEMOTIONS_LABELS.index(name): i for i, name in enumerate(CARER_LABELS)}

@@ -8,21 +8,22 @@ from typing import Any
 
 import numpy as np
 
+from monitor.model.activations import sigmoid, softmax
 from monitor.model.artifact import Calibration
 from monitor.model.index import DepressionIndex, fit_platt
 from monitor.model.network import BIG5_TRAITS, CARER_LABELS, GOEMOTIONS_LABELS
 from monitor.model.predictor import Predictor
+from monitor.training.crossdomain import crossdomain_figures
 from monitor.training.data import TaskData, read_task
 from monitor.training.metrics import (
     EKMAN_GROUPS,
+    auroc,
     confusion_matrix,
     expected_calibration_error,
     fit_temperature,
     group_labels,
     macro_f1,
     multilabel_f1,
-    sigmoid,
-    softmax,
     tune_thresholds,
 )
 
@@ -120,23 +121,6 @@ def evaluate_logits(logits: dict[str, dict[str, np.ndarray]], data: dict[str, Ta
     return result
 
 
-def auroc(y_true: np.ndarray, score: np.ndarray) -> float:
-    """Area under the ROC curve by the rank statistic (ties averaged)."""
-    y = np.asarray(y_true) > 0.5
-    n_pos, n_neg = int(y.sum()), int((~y).sum())
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    order = np.argsort(score, kind="mergesort")
-    ranks = np.empty(len(score))
-    sorted_scores = np.asarray(score)[order]
-    ranks[order] = np.arange(1, len(score) + 1)
-    # average ranks of ties
-    _, inverse, counts = np.unique(sorted_scores, return_inverse=True, return_counts=True)
-    sums = np.bincount(inverse, weights=np.arange(1, len(score) + 1))
-    ranks[order] = (sums / counts)[inverse]
-    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
 def calibration_errors(logits: dict[str, dict[str, np.ndarray]], data: dict[str, TaskData],
                        temperatures: dict[str, float]) -> dict[str, dict[str, float]]:
     """ECE of each head before (T = 1) and after temperature scaling."""
@@ -172,7 +156,5 @@ def evaluate_predictor(predictor: Predictor, datasets: Path, split: str, *, seed
     result = evaluate_logits(logits, data, predictor.calibration, predictor.name)
     result["split"] = split
     result["model_version"] = predictor.version
-    from monitor.training.crossdomain import crossdomain_figures
-
-    result["crossdomain"] = crossdomain_figures(predictor, datasets, split)
+    result["crossdomain"] = crossdomain_figures(predictor, datasets, split, goemotions_logits=logits["goemotions"])
     return result

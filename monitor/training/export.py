@@ -10,7 +10,7 @@ from typing import Any
 
 from safetensors.torch import load_file
 
-from monitor.model.artifact import Calibration, save_artifact
+from monitor.model.artifact import Calibration, save_artifact, write_calibration
 from monitor.model.predictor import load_model
 from monitor.training.big5_cv import big5_cross_validation
 from monitor.training.card import write_model_card
@@ -20,19 +20,17 @@ from monitor.training.run import load_encoder
 from monitor.training.trainer import TrainConfig, build_network
 
 
-def base_encoder_cv(encoder_dir: Path, datasets: Path, config: TrainConfig, scratch: Path) -> dict[str, Any]:
+def base_encoder_cv(encoder_dir: Path, datasets: Path, config: TrainConfig) -> dict[str, Any]:
     """Big Five CV on the untouched base encoder's features: the shipped encoder was fine-tuned on
     the train-split authors' traits, so its features leak their labels into any CV over them."""
-    import shutil
+    import tempfile
 
     tokenizer, encoder = load_encoder(encoder_dir)
-    save_artifact(scratch, name="base-encoder", model=build_network(encoder, config, encoder.config.hidden_size),
-                  tokenizer=tokenizer, calibration=Calibration(), window=128, fp16=False)
-    try:
+    with tempfile.TemporaryDirectory(prefix="emomon-base-encoder-") as scratch:
+        save_artifact(Path(scratch), name="base-encoder", model=build_network(encoder, config, encoder.config.hidden_size),
+                      tokenizer=tokenizer, calibration=Calibration(), window=128, fp16=False)
         return big5_cross_validation(load_model(scratch, device=config.device, precision=config.precision), datasets,
                                      seed=config.seed)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def export_run(run_dir: Path, out_dir: Path, *, datasets: Path, name: str, window: int = 128,
@@ -46,16 +44,14 @@ def export_run(run_dir: Path, out_dir: Path, *, datasets: Path, name: str, windo
     best = json.loads((run_dir / "best.json").read_text(encoding="utf-8"))
     training = {"train_config": asdict(config), "selected_step": best["step"],
                 "validation_at_selection": best.get("summary", {})}
-    # Written once uncalibrated, so calibration is fitted on the shipped (fp16) weights through
-    # the same inference path that scores posts; then written again with the calibration.
-    save_artifact(out_dir, name=name, model=network, tokenizer=tokenizer, calibration=Calibration(),
-                  window=window, fp16=True, extra={"training": training})
+    # Written uncalibrated first, so calibration is fitted on the shipped (fp16) weights through the
+    # same inference path that scores posts; then only calibration.json is written again.
+    version = save_artifact(out_dir, name=name, model=network, tokenizer=tokenizer, calibration=Calibration(),
+                            window=window, fp16=True, extra={"training": training})
     log("fitting temperatures, thresholds and the index calibration on validation")
     val = read_splits(datasets, "validation", config.seed)
     uncalibrated = load_model(out_dir, device=config.device, precision=config.precision)
-    calibration = fit_calibration({task: uncalibrated.post_logits(d.texts) for task, d in val.items()}, val)
-    version = save_artifact(out_dir, name=name, model=network, tokenizer=tokenizer, calibration=calibration,
-                            window=window, fp16=True, extra={"training": training})
+    write_calibration(out_dir, fit_calibration({task: uncalibrated.post_logits(d.texts) for task, d in val.items()}, val))
     import csv
 
     rows = csv.DictReader((datasets / "mypersonality" / "mypersonality.csv").open(encoding="utf-8", errors="replace"))
@@ -68,9 +64,11 @@ def export_run(run_dir: Path, out_dir: Path, *, datasets: Path, name: str, windo
     log("author-disjoint 5-fold cross-validation of the Big Five head on the encoder's features")
     metrics["big5_cv"] = big5_cross_validation(predictor, datasets, seed=config.seed)
     log("the same cross-validation on the base encoder, which never saw a myPersonality label")
-    metrics["big5_cv_base_encoder"] = base_encoder_cv(encoder_dir, datasets, config, out_dir.parent / f".{name}-base")
+    metrics["big5_cv_base_encoder"] = base_encoder_cv(encoder_dir, datasets, config)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    # Optional documents in the run directory: baselines.json, ablation.json, and previous.json (the
+    # previous model's `emomon evaluate --split test --json`, shown beside this model).
     extras = {name: json.loads((run_dir / f"{name}.json").read_text(encoding="utf-8"))
-              for name in ("baselines", "ablation") if (run_dir / f"{name}.json").exists()}
+              for name in ("baselines", "ablation", "previous") if (run_dir / f"{name}.json").exists()}
     write_model_card(out_dir, **extras)
     return metrics

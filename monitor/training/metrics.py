@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from monitor.model.activations import sigmoid, softmax  # noqa: F401  (re-exported for training code)
+from monitor.model.activations import sigmoid, softmax
 
 EKMAN_GROUPS: dict[str, tuple[str, ...]] = {
     "anger": ("anger", "annoyance", "disapproval"),
@@ -91,3 +91,20 @@ def fit_temperature(logits: np.ndarray, targets: np.ndarray, *, multilabel: bool
         if nll < best_nll:
             best_t, best_nll = float(t), float(nll)
     return best_t
+
+
+def auroc(y_true: np.ndarray, score: np.ndarray) -> float:
+    """Area under the ROC curve by the rank statistic (ties averaged)."""
+    y = np.asarray(y_true) > 0.5
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    order = np.argsort(score, kind="mergesort")
+    ranks = np.empty(len(score))
+    sorted_scores = np.asarray(score)[order]
+    ranks[order] = np.arange(1, len(score) + 1)
+    # average ranks of ties
+    _, inverse, counts = np.unique(sorted_scores, return_inverse=True, return_counts=True)
+    sums = np.bincount(inverse, weights=np.arange(1, len(score) + 1))
+    ranks[order] = (sums / counts)[inverse]
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))

@@ -8,10 +8,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from monitor.model.activations import sigmoid
 from monitor.model.inference import logits_for_texts
 from monitor.model.network import MultitaskNetwork
 from monitor.training.data import TaskData
-from monitor.training.metrics import macro_f1, multilabel_f1, sigmoid, tune_thresholds
+from monitor.training.metrics import macro_f1, multilabel_f1, tune_thresholds
 
 
 def validation_summary(logits: dict[str, dict[str, np.ndarray]], data: dict[str, TaskData]) -> dict[str, float]:

@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 from monitor.errors import SourceError
 from monitor.ingest import feeds
 from monitor.ingest.feeds import USER_AGENT, decode_feed_bytes, read_feed, strip_doctype
-from monitor.ingest.records import FeedResult, FeedState, RawRecord
+from monitor.ingest.records import FeedResult, RawRecord
+from monitor.store.posts import FeedState
 
 DATA = Path(__file__).parents[1] / "data" / "feeds"
 NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from monitor.labels import CARER_LABELS, GOEMOTIONS_LABELS
 from monitor.model.index import DepressionIndex, fit_platt
-from monitor.model.network import CARER_LABELS, GOEMOTIONS_LABELS
 
 
 def _probs(**emotions: float) -> tuple[np.ndarray, np.ndarray]:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from monitor.training.evaluate import auroc
+from monitor.model.activations import softmax
 from monitor.training.metrics import (
+    auroc,
     confusion_matrix,
     expected_calibration_error,
     fit_temperature,
     macro_f1,
     multilabel_f1,
-    softmax,
     tune_thresholds,
 )
 

@@ -26,7 +26,8 @@ from monitor.ingest.feeds.fetch import (
     read_local,
 )
 from monitor.ingest.feeds.parse import parse_feed_bytes
-from monitor.ingest.records import FeedResult, FeedState
+from monitor.ingest.records import FeedResult
+from monitor.store.posts import FeedState
 
 __all__ = [
     "ACCEPT",

@@ -18,7 +18,8 @@ import httpx
 
 from monitor import __version__
 from monitor.errors import SourceError
-from monitor.ingest.records import FeedResult, FeedState
+from monitor.ingest.records import FeedResult
+from monitor.store.posts import FeedState
 
 USER_AGENT = f"emomon/{__version__} (+https://github.com/emomon/emomon)"
 ACCEPT = (
