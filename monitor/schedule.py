@@ -17,6 +17,7 @@ import os
 import shlex
 import shutil
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,7 +27,9 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import create_engine, inspect, text
 
+from monitor.clock import utcnow
 from monitor.errors import EmomonError
 from monitor.pipeline import STAGES
 from monitor.settings import Settings, load_settings
@@ -53,6 +56,22 @@ def scheduled_stages(settings: Settings) -> list[tuple[str, str]]:
     return out
 
 
+def configure_logging(verbosity: int) -> None:
+    """Log the scheduler's job lines on stderr: one line per job start and end.
+
+    ``-q`` keeps warnings and errors only; APScheduler's own lines (which repeat ours) show
+    from ``-vv`` on.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S%z"))
+    for name, level in (("monitor", logging.WARNING if verbosity < 0 else logging.INFO),
+                        ("apscheduler", logging.INFO if verbosity >= 2 else logging.WARNING)):
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        logger.addHandler(handler)
+        logger.propagate = False
+
+
 def job_defaults(settings: Settings) -> dict[str, Any]:
     """coalesce, max_instances and misfire_grace_time (seconds) for every job."""
     return {
@@ -66,17 +85,55 @@ def run_job(stage: str, config_path: str | None, db_url: str | None = None) -> N
     """Run one stage from the scheduler (module-level so the job store can refer to it).
 
     The settings are read again at every run, so an edited config takes effect without a
-    restart of the scheduler (a changed schedule needs one).
+    restart of the scheduler (a changed schedule needs one). One log line when the job starts
+    and one when it ends, with the stage's counts; a scheduled report then goes to
+    ``[schedule] report_output`` and ``report_email`` when they are set.
     """
-    from monitor.pipeline import run_stages
+    import io
 
+    from rich.console import Console
+
+    from monitor.pipeline import run_stages, stage_brief
+
+    log.info("job %s: started", stage)
     env = dict(os.environ)
     if db_url:
         env["EMOMON_DATABASE_URL"] = db_url
-    settings = load_settings(Path(config_path) if config_path else None, env)
-    result = run_stages(settings, [stage], lock_label=f"schedule:{stage}")
-    for s in result.stages:
-        log.info("scheduled %s: %s in %.1fs %s", s.name, s.status, s.seconds, s.message or "")
+    try:
+        settings = load_settings(Path(config_path) if config_path else None, env)
+        quiet = Console(file=io.StringIO()) if stage == "report" else None
+        result = run_stages(settings, [stage], lock_label=f"schedule:{stage}", console=quiet)
+        for s in result.stages:
+            log.info("job %s: %s", stage, stage_brief(s))
+        if result.report is not None:
+            from monitor.report.scheduled import send_scheduled_report
+
+            for line in send_scheduled_report(result.report, settings, env):
+                log.info("job %s: %s", stage, line)
+    except EmomonError as exc:
+        log.error("job %s: failed: %s", stage, exc)
+
+
+def missed_run_time(store_url: str, job: str) -> datetime | None:
+    """When the stored job ``job`` was next due, if that is already past (a missed run).
+
+    ``add_job(replace_existing=True)`` would compute a fresh next run time from now and so
+    drop a run missed while the scheduler was down; passing this time on keeps it, and
+    APScheduler then runs it once if it is within ``misfire_grace_time`` (coalesced).
+    """
+    engine = create_engine(store_url)
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table(JOBS_TABLE):
+                return None
+            due = conn.execute(text(f"SELECT next_run_time FROM {JOBS_TABLE} WHERE id = :id"),
+                               {"id": job}).scalar()
+    finally:
+        engine.dispose()
+    if due is None:
+        return None
+    when = datetime.fromtimestamp(float(due), UTC)
+    return when if when < utcnow() else None
 
 
 def build_scheduler(
@@ -107,7 +164,13 @@ def build_scheduler(
     wanted = set()
     config_path = str(settings.path) if settings.path else None
     for stage, expr in scheduled_stages(settings):
+        extra: dict[str, Any] = {}
         wanted.add(job_id(stage))
+        missed = missed_run_time(store_url, job_id(stage))
+        if missed is not None:
+            log.info("job %s: missed its run at %s; runs now if within the grace time",
+                     stage, missed.isoformat(timespec="seconds"))
+            extra["next_run_time"] = missed
         scheduler.add_job(
             run_job,
             CronTrigger.from_crontab(expr, timezone=zone),
@@ -116,6 +179,7 @@ def build_scheduler(
             name=f"emomon {stage} ({expr} {sched.timezone})",
             replace_existing=True,
             **job_defaults(settings),
+            **extra,
         )
 
     def drop_stale(event: SchedulerEvent) -> None:

@@ -8,6 +8,7 @@ the ones above whatever follows it.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from tomlkit.items import AoT, Comment, Item, Key, Null, Table, Whitespace
 from tomlkit.toml_document import TOMLDocument
 
 from monitor.errors import ConfigError
+from monitor.ingest.registry import canonical_location, is_url
+from monitor.redact import redact_url
 from monitor.settings import COLUMN_KEYS, SOURCE_KINDS
 
 # A place that items render just before: a container and the index they go in front of.
@@ -27,8 +30,12 @@ _Slot = tuple[Container, int]
 def add_source(path: Path, *, name: str, kind: str, location: str, columns: dict[str, str]) -> None:
     """Append a ``[[sources]]`` table after the last source (or at the end of the file).
 
+    ``location`` is written as given: a URL, or a path relative to the config file's directory
+    (:func:`config_location` turns a path given on the command line into one).
+
     Raises:
-        ConfigError: The name is taken, or the kind or a column key is unknown.
+        ConfigError: The name is taken, another source reads the same location, or the kind
+            or a column key is unknown.
     """
     doc = _parse(path)
     sources = _sources(doc, path)
@@ -36,6 +43,14 @@ def add_source(path: Path, *, name: str, kind: str, location: str, columns: dict
         raise ConfigError(
             f"source {name!r} already exists in {str(path)!r}: pick another name or remove it first"
         )
+    wanted = _canonical_in(location, path.parent)
+    for table in sources or []:
+        there = table.get("location")
+        if isinstance(there, str) and _canonical_in(there, path.parent) == wanted:
+            raise ConfigError(
+                f"source {table.get('name')!r} in {str(path)!r} already reads {redact_url(wanted)}: "
+                f"ingest it by that name, or remove it first"
+            )
     if kind not in SOURCE_KINDS:
         raise ConfigError(f"kind {kind!r} is not one of {', '.join(SOURCE_KINDS)}")
     for key in columns:
@@ -63,6 +78,27 @@ def add_source(path: Path, *, name: str, kind: str, location: str, columns: dict
         for item in intro:
             entry.value.add(item)
     _write(path, doc, [t.get("name") for t in sources])
+
+
+def config_location(location: str, config_dir: Path) -> str:
+    """How a location is written in the config file: a canonical URL, or the real path,
+    relative to ``config_dir`` when the file lies below it (config paths are read relative to
+    the config file's directory)."""
+    canonical = canonical_location(location)
+    if is_url(canonical):
+        return canonical
+    real_dir = Path(os.path.realpath(config_dir))
+    try:
+        return Path(canonical).relative_to(real_dir).as_posix()
+    except ValueError:
+        return canonical
+
+
+def _canonical_in(location: str, config_dir: Path) -> str:
+    """The canonical form of a location written in a config file in ``config_dir``."""
+    if is_url(location):
+        return canonical_location(location)
+    return canonical_location(str(config_dir / Path(location).expanduser()))
 
 
 def remove_source(path: Path, name: str) -> None:
@@ -128,7 +164,10 @@ def _write(path: Path, doc: TOMLDocument, names: list[object]) -> None:
     parsed = tomllib.loads(text).get("sources", [])
     if [s.get("name") for s in parsed] != names:  # never write a file we cannot read back
         raise ConfigError(f"editing {str(path)!r} went wrong; the file is unchanged")
-    path.write_text(text, encoding="utf-8")
+    from monitor.safe_write import write_text_atomic
+
+    # The file a symlinked config points to is the one edited; the rename keeps it whole.
+    write_text_atomic(path.resolve(), text)
 
 
 def _tail(container: Container) -> Container:

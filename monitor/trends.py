@@ -30,7 +30,7 @@ outlier. ``z_cap = None`` leaves z-scores as they are.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 import polars as pl
@@ -285,11 +285,13 @@ def author_summary(
     recent_days: int = 7,
     column: str = INDEX,
     min_std: float = 0.05,
+    end: datetime | None = None,
 ) -> pl.DataFrame:
     """Per author: posts, baseline (older posts) and recent mean, and the recent z-score.
 
-    The recent window is the last ``recent_days`` days before the frame's latest post; the
-    baseline is every earlier post of the same author.
+    The recent window is the ``recent_days`` days up to ``end`` (default: the frame's latest
+    post); the baseline is every earlier post of the same author. Pass the same ``end`` to
+    get the same figures for an author from a frame of one author as from a frame of all.
 
     Returns:
         ``author``, ``posts``, ``recent_posts``, ``recent_mean``, ``baseline_mean``,
@@ -302,9 +304,9 @@ def author_summary(
                     "recent_mean": pl.Float64, "baseline_mean": pl.Float64,
                     "baseline_std": pl.Float64, "z": pl.Float64}
         )
-    end = data["created_at"].max()
-    cut = end - timedelta(days=recent_days)  # type: ignore[operator]
-    recent = pl.col("created_at") > cut
+    last = end if end is not None else data["created_at"].max()
+    cut = last - timedelta(days=recent_days)  # type: ignore[operator]
+    recent = (pl.col("created_at") > cut) & (pl.col("created_at") <= last)
     x = pl.col(column).cast(pl.Float64)
     out = data.group_by("author").agg(
         pl.len().alias("posts"),
@@ -344,8 +346,10 @@ def rising(
     *,
     recent_days: int = 7,
     columns: Sequence[str] | None = None,
+    end: datetime | None = None,
 ) -> pl.DataFrame:
-    """Which signals rose most: mean of the last ``recent_days`` days against the time before.
+    """Which signals rose most: mean of the ``recent_days`` days up to ``end`` (default: the
+    frame's latest post) against the time before.
 
     Returns:
         ``signal``, ``before``, ``recent``, ``change`` (recent - before), sorted by change,
@@ -355,8 +359,9 @@ def rising(
     schema = {"signal": pl.String, "before": pl.Float64, "recent": pl.Float64, "change": pl.Float64}
     if frame.height == 0 or not cols:
         return pl.DataFrame(schema=schema)
-    cut = frame["created_at"].max() - timedelta(days=recent_days)  # type: ignore[operator]
-    recent = frame.filter(pl.col("created_at") > cut)
+    last = end if end is not None else frame["created_at"].max()
+    cut = last - timedelta(days=recent_days)  # type: ignore[operator]
+    recent = frame.filter((pl.col("created_at") > cut) & (pl.col("created_at") <= last))
     before = frame.filter(pl.col("created_at") <= cut)
     if recent.height == 0 or before.height == 0:
         return pl.DataFrame(schema=schema)

@@ -79,16 +79,18 @@ def test_alerts_stage_stores_delivers_and_records_a_run(
 
     monkeypatch.setattr(score_store, "read_scores", read_scores, raising=False)
     console = Console(width=80, record=True)
-    result = alerts_stage(engine, settings, console=console, env={})
+    now = frame["created_at"].max() + timedelta(days=1)  # the run's clock anchors the window
+    result = alerts_stage(engine, settings, console=console, env={}, now=now)
     assert result.status == "ok" and result.counts["new"] >= 1
-    assert seen[0]["since"] == frame["created_at"].max() - timedelta(days=90)
+    assert seen[0]["since"] == now - timedelta(days=90)
+    assert seen[0]["until"] == now + timedelta(hours=24, microseconds=1)
     lines = (tmp_path / "alerts.jsonl").read_text().splitlines()
     assert len(lines) == result.counts["new"]
     payload = json.loads(lines[0])
     assert payload["subject"] == "a-shifted00001"
     text = "\n".join(lines) + console.export_text()
     assert "real_handle_1" not in text and "invented text" not in text  # no handles, no text
-    again = alerts_stage(engine, settings, console=console, env={})
+    again = alerts_stage(engine, settings, console=console, env={}, now=now)
     assert again.counts["new"] == 0  # same episodes: nothing new
     with session_scope(engine) as s:
         assert {a.subject for a in s.scalars(select(Alert))} == {"a-shifted00001"}

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
 import textwrap
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,8 +16,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import func, select
 
-from monitor.errors import EmomonError
-from monitor.schedule import build_scheduler, crontab_lines, job_id, scheduled_stages
+from monitor.errors import ConfigError, EmomonError
+from monitor.schedule import build_scheduler, crontab_lines, job_id, missed_run_time, run_job, scheduled_stages
 from monitor.settings import load_settings
 from monitor.store.engine import make_engine, session_scope
 from monitor.store.schema import Run
@@ -87,13 +89,16 @@ RUNNER = textwrap.dedent("""
     from pathlib import Path
     from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED
     from monitor.settings import load_settings
-    from monitor.schedule import build_scheduler, job_id
+    from monitor.schedule import build_scheduler, configure_logging, job_id
 
+    configure_logging(0)
     settings = load_settings(Path(sys.argv[1]), {})
     sched = build_scheduler(settings)  # the real BlockingScheduler
-    # The machine was asleep: the every-minute ingest job is 2.5 minutes late (3 fire times).
-    sched.modify_job(job_id("ingest"),
-                     next_run_time=datetime.now(timezone.utc) - timedelta(seconds=150))
+    late = float(sys.argv[2])
+    if late:
+        # The machine was asleep: the job is `late` seconds late.
+        sched.modify_job(job_id("ingest"),
+                         next_run_time=datetime.now(timezone.utc) - timedelta(seconds=late))
     def later(seconds, fn):
         timer = threading.Timer(seconds, fn)
         timer.daemon = True
@@ -110,12 +115,15 @@ RUNNER = textwrap.dedent("""
 """)
 
 
-def _run_scheduler(cfg: Path) -> list[str]:
+def _run_scheduler(cfg: Path, late: float = 150, stderr: list[str] | None = None) -> list[str]:
+    """Run a real scheduler in a subprocess until its first job event; the events seen."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("EMOMON_DATABASE_URL", None)
-    proc = subprocess.run([sys.executable, "-c", RUNNER, str(cfg)], capture_output=True,
+    proc = subprocess.run([sys.executable, "-c", RUNNER, str(cfg), str(late)], capture_output=True,
                           text=True, timeout=60, env=env, cwd=cfg.parent)
     assert proc.returncode == 0, proc.stderr
+    if stderr is not None:
+        stderr.append(proc.stderr)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -139,6 +147,82 @@ def test_a_run_later_than_the_grace_time_is_skipped(tmp_path: Path) -> None:
                                                                   'purge = ""\nreport = ""\nmisfire_grace_hours = 0.001')
     assert _run_scheduler(cfg) == ["missed"]
     assert _ingest_runs(cfg) == 0
+
+
+@pytest.mark.slow
+def test_a_run_missed_while_the_scheduler_was_down_runs_once_on_start(tmp_path: Path) -> None:
+    """A stored job that fell due 10 s before the scheduler came back runs at start, logged."""
+    cfg = write_config(tmp_path, 'ingest = "0 0 1 1 *"\nscore = ""\nalerts = ""\nreport = ""')
+    settings = load_settings(cfg, {})
+    before = build_scheduler(settings, scheduler_class=BackgroundScheduler)
+    before.start(paused=True)
+    before.shutdown(wait=False)
+    # The scheduler was down when the job fell due: the job store's due time is 10 s ago.
+    due = (datetime.now(UTC) - timedelta(seconds=10)).timestamp()
+    with make_engine(settings.database.url).begin() as conn:
+        conn.exec_driver_sql("UPDATE apscheduler_jobs SET next_run_time = ? WHERE id = ?", (due, job_id("ingest")))
+    logs: list[str] = []
+    assert _run_scheduler(cfg, late=0, stderr=logs) == ["executed"]
+    assert _ingest_runs(cfg) == 1
+    lines = [line for line in logs[0].splitlines() if " job ingest: " in line]
+    assert [line.split(" job ingest: ")[1].split()[0] for line in lines] == ["missed", "started", "ok"]
+    assert "read=3, inserted=3" in lines[-1]
+
+
+def test_a_future_stored_run_time_is_not_kept(tmp_path: Path) -> None:
+    """Only a missed (past) run time is carried over; a changed schedule computes afresh."""
+    cfg = write_config(tmp_path, 'ingest = "0 0 1 1 *"')
+    settings = load_settings(cfg, {})
+    first = build_scheduler(settings, scheduler_class=BackgroundScheduler)
+    first.start(paused=True)
+    first.shutdown(wait=False)
+    assert missed_run_time(settings.database.url, job_id("ingest")) is None
+    assert missed_run_time(settings.database.url, "emomon-nosuch") is None
+
+
+def test_the_scheduled_report_is_written_and_mailed(tmp_path: Path) -> None:
+    """`report_output` gets the HTML report; `report_email` gets it by mail over real SMTP."""
+    from email import message_from_bytes
+
+    from smtp_server import SmtpServer
+
+    server = SmtpServer()
+    try:
+        cfg = write_config(tmp_path, 'report_output = "reports/emomon-{date}.html"\n'
+                                     'report_email = ["team@example.org"]\n'
+                                     f'[channels.email]\nhost = "127.0.0.1"\nport = {server.port}\n'
+                                     'sender = "emomon@example.org"\ntimeout = 5')
+        (tmp_path / "reports").mkdir()
+        logs: list[str] = []
+        handler = logging.Handler()
+        handler.emit = lambda record: logs.append(record.getMessage())  # type: ignore[method-assign]
+        logging.getLogger("monitor.schedule").addHandler(handler)
+        logging.getLogger("monitor.schedule").setLevel(logging.INFO)
+        try:
+            run_job("report", str(cfg))
+        finally:
+            logging.getLogger("monitor.schedule").removeHandler(handler)
+    finally:
+        server.close()
+    (written,) = (tmp_path / "reports").glob("emomon-*.html")
+    assert written.name == f"emomon-{datetime.now(UTC).date().isoformat()}.html"
+    assert written.read_text(encoding="utf-8").lstrip().lower().startswith("<!doctype html")
+    (msg,) = server.messages
+    assert msg["to"] == ["team@example.org"]
+    parsed = message_from_bytes(msg["data"])
+    assert parsed["Subject"].startswith("[emomon] trend report ")
+    parts = [p for p in parsed.walk() if not p.is_multipart()]
+    assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"]
+    assert parts[1].get_payload(decode=True).decode() == written.read_text(encoding="utf-8")
+    assert logs[0] == "job report: started" and logs[1].startswith("job report: ok in")
+    assert logs[2:] == [f"job report: report written to {written}", "job report: report mailed to 1 recipient(s)"]
+
+
+def test_report_output_placeholders_and_addresses_are_validated(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"report_output.*\{date\}"):
+        load_settings(write_config(tmp_path, 'report_output = "r-{day}.html"'), {})
+    with pytest.raises(ConfigError, match="report_email.*not an e-mail address"):
+        load_settings(write_config(tmp_path, 'report_email = ["team"]'), {})
 
 
 def test_crontab_lines(tmp_path: Path) -> None:

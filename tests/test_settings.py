@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import tomllib
 from collections.abc import Iterator
@@ -145,7 +146,7 @@ def test_models_default_to_the_tuned_rule_values_and_are_frozen():
 def test_schedule_stages_are_the_pipeline_registry():
     from monitor.pipeline import STAGE_NAMES
 
-    options = {"timezone", "lock_timeout", "misfire_grace_hours", "jobstore_url"}
+    options = {"timezone", "lock_timeout", "misfire_grace_hours", "jobstore_url", "report_output", "report_email"}
     assert set(ScheduleSettings.model_fields) - options == set(STAGE_NAMES)
     assert list(ScheduleSettings().jobs) == list(STAGE_NAMES)  # registry order
     assert list(ScheduleSettings(ingest="", purge="").jobs) == [
@@ -167,7 +168,7 @@ def test_schedule_stages_are_the_pipeline_registry():
         ("base_dir = '/'\n", "config.toml: unknown section [base_dir]"),
         ("[schedule]\nweekly = '0 0 * * 0'\n",
          "unknown key [schedule] weekly; known keys: timezone, lock_timeout, misfire_grace_hours, "
-         "jobstore_url, ingest, score, alerts"),
+         "jobstore_url, report_output, report_email, ingest, score, alerts"),
         # wrong types (strict: no strings for numbers, no numbers for bools)
         ("[ingest]\nbatch_size = 'many'\n",
          "config.toml: [ingest] batch_size = 'many' has the wrong type; use a whole number"),
@@ -193,7 +194,7 @@ def test_schedule_stages_are_the_pipeline_registry():
          "[scoring.index] goemotions.sadness = -1.0 is out of range; use a value of at least 0"),
         # not one of the allowed values
         ("[scoring]\nprecision = 'fp16'\n",
-         "config.toml: [scoring] precision = 'fp16' is not allowed; use one of 'auto', 'bf16', 'fp32'"),
+         "config.toml: [scoring] precision = 'fp16' is not allowed; use one of 'auto', 'bf16', 'int8', 'fp32'"),
         ("[scoring]\noverlap = 'yes'\n", "[scoring] overlap = 'yes' is not allowed; use one of 'auto', 'thread', 'inline'"),
         ("[alerts]\nchannels = ['terminal', 'sms']\n",
          "[alerts] channels[1] = 'sms' is not allowed; use one of 'terminal', 'file', 'webhook', 'email'"),
@@ -312,3 +313,20 @@ def test_specific_salt_variable_wins_over_the_alias(tmp_path):
 )
 def test_bad_environment_value_names_the_variable(tmp_path, env, message):
     assert message in error(tmp_path, "[ingest]\nbatch_size = 10\n", env)
+
+
+@pytest.mark.parametrize(("table", "key", "value"), [
+    ("alerts", "lookback_days", "100000000"),
+    ("alerts.rules.level", "cooldown_hours", "1e300"),
+    ("alerts.rules.burst", "window_hours", "1e300"),
+    ("ingest", "timeout_s", "1e300"),
+    ("schedule", "lock_timeout", "1e300"),
+    ("retention", "raw_text_days", "10000000"),
+    ("channels.email", "timeout", "1e300"),
+])
+def test_durations_have_an_upper_bound(tmp_path, table, key, value):
+    """A huge but finite duration is one config error, not an OverflowError at run time."""
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f"[{table}]\n{key} = {value}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"\[{re.escape(table)}\] {key} = \S+ is out of range; use a value"):
+        load_settings(cfg, {})

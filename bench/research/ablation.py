@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from monitor.model.inference import logits_for_texts
+from monitor.model.batching import tokenize
+from monitor.model.inference import forward_batches, make_batches
 from monitor.model.network import TASKS, MultitaskNetwork, NetworkConfig
 from monitor.training.data import TaskData, read_task
 from monitor.training.losses import TaskLosses
@@ -31,6 +32,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "uncertainty weights (Kendall)": {"joint": "uncertainty"},
     "alternating batches": {"mode": "alternate"},
     "MAML-like meta step": {"mode": "meta"},
+    "GoEmotions focal BCE": {"goemotions_loss": "focal"},
+    "focal BCE + uncertainty weights (v2's losses)": {"goemotions_loss": "focal", "joint": "uncertainty"},
 }
 
 
@@ -46,21 +49,16 @@ def pooled_features(encoder_dir: Path, data: dict[str, TaskData], max_length: in
     from monitor.training.run import load_encoder
 
     tokenizer, encoder = load_encoder(encoder_dir)
-
-    class _PoolOnly(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = MultitaskNetwork(encoder, NetworkConfig(hidden_size=encoder.config.hidden_size))
-
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> dict[str, torch.Tensor]:
-            return {"pooled": self.net.pooled(input_ids, attention_mask)}
-
+    net = MultitaskNetwork(encoder, NetworkConfig(hidden_size=encoder.config.hidden_size))
     device = choose_device("auto")
+    net.to(device)
     out = {}
     for task, d in data.items():
         started = time.perf_counter()
-        out[task] = logits_for_texts(_PoolOnly(), tokenizer, d.texts, max_length=max_length, device=device,
-                                     dtype=choose_autocast(device, "auto"))["pooled"]
+        ids = tokenize(tokenizer, d.texts, max_length)
+        batches = make_batches(ids, 8192, pad_id=tokenizer.pad_token_id or 0)
+        out[task] = forward_batches(net, batches, len(ids), device=device, dtype=choose_autocast(device, "auto"),
+                                    heads=("pooled",), call=lambda i, m: {"pooled": net.pooled(i, m)})["pooled"]
         log(f"encoded {len(d)} {task} texts in {time.perf_counter() - started:.0f}s")
     return out
 
@@ -71,7 +69,8 @@ def train_on_features(features: dict[str, np.ndarray], data: dict[str, TaskData]
     torch.manual_seed(config.seed)
     net = MultitaskNetwork(_Identity(), NetworkConfig(hidden_size=hidden, gate=config.gate))  # type: ignore[arg-type]
     losses = TaskLosses(net.config.embedding_size, 6, carer_loss=config.carer_loss, joint=config.joint,  # type: ignore[arg-type]
-                        metric=config.metric, tasks=config.tasks)
+                        metric=config.metric, tasks=config.tasks,
+                        goemotions_loss=config.goemotions_loss, focal_gamma=config.focal_gamma)  # type: ignore[arg-type]
     params = [p for n, p in net.named_parameters() if not n.startswith("encoder.")] + list(losses.parameters())
     opt = torch.optim.AdamW([p for p in params if p.requires_grad], lr=config.lr_heads, weight_decay=config.weight_decay)
     rng = np.random.default_rng(config.seed)

@@ -13,6 +13,8 @@ import smtplib
 import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,7 +23,12 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from monitor.alerts.evidence import explain
+from monitor.clock import utcnow
 from monitor.errors import ChannelError, ConfigError
+from monitor.failures import summary
+from monitor.redact import redact, redact_url
+from monitor.retry_after import retry_after_delay
 from monitor.settings import EmailChannel as EmailSettings
 from monitor.settings import Settings
 from monitor.settings import WebhookChannel as WebhookSettings
@@ -32,16 +39,53 @@ REVIEW_NOTE = (
     "For human review: scores of this subject's posts changed. This is not a diagnosis."
 )
 USER_AGENT = "emomon-alerts/0.1"
+#: The longest wait a webhook's Retry-After can ask for between two attempts.
+MAX_RETRY_WAIT = timedelta(seconds=60)
 
 
-def alert_payload(alert: Mapping[str, Any], excerpts: Mapping[int, str] | None = None) -> dict[str, Any]:
-    """The JSON document sent for one alert.
+@dataclass
+class Budget:
+    """The time one run may spend on webhook and e-mail deliveries (``[alerts] delivery_budget_s``).
+
+    Alerts not delivered when it runs out stay pending for the next run.
+    """
+
+    seconds: float
+    clock: Callable[[], float] = time.monotonic
+    started: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.started = self.clock()
+
+    def remaining(self) -> float:
+        """Seconds left (0 once spent)."""
+        return max(0.0, self.seconds - (self.clock() - self.started))
+
+    def spent_error(self) -> ChannelError:
+        """The error of a delivery stopped because the budget ran out."""
+        return ChannelError(
+            f"the delivery budget ([alerts] delivery_budget_s = {self.seconds:g} s) is spent; "
+            "the alert stays pending for the next run"
+        )
+
+
+def _unbounded() -> Budget:
+    return Budget(float("inf"))
+
+
+def alert_payload(alert: Mapping[str, Any], excerpts: Mapping[int, str] | None = None,
+                  posts: Sequence[Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """The JSON document sent for one alert: the alert, its explanation and its posts.
 
     Args:
         alert: An alert as from :func:`monitor.store.alerts.alert_dict`.
         excerpts: Post id -> excerpt; only given when excerpts are switched on.
+        posts: The posts behind the alert from :func:`monitor.alerts.evidence.evidence_posts`
+            (dates, indexes, top emotions; no text).
     """
-    payload = {"type": "emomon.alert", "note": REVIEW_NOTE, **alert}
+    payload = {"type": "emomon.alert", "note": REVIEW_NOTE, **alert, "explanation": explain(alert)}
+    if posts is not None:
+        payload["posts"] = [dict(p) for p in posts]
     if excerpts is not None:
         pid = alert.get("trigger_post_id")
         if pid is not None and pid in excerpts:
@@ -50,23 +94,31 @@ def alert_payload(alert: Mapping[str, Any], excerpts: Mapping[int, str] | None =
 
 
 class Channel(Protocol):
-    """Something that delivers a batch of alert payloads or raises ChannelError."""
+    """Something that delivers a batch of alert payloads or raises ChannelError.
+
+    ``per_alert`` channels deliver each payload on its own (so a batch can half succeed);
+    ``budgeted`` ones go over the network and draw on the run's delivery :class:`Budget`.
+    """
 
     name: str
+    per_alert: bool
+    budgeted: bool
 
-    def send(self, payloads: Sequence[Mapping[str, Any]]) -> None:
-        """Deliver every payload."""
+    def send(self, payloads: Sequence[Mapping[str, Any]], *, budget: Budget | None = None) -> None:
+        """Deliver every payload within ``budget``."""
 
 
 class TerminalChannel:
     """Print new alerts as a table."""
 
     name = "terminal"
+    per_alert = False
+    budgeted = False
 
     def __init__(self, console: Console) -> None:
         self.console = console
 
-    def send(self, payloads: Sequence[Mapping[str, Any]]) -> None:
+    def send(self, payloads: Sequence[Mapping[str, Any]], *, budget: Budget | None = None) -> None:
         """Print one row per alert."""
         table = Table(title=f"{len(payloads)} new alert(s) for review", expand=False)
         for col in ("id", "severity", "rule", "subject", "triggered"):
@@ -83,11 +135,13 @@ class JsonlChannel:
     """Append one JSON object a line to a file (created with its folder if needed)."""
 
     name = "file"
+    per_alert = False
+    budgeted = False
 
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def send(self, payloads: Sequence[Mapping[str, Any]]) -> None:
+    def send(self, payloads: Sequence[Mapping[str, Any]], *, budget: Budget | None = None) -> None:
         """Append the payloads and flush them to disk."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -105,10 +159,13 @@ class WebhookChannel:
     """POST each payload as JSON; retry network errors, 408, 429 and 5xx with backoff.
 
     The wait before retry ``n`` (0-based) is ``backoff * 2**n`` seconds, or the server's
-    ``Retry-After`` seconds when it sends one (capped at 60).
+    ``Retry-After`` when it sends a usable one (capped at ``MAX_RETRY_WAIT``). Time-outs and
+    waits never go past the delivery budget: a retry that would is not made.
     """
 
     name = "webhook"
+    per_alert = True
+    budgeted = True
 
     def __init__(
         self,
@@ -122,6 +179,7 @@ class WebhookChannel:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.url = url
+        self.shown = redact_url(url)  # how messages and logs name it: no credentials or tokens
         self.secret = secret
         self.secret_header = secret_header
         self.timeout = timeout
@@ -148,41 +206,50 @@ class WebhookChannel:
         return cls(cfg.url, secret=secret, secret_header=cfg.secret_header,
                    timeout=cfg.timeout, retries=cfg.retries, backoff=cfg.backoff)
 
-    def send(self, payloads: Sequence[Mapping[str, Any]]) -> None:
-        """POST every payload (one request each)."""
+    def send(self, payloads: Sequence[Mapping[str, Any]], *, budget: Budget | None = None) -> None:
+        """POST every payload (one request each) within ``budget``."""
         headers = {"User-Agent": USER_AGENT}
         if self.secret:
             headers[self.secret_header] = self.secret
         with httpx.Client(timeout=self.timeout, headers=headers) as client:
             for p in payloads:
-                self._post(client, p)
+                self._post(client, p, budget or _unbounded())
 
-    def _post(self, client: httpx.Client, payload: Mapping[str, Any]) -> None:
+    def _post(self, client: httpx.Client, payload: Mapping[str, Any], budget: Budget) -> None:
         last = ""
         for attempt in range(self.retries + 1):
+            left = budget.remaining()
+            if left <= 0:
+                raise budget.spent_error()
             self.attempts += 1
             wait = self.backoff * 2**attempt
             try:
-                resp = client.post(self.url, json=payload)
+                resp = client.post(self.url, json=payload, timeout=min(self.timeout, left))
             except httpx.TransportError as exc:
-                last = f"{type(exc).__name__}: {exc}"
+                last = f"{type(exc).__name__}: {redact(str(exc))}"
             else:
                 if resp.is_success:
                     return
                 last = f"HTTP {resp.status_code}"
                 if resp.status_code not in (408, 429) and resp.status_code < 500:
                     raise ChannelError(
-                        f"webhook {self.url} refused the alert with {last}: check "
+                        f"webhook {self.shown} refused the alert with {last}: check "
                         "channels.webhook.url and the secret"
                     )
-                retry_after = resp.headers.get("Retry-After", "")
-                if retry_after.isdigit():
-                    wait = min(float(retry_after), 60.0)
+                asked = retry_after_delay(resp.headers.get("Retry-After"), now=utcnow(), cap=MAX_RETRY_WAIT)
+                if asked is not None:
+                    wait = asked.total_seconds()
             if attempt < self.retries:
-                log.warning("webhook %s: %s; retry %d in %.1fs", self.url, last, attempt + 1, wait)
+                if wait >= budget.remaining():
+                    raise ChannelError(
+                        f"webhook {self.shown} failed ({last}) and a retry in {wait:g} s would pass "
+                        f"the delivery budget ([alerts] delivery_budget_s = {budget.seconds:g} s); "
+                        "the alert stays pending for the next run"
+                    )
+                log.warning("webhook %s: %s; retry %d in %.1fs", self.shown, last, attempt + 1, wait)
                 self.sleep(wait)
         raise ChannelError(
-            f"webhook {self.url} failed after {self.retries + 1} attempts ({last}); the alerts "
+            f"webhook {self.shown} failed after {self.retries + 1} attempts ({last}); the alerts "
             "are stored: see `emomon alerts list`"
         )
 
@@ -191,6 +258,8 @@ class EmailChannel:
     """Send one digest e-mail per batch over SMTP, with optional STARTTLS and login."""
 
     name = "email"
+    per_alert = False
+    budgeted = True
 
     def __init__(self, cfg: EmailSettings, *, password: str | None = None) -> None:
         self.cfg = cfg
@@ -223,9 +292,16 @@ class EmailChannel:
                 f"#{p.get('id')} [{p['severity']}] {p['rule']} {p['subject_kind']} "
                 f"{p['subject']} at {p['trigger_at']}: {numbers}"
             )
+            if p.get("explanation"):
+                lines.append(f"    {p['explanation']}")
+            for post in p.get("posts") or []:
+                emotions = ", ".join(f"{e['emotion']} {e['p']:.2f}" for e in post["top_emotions"])
+                lines.append(f"    {post['created_at'][:16].replace('T', ' ')}  index "
+                             f"{post['index']}  {emotions}")
             if "excerpt" in p:
                 lines.append(f"    excerpt: {p['excerpt']}")
-        lines += ["", "Acknowledge with `emomon alerts ack ID`, resolve with `emomon alerts resolve ID`."]
+        lines += ["", "Details with `emomon alerts show ID`; record what you did with "
+                      "`emomon alerts ack ID --note TEXT` or `emomon alerts resolve ID --note TEXT`."]
         msg.set_content("\n".join(lines))
         msg.add_attachment(
             json.dumps(list(payloads), indent=2, ensure_ascii=False).encode(),
@@ -233,12 +309,23 @@ class EmailChannel:
         )
         return msg
 
-    def send(self, payloads: Sequence[Mapping[str, Any]]) -> None:
-        """Connect, optionally STARTTLS and log in, and send the digest."""
+    def send(self, payloads: Sequence[Mapping[str, Any]], *, budget: Budget | None = None) -> None:
+        """Send the digest of ``payloads`` within ``budget``."""
+        self.send_message(self.message(payloads), budget=budget)
+
+    def send_message(self, message: EmailMessage, *, budget: Budget | None = None) -> None:
+        """Connect, optionally STARTTLS and log in, and send ``message``.
+
+        Every socket operation times out after ``timeout`` seconds or what is left of
+        ``budget``, whichever is less.
+        """
         cfg = self.cfg
         where = f"{cfg.host}:{cfg.port}"
+        left = (budget or _unbounded()).remaining()
+        if left <= 0 and budget is not None:
+            raise budget.spent_error()
         try:
-            with smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout) as smtp:
+            with smtplib.SMTP(cfg.host, cfg.port, timeout=min(cfg.timeout, left)) as smtp:
                 smtp.ehlo()
                 if cfg.starttls:
                     if not smtp.has_extn("starttls"):
@@ -253,7 +340,7 @@ class EmailChannel:
                     smtp.ehlo()
                 if cfg.username:
                     smtp.login(cfg.username, self.password or "")
-                smtp.send_message(self.message(payloads))
+                smtp.send_message(message)
         except (smtplib.SMTPException, OSError) as exc:
             raise ChannelError(
                 f"e-mail via {where} failed: {exc}; check [channels.email]"
@@ -277,24 +364,55 @@ def build_channels(
     return out
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What one channel did with a batch: the first ``sent`` payloads went out."""
+
+    sent: int
+    error: str | None = None
+
+
 def deliver(
-    channels: Sequence[Channel], payloads: Sequence[Mapping[str, Any]]
+    channels: Sequence[Channel], payloads: Sequence[Mapping[str, Any]], budget: Budget | None = None
 ) -> dict[str, str]:
     """Send ``payloads`` through every channel; one failing channel does not stop the others.
 
     Returns:
         Channel name -> ``"ok"``, ``"nothing to send"`` or the error message.
     """
+    budget = budget or _unbounded()
     results: dict[str, str] = {}
     for ch in channels:
         if not payloads:
             results[ch.name] = "nothing to send"
             continue
-        try:
-            ch.send(payloads)
-        except ChannelError as exc:
-            log.error("alert channel %s: %s", ch.name, exc)
-            results[ch.name] = str(exc)
-        else:
-            results[ch.name] = "ok"
+        outcome = send_through(ch, payloads, budget)
+        results[ch.name] = outcome.error or "ok"
     return results
+
+
+def send_through(channel: Channel, payloads: Sequence[Mapping[str, Any]], budget: Budget) -> Outcome:
+    """Send a batch through one channel within ``budget``; never raises.
+
+    A ``per_alert`` channel stops at its first failure (the rest of the batch is not tried,
+    so a broken endpoint costs one alert's retries, not every alert's).
+    """
+    batches = [[p] for p in payloads] if channel.per_alert else [list(payloads)]
+    sent = 0
+    for batch in batches:
+        try:
+            if channel.budgeted and budget.remaining() <= 0:
+                raise budget.spent_error()
+            channel.send(batch, budget=budget)
+        except ChannelError as exc:
+            error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - one channel's failure must not stop the stage
+            log.debug("alert channel %s failed", channel.name, exc_info=True)
+            error = f"{channel.name} failed with {summary(exc)}"
+        else:
+            sent += len(batch)
+            continue
+        error = " ".join(error.split())
+        log.error("alert channel %s: %s", channel.name, error)
+        return Outcome(sent, error)
+    return Outcome(sent)

@@ -8,9 +8,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
 
 from monitor import trends
 from monitor.alerts import channels, rules
+from monitor.alerts.delivery import deliver_pending
 from monitor.clock import utcnow
 from monitor.store import alerts as alert_store
 from monitor.store import scores as score_store
@@ -24,36 +26,48 @@ if TYPE_CHECKING:
     from monitor.settings import Settings
 
 
+def lookback_span(session: Session, now: datetime, *, lookback_days: int,
+                  future_hours: float) -> tuple[datetime, datetime]:
+    """The dates of the posts the rules see: ``[since, until)``, anchored on the run's clock.
+
+    ``since`` reaches back ``lookback_days`` before ``now``, or further to the oldest post
+    ingested in that time (an archive ingested today is evaluated); ``until`` is ``now`` plus
+    ``[ingest] future_tolerance_hours``. No post's date can move the window: a post dated
+    9999-12-31 stays outside it instead of pushing every real post out.
+    """
+    start = now - timedelta(days=lookback_days)
+    arrived = session.scalar(select(func.min(Post.created_at)).where(Post.ingested_at >= start))
+    since = min(start, arrived) if arrived is not None else start
+    return since, now + timedelta(hours=future_hours, microseconds=1)
+
+
 def alerts_stage(engine: Engine, settings: Settings, *, console: Console, env: Mapping[str, str],
                  now: datetime | None = None) -> StageResult:
     """Evaluate the alert rules, store new alerts, then send them through the channels.
 
-    Rules see the last ``[alerts] lookback_days`` days before the newest post. New alerts are
-    committed before delivery, so a failing channel never loses an alert; its error is kept
-    in the stage's counts and message.
+    Rules see the posts of :func:`lookback_span`, anchored on the run's clock. New alerts are
+    committed (pending on every channel) before delivery, so a failing channel never loses an
+    alert: it stays pending and the next run sends it again; the error is kept in the stage's
+    counts and message.
     """
     started, t0 = utcnow(), time.perf_counter()
     a = settings.alerts
     outlets = channels.build_channels(settings, console=console, env=env)  # config errors first
     with session_scope(engine) as s:
-        latest = s.scalar(select(func.max(Post.created_at)))
-        since = latest - timedelta(days=a.lookback_days) if latest is not None else None
-        frame = trends.one_model_version(score_store.read_scores(s, since=since))
+        since, until = lookback_span(s, now or utcnow(), lookback_days=a.lookback_days,
+                                     future_hours=settings.ingest.future_tolerance_hours)
+        frame = trends.one_model_version(score_store.read_scores(s, since=since, until=until))
         found = rules.evaluate(frame, a.rules, prior_posts=settings.trends.baseline_prior_posts,
                                min_std=settings.trends.min_std)
         new = alert_store.insert_candidates(s, found, cooldowns=rules.rule_cooldowns(a.rules), now=now)
-        docs = [alert_store.alert_dict(x) for x in new]
-        excerpts = None
-        if a.excerpt:
-            excerpts = alert_store.post_excerpts(
-                s, [d["trigger_post_id"] for d in docs if d["trigger_post_id"] is not None], a.excerpt_chars)
-    payloads = [channels.alert_payload(d, excerpts) for d in docs]
-    delivery = channels.deliver(outlets, payloads)
+        alert_store.add_deliveries(s, new, [o.name for o in outlets], now=now)
+        new_ids = [x.id for x in new]
+    delivery, pending = deliver_pending(engine, outlets, settings, now=now)
     failed = {k: v for k, v in delivery.items() if v not in ("ok", "nothing to send")}
     result = StageResult(
         "alerts", "failed" if failed else "ok", time.perf_counter() - t0,
         counts={"posts": frame.height, "candidates": len(found), "new": len(new),
-                "new_ids": [d["id"] for d in docs], "delivery": delivery},
+                "new_ids": new_ids, "delivery": delivery, "pending": pending},
         message="; ".join(f"{k}: {v}" for k, v in failed.items()) or None,
     )
     record_run(engine, "alerts", started, result.status, result.stats(), result.message)

@@ -12,7 +12,20 @@ from pathlib import Path
 import click
 
 from monitor import __version__
-from monitor.cli import alerts, db, ingest, model, ops, report, score, sources
+from monitor.cli import (
+    alerts,
+    author,
+    authors,
+    db,
+    ingest,
+    init,
+    model,
+    ops,
+    rejected,
+    report,
+    score,
+    sources,
+)
 from monitor.cli.app import DEFAULT_CONFIG, AppContext, EmomonGroup
 
 
@@ -45,6 +58,7 @@ def cli(ctx: click.Context, config_path: Path | None, db_url: str | None, verbos
     )
 
 
-for _module in (db, sources, ingest, score, model, alerts, report, ops):
+for _module in (init, db, sources, ingest, rejected, score, model, alerts, author, authors,
+                report, ops):
     for _command in _module.COMMANDS:
         cli.add_command(_command)

@@ -1,96 +1,262 @@
-"""``emomon alerts``: list alerts for review, acknowledge and resolve them."""
+"""``emomon alerts``: raise, list and show alerts, and record what reviewers did with them."""
 
 from __future__ import annotations
 
+import csv
+import getpass
+import io
+from typing import Any
+
 import click
 
-from monitor.cli.app import AppContext, json_option, parse_when, pass_app, print_json
+from monitor.cli.app import AppContext, json_option, parse_window, pass_app, print_json
+from monitor.errors import EmomonError
+
+RULE_NAMES = ("level", "rise", "burst", "source_shift")
+CSV_COLUMNS = ("id", "status", "severity", "rule", "subject_kind", "subject", "trigger_at",
+               "window_start", "window_end", "model_version", "explanation")
+
+
+def reviewer(name: str | None) -> str:
+    """``--by`` or the login name of whoever runs the command."""
+    if name:
+        return name
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError) as exc:
+        raise EmomonError("cannot tell who you are: pass --by NAME") from exc
+
+
+def width_of(app: AppContext, width: int | None) -> int:
+    """``--width``, else COLUMNS / the terminal's width, kept within 60..200."""
+    from monitor.report.common import fit_width
+
+    return fit_width(width, app.console.width)
+
+
+width_option = click.option(
+    "--width", type=click.IntRange(60, 200), default=None,
+    help="Columns to draw at, 60 to 200 (default: COLUMNS or the terminal's). Example: --width 100",
+)
 
 
 @click.group("alerts")
 def alerts_group() -> None:
-    """List alerts for review and mark them acknowledged or resolved.
+    """Raise alerts, list and show them, and mark them acknowledged or resolved.
 
     Example: emomon alerts list --status new
     """
+
+
+@alerts_group.command("run")
+@json_option
+@pass_app
+def alerts_run(app: AppContext, as_json: bool) -> None:
+    """Evaluate the alert rules on stored scores and deliver new alerts (the alerts stage alone).
+
+    Example: emomon alerts run
+    """
+    from monitor.pipeline import run_stages
+
+    result = run_stages(app.settings, ["alerts"], engine=app.engine(),
+                        console=app.err_console if as_json else app.console,
+                        lock_label="alerts run")
+    stage = result.stages[0]
+    if as_json:
+        print_json(stage.to_json())
+    else:
+        c = stage.counts
+        app.console.print(f"alerts: {c.get('new', 0)} new from {c.get('candidates', 0)} "
+                          f"candidate(s) over {c.get('posts', 0)} scored post(s)"
+                          + (f"; {stage.message}" if stage.message else ""), highlight=False)
+    if not result.ok:
+        raise click.ClickException(f"alerts stage failed: {stage.message}")
 
 
 @alerts_group.command("list")
 @click.option("--status", "statuses", multiple=True,
               type=click.Choice(["new", "acknowledged", "resolved"]),
               help="Only alerts with this status (repeatable). Example: --status new")
+@click.option("--rule", "rule_names", multiple=True, type=click.Choice(RULE_NAMES),
+              help="Only alerts of this rule (repeatable). Example: --rule rise")
 @click.option("--since", help="Only alerts triggered at or after this date/time (UTC). "
                               "Example: --since 2025-01-01")
+@click.option("--until", help="Only alerts triggered before this date/time (UTC). "
+                              "Example: --until 2025-02-01")
 @click.option("--limit", type=click.IntRange(min=1), default=None,
               help="Show at most this many (newest first). Example: --limit 20")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True, help="Output format. Example: --format csv")
 @json_option
+@width_option
 @pass_app
-def alerts_list(app: AppContext, statuses: tuple[str, ...], since: str | None, limit: int | None,
-                as_json: bool) -> None:
+def alerts_list(app: AppContext, statuses: tuple[str, ...], rule_names: tuple[str, ...],
+                since: str | None, until: str | None, limit: int | None, fmt: str,
+                as_json: bool, width: int | None) -> None:
     """List alerts, newest first (subjects are pseudonyms or source names).
 
-    Example: emomon alerts list --status new --since 2025-01-01 --json
+    Example: emomon alerts list --status new --rule rise --since 2025-01-01 --format csv
     """
+    docs = list_docs(app, statuses, rule_names, since, until, limit)
+    if as_json or fmt == "json":
+        print_json({"alerts": docs})
+    elif fmt == "csv":
+        click.echo(alerts_csv(docs), nl=False)
+    else:
+        _print_table(app, docs, width_of(app, width))
+
+
+def list_docs(app: AppContext, statuses: tuple[str, ...], rule_names: tuple[str, ...],
+              since: str | None, until: str | None, limit: int | None) -> list[dict[str, Any]]:
+    """The filtered alerts as dicts with their one-line explanation."""
+    from monitor.alerts.evidence import explain
     from monitor.store import alerts as alert_store
     from monitor.store.engine import session_scope
 
+    lo, hi = parse_window(since, until)
     with session_scope(app.engine()) as s:
-        rows = alert_store.list_alerts(s, status=statuses or None,
-                                       since=parse_when(since, "--since"), limit=limit)
-        docs = [alert_store.alert_dict(a) for a in rows]
-    if as_json:
-        print_json({"alerts": docs})
-        return
+        rows = alert_store.list_alerts(s, status=statuses or None, since=lo, until=hi)
+        docs = [alert_store.alert_dict(a) for a in rows if not rule_names or a.rule in rule_names]
+    docs = docs[:limit] if limit is not None else docs
+    return [{**d, "explanation": explain(d)} for d in docs]
+
+
+def alerts_csv(docs: list[dict[str, Any]]) -> str:
+    """One CSV row per alert (header first), the explanation in plain words."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for d in docs:
+        w.writerow(["" if d.get(c) is None else d[c] for c in CSV_COLUMNS])
+    return buf.getvalue()
+
+
+#: Below this many columns `alerts list` prints two lines per alert instead of a table.
+COMPACT_BELOW = 96
+
+
+def _print_table(app: AppContext, docs: list[dict[str, Any]], width: int) -> None:
     from rich import box
+    from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{len(docs)} alert(s)", box=box.SIMPLE_HEAD, title_justify="left")
+    from monitor.alerts.evidence import brief
+    from monitor.report.common import plural
+
+    console = Console(width=width, highlight=False)
+    if width < COMPACT_BELOW:
+        # Too narrow for seven columns: one line of fields per alert, its evidence wrapped below.
+        from rich.padding import Padding
+        from rich.text import Text
+
+        console.print(plural(len(docs), "alert"))
+        for d in docs:
+            console.print(Text(f"#{d['id']}  {d['status']}  {d['severity']}  {d['rule']}  {d['subject']}  "
+                               f"{(d['trigger_at'] or '')[:10]}", no_wrap=True, overflow="fold"))
+            console.print(Padding(Text(brief(d)), (0, 0, 0, 4)))
+        if docs:
+            app.console.print("Details: emomon alerts show ID", style="dim")
+        return
+    table = Table(title=plural(len(docs), "alert"), box=box.SIMPLE_HEAD, title_justify="left",
+                  width=width, pad_edge=False)
     for col in ("id", "status", "severity", "rule", "subject", "triggered"):
         table.add_column(col, no_wrap=True)
-    table.add_column("evidence", overflow="fold", min_width=12)
+    table.add_column("evidence", ratio=1, min_width=16)
     for d in docs:
-        ev = ", ".join(f"{k}={v}" for k, v in d["evidence"].items() if k != "post_ids")
         table.add_row(str(d["id"]), d["status"], d["severity"], d["rule"], d["subject"],
-                      (d["trigger_at"] or "")[:10], ev)
-    app.console.print(table)
+                      (d["trigger_at"] or "")[:10], brief(d))
+    console.print(table)
+    if docs:
+        app.console.print("Details: emomon alerts show ID", style="dim")
 
 
-def _set_status(app: AppContext, alert_id: int, status: str, as_json: bool) -> None:
+@alerts_group.command("show")
+@click.argument("alert_id", type=int, metavar="ID")
+@json_option
+@width_option
+@pass_app
+def alerts_show(app: AppContext, alert_id: int, as_json: bool, width: int | None) -> None:
+    """Show what fired and why, the window, the posts behind it (date, index, top emotions,
+    text where still kept) and what reviewers did with it.
+
+    Example: emomon alerts show 12
+    """
+    from monitor.alerts.evidence import evidence_posts, explain
+    from monitor.errors import AlertNotFound
     from monitor.store import alerts as alert_store
+    from monitor.store import review
     from monitor.store.engine import session_scope
+    from monitor.store.schema import Alert
 
     with session_scope(app.engine()) as s:
-        doc = alert_store.alert_dict(alert_store.set_status(s, alert_id, status))
+        row = s.get(Alert, alert_id)
+        if row is None:
+            raise AlertNotFound(f"alert {alert_id} does not exist: see `emomon alerts list` for alert ids")
+        doc = alert_store.alert_dict(row)
+        posts = evidence_posts(s, doc)
+        history = review.history(s, alert_id)
+    if as_json:
+        print_json({**doc, "explanation": explain(doc), "posts": posts, "history": history})
+        return
+    from rich.console import Console
+
+    from monitor.report.views import alert_view
+
+    w = width_of(app, width)
+    Console(width=w, highlight=False).print(alert_view(doc, explain(doc), posts, history, width=w))
+
+
+def _act(app: AppContext, alert_id: int, status: str, note: str, by: str | None,
+         as_json: bool) -> None:
+    from monitor.store import alerts as alert_store
+    from monitor.store import review
+    from monitor.store.engine import session_scope
+    from monitor.store.runs import exclusive
+
+    who = reviewer(by)
+    with exclusive(app.settings, app.engine(), label="alerts review"), session_scope(app.engine()) as s:
+        doc = alert_store.alert_dict(review.act(s, alert_id, status, note=note, by=who))
+        doc["history"] = review.history(s, alert_id)
     if as_json:
         print_json(doc)
     else:
-        app.console.print(f"alert {alert_id}: {doc['status']}")
+        app.console.print(f"alert {alert_id}: {doc['status']} by {who}", highlight=False)
+
+
+note_option = click.option("--note", required=True,
+                           help="What was done or decided (kept in the alert's history). "
+                                "Example: --note 'checked in by phone'")
+by_option = click.option("--by", "by", default=None,
+                         help="Who did it (default: your login name). Example: --by sam")
 
 
 @alerts_group.command("ack")
 @click.argument("alert_id", type=int, metavar="ID")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print the alert as one JSON document. Example: --json")
+@note_option
+@by_option
+@json_option
 @pass_app
-def alerts_ack(app: AppContext, alert_id: int, as_json: bool) -> None:
-    """Mark alert ID as acknowledged (someone is looking at it).
+def alerts_ack(app: AppContext, alert_id: int, note: str, by: str | None, as_json: bool) -> None:
+    """Mark alert ID as acknowledged (someone is looking at it), with a note.
 
-    Example: emomon alerts ack 12
+    Example: emomon alerts ack 12 --note "reading the posts" --by sam
     """
-    _set_status(app, alert_id, "acknowledged", as_json)
+    _act(app, alert_id, "acknowledged", note, by, as_json)
 
 
 @alerts_group.command("resolve")
 @click.argument("alert_id", type=int, metavar="ID")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print the alert as one JSON document. Example: --json")
+@note_option
+@by_option
+@json_option
 @pass_app
-def alerts_resolve(app: AppContext, alert_id: int, as_json: bool) -> None:
-    """Mark alert ID as resolved (reviewed; no further action here).
+def alerts_resolve(app: AppContext, alert_id: int, note: str, by: str | None,
+                   as_json: bool) -> None:
+    """Mark alert ID as resolved (reviewed; no further action here), with a note.
 
-    Example: emomon alerts resolve 12
+    Example: emomon alerts resolve 12 --note "checked in; no follow-up needed"
     """
-    _set_status(app, alert_id, "resolved", as_json)
+    _act(app, alert_id, "resolved", note, by, as_json)
 
 
 COMMANDS = (alerts_group,)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from monitor.errors import EmomonError
+from monitor.redact import redact
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -67,6 +68,19 @@ class AppContext:
                 ensure_schema(self._engine)
         return self._engine
 
+    def database_label(self) -> str | None:
+        """How error lines name the database: the SQLite file, or the URL without secrets."""
+        url = self._engine.url if self._engine is not None else None
+        if url is None and self._settings is not None:
+            from sqlalchemy.engine import make_url
+
+            url = make_url(self._settings.database.url)
+        if url is None:
+            return None
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            return str(url.database)
+        return redact(url.render_as_string(hide_password=False))
+
     @property
     def console(self) -> Console:
         """Rich console on stdout (results)."""
@@ -97,13 +111,46 @@ class AppContext:
 
 
 class EmomonGroup(click.Group):
-    """A click group that turns domain errors into clean one-line messages (exit 1)."""
+    """The error boundary: every failure a user can hit becomes one line on stderr, exit 1.
+
+    Domain errors carry their own line; database and file-system errors are described by
+    :func:`monitor.failures.describe` (the thing and the fix, never SQL parameters or post
+    text). URLs in any error line are redacted. Anything else is a bug and keeps its traceback.
+    With ``-v`` a database or file-system failure also prints its stack frames first (file,
+    line, code; no messages or values, which may hold post text).
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError:
+            raise
+        except click.ClickException as exc:
+            line = redact(exc.format_message())
+            if line == exc.format_message():
+                raise
+            raise click.ClickException(line) from None
         except EmomonError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise click.ClickException(redact(str(exc))) from exc
+        except Exception as exc:
+            from monitor.failures import describe
+
+            app = ctx.find_object(AppContext)
+            described = describe(exc, database=app.database_label() if app else None)
+            if described is None:
+                raise
+            raise _failure(ctx, exc, described) from None
+
+
+def _failure(ctx: click.Context, exc: BaseException, line: str) -> click.ClickException:
+    """The one-line error for ``exc``; with ``-v`` its stack frames go to stderr first."""
+    app = ctx.find_object(AppContext)
+    if app is not None and app.verbosity > 0:
+        import traceback
+
+        frames = "".join(traceback.format_tb(exc.__traceback__))
+        click.echo(f"Traceback of {type(exc).__name__} (messages left out):\n{frames}", err=True, nl=False)
+    return click.ClickException(redact(line))
 
 
 pass_app = click.make_pass_decorator(AppContext)
@@ -114,6 +161,15 @@ def json_option(func: F) -> F:
     return click.option(
         "--json", "as_json", is_flag=True,
         help="Print exactly one JSON document on stdout instead of tables. Example: --json",
+    )(func)
+
+
+def force_option(func: F) -> F:
+    """The shared ``--force`` flag of commands with ``--output`` (see monitor.safe_write)."""
+    return click.option(
+        "--force", is_flag=True,
+        help="Let --output replace the database, the config file or a symbolic link (the link "
+             "itself, not what it points to). Example: --force",
     )(func)
 
 
@@ -151,6 +207,14 @@ def parse_when(value: str | None, option: str) -> datetime | None:
             f"{option} {value!r} is not a date: use YYYY-MM-DD or an ISO time like 2025-01-31T08:00:00Z"
         ) from exc
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def parse_window(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
+    """``--since`` and ``--until`` parsed; an empty window (``--until`` is exclusive) is a usage error."""
+    start, end = parse_when(since, "--since"), parse_when(until, "--until")
+    if start is not None and end is not None and start >= end:
+        raise click.UsageError(f"--since {since} is not before --until {until}: swap them or widen the window")
+    return start, end
 
 
 # -- progress --------------------------------------------------------------------------------

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from monitor.cli.app import AppContext, json_option, pass_app, print_json, records_progress
 from monitor.errors import EmomonError
 from monitor.ingest.registry import SOURCE_KINDS
+
+if TYPE_CHECKING:
+    from monitor.settings import SourceSettings
 
 
 @click.command()
@@ -22,27 +25,31 @@ def ingest(app: AppContext, sources: tuple[str, ...], kind: str | None, as_json:
     """Read configured sources (or the SOURCES named) into the database.
 
     SOURCES are names of configured sources, or paths, globs and feed URLs. With none, every
-    enabled configured source is read. Exit 1 when a source failed as a whole.
+    enabled configured source is read. A path or URL that a configured source reads (however
+    it is spelled: relative, with .., through a symlink) is read as that source. Exit 1 when a
+    source failed as a whole.
 
     Example: emomon ingest examples/posts.jsonl 'dumps/*.ndjson.gz' --format reddit
     """
+    from monitor.ingest.registry import find_configured
     from monitor.ingest.stage import adhoc_source, with_kind
     from monitor.ingest.stage import ingest as run_ingest
     from monitor.store.runs import exclusive
 
     settings = app.settings
-    chosen = []
+    chosen: dict[str, SourceSettings] = {}  # by name: a source named twice is read once
     for name in sources:
-        configured = settings.source(name)
-        chosen.append(with_kind(configured, kind) if configured else adhoc_source(name, kind))
+        configured = settings.source(name) or find_configured(settings.sources, name)
+        source = with_kind(configured, kind) if configured else adhoc_source(name, kind)
+        chosen.setdefault(source.name, source)
     if not sources:
-        chosen = [s for s in settings.sources if s.enabled]
+        chosen = {s.name: s for s in settings.sources if s.enabled}
         if not chosen:
             raise EmomonError("no sources to ingest: add [[sources]] to the config or name paths/URLs")
     engine = app.engine()
     with exclusive(settings, engine, label="ingest"), \
             records_progress(app, enabled=app.interactive(as_json)) as progress:
-        report = run_ingest(engine, settings, chosen, progress=progress)
+        report = run_ingest(engine, settings, list(chosen.values()), progress=progress)
     if as_json:
         print_json(report.to_json())
     elif app.verbosity >= 0 or not report.ok:

@@ -11,6 +11,7 @@ import click
 
 from monitor.cli.app import AppContext, counted_progress, device_option, json_option, model_option, pass_app, print_json
 from monitor.errors import EmomonError
+from monitor.model.device import PRECISIONS
 
 
 def model_dir(app: AppContext, override: Path | None) -> Path:
@@ -125,20 +126,25 @@ def _step_display(advance: Callable[[int, str], None]) -> Callable[[dict[str, An
               help="Also cross-validate a Big Five head over all myPersonality authors (author-disjoint, 5 folds). "
                    "Example: --big5-cv")
 @device_option
+@click.option("--precision", type=click.Choice(PRECISIONS), default=None,
+              help="Precision the model runs in (default [scoring] precision). Example: --precision int8")
+@click.option("--beside", type=click.Choice(PRECISIONS), default=None,
+              help="Also score the same texts at this precision and show the differences. Example: --beside fp32")
 @json_option
 @pass_app
 def evaluate(app: AppContext, model: Path | None, split: str, datasets: Path | None, baselines: bool,
-             big5_cv: bool, device: str | None, as_json: bool) -> None:
+             big5_cv: bool, device: str | None, precision: str | None, beside: str | None, as_json: bool) -> None:
     """Evaluate a model directory on a dataset split (metrics on the split named, nothing tuned on it).
 
-    Example: emomon evaluate --split test --json
+    Example: emomon evaluate --precision int8 --beside fp32 --split test --json
     """
     from monitor.model.configured import load_predictor
     from monitor.training.evaluate import evaluate_predictor
 
     root = datasets_dir(app, datasets)
-    predictor = load_predictor(app.settings, model=model, device=device)
-    result = evaluate_predictor(predictor, root, split, log=None if as_json else app.log)
+    predictor = load_predictor(app.settings, model=model, device=device, precision=precision)
+    other = load_predictor(app.settings, model=model, device=device, precision=beside) if beside else None
+    result = evaluate_predictor(predictor, root, split, log=None if as_json else app.log, beside=other)
     if baselines:
         from monitor.training.baselines import lstm_carer_baseline, tfidf_baselines
 
@@ -157,7 +163,7 @@ def metrics_table(result: dict[str, Any]) -> Any:
     """The headline metrics as a rich table."""
     from rich.table import Table
 
-    table = Table(title=f"{result['model']} on {result.get('split', '?')}")
+    table = Table(title=f"{result['model']} on {result.get('split', '?')} ({result.get('precision', '?')})")
     for col in ("task", "metric", "value", "baseline"):
         table.add_column(col)
     table.add_row("CARER", "accuracy", f"{result['carer']['accuracy']:.4f}", "")
@@ -171,6 +177,10 @@ def metrics_table(result: dict[str, Any]) -> Any:
         for trait, m in result["big5"][level].items():
             table.add_row(f"Big Five {level}", f"{trait} acc / F1", f"{m['accuracy']:.3f} / {m['macro_f1']:.3f}",
                           f"majority {m['majority']:.3f}")
+    beside = result.get("beside")
+    if beside:
+        for key, value in beside["differences"].items():
+            table.add_row(f"vs {beside['precision']}", key.replace("_", " "), f"{value:+.4f}", "")
     return table
 
 

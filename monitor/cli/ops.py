@@ -75,7 +75,7 @@ def schedule_cmd(app: AppContext, list_only: bool) -> None:
 
     Example: emomon schedule
     """
-    from monitor.schedule import build_scheduler
+    from monitor.schedule import build_scheduler, configure_logging
 
     settings = app.settings
     app.engine()  # schema ready before the job store shares the database
@@ -90,6 +90,7 @@ def schedule_cmd(app: AppContext, list_only: bool) -> None:
         finally:
             probe.shutdown(wait=False)
         return
+    configure_logging(app.verbosity)
     scheduler = build_scheduler(settings, db_url=app.db_url)
     if app.verbosity >= 0:
         click.echo(f"emomon schedule: {settings.schedule.timezone}; Ctrl-C stops", err=True)

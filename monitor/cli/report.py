@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
-from monitor.cli.app import AppContext, parse_when, pass_app
-from monitor.errors import EmomonError
+from monitor.cli.app import AppContext, force_option, parse_window, pass_app
 
 
 @click.command("report")
@@ -24,47 +24,58 @@ from monitor.errors import EmomonError
               default="terminal", show_default=True,
               help="Output format. Example: --format html")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to this file instead of stdout. Example: --output report.html")
-@click.option("--width", type=click.IntRange(min=60), default=None,
-              help="Terminal width to render at (default: the terminal's). Example: --width 80")
+              help="Write to this file instead of stdout (atomically: a new file renamed over the "
+                   "old one). Example: --output report.html")
+@force_option
+@click.option("--width", type=click.IntRange(60, 200), default=None,
+              help="Columns to render at, 60 to 200 (default: COLUMNS or the terminal's, within "
+                   "60..200). Example: --width 80")
 @pass_app
 def report_cmd(app: AppContext, since: str | None, until: str | None, source: str | None,
-               author: str | None, by: str | None, fmt: str, output: Path | None,
+               author: str | None, by: str | None, fmt: str, output: Path | None, force: bool,
                width: int | None) -> None:
     """Show trends: overview, emotion and index sparklines, rising emotions, authors to
     review, sources side by side, personality distribution.
 
     Example: emomon report --since 2025-01-01 --by week --format html --output report.html
     """
-    from rich.console import Console
-
     from monitor import report
     from monitor.report.data import load_report_data
+    from monitor.safe_write import check_target, write_text_atomic
     from monitor.store.engine import session_scope
 
+    lo, hi = parse_window(since, until)
+    protected = app.settings.protected_paths()
+    if output is not None:
+        check_target(output, protected, force=force)  # before the work, not after it
     with session_scope(app.engine()) as s:
-        data = load_report_data(s, app.settings, since=parse_when(since, "--since"),
-                                until=parse_when(until, "--until"), source=source,
+        data = load_report_data(s, app.settings, since=lo, until=hi, source=source,
                                 author=author, by=by)
-    if fmt == "terminal":
-        if output is not None:
-            with output.open("w", encoding="utf-8") as fh:
-                Console(file=fh, width=width or 80, color_system=None).print(
-                    report.terminal_report(data))
-        else:
-            console = Console(width=width) if width else app.console
-            console.print(report.terminal_report(data))
-        return
-    text = report.export(data, fmt)
-    if output is None:
-        click.echo(text, nl=False)
+    if output is None and fmt == "terminal":
+        from rich.console import Console
+
+        w = report.fit_width(width, app.console.width)
+        Console(width=w).print(report.terminal_report(data, w))
+    elif output is None:
+        click.echo(report.export(data, fmt), nl=False)
     else:
-        try:
-            output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise EmomonError(f"cannot write {str(output)!r}: {exc.strerror or exc}") from exc
+        text = (_terminal_text(report.terminal_report(data, width or 80), width or 80)
+                if fmt == "terminal"
+                else report.export(data, fmt))
+        write_text_atomic(output, text, protected=protected, force=force)
         if app.verbosity >= 0:
             click.echo(f"wrote {fmt} report to {output}", err=True)
+
+
+def _terminal_text(renderable: Any, width: int) -> str:
+    """The terminal report as plain text (no colour codes) at ``width`` columns."""
+    import io
+
+    from rich.console import Console
+
+    buffer = io.StringIO()
+    Console(file=buffer, width=width, color_system=None).print(renderable)
+    return buffer.getvalue()
 
 
 COMMANDS = (report_cmd,)

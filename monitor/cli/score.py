@@ -22,10 +22,16 @@ from monitor.cli.app import AppContext, counted_progress, device_option, json_op
 @click.option("--batch-tokens", type=click.IntRange(min=1), default=None,
               help="Tokens per forward batch, padding included (default [scoring] batch_tokens). "
                    "Example: --batch-tokens 65536")
+@click.option("--engine", "engine_name", type=click.Choice(["local", "ray"]), default=None,
+              help="Score in this process (local) or in a pool of Ray actors, one per GPU or else per CPU "
+                   "(ray; needs pip install 'emomon[ray]'). Default [scoring] engine. Example: --engine ray")
+@click.option("--address", default=None,
+              help="With --engine ray: the Ray cluster to join instead of [scoring] ray_address; without "
+                   "either, a local Ray instance runs. Example: --address ray://head:10001")
 @json_option
 @pass_app
 def score(app: AppContext, limit: int | None, rescore: bool, model: Path | None, device: str | None,
-          batch_tokens: int | None, as_json: bool) -> None:
+          batch_tokens: int | None, engine_name: str | None, address: str | None, as_json: bool) -> None:
     """Score every stored post that has no score yet with the trained model.
 
     Posts in languages the model does not read ([scoring] languages) are stored as skipped with
@@ -37,12 +43,21 @@ def score(app: AppContext, limit: int | None, rescore: bool, model: Path | None,
     from monitor.store.runs import exclusive
 
     settings = app.settings
+    kind = engine_name or settings.scoring.engine
+    if address is not None and kind != "ray":
+        raise click.UsageError("--address joins a Ray cluster: add --engine ray")
     engine = app.engine()
     with exclusive(settings, engine, label="score"), \
             counted_progress(app, "scoring", "posts", enabled=app.interactive(as_json)) as bar:
-        report = run_score(engine, settings, model=model, limit=limit, rescore=rescore, device=device,
-                           batch_tokens=batch_tokens, progress=(lambda n: bar[1](n, "")) if bar else None,
-                           on_total=bar[0] if bar else None)
+        options: dict[str, Any] = {"model": model, "limit": limit, "rescore": rescore, "device": device,
+                                   "batch_tokens": batch_tokens, "on_total": bar[0] if bar else None,
+                                   "progress": (lambda n: bar[1](n, "")) if bar else None}
+        if kind == "ray":
+            from monitor.score.distributed import run_distributed
+
+            report = run_distributed(engine, settings, address=address, **options)
+        else:
+            report = run_score(engine, settings, **options)
     if as_json:
         print_json(report.to_json())
         if report.message:

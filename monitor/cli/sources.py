@@ -11,6 +11,7 @@ import click
 from monitor.cli.app import DEFAULT_CONFIG, AppContext, EmomonGroup, json_option, pass_app, print_json
 from monitor.errors import EmomonError
 from monitor.ingest.registry import SOURCE_KINDS
+from monitor.redact import redact_url
 
 
 @click.group(cls=EmomonGroup)
@@ -44,19 +45,22 @@ def sources_list(app: AppContext, as_json: bool) -> None:
     if as_json:
         print_json({"sources": rows})
         return
+    from rich import box
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title="sources")
-    for column in ("name", "kind", "location", "configured", "enabled", "posts", "rejected", "state", "last ingest"):
-        table.add_column(column)
+    # Readable at 80 columns: the location goes under the name, and only the location wraps.
+    table = Table(title="sources", box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False, expand=True)
+    table.add_column("source / location", ratio=1, min_width=16, overflow="fold")
+    for column in ("kind", "posts", "rejected", "state", "last ingest"):
+        table.add_column(column, no_wrap=True, justify="right" if column in ("posts", "rejected") else "left")
     for r in rows:
-        table.add_row(r["name"], r["kind"], r["location"], _yes(r["configured"]), _yes(r["enabled"]),
-                      str(r["posts"]), str(r["rejected"]), r["state"], r["last_ingested_at"] or "never")
+        flags = ", ".join(f for f, on in (("ad-hoc", not r["configured"]), ("disabled", not r["enabled"])) if on)
+        where = Text(r["name"], style="bold").append(f" ({flags})" if flags else "")
+        where.append("\n" + r["location"], style="dim")
+        last = (r["last_ingested_at"] or "never")[:16].replace("T", " ")
+        table.add_row(where, r["kind"], str(r["posts"]), str(r["rejected"]), r["state"], last)
     app.console.print(table)
-
-
-def _yes(value: bool) -> str:
-    return "yes" if value else "no"
 
 
 def _source_json(name: str, kind: str, location: str, configured: bool, enabled: bool, row: Any) -> dict[str, Any]:
@@ -66,8 +70,9 @@ def _source_json(name: str, kind: str, location: str, configured: bool, enabled:
         if row.retry_after is not None:
             state += f", retry after {row.retry_after.isoformat()}"
     return {
-        "name": name, "kind": kind, "location": location, "configured": configured, "enabled": enabled,
-        "url": row.url if row else None, "posts": row.posts if row else 0,
+        "name": name, "kind": kind, "location": redact_url(location), "configured": configured,
+        "enabled": enabled, "url": redact_url(row.url) if row and row.url else None,
+        "posts": row.posts if row else 0,
         "rejected": row.rejected if row else 0, "state": state,
         "last_ingested_at": row.last_ingested_at.isoformat() if row and row.last_ingested_at else None,
     }
@@ -85,10 +90,13 @@ def _source_json(name: str, kind: str, location: str, configured: bool, enabled:
 def sources_add(app: AppContext, name: str, location: str, kind: str | None, columns: tuple[str, ...]) -> None:
     """Add a [[sources]] entry to the config file (comments elsewhere are kept).
 
+    A path is written as its real path (relative to the config file's directory when below
+    it), a URL in normal form; a location another source already reads is refused.
+
     Example: emomon sources add news https://example.org/feed.xml
     """
-    from monitor.ingest.registry import guess_kind
-    from monitor.sources_file import add_source
+    from monitor.ingest.registry import canonical_location, guess_kind
+    from monitor.sources_file import add_source, config_location
 
     mapping: dict[str, str] = {}
     for item in columns:
@@ -97,8 +105,10 @@ def sources_add(app: AppContext, name: str, location: str, kind: str | None, col
             raise click.BadParameter(f"{item!r} is not KEY=NAME (e.g. text=body)", param_hint="--column")
         mapping[key.strip()] = value.strip()
     path = _config_file(app)
-    add_source(path, name=name, kind=kind or guess_kind(location), location=location, columns=mapping)
-    app.log(f"added source {name!r} to {path}")
+    written = config_location(location, path.parent)
+    add_source(path, name=name, kind=kind or guess_kind(canonical_location(location)),
+               location=written, columns=mapping)
+    app.log(f"added source {name!r} ({redact_url(written)}) to {path}")
 
 
 @sources.command("remove")
@@ -111,15 +121,20 @@ def sources_remove(app: AppContext, name: str, purge: bool) -> None:
 
     Example: emomon sources remove news --purge
     """
+    from contextlib import nullcontext
+
     from monitor.sources_file import remove_source
     from monitor.store.engine import session_scope
     from monitor.store.posts import delete_source
+    from monitor.store.runs import exclusive
 
     path = _config_file(app)
-    remove_source(path, name)
-    if purge:
-        with session_scope(app.engine()) as session:
-            delete_source(session, name)
+    # --purge writes to the database: under the run lock, so it never runs inside an ingest.
+    with exclusive(app.settings, app.engine(), label="sources remove") if purge else nullcontext():
+        remove_source(path, name)
+        if purge:
+            with session_scope(app.engine()) as session:
+                delete_source(session, name)
     app.log(f"removed source {name!r} from {path}" + (" and its stored posts" if purge else ""))
 
 

@@ -11,6 +11,7 @@ import html
 import json
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,39 +19,70 @@ from typing import Any
 from monitor.errors import SourceError
 from monitor.ingest.files import expand, iter_json_lines, scalar_str
 from monitor.ingest.html import html_to_text
+from monitor.ingest.limits import ReadLimits, document_too_large, open_bounded, read_capped
 from monitor.ingest.records import RawRecord
 from monitor.ingest.text import parse_datetime
 
 MAX_RAW = 20_000
 
 
-def _member(path: Path, names: tuple[str, ...]) -> bytes | None:
-    """Bytes of the first member called one of ``names`` (a suffix match) in a dir or archive."""
+def _member(path: Path, names: tuple[str, ...], limits: ReadLimits) -> bytes | None:
+    """Bytes of the first member called one of ``names`` (a suffix match) in a dir or archive.
+
+    A member larger than ``[ingest] max_document_bytes`` is refused before it is read (and
+    a zip entry whose header understates its size is cut at the cap).
+
+    Raises:
+        SourceError: The archive cannot be read, or the member is too large.
+    """
+    limits.check_time()
     try:
         if path.is_dir():
             for name in names:
                 candidate = path / name
                 if candidate.is_file():
-                    return candidate.read_bytes()
+                    return _read_file(candidate, limits)
             return None
         if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as zf:
-                for name in names:
-                    for info in zf.infolist():
-                        if info.filename == name or info.filename.endswith("/" + name):
-                            return zf.read(info)
-            return None
+            return _zip_member(path, names, limits)
         if path.name.endswith((".tar.gz", ".tgz", ".tar")):
-            with tarfile.open(path) as tf:
-                for name in names:
-                    for member in tf.getmembers():
-                        if member.isfile() and (member.name == name or member.name.endswith("/" + name)):
-                            fh = tf.extractfile(member)
-                            return fh.read() if fh else None
-            return None
-        return path.read_bytes()
-    except (OSError, zipfile.BadZipFile, tarfile.TarError) as exc:
+            return _tar_member(path, names, limits)
+        return _read_file(path, limits)
+    except (OSError, EOFError, zlib.error, zipfile.BadZipFile, tarfile.TarError) as exc:
         raise SourceError(f"cannot read archive {str(path)!r}: {exc}") from exc
+
+
+def _read_file(path: Path, limits: ReadLimits) -> bytes:
+    if path.stat().st_size > limits.max_document_bytes:
+        raise document_too_large(repr(str(path)), limits.max_document_bytes)
+    with path.open("rb") as fh:
+        return read_capped(fh, limits.max_document_bytes, repr(str(path)))
+
+
+def _zip_member(path: Path, names: tuple[str, ...], limits: ReadLimits) -> bytes | None:
+    with zipfile.ZipFile(path) as zf:
+        for name in names:
+            for info in zf.infolist():
+                if info.filename == name or info.filename.endswith("/" + name):
+                    what = f"{info.filename!r} in {str(path)!r}"
+                    if info.file_size > limits.max_document_bytes:
+                        raise document_too_large(what, limits.max_document_bytes)
+                    with zf.open(info) as fh:
+                        return read_capped(fh, limits.max_document_bytes, what)
+    return None
+
+
+def _tar_member(path: Path, names: tuple[str, ...], limits: ReadLimits) -> bytes | None:
+    """The first member matching ``names``, read without scanning past it (bounded stream)."""
+    with open_bounded(path, limits) as stream, tarfile.open(fileobj=stream, mode="r:") as tf:
+        for member in tf:
+            if member.isfile() and any(member.name == n or member.name.endswith("/" + n) for n in names):
+                what = f"{member.name!r} in {str(path)!r}"
+                if member.size > limits.max_document_bytes:
+                    raise document_too_large(what, limits.max_document_bytes)
+                fh = tf.extractfile(member)
+                return read_capped(fh, limits.max_document_bytes, what) if fh else None
+    return None
 
 
 def _paths(location: str) -> list[Path]:
@@ -62,14 +94,15 @@ def _paths(location: str) -> list[Path]:
 
 # ---------------------------------------------------------------------------- Mastodon
 
-def read_mastodon(location: str) -> Iterator[RawRecord]:
+def read_mastodon(location: str, limits: ReadLimits | None = None) -> Iterator[RawRecord]:
     """Yield a record per item of a Mastodon account archive's ``outbox.json``.
 
     ``Create`` activities of a ``Note`` become posts (HTML content to text, ``contentMap``
     language); other activities (boosts are ``Announce``) are records rejected as "not a post".
     """
+    limits = limits or ReadLimits()
     for path in _paths(location):
-        data = _member(path, ("outbox.json",))
+        data = _member(path, ("outbox.json",), limits)
         if data is None:
             raise SourceError(f"no outbox.json in {str(path)!r}: point the source at the Mastodon archive")
         try:
@@ -138,30 +171,31 @@ def _js_payload(data: bytes, what: str, path: Path) -> Any:
         raise SourceError(f"{str(path)!r}: {what} is not the X archive format: {exc}") from exc
 
 
-def read_x(location: str) -> Iterator[RawRecord]:
+def read_x(location: str, limits: ReadLimits | None = None) -> Iterator[RawRecord]:
     """Yield a record per tweet of an X/Twitter archive (``data/tweets.js``).
 
     The author is the archive owner's username from ``data/account.js`` when present.
     """
+    limits = limits or ReadLimits()
     for path in _paths(location):
-        data = _member(path, ("data/tweets.js", "tweets.js", "data/tweet.js", "tweet.js"))
+        data = _member(path, ("data/tweets.js", "tweets.js", "data/tweet.js", "tweet.js"), limits)
         if data is None:
             raise SourceError(f"no data/tweets.js in {str(path)!r}: point the source at the X archive")
         tweets = _js_payload(data, "tweets.js", path)
         if not isinstance(tweets, list):
             raise SourceError(f"{str(path)!r}: tweets.js does not hold a list of tweets")
-        username = _x_username(path)
+        username = _x_username(path, limits)
         for number, item in enumerate(tweets, start=1):
             yield _tweet(f"{path}#tweet-{number}", item, username)
 
 
-def _x_username(path: Path) -> str | None:
+def _x_username(path: Path, limits: ReadLimits) -> str | None:
     """The archive owner's username from ``account.js`` beside ``tweets.js``, if present."""
     if path.is_dir() or zipfile.is_zipfile(path):
-        account = _member(path, ("data/account.js", "account.js"))
+        account = _member(path, ("data/account.js", "account.js"), limits)
     else:
         candidate = path.parent / "account.js"
-        account = candidate.read_bytes() if candidate.is_file() else None
+        account = _member(candidate, ("account.js",), limits) if candidate.is_file() else None
     if account is None:
         return None
     try:
@@ -196,14 +230,14 @@ def _tweet(location: str, item: Any, username: str | None) -> RawRecord:
 _GONE = ("[deleted]", "[removed]")
 
 
-def read_reddit(location: str) -> Iterator[RawRecord]:
+def read_reddit(location: str, limits: ReadLimits | None = None) -> Iterator[RawRecord]:
     """Yield a record per line of Reddit NDJSON dumps (comments and submissions, ``.gz`` too).
 
     Comments use ``body``; submissions ``title`` and ``selftext``. Ids become fullnames
     (``t1_...`` comments, ``t3_...`` submissions) so both kinds can share one source.
     """
     for path in expand(location):
-        for loc, raw, obj, error in iter_json_lines(path):
+        for loc, raw, obj, error in iter_json_lines(path, limits):
             if obj is None:
                 yield RawRecord(loc, raw, None, None, None, None, error=error)
             else:

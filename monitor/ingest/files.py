@@ -7,24 +7,34 @@ Only whole-source problems (no file matches, unreadable file) raise :class:`Sour
 JSON Lines are parsed with polars a chunk at a time; a chunk polars refuses (a broken line,
 invalid UTF-8, mixed types) is re-read line by line so every other line still counts. CSV is read
 with the standard ``csv`` module, which reports the exact line of each record and lets one broken
-row be rejected without losing the rest.
+row be rejected without losing the rest. Both read lines through :mod:`monitor.ingest.limits`
+(bounded line length, decompressed size and time; a UTF-8 byte order mark is accepted), and
+every location names the record's line in the file.
 """
 
 from __future__ import annotations
 
 import csv
 import glob
-import gzip
 import io
 import json
 import math
+import zlib
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any
 
 import polars as pl
 
 from monitor.errors import SourceError
+from monitor.ingest.limits import (
+    ReadLimits,
+    iter_lines,
+    open_bounded,
+    overlong_reason,
+    read_capped,
+)
 from monitor.ingest.records import RawRecord
 from monitor.ingest.text import parse_datetime
 
@@ -67,16 +77,6 @@ def expand(location: str) -> list[Path]:
 def _csv_getter(obj: dict[str, str]) -> Callable[[str], str | None]:
     """Field lookup of one CSV row: an empty cell reads as missing."""
     return lambda key: obj.get(key) or None
-
-
-def open_binary(path: Path) -> IO[bytes]:
-    """Open a file for reading bytes, decompressing ``.gz`` transparently."""
-    try:
-        if path.suffix == ".gz":
-            return cast(IO[bytes], gzip.open(path, "rb"))
-        return path.open("rb")
-    except OSError as exc:
-        raise SourceError(f"cannot open {str(path)!r}: {exc.strerror or exc}") from exc
 
 
 def scalar_str(value: Any) -> str | None:
@@ -154,18 +154,31 @@ def _getter(obj: dict[str, Any]) -> Callable[[str], Any]:
 
 # ---------------------------------------------------------------------------- JSON Lines
 
-def read_jsonl(location: str, columns: Mapping[str, str] | None = None) -> Iterator[RawRecord]:
+Line = tuple[int, bytes]  # (line number in the file, the line without its newline)
+
+
+def read_jsonl(
+    location: str, columns: Mapping[str, str] | None = None, limits: ReadLimits | None = None
+) -> Iterator[RawRecord]:
     """Yield a record per non-blank line of every file the location names."""
     cols = column_map(columns or {})
+    limits = limits or ReadLimits()
     for path in expand(location):
-        yield from _read_jsonl_file(path, cols)
+        yield from _read_jsonl_file(path, cols, limits)
 
 
-def iter_json_lines(path: Path) -> Iterator[tuple[str, str, dict[str, Any] | None, str | None]]:
+def iter_json_lines(
+    path: Path, limits: ReadLimits | None = None
+) -> Iterator[tuple[str, str, dict[str, Any] | None, str | None]]:
     """Yield ``(location, raw, object, error)`` per non-blank line, parsed by ``json``."""
-    with open_binary(path) as fh:
-        for lineno, line in enumerate(fh, start=1):
-            yield from _json_line(path, lineno, line)
+    limits = limits or ReadLimits()
+    with _reading(path), open_bounded(path, limits) as fh:
+        for lineno, line, too_long in iter_lines(fh, limits.max_line_bytes):
+            if too_long:
+                yield (f"{path}:{lineno}", line.decode("utf-8", "replace"), None,
+                       overlong_reason(limits.max_line_bytes))
+            else:
+                yield from _json_line(path, lineno, line)
 
 
 def _json_line(
@@ -175,16 +188,19 @@ def _json_line(
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
-        yield (location, line.decode("utf-8", "replace").rstrip("\r\n"), None,
+        yield (location, line.decode("utf-8", "replace").rstrip("\r"), None,
                f"undecodable bytes (not UTF-8): {exc.reason} at byte {exc.start}")
         return
     if not text.strip():
         return
-    raw = text.rstrip("\r\n")
+    raw = text.rstrip("\r")
     try:
         obj = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        yield location, raw, None, f"broken JSON line: {exc}"
+    except json.JSONDecodeError as exc:
+        yield location, raw, None, f"broken JSON line {lineno}, column {exc.colno}: {exc.msg}"
+        return
+    except RecursionError:
+        yield location, raw, None, f"broken JSON line {lineno}: nested too deeply"
         return
     if not isinstance(obj, dict):
         yield location, raw, None, f"not a JSON object: got {type(obj).__name__}"
@@ -192,27 +208,48 @@ def _json_line(
     yield location, raw, obj, None
 
 
-def _read_jsonl_file(path: Path, cols: dict[str, str]) -> Iterator[RawRecord]:
+@contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """Turn read errors of a file (I/O, broken gzip) into SourceError."""
     try:
-        with open_binary(path) as fh:
-            first = 1
-            while True:
-                lines = fh.readlines(CHUNK_BYTES)
-                if not lines:
-                    break
-                records = _fast_chunk(path, first, lines, cols)
-                if records is None:
-                    records = _slow_chunk(path, first, lines, cols)
-                yield from records
-                first += len(lines)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        yield
+    except (OSError, EOFError, zlib.error) as exc:
         raise SourceError(f"cannot read {str(path)!r}: {exc}") from exc
 
 
-def _slow_chunk(path: Path, first: int, lines: list[bytes], cols: dict[str, str]) -> list[RawRecord]:
+def _read_jsonl_file(path: Path, cols: dict[str, str], limits: ReadLimits) -> Iterator[RawRecord]:
+    chunk: list[Line] = []
+    size = 0
+    with _reading(path), open_bounded(path, limits) as fh:
+        try:
+            for lineno, line, too_long in iter_lines(fh, limits.max_line_bytes):
+                if too_long:
+                    yield from _parse_chunk(path, chunk, cols)
+                    chunk, size = [], 0
+                    yield RawRecord(f"{path}:{lineno}", line.decode("utf-8", "replace"), None, None,
+                                    None, None, error=overlong_reason(limits.max_line_bytes))
+                    continue
+                chunk.append((lineno, line))
+                size += len(line) + 1
+                if size >= CHUNK_BYTES:
+                    yield from _parse_chunk(path, chunk, cols)
+                    chunk, size = [], 0
+        except SourceError:  # a cap hit mid-file: the lines read before it still count
+            yield from _parse_chunk(path, chunk, cols)
+            raise
+        yield from _parse_chunk(path, chunk, cols)
+
+
+def _parse_chunk(path: Path, lines: list[Line], cols: dict[str, str]) -> list[RawRecord]:
+    if not lines:
+        return []
+    return _fast_chunk(path, lines, cols) or _slow_chunk(path, lines, cols)
+
+
+def _slow_chunk(path: Path, lines: list[Line], cols: dict[str, str]) -> list[RawRecord]:
     out: list[RawRecord] = []
-    for offset, line in enumerate(lines):
-        for location, raw, obj, error in _json_line(path, first + offset, line):
+    for lineno, line in lines:
+        for location, raw, obj, error in _json_line(path, lineno, line):
             if error is not None or obj is None:
                 out.append(RawRecord(location, raw, None, None, None, None, error=error))
             else:
@@ -220,14 +257,14 @@ def _slow_chunk(path: Path, first: int, lines: list[bytes], cols: dict[str, str]
     return out
 
 
-def _fast_chunk(path: Path, first: int, lines: list[bytes], cols: dict[str, str]) -> list[RawRecord] | None:
+def _fast_chunk(path: Path, lines: list[Line], cols: dict[str, str]) -> list[RawRecord] | None:
     """Parse a chunk with polars; None when the chunk needs line-by-line handling."""
-    data = b"".join(lines)
+    data = b"\n".join(line for _, line in lines)
     try:
-        texts = data.decode("utf-8").split("\n")[: len(lines)]
+        texts = data.decode("utf-8").split("\n")
     except UnicodeDecodeError:
         return None
-    if any(not t.strip() or not t.lstrip().startswith("{") for t in texts):
+    if len(texts) != len(lines) or any(not t.lstrip().startswith("{") for t in texts):
         return None
     try:
         frame = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
@@ -249,63 +286,80 @@ def _fast_chunk(path: Path, first: int, lines: list[bytes], cols: dict[str, str]
     prefix = f"{path}:"
     created_key = cols["created_at"]
     return [
-        record_from_values(f"{prefix}{first + offset}", raw.rstrip("\r"), ext, text, author, created, url, language,
+        record_from_values(f"{prefix}{lineno}", raw.rstrip("\r"), ext, text, author, created, url, language,
                            created_key)
-        for offset, (raw, ext, text, author, created, url, language) in enumerate(zip(texts, *series))
+        for (lineno, _), raw, ext, text, author, created, url, language in zip(lines, texts, *series)
     ]
 
 
 # ---------------------------------------------------------------------------- CSV
 
-def read_csv(location: str, columns: Mapping[str, str] | None = None) -> Iterator[RawRecord]:
+def read_csv(
+    location: str, columns: Mapping[str, str] | None = None, limits: ReadLimits | None = None
+) -> Iterator[RawRecord]:
     """Yield a record per CSV row (the first row is the header) of every matching file."""
     cols = column_map(columns or {})
+    limits = limits or ReadLimits()
     for path in expand(location):
-        yield from _read_csv_file(path, cols)
+        yield from _read_csv_file(path, cols, limits)
 
 
-def _read_csv_file(path: Path, cols: dict[str, str]) -> Iterator[RawRecord]:
-    try:
-        with open_binary(path) as fb:
-            fh = io.TextIOWrapper(fb, encoding="utf-8-sig", errors="surrogateescape", newline="")
-            reader = csv.reader(fh)
+def _csv_lines(stream: IO[bytes], max_line: int, overlong: list[Line]) -> Iterator[str]:
+    """Physical lines for ``csv.reader``; an over-long line is noted and read as an empty one."""
+    for lineno, line, too_long in iter_lines(stream, max_line, skip_blank=False):
+        if too_long:
+            overlong.append((lineno, line))
+            yield "\n"
+        else:
+            yield line.decode("utf-8", "surrogateescape") + "\n"
+
+
+def _read_csv_file(path: Path, cols: dict[str, str], limits: ReadLimits) -> Iterator[RawRecord]:
+    overlong: list[Line] = []
+    with _reading(path), open_bounded(path, limits) as fb:
+        reader = csv.reader(_csv_lines(fb, limits.max_line_bytes, overlong))
+        try:
+            header = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise SourceError(f"{str(path)!r}: the CSV header cannot be read: {exc}") from exc
+        if overlong:
+            raise SourceError(f"{str(path)!r}: the CSV header is a {overlong_reason(limits.max_line_bytes)}")
+        if any(_has_surrogates(h) for h in header):
+            raise SourceError(f"{str(path)!r}: the CSV header is not UTF-8 text: save the file as UTF-8")
+        width = len(header)
+        start = reader.line_num + 1
+        while True:
             try:
-                header = next(reader)
+                row: list[str] | None = next(reader)
+                error = None
             except StopIteration:
-                return
+                break
             except csv.Error as exc:
-                raise SourceError(f"{str(path)!r}: the CSV header cannot be read: {exc}") from exc
-            if any(_has_surrogates(h) for h in header):
-                raise SourceError(f"{str(path)!r}: the CSV header is not UTF-8 text: save the file as UTF-8")
-            width = len(header)
+                row, error = None, f"broken CSV line: {exc}"
+            location = f"{path}:{start}"
             start = reader.line_num + 1
-            while True:
-                try:
-                    row = next(reader)
-                except StopIteration:
-                    break
-                except csv.Error as exc:
-                    location = f"{path}:{start}"
-                    yield RawRecord(location, "", None, None, None, None, error=f"broken CSV line: {exc}")
-                    start = reader.line_num + 1
-                    continue
-                location = f"{path}:{start}"
-                start = reader.line_num + 1
-                if not row or row == [""] * len(row) and len(row) <= 1:
-                    continue  # blank line
-                raw = _csv_raw(row)
-                if any(_has_surrogates(v) for v in row):
-                    yield RawRecord(location, raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace"),
-                                    None, None, None, None, error="undecodable bytes (not UTF-8)")
-                    continue
-                if len(row) != width:
-                    yield RawRecord(location, raw, None, None, None, None,
-                                    error=f"broken CSV line: expected {width} fields, got {len(row)}")
-                    continue
-                obj = dict(zip(header, row))
-                yield make_record(location, raw, _csv_getter(obj), cols)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise SourceError(f"cannot read {str(path)!r}: {exc}") from exc
+            if overlong:  # the record spans an over-long line: reject it whole
+                lineno, prefix = overlong[0]
+                overlong.clear()
+                yield RawRecord(f"{path}:{lineno}", prefix.decode("utf-8", "replace"), None, None, None, None,
+                                error=overlong_reason(limits.max_line_bytes))
+            elif row is None:
+                yield RawRecord(location, "", None, None, None, None, error=error)
+            elif row and not (row == [""] * len(row) and len(row) <= 1):  # else a blank line
+                yield _csv_record(location, row, header, width, cols)
+
+
+def _csv_record(location: str, row: list[str], header: list[str], width: int, cols: dict[str, str]) -> RawRecord:
+    raw = _csv_raw(row)
+    if any(_has_surrogates(v) for v in row):
+        return RawRecord(location, raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace"),
+                         None, None, None, None, error="undecodable bytes (not UTF-8)")
+    if len(row) != width:
+        return RawRecord(location, raw, None, None, None, None,
+                         error=f"broken CSV line: expected {width} fields, got {len(row)}")
+    return make_record(location, raw, _csv_getter(dict(zip(header, row))), cols)
 
 
 def _has_surrogates(value: str) -> bool:
@@ -320,18 +374,53 @@ def _csv_raw(row: list[str]) -> str:
 
 # ---------------------------------------------------------------------------- Parquet
 
-def read_parquet(location: str, columns: Mapping[str, str] | None = None) -> Iterator[RawRecord]:
-    """Yield a record per row of every matching Parquet file."""
+def read_parquet(
+    location: str, columns: Mapping[str, str] | None = None, limits: ReadLimits | None = None
+) -> Iterator[RawRecord]:
+    """Yield a record per row of every matching Parquet file (a ``.gz`` one is read whole)."""
     cols = column_map(columns or {})
+    limits = limits or ReadLimits()
     for path in expand(location):
+        source: Path | io.BytesIO = path
+        if path.suffix == ".gz":
+            with _reading(path), open_bounded(path, limits) as fh:
+                source = io.BytesIO(read_capped(fh, limits.max_document_bytes, repr(str(path))))
         try:
-            if path.suffix == ".gz":
-                with gzip.open(path, "rb") as fh:
-                    frame = pl.read_parquet(io.BytesIO(fh.read()))
-            else:
-                frame = pl.read_parquet(path)
+            frame = pl.read_parquet(source)
         except Exception as exc:  # noqa: BLE001 - polars raises many types for a bad file
             raise SourceError(f"cannot read Parquet file {str(path)!r}: {exc}") from exc
         for number, obj in enumerate(frame.iter_rows(named=True), start=1):
+            limits.check_time()
             raw = json.dumps(obj, default=str, ensure_ascii=False)
             yield make_record(f"{path}:{number}", raw, _getter(obj), cols)
+
+
+def column_names(location: str, kind: str) -> list[str] | None:
+    """The columns the first file of a JSON lines or CSV location has (its header, or the keys of
+    its first JSON object), read from at most its first 64 KiB; None when that cannot be told."""
+    if kind not in ("jsonl", "csv"):
+        return None
+    try:
+        path = expand(location)[0]
+        with _open_text_head(path) as head:
+            if kind == "csv":
+                return next(csv.reader(head), None)
+            for line in head:
+                if line.strip():
+                    obj = json.loads(line)
+                    return list(obj) if isinstance(obj, dict) else None
+    except (SourceError, OSError, ValueError, EOFError, zlib.error, csv.Error):
+        return None
+    return None
+
+
+@contextmanager
+def _open_text_head(path: Path) -> Iterator[io.StringIO]:
+    """The first 64 KiB of a file (gunzipped when it ends in .gz) as text lines, BOM removed."""
+    import gzip
+
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as fh:
+        data = fh.read(65536)
+    text = data.decode("utf-8-sig", errors="replace")
+    yield io.StringIO(text if len(data) < 65536 else text.rsplit("\n", 1)[0])

@@ -9,24 +9,29 @@ stored count as duplicates then.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from pathlib import Path
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.clock import utcnow
 from monitor.errors import SourceError
+from monitor.failures import summary
+from monitor.ingest.limits import ReadLimits
 from monitor.ingest.records import FeedResult, RawRecord
-from monitor.ingest.registry import guess_kind, is_url, read_source
+from monitor.ingest.registry import canonical_location, guess_kind, read_source
 from monitor.ingest.text import clean_text, content_hash, marker_pattern
+from monitor.redact import redact_url
 from monitor.settings import Settings, SourceSettings
 from monitor.store import posts as store
 from monitor.store.engine import session_scope
 from monitor.store.runs import finish_run, start_run
 
+log = logging.getLogger(__name__)
 COUNT_KEYS = ("read", "inserted", "updated", "duplicate", "rejected", "excluded")
 Progress = Callable[[str, int], None]
 
@@ -46,6 +51,7 @@ class SourceReport:
     status: str = "ok"  # ok | not_modified | gone | retry_later | error
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
+    no_text: int = 0  # of the rejected: records without text (a column mapping that never matches)
 
     def counts(self) -> dict[str, int]:
         """The six counts by name."""
@@ -79,10 +85,23 @@ class IngestReport:
 
 
 def adhoc_source(location: str, kind: str | None = None) -> SourceSettings:
-    """A source for a path or URL given on the command line (named by its absolute location)."""
-    if not is_url(location):
-        location = str(Path(location).expanduser().absolute())
+    """A source for a path or URL given on the command line (named by its canonical location)."""
+    location = canonical_location(location)
     return SourceSettings.model_validate({"name": location, "kind": kind or guess_kind(location), "location": location})
+
+
+def author_exclusion(entries: Iterable[str]) -> Callable[[str, str], bool] | None:
+    """``(platform, handle) -> excluded?`` for ``[privacy] exclude_authors`` entries (``handle``
+    or ``platform:handle``, any case); None when the list is empty."""
+    wanted = frozenset(e.strip().lower() for e in entries if e.strip())
+    if not wanted:
+        return None
+
+    def excluded(platform: str, handle: str) -> bool:
+        handle = handle.lower()
+        return handle in wanted or f"{platform.lower()}:{handle}" in wanted
+
+    return excluded
 
 
 def with_kind(source: SourceSettings, kind: str | None) -> SourceSettings:
@@ -105,17 +124,35 @@ def ingest(
     run_id = start_run(engine, "ingest")
     with session_scope(engine) as session:
         salt = store.pseudonym_salt(session, settings.privacy.pseudonym_salt)
+    excluded = author_exclusion(settings.privacy.exclude_authors)
+    if excluded is not None:
+        with session_scope(engine) as session:
+            store.forget_authors(session, excluded)
     report = IngestReport(sources=[], run_id=run_id)
+    readers: dict[str, str] = {}  # canonical location -> the source that reads it
     try:
         for source in sources:
+            source = source.model_copy(update={"location": canonical_location(source.location)})
+            first = readers.setdefault(source.location, source.name)
+            if first != source.name:
+                report.sources.append(_read_elsewhere(source, first))
+                continue
             report.sources.append(_ingest_source(engine, settings, source, salt, progress))
     except BaseException as exc:
-        _finish_run(engine, run_id, "failed", report, f"{type(exc).__name__}: {exc}")
+        _finish_run(engine, run_id, "failed", report, summary(exc))
         raise
     failed = [s for s in report.sources if s.status == "error"]
     message = "; ".join(f"{s.name}: {s.error}" for s in failed) or None
     _finish_run(engine, run_id, "failed" if failed else "ok", report, message)
     return report
+
+
+def _read_elsewhere(source: SourceSettings, first: str) -> SourceReport:
+    """The report of a source whose location another source of the same run already reads."""
+    return SourceReport(
+        name=source.name, kind=source.kind, status="error",
+        error=f"reads {redact_url(source.location)} like source {first!r}: remove one of the two [[sources]] entries",
+    )
 
 
 def _finish_run(engine: Engine, run_id: int, status: str, report: IngestReport, message: str | None) -> None:
@@ -132,12 +169,14 @@ def _ingest_source(
         source_id = row.id
         state = store.feed_state(row)
     batcher = _Batcher(engine, settings, source_id, source.author_platform(), salt, report, now)
+    limits = ReadLimits.from_settings(settings.ingest)
     try:
         if source.kind == "feed":
-            records: Iterable[RawRecord] = _fetch_feed(engine, settings, source_id, state, report, now)
+            records: Iterable[RawRecord] = _fetch_feed(engine, settings, source_id, state, report, now, limits)
         else:
-            records = read_source(source)
+            records = read_source(source, limits)
         for record in records:
+            limits.check_time()
             batcher.add(record)
             if batcher.full():
                 batcher.flush()
@@ -145,19 +184,44 @@ def _ingest_source(
                     progress(source.name, report.read)
         batcher.flush()
     except SourceError as exc:
-        batcher.flush()
-        report.status = "error"
-        report.error = str(exc)
+        _source_failed(report, batcher, str(exc))
+    except SQLAlchemyError:
+        raise  # the database, not this source: the run cannot go on
+    except Exception as exc:  # noqa: BLE001 - a reader's bug on one hostile source stops only it
+        log.debug("source %s failed", source.name, exc_info=True)
+        _source_failed(report, batcher, f"unexpected {type(exc).__name__} while reading: {exc}; "
+                                        "please report this as a bug")
     if progress is not None:
         progress(source.name, report.read)
+    if report.no_text and report.no_text == report.read - report.excluded:
+        report.warnings.append(_text_column_warning(source))
     if report.status != "error":
         with session_scope(engine) as session:
             store.mark_ingested(session, source_id, now)
     return report
 
 
+def _source_failed(report: SourceReport, batcher: _Batcher, reason: str) -> None:
+    """Keep what was read, and mark the source failed with a one-line reason."""
+    batcher.flush()
+    report.status = "error"
+    report.error = " ".join(reason.split())[:500]
+
+
+def _text_column_warning(source: SourceSettings) -> str:
+    """The warning for a source whose every record had no text: which column, and what the file has."""
+    from monitor.ingest.files import column_map, column_names
+
+    wanted = column_map(source.columns)["text"]
+    have = column_names(source.location, source.kind)
+    found = f"the file has the columns {', '.join(have)}" if have else "check the file's columns"
+    return (f"every record was rejected as 'no text': column {wanted!r} matched nothing; {found}; "
+            f"map the text column with `--column text=NAME` (or columns = {{text = \"NAME\"}} in [[sources]])")
+
+
 def _fetch_feed(
-    engine: Engine, settings: Settings, source_id: int, state: Any, report: SourceReport, now: datetime
+    engine: Engine, settings: Settings, source_id: int, state: Any, report: SourceReport, now: datetime,
+    limits: ReadLimits,
 ) -> list[RawRecord]:
     """Fetch a feed source (the feed reader itself holds back a paused or backing-off source)."""
     # The feed reader pulls in httpx and feedparser; file-only runs never import them.
@@ -169,12 +233,39 @@ def _fetch_feed(
         max_bytes=settings.ingest.max_bytes,
         user_agent=settings.ingest.user_agent,
         now=now,
+        time_left=limits.time_left(),
     )
     with session_scope(engine) as session:
         store.save_feed_state(session, source_id, result.state)
     report.status = result.status
     report.warnings.extend(result.warnings)
     return result.records
+
+
+@dataclass(frozen=True)
+class DateBounds:
+    """The dates a post may have: from ``[ingest] earliest`` to the run's clock plus the tolerance."""
+
+    earliest: datetime
+    latest: datetime
+    tolerance_hours: float
+
+    @classmethod
+    def of(cls, settings: Settings, now: datetime) -> DateBounds:
+        """The bounds of a run whose clock reads ``now``."""
+        day: date = settings.ingest.earliest
+        hours = settings.ingest.future_tolerance_hours
+        return cls(datetime(day.year, day.month, day.day, tzinfo=UTC), now + timedelta(hours=hours), hours)
+
+    def problem(self, created_at: datetime) -> str | None:
+        """Why a post dated ``created_at`` is rejected, or None when the date is plausible."""
+        shown = created_at.isoformat()
+        if created_at > self.latest:
+            return (f"date {shown} is more than ingest.future_tolerance_hours = "
+                    f"{self.tolerance_hours:g} hours after this run's clock")
+        if created_at < self.earliest:
+            return f"date {shown} is before ingest.earliest = {self.earliest.date().isoformat()}"
+        return None
 
 
 class _Batcher:
@@ -193,8 +284,15 @@ class _Batcher:
         self.batch_size = settings.ingest.batch_size
         self.max_text = settings.ingest.max_text_chars
         self.max_raw = settings.ingest.max_raw_chars
+        self.dates = DateBounds.of(settings, now)
+        days = settings.retention.raw_text_days
+        # A purged post sent again gets its text back only while inside retention.
+        self.keeps_text_since = now - timedelta(days=days) if days else None
         self.markers = marker_pattern(settings.privacy.opt_out_markers)
-        self.excluded_authors = {a.strip().lower() for a in settings.privacy.exclude_authors if a.strip()}
+        self.excluded_author = author_exclusion(settings.privacy.exclude_authors)
+        # Handles (with or without their platform) as they may appear in a raw record that failed to parse.
+        names = {n for e in settings.privacy.exclude_authors for n in (e.strip(), e.strip().partition(":")[2])}
+        self.excluded_names = marker_pattern(n for n in names if n)
         self.records: list[RawRecord] = []
         self.author_ids: dict[tuple[str, str], int] = {}
 
@@ -205,10 +303,19 @@ class _Batcher:
         return len(self.records) >= self.batch_size
 
     def _is_excluded_author(self, author: str | None) -> bool:
-        if not self.excluded_authors or not author:
+        if self.excluded_author is None or not author:
             return False
-        handle = author.lower()
-        return handle in self.excluded_authors or f"{self.platform.lower()}:{handle}" in self.excluded_authors
+        return self.excluded_author(self.platform, author)
+
+    def _opted_out(self, record: RawRecord) -> bool:
+        """An excluded author, or a marker anywhere in the record (text, title, other fields)."""
+        if self._is_excluded_author(record.author):
+            return True
+        return self.markers is not None and (self.markers.search(record.text) or self.markers.search(record.raw))
+
+    def _inside_retention(self, ingested_at: datetime) -> bool:
+        """True when a post first ingested at ``ingested_at`` may still keep its text."""
+        return self.keeps_text_since is None or ingested_at >= self.keeps_text_since
 
     def flush(self) -> None:
         """Account for and store the collected records in one transaction."""
@@ -219,29 +326,44 @@ class _Batcher:
         rejected: list[dict[str, Any]] = []
         pending: dict[str, dict[str, Any]] = {}
         excluded_ids: list[str] = []
+        opted_out: list[str] = []  # locations of opted-out records (never stored, even rejected)
         source_id, now = self.source_id, self.now
 
+        def exclude(record: RawRecord, text: str | None) -> None:
+            counts["excluded"] += 1
+            opted_out.append(record.location)
+            gone_id = record.external_id or (content_hash(text) if text else None)
+            if gone_id:  # without an id a stored post is known by its text's hash
+                excluded_ids.append(gone_id)
+                if pending.pop(gone_id, None) is not None:  # an earlier version in this batch
+                    counts["excluded"] += 1
+
         def reject(record: RawRecord, reason: str) -> None:
+            if self.excluded_names is not None and self.excluded_names.search(record.raw):
+                exclude(record, None)  # the raw record names an excluded author: never store it
+                return
             counts["rejected"] += 1
             rejected.append({"source_id": source_id, "location": record.location, "reason": reason,
                              "raw": record.raw[: self.max_raw], "rejected_at": now})
 
         for record in records:
             counts["read"] += 1
+            text = clean_text(record.text)
+            if self._opted_out(record):
+                exclude(record, text)
+                continue
             if record.error:
                 reject(record, record.error)
                 continue
-            text = clean_text(record.text)
             if not text:
                 reject(record, "no text")
+                self.report.no_text += 1
+                continue
+            if record.created_at is not None and (problem := self.dates.problem(record.created_at)):
+                reject(record, problem)
                 continue
             if len(text) > self.max_text:
                 reject(record, f"text of {len(text)} characters is over ingest.max_text_chars = {self.max_text}")
-                continue
-            if self._is_excluded_author(record.author) or (self.markers and self.markers.search(text)):
-                counts["excluded"] += 1
-                if record.external_id:
-                    excluded_ids.append(record.external_id)
                 continue
             digest = content_hash(text)
             ext = record.external_id or digest
@@ -269,8 +391,10 @@ class _Batcher:
                 if stored is None:
                     counts["inserted"] += 1
                     inserts.append(row)
-                elif stored[1] == row["content_hash"]:
+                elif stored.content_hash == row["content_hash"]:
                     counts["duplicate"] += 1
+                    if stored.purged and self._inside_retention(stored.ingested_at):
+                        updates.append({**row, "post_id": stored.id, "ingested_at": stored.ingested_at})
                 else:
                     counts["updated"] += 1
                     row["post_id"] = stored[0]
@@ -278,9 +402,12 @@ class _Batcher:
             store.insert_posts(session, inserts)
             store.update_posts(session, updates)
             store.upsert_rejected(session, rejected)
-            gone = [existing[e][0] for e in excluded_ids if e in existing]
+            # an opted-out record followed by a kept version of the same post in this batch: kept
+            gone = [existing[e][0] for e in excluded_ids if e in existing and e not in pending]
             if gone:
-                store.delete_posts(session, gone)
+                forgotten = store.delete_posts(session, gone)
+                author_ids = {k: v for k, v in author_ids.items() if v not in forgotten}
+            store.delete_rejected(session, source_id, opted_out)
         self.author_ids = author_ids
         for key, value in counts.items():
             setattr(self.report, key, getattr(self.report, key) + value)

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from safetensors import SafetensorError
 
 from monitor.errors import ConfigError, ModelNotFound
 from monitor.model.artifact import read_model_info
@@ -20,6 +23,15 @@ from monitor.model.index import DepressionIndex
 if TYPE_CHECKING:
     from monitor.model.predictor import Predictor
     from monitor.settings import ScoringSettings, Settings
+
+
+#: What a damaged model directory raises while it loads: JSON that does not parse or has the
+#: wrong shape, a truncated or foreign weights file (safetensors never unpickles), weights that
+#: do not fit the network, tokenizer files that do not load.
+MODEL_DAMAGE: tuple[type[Exception], ...] = (
+    OSError, json.JSONDecodeError, UnicodeDecodeError, LookupError, TypeError, AttributeError,
+    RuntimeError, SafetensorError,
+)
 
 
 def model_path(settings: Settings, override: Path | None = None) -> Path:
@@ -58,7 +70,10 @@ def with_index(version: str, index: DepressionIndex | None) -> str:
 
 
 def scores_version(predictor: Predictor) -> str:
-    """The model version stored with scores; custom index weights add ``+idx<hash>``."""
+    """The model version stored with scores: the name and the start of the weights' recorded
+    SHA-256 (checked at load, see :func:`monitor.model.artifact.derive_version`); custom index
+    weights add ``+idx<hash>``. Precision is not part of it: bf16, int8 and fp32 scores of the
+    same weights agree within the model card's tolerances."""
     if predictor.index is predictor.calibration.depression_index:
         return predictor.version
     return with_index(predictor.version, predictor.index)
@@ -78,12 +93,37 @@ def configured_version(settings: Settings, model: Path | None = None) -> str | N
         settings.scoring, info.calibration.depression_index, info.goemotions_labels, info.carer_labels))
 
 
+def damaged_model(path: Path, exc: BaseException) -> str:
+    """One line naming the damaged file of model directory ``path`` (when known) and the fix."""
+    part = _damaged_part(path, exc)
+    where = repr(str(path / part)) if part else f"model directory {str(path)!r}"
+    detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    return (f"cannot load model: {where} is damaged or not an emomon model ({type(exc).__name__}"
+            f"{': ' + detail if detail else ''}); fix: copy the model directory again or re-export it "
+            "with `emomon train --export`, or point [model] path / --model at another model")
+
+
+def _damaged_part(path: Path, exc: BaseException) -> Path | None:
+    """The file of the model directory that ``exc`` came from, if it can be told."""
+    if isinstance(exc, SafetensorError):
+        return Path("model.safetensors")
+    if isinstance(exc, OSError) and exc.filename:
+        return Path(os.path.relpath(exc.filename, path))
+    for file in sorted(path.rglob("*.json")):  # JSON or UTF-8 that does not decode?
+        try:
+            json.loads(file.read_bytes())
+        except ValueError:
+            return file.relative_to(path)
+    return None
+
+
 def load_predictor(settings: Settings, *, model: Path | None = None, device: str | None = None,
-                   batch_tokens: int | None = None, fused: bool = True) -> Predictor:
-    """Load the configured model with the [scoring] device, precision, windows and index weights.
+                   batch_tokens: int | None = None, fused: bool = True, precision: str | None = None) -> Predictor:
+    """Load the configured model with the [scoring] device, precision, windows and index weights
+    (``device``, ``batch_tokens`` and ``precision`` override theirs).
 
     Raises:
-        ModelNotFound: The model directory is missing or incomplete.
+        ModelNotFound: The model directory is missing, incomplete or damaged.
         ConfigError: A device, window setting or index weight is not usable.
     """
     from monitor.model.predictor import WindowOptions, load_model
@@ -96,9 +136,16 @@ def load_predictor(settings: Settings, *, model: Path | None = None, device: str
     options = WindowOptions(stride=sc.window_stride, emotions=sc.window_emotions, traits=sc.window_traits,
                             batch_tokens=batch_tokens or sc.batch_tokens)
     try:
-        predictor = load_model(path, device=device or sc.device, precision=sc.precision, fused=fused, options=options)
+        predictor = load_model(path, device=device or sc.device, precision=precision or sc.precision,
+                               fused=fused, options=options)
+    except MODEL_DAMAGE as exc:
+        raise ModelNotFound(damaged_model(path, exc)) from exc
     except ValueError as exc:
         raise ConfigError(f"cannot load model {str(path)!r}: {exc}") from exc
+    except Exception as exc:
+        if type(exc) is not Exception:  # the tokenizers library raises a bare Exception on a bad file
+            raise
+        raise ModelNotFound(damaged_model(path, exc)) from exc
     override = index_from_settings(sc, predictor.index, predictor.goemotions_labels, predictor.carer_labels)
     if override is not None:
         predictor.index = override

@@ -41,6 +41,30 @@ def choose_autocast(device: torch.device, precision: str = "auto") -> torch.dtyp
     return None
 
 
+#: The [scoring] precision values.
+PRECISIONS = ("auto", "bf16", "int8", "fp32")
+
+
+def choose_precision(device: torch.device, requested: str = "auto") -> str:
+    """The precision a model runs in for scoring: "bf16", "int8" or "fp32".
+
+    "auto" is bf16 on a CUDA GPU with bf16 and on a CPU with native bf16 (AVX512-BF16 or AMX),
+    int8 on other CPUs (ONNX Runtime, see :mod:`monitor.model.int8`), fp32 on an older GPU.
+
+    Raises:
+        ValueError: An unknown precision, or int8 on a GPU.
+    """
+    if requested not in PRECISIONS:
+        raise ValueError(f"unknown precision {requested!r}; use {', '.join(PRECISIONS)}")
+    if requested == "int8" and device.type != "cpu":
+        raise ValueError("precision 'int8' runs on the CPU only; use --device cpu or precision bf16/auto")
+    if requested != "auto":
+        return requested
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if cpu_supports_bf16() else "int8"
+
+
 @contextlib.contextmanager
 def autocast(device: torch.device, dtype: torch.dtype | None) -> Iterator[None]:
     """Autocast to `dtype` on `device`, or nothing when dtype is None."""

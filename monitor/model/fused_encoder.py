@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import Any
 
 import torch
 from torch import nn
 
-if TYPE_CHECKING:
-    from transformers import BertModel
+from monitor.model.bert import EncoderOutput
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +28,6 @@ log = logging.getLogger(__name__)
 #: LayerNorm-scaled (magnitudes up to about 6 for MiniLM) and bf16 keeps 8 bits of mantissa:
 #: correct kernels differ by 0.02-0.07, a dropped padding mask by far more.
 SELF_CHECK_TOLERANCE = 0.25
-
-
-@dataclass
-class EncoderOutput:
-    """What :class:`~monitor.model.network.MultitaskNetwork` reads from an encoder."""
-
-    last_hidden_state: torch.Tensor
 
 
 @dataclass
@@ -74,13 +66,14 @@ def unsupported_reason(encoder: nn.Module) -> str | None:
 class FusedBertEncoder(nn.Module):
     """Inference-only forward of a BERT encoder; returns the last hidden state [B, T, H]."""
 
-    def __init__(self, bert: nn.Module) -> None:
+    def __init__(self, encoder: nn.Module) -> None:
         super().__init__()
-        # Only BERT encoders come here (see unsupported_reason); nn.Module's attribute lookup
-        # would type their config and submodules as `Tensor | Module`.
-        bert = cast("BertModel", bert)
-        self.config = bert.config
-        self.embeddings = bert.embeddings
+        # Only BERT encoders come here (see unsupported_reason): monitor.model.bert's or
+        # transformers' BertModel, which share module names; nn.Module's attribute lookup would
+        # type their submodules as `Tensor | Module`.
+        bert: Any = encoder
+        self.config: Any = bert.config
+        self.embeddings: nn.Module = bert.embeddings
         self.heads: int = bert.config.num_attention_heads
         reorder = torch.ops.mkldnn._reorder_linear_weight
         self.layers: list[_Layer] = []

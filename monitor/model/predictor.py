@@ -23,11 +23,13 @@ import torch
 from tokenizers import Tokenizer
 
 from monitor.model.activations import sigmoid, softmax
-from monitor.model.artifact import read_artifact
-from monitor.model.device import choose_autocast, choose_device
+from monitor.model.artifact import pad_token_id, read_artifact, read_model_info
+from monitor.model.batching import pad
+from monitor.model.device import choose_device, choose_precision
 from monitor.model.fused_encoder import fuse_encoder
 from monitor.model.index import DepressionIndex
 from monitor.model.inference import Batch, forward_batches, make_batches
+from monitor.model.int8 import PROBE_TEXTS, OrtNetwork, load_int8
 
 Combine = Literal["max", "mean"]
 
@@ -82,8 +84,9 @@ class Predictor:
                  options: WindowOptions | None = None) -> None:
         config, network, tokenizer, calibration = read_artifact(Path(path))
         self.path = Path(path)
+        info = read_model_info(self.path)
         self.name: str = config["name"]
-        self.version: str = config["version"]
+        self.version: str = info.version  # derived from the checked weights' hash
         self.max_length: int = int(config["window"])
         self.options = options or WindowOptions()
         if self.options.stride < 1:
@@ -91,27 +94,30 @@ class Predictor:
         if self.options.batch_tokens < self.max_length:
             raise ValueError(f"batch tokens {self.options.batch_tokens} is smaller than the model window "
                              f"{self.max_length}: use at least {self.max_length}")
-        self.tokenizer = tokenizer
-        self.pad_id: int = tokenizer.pad_token_id or 0
-        self._backend = _untruncated_backend(tokenizer)
+        #: The fast tokenizer (tokenizers.Tokenizer), truncation and padding off.
+        self.tokenizer: Tokenizer = tokenizer
+        self.pad_id: int = pad_token_id(self.path / "tokenizer", tokenizer)
         self.device = choose_device(device)
         self.network = network.to(self.device)
-        #: "bf16" (encoder weights in bf16, pooling and heads in fp32) or "fp32".
-        self.precision = "bf16" if choose_autocast(self.device, precision) is not None else "fp32"
+        #: "bf16" (encoder weights in bf16, pooling and heads in fp32), "int8" (ONNX Runtime, see
+        #: monitor.model.int8) or "fp32".
+        self.precision = choose_precision(self.device, precision)
+        #: How the encoder runs: "fused" (oneDNN fused kernels, bf16 on CPU; see fused_encoder),
+        #: "onnxruntime-int8" or "standard" (this package's torch forward).
+        self.encoder_path = "standard"
+        #: The int8 network the forward calls instead of ``network`` (None unless int8).
+        self.runtime: OrtNetwork | None = None
+        if self.precision == "int8":
+            self.runtime = load_int8(self.network, self._probe_batch(), info.weights["model.safetensors"])
+            self.precision, self.encoder_path = ("int8", "onnxruntime-int8") if self.runtime else ("fp32", "standard")
         if self.precision == "bf16":
             # Weights cast once rather than per matmul under autocast: no dtype conversions in the
             # hot loop (measured about +10% on a 2-core CPU).
             self.network.encoder.to(torch.bfloat16)
-        #: "fused" (oneDNN fused kernels, bf16 on CPU; see fused_encoder) or "standard".
-        self.encoder_path = "standard"
         fused_encoder = fuse_encoder(self.network.encoder) if fused and self.precision == "bf16" else None
         if fused_encoder is not None:
             self.network.encoder = fused_encoder
             self.encoder_path = "fused"
-        elif self.device.type == "cpu":
-            # For short padded batches on CPU the plain attention beats SDPA (measured 5-10%).
-            encoder: Any = self.network.encoder  # a transformers model
-            encoder.set_attn_implementation("eager")
         self.calibration = calibration
         net = network.config
         self.goemotions_labels: list[str] = list(net.goemotions_labels)
@@ -126,12 +132,14 @@ class Predictor:
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids with special tokens, not truncated (:meth:`plan` splits long posts).
 
-        A fast tokenizer's Rust backend is called directly, without offsets: the same ids
-        (tested) for about half the CPU time of the ``tokenizer(texts)`` call.
+        The fast tokenizer is called without offsets: the same ids (tested) for about half the
+        CPU time of the ``transformers`` tokenizer call.
         """
-        if self._backend is None:
-            return self.tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
-        return [encoding.ids for encoding in self._backend.encode_batch_fast(list(texts), add_special_tokens=True)]
+        return [encoding.ids for encoding in self.tokenizer.encode_batch_fast(list(texts), add_special_tokens=True)]
+
+    def _probe_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The int8 load-time check's batch: :data:`PROBE_TEXTS`, windowed to the model's length."""
+        return pad([ids[:self.max_length - 1] + ids[-1:] for ids in self.encode(PROBE_TEXTS)], self.pad_id)
 
     def plan(self, ids: Sequence[Sequence[int]]) -> WindowPlan:
         """Split each post's ids into windows and group all windows into padded batches."""
@@ -149,7 +157,7 @@ class Predictor:
     def window_logits(self, plan: WindowPlan, after_batch: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
         """Head logits of every window, in window order (the forward; precision set at load)."""
         return forward_batches(self.network, plan.batches, plan.n_windows, device=self.device,
-                               after_batch=after_batch)
+                               after_batch=after_batch, call=self.runtime)
 
     def probabilities(self, logits: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Temperature-scaled probabilities from head logits."""
@@ -243,15 +251,3 @@ def load_model(path: str | Path, *, device: str = "auto", precision: str = "auto
     """Load a model directory written by `emomon train` (safetensors only). `fused=False`
     keeps the Hugging Face encoder forward where the fused CPU path would apply."""
     return Predictor(Path(path), device=device, precision=precision, index=index, fused=fused, options=options)
-
-
-def _untruncated_backend(tokenizer: Any) -> Tokenizer | None:
-    """A copy of a fast tokenizer's backend with truncation and padding off (None for a slow
-    tokenizer); the tokenizer itself keeps its settings."""
-    backend = getattr(tokenizer, "backend_tokenizer", None)
-    if not isinstance(backend, Tokenizer) or not hasattr(backend, "encode_batch_fast"):
-        return None
-    copy = Tokenizer.from_str(backend.to_str())
-    copy.no_truncation()
-    copy.no_padding()
-    return copy

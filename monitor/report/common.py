@@ -38,6 +38,35 @@ def sparkline(values: Sequence[float | None], *, width: int = SPARK_WIDTH) -> st
     return "".join(out)
 
 
+MIN_WIDTH, MAX_WIDTH = 60, 200
+
+
+def fit_width(width: int | None, detected: int) -> int:
+    """The width to draw at: ``width`` if given, else the terminal's, kept within 60..200."""
+    return max(MIN_WIDTH, min(MAX_WIDTH, width if width is not None else detected))
+
+
+def legend(recent_days: int, end: datetime | None, threshold: float,
+           min_std: float) -> list[tuple[str, str]]:
+    """What the report's terms mean, one line each (shown under every report and view)."""
+    until = f" up to {day(end)}" if end is not None else ""
+    return [
+        ("index", "depression-emotion index of a post, 0–1: how strongly it expresses sadness, "
+                  "grief, fear and related emotions; not a diagnosis"),
+        ("recent", f"mean index of an author's posts in the {recent_days} days{until} "
+                   "(the newest post of the span, whatever the filters)"),
+        ("baseline", "mean index of the same author's posts before the recent window"),
+        ("z", f"(recent − baseline) ÷ the baseline's standard deviation (at least {min_std:g}); "
+              "2 or more puts an author on the review list"),
+        (f"share ≥ {threshold:g}", f"percentage of posts whose score is at least {threshold:g}"),
+    ]
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 source``, ``2 sources`` (``many`` for irregular plurals)."""
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
 def signal_label(signal: str) -> str:
     """A readable name: ``depression index``, ``CARER sadness``, ``grief``."""
     if signal == "depression_index":
@@ -109,4 +138,13 @@ def report_dict(data: ReportData) -> dict[str, Any]:
         "review": data.review,
         "sources": data.sources,
         "personality": data.personality,
+        "recent_end": iso(data.end),
+        "recent_days": data.recent_days,
+        "legend": dict(legend(data.recent_days, data.end, data.threshold, data.min_std)),
+        "alerts": data.alerts,
+        "timelines": {
+            a: [{"day": d.isoformat(), "posts": n, "index": v}
+                for d, n, v in zip(t.days, t.posts, t.index, strict=True)]
+            for a, t in data.timelines.items()
+        },
     }

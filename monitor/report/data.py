@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import polars as pl
 from sqlalchemy.orm import Session
 
 from monitor import trends
+from monitor.clock import utcnow
+from monitor.report.author import DailySeries, big5_caveat, daily_series
 from monitor.settings import Settings
 
 # Signals that get a trend line: the index, the CARER classes and the depression-related
@@ -59,6 +61,12 @@ class ReportData:
     sources: list[dict[str, Any]]
     personality: dict[str, Any]
     alert_counts: dict[str, int] = field(default_factory=dict)
+    end: datetime | None = None  # reference time of "recent"
+    recent_days: int = 7
+    min_std: float = 0.05
+    alerts: list[dict[str, Any]] = field(default_factory=list)  # id, rule, subject, trigger_at
+    timelines: dict[str, DailySeries] = field(default_factory=dict)  # review author -> days
+    alert_threshold: float | None = None  # [alerts.rules.level] threshold, drawn on index charts
 
     @property
     def empty(self) -> bool:
@@ -81,6 +89,9 @@ def build_report_data(
     min_std: float = 0.05,
     filters: Mapping[str, Any] | None = None,
     now: datetime | None = None,
+    end: datetime | None = None,
+    big5: Mapping[str, Any] | None = None,
+    alert_threshold: float | None = None,
 ) -> ReportData:
     """Compute a report from scores and alerts.
 
@@ -94,8 +105,16 @@ def build_report_data(
         min_std: Floor of the baseline standard deviation in author z-scores.
         filters: The filters used (shown in the report).
         now: Generation time (default: now, UTC).
+        end: Reference time of "recent" (default: the frame's latest post); give the same one
+            to a filtered report and the full report so their figures agree.
+        big5: Held-out Big Five validation figures for the caveat
+            (:func:`monitor.report.author.big5_validation`).
+        alert_threshold: The level rule's threshold, drawn as a line on index charts.
     """
     generated = now or datetime.now(UTC)
+    if end is None and frame.height:
+        end = frame["created_at"].max()  # type: ignore[assignment]
+    review = _review(frame, alerts, recent_days=recent_days, min_std=min_std, end=end)
     overall = trends.aggregate(frame, level="overall", by=by, threshold=threshold)  # type: ignore[arg-type]
     periods = overall["period"].to_list() if overall.height else []
     return ReportData(
@@ -107,13 +126,29 @@ def build_report_data(
         periods=periods,
         volume=[int(v) for v in overall["posts"].to_list()] if overall.height else [],
         trends=_trends(frame, overall, threshold),
-        rising=_rising(frame, recent_days),
-        review=_review(frame, alerts, recent_days=recent_days, min_std=min_std),
+        rising=_rising(frame, recent_days, end),
+        review=review,
         sources=_sources(frame, by=by, threshold=threshold, recent_days=recent_days,
-                         periods=periods),
-        personality=_personality(frame, min_posts_big5),
+                         periods=periods, end=end),
+        personality=_personality(frame, min_posts_big5, big5),
         alert_counts=_alert_counts(alerts),
+        end=end,
+        recent_days=recent_days,
+        min_std=min_std,
+        alerts=[{k: a[k] for k in ("id", "rule", "severity", "status", "subject_kind", "subject",
+                                   "trigger_at")} for a in alerts],
+        timelines=_timelines(frame, [r["author"] for r in review]),
+        alert_threshold=alert_threshold,
     )
+
+
+def _timelines(frame: pl.DataFrame, authors: Sequence[str]) -> dict[str, DailySeries]:
+    """Each author's posts and index per day over the whole report span (gaps kept)."""
+    if frame.height == 0:
+        return {}
+    first = frame["created_at"].min().date()  # type: ignore[union-attr]
+    last = frame["created_at"].max().date()  # type: ignore[union-attr]
+    return {a: daily_series(frame.filter(pl.col("author") == a), first, last) for a in authors}
 
 
 def _trends(frame: pl.DataFrame, overall: pl.DataFrame, threshold: float) -> list[SignalTrend]:
@@ -130,11 +165,11 @@ def _trends(frame: pl.DataFrame, overall: pl.DataFrame, threshold: float) -> lis
     ]
 
 
-def _rising(frame: pl.DataFrame, recent_days: int) -> list[dict[str, Any]]:
+def _rising(frame: pl.DataFrame, recent_days: int, end: datetime | None) -> list[dict[str, Any]]:
     """The (at most 8) signals that rose by at least MIN_RISE, most first."""
     return [
         {k: (_f(v) if k != "signal" else v) for k, v in row.items()}
-        for row in trends.rising(frame, recent_days=recent_days)
+        for row in trends.rising(frame, recent_days=recent_days, end=end)
         .filter(pl.col("change") >= MIN_RISE).head(8).iter_rows(named=True)
     ]
 
@@ -155,14 +190,14 @@ def _overview(frame: pl.DataFrame) -> dict[str, Any]:
 
 def _review(
     frame: pl.DataFrame, alerts: Sequence[Mapping[str, Any]], *, recent_days: int,
-    min_std: float,
+    min_std: float, end: datetime | None,
 ) -> list[dict[str, Any]]:
     """Authors with open alerts first (by severity), then authors whose recent z >= REVIEW_Z."""
     open_by_author: dict[str, list[Mapping[str, Any]]] = {}
     for a in alerts:
         if a["subject_kind"] == "author" and a["status"] in ("new", "acknowledged"):
             open_by_author.setdefault(a["subject"], []).append(a)
-    summary = trends.author_summary(frame, recent_days=recent_days, min_std=min_std)
+    summary = trends.author_summary(frame, recent_days=recent_days, min_std=min_std, end=end)
     stats = {r["author"]: r for r in summary.iter_rows(named=True)}
     names = set(open_by_author) | {
         a for a, r in stats.items() if r["z"] is not None and r["z"] >= REVIEW_Z
@@ -197,7 +232,7 @@ def _review(
 
 def _sources(
     frame: pl.DataFrame, *, by: str, threshold: float, recent_days: int,
-    periods: list[datetime],
+    periods: list[datetime], end: datetime | None,
 ) -> list[dict[str, Any]]:
     if frame.height == 0:
         return []
@@ -209,7 +244,7 @@ def _sources(
         sub = agg.filter(pl.col("subject") == name)
         series = dict(zip(sub["period"].to_list(), sub[f"mean_{trends.INDEX}"].to_list(),
                           strict=True))
-        change = trends.rising(part, recent_days=recent_days, columns=[trends.INDEX])
+        change = trends.rising(part, recent_days=recent_days, columns=[trends.INDEX], end=end)
         out.append({
             "source": name,
             "posts": part.height,
@@ -222,10 +257,13 @@ def _sources(
     return out
 
 
-def _personality(frame: pl.DataFrame, min_posts: int) -> dict[str, Any]:
+def _personality(frame: pl.DataFrame, min_posts: int,
+                 validation: Mapping[str, Any] | None) -> dict[str, Any]:
     prof = trends.big5_profiles(frame, min_posts=min_posts)
     traits = [c for c in trends.BIG5_COLUMNS if c in prof.columns]
-    out: dict[str, Any] = {"min_posts": min_posts, "authors": prof.height, "traits": []}
+    out: dict[str, Any] = {"min_posts": min_posts, "authors": prof.height, "traits": [],
+                           "caveat": big5_caveat(validation),
+                           "validation": dict(validation) if validation else None}
     if prof.height == 0:
         return out
     for t in traits:
@@ -296,11 +334,18 @@ def load_report_data(
         by: ``day`` or ``week`` (default ``[trends] by``).
         now: Generation time.
     """
+    from monitor.model.configured import model_path
+    from monitor.report.author import big5_validation
     from monitor.store import alerts as alert_store
     from monitor.store import scores
 
     t = settings.trends
-    frame = scores.read_scores(session, since=since, until=until, source=source, author=author)
+    # Posts dated after the clock plus [ingest] future_tolerance_hours are left out: one post
+    # dated 9999-12-31 would otherwise stretch every period axis and empty "recent".
+    horizon = (now or utcnow()) + timedelta(hours=settings.ingest.future_tolerance_hours,
+                                            microseconds=1)
+    span_until = min(until, horizon) if until is not None else horizon
+    frame = scores.read_scores(session, since=since, until=span_until, source=source, author=author)
     frame = trends.one_model_version(frame)
     docs = [alert_store.alert_dict(a) for a in alert_store.list_alerts(session)]
     alerts = select_alerts(docs, frame, since=since, until=until,
@@ -310,4 +355,28 @@ def load_report_data(
     return build_report_data(
         frame, alerts, by=by or t.by, threshold=t.threshold, recent_days=t.recent_days,
         min_posts_big5=t.min_posts_big5, min_std=t.min_std, filters=filters, now=now,
+        end=report_end(session, since=since, until=span_until),
+        big5=big5_validation(model_path(settings)),
+        alert_threshold=settings.alerts.rules.level.threshold,
     )
+
+
+def report_end(session: Session, *, since: datetime | None = None,
+               until: datetime | None = None) -> datetime | None:
+    """The reference time of "recent": the newest scored post in the span, of any author or
+    source, so a report filtered to one author or source measures "recent" like the full one.
+    """
+    from sqlalchemy import func, select
+
+    from monitor.store.schema import Post, Score
+
+    stmt = select(func.max(Post.created_at)).join(Score, Score.post_id == Post.id).where(
+        Score.status == "scored")
+    if since is not None:
+        stmt = stmt.where(Post.created_at >= since)
+    if until is not None:
+        stmt = stmt.where(Post.created_at < until)
+    latest = session.scalar(stmt)
+    if latest is not None and latest.tzinfo is None:
+        latest = latest.replace(tzinfo=UTC)
+    return latest

@@ -73,8 +73,13 @@ def to_markdown(data: ReportData) -> str:
     if data.empty:
         return "\n".join(lines + ["", "No scored posts match these filters.", ""])
     lines += _md_trends(data, d) + _md_rising(d) + _md_review(d) + _md_sources(d)
-    lines += _md_personality(d)
+    lines += _md_personality(d) + _md_legend(d)
     return "\n".join(lines) + "\n"
+
+
+def _md_legend(d: dict[str, Any]) -> list[str]:
+    return ["", "## What the numbers mean", ""] + [
+        f"- **{term}**: {meaning}" for term, meaning in d["legend"].items()]
 
 
 def _md_head(d: dict[str, Any]) -> list[str]:
@@ -137,7 +142,8 @@ def _md_sources(d: dict[str, Any]) -> list[str]:
 
 def _md_personality(d: dict[str, Any]) -> list[str]:
     p = d["personality"]
-    lines = ["", f"## Personality ({p['authors']} authors with ≥ {p['min_posts']} posts)", ""]
+    lines = ["", f"## Personality ({p['authors']} authors with ≥ {p['min_posts']} posts)", "",
+             f"_Big Five: {p['caveat']}._", ""]
     if not p["traits"]:
         return lines + ["No author has enough posts yet."]
     lines += ["| trait | mean | p25 | median | p75 |", "|---|---:|---:|---:|---:|"]

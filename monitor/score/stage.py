@@ -6,8 +6,8 @@ order::
 
     reader thread                                  main thread
     read chunk k+1 from the database               forward the batches of chunk k
-    language check (langid) -> skipped rows        (torch.inference_mode, bf16 autocast
-    tokenise without truncation                     where supported, fp32 otherwise)
+    language check (langid) -> skipped rows        (bf16 where native, int8 through ONNX
+    tokenise without truncation                     Runtime on other CPUs, or fp32)
     long posts -> overlapping windows              combine windows per post, index
     length-sorted batches under a token budget,    write chunk k (scored + skipped rows)
     padded to their longest member (pinned on GPU)  in one transaction
@@ -37,6 +37,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -47,6 +48,7 @@ from sqlalchemy import Engine
 
 from monitor.clock import utcnow
 from monitor.errors import ConfigError
+from monitor.failures import summary
 from monitor.model.configured import configured_version, load_predictor, scores_version
 from monitor.model.predictor import Predictor
 from monitor.score.prepare import Chunk, ChunkScorer
@@ -139,37 +141,47 @@ def run_score(
     if limit is not None and limit < 0:
         raise ConfigError(f"--limit {limit!r} must be 0 or more")
     if limit == 0:
-        return _nothing_to_do(engine, None, t0, started, "--limit 0: nothing scored")
+        return nothing_to_do(engine, None, t0, started, "--limit 0: nothing scored")
     if predictor is None and not rescore:
         with session_scope(engine) as session:  # version-independent: no model needed
             pending = score_store.count_candidates(session, model_version="", rescore=False)
         if pending == 0:
-            return _nothing_to_do(engine, configured_version(settings, model), t0, started)
+            return nothing_to_do(engine, configured_version(settings, model), t0, started)
     if predictor is None:
         predictor = load_predictor(settings, model=model, device=device, batch_tokens=batch_tokens)
     version = scores_version(predictor)
     with session_scope(engine) as session:
         pending = score_store.count_candidates(session, model_version=version, rescore=rescore)
     if pending == 0:
-        return _nothing_to_do(engine, version, t0, started)
+        return nothing_to_do(engine, version, t0, started)
     if limit is not None:
         pending = min(pending, limit)
     if on_total is not None:
         on_total(pending)
     # The predictor's windows and batch budget were set when it was loaded (load_predictor).
     scorer = ChunkScorer(predictor, settings.scoring)
-    report = ScoreReport(model_version=version)
-    run_id = start_run(engine, "score")
-    try:
+    with recorded_run(engine, version, t0) as report:
         if overlap is None:
             overlap = overlap_preparation(predictor, settings.scoring.overlap)
         chunks = (_read_ahead(engine, scorer, version, rescore, pending) if overlap
                   else (scorer.prepare(c) for c in _candidate_chunks(engine, scorer, version, rescore, pending)))
         for chunk in chunks:
             _write_chunk(engine, scorer, version, chunk, report, progress)
+    return report
+
+
+@contextmanager
+def recorded_run(engine: Engine, version: str, t0: float) -> Iterator[ScoreReport]:
+    """The ``runs`` row of one score run that started at ``t0`` (``time.perf_counter``):
+    "running" while the block counts into the report it yields, then "ok" (with a note on
+    scores of other versions) or "failed" with the error, which is re-raised."""
+    report = ScoreReport(model_version=version)
+    run_id = start_run(engine, "score")
+    try:
+        yield report
     except BaseException as exc:
         report.seconds = time.perf_counter() - t0
-        _finish(engine, run_id, "failed", report, f"{type(exc).__name__}: {exc}")
+        _finish(engine, run_id, "failed", report, summary(exc))
         raise
     report.seconds = time.perf_counter() - t0
     with session_scope(engine) as session:
@@ -178,7 +190,13 @@ def run_score(
     report.other_versions = others
     report.message = _other_versions_note(others)
     _finish(engine, run_id, "ok", report, report.message)
-    return report
+
+
+def score_candidates(engine: Engine, scorer: ChunkScorer, version: str,
+                     candidates: list[score_store.Candidate], report: ScoreReport) -> None:
+    """Prepare, score and write one chunk of candidates in one transaction, counted in ``report``
+    (the unit of work another engine, such as :mod:`monitor.score.distributed`, hands out)."""
+    _write_chunk(engine, scorer, version, scorer.prepare(candidates), report, None)
 
 
 def _write_chunk(engine: Engine, scorer: ChunkScorer, version: str, chunk: Chunk, report: ScoreReport,
@@ -204,7 +222,7 @@ def _write_chunk(engine: Engine, scorer: ChunkScorer, version: str, chunk: Chunk
         progress(chunk.size - shown)  # the rest of the chunk, skipped posts included
 
 
-def _nothing_to_do(
+def nothing_to_do(
     engine: Engine, version: str | None, t0: float, started: datetime, message: str | None = None
 ) -> ScoreReport:
     """The report (and ``runs`` row) of a run that found nothing to score."""

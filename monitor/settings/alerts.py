@@ -15,9 +15,9 @@ class LevelRule(Table):
 
     enabled: bool = True
     severity: Severity = "medium"
-    cooldown_hours: float = Field(default=168.0, ge=0)
+    cooldown_hours: float = Field(default=168.0, ge=0, le=876_000)
     threshold: Unit = 0.75
-    window_days: int = Field(default=7, ge=1)
+    window_days: int = Field(default=7, ge=1, le=36_500)
     min_posts: int = Field(default=3, ge=1)
 
 
@@ -26,7 +26,7 @@ class RiseRule(Table):
 
     enabled: bool = True
     severity: Severity = "high"
-    cooldown_hours: float = Field(default=168.0, ge=0)
+    cooldown_hours: float = Field(default=168.0, ge=0, le=876_000)
     k: float = Field(default=0.5, ge=0)
     h: float = Field(default=6.5, gt=0)
     z_cap: float = 2.5
@@ -46,10 +46,10 @@ class BurstRule(Table):
 
     enabled: bool = True
     severity: Severity = "high"
-    cooldown_hours: float = Field(default=72.0, ge=0)
+    cooldown_hours: float = Field(default=72.0, ge=0, le=876_000)
     post_threshold: Unit = 0.9
     count: int = Field(default=5, ge=1)
-    window_hours: float = Field(default=24.0, gt=0)
+    window_hours: float = Field(default=24.0, gt=0, le=876_000)
 
 
 class SourceShiftRule(Table):
@@ -57,10 +57,10 @@ class SourceShiftRule(Table):
 
     enabled: bool = True
     severity: Severity = "low"
-    cooldown_hours: float = Field(default=168.0, ge=0)
+    cooldown_hours: float = Field(default=168.0, ge=0, le=876_000)
     z: float = Field(default=3.0, gt=0)
-    baseline_days: int = Field(default=28, ge=1)
-    min_baseline_days: int = Field(default=7, ge=1)
+    baseline_days: int = Field(default=28, ge=1, le=36_500)
+    min_baseline_days: int = Field(default=7, ge=1, le=36_500)
     min_posts: int = Field(default=10, ge=1)
     direction: Literal["up", "both"] = "up"
 
@@ -77,10 +77,12 @@ class AlertRules(Table):
 class AlertsSettings(Table):
     """[alerts]: evaluation window, delivery channels and what payloads may carry."""
 
-    lookback_days: int = Field(default=90, ge=1)
+    lookback_days: int = Field(default=90, ge=1, le=36_500)
     channels: tuple[ChannelName, ...] = Field(default=("terminal", "file"), strict=False)
     excerpt: bool = False
     excerpt_chars: int = Field(default=200, ge=1)
+    # Seconds one run may spend on webhook and e-mail deliveries; the rest stay pending.
+    delivery_budget_s: float = Field(default=60.0, gt=0, allow_inf_nan=False, le=86_400)
     rules: AlertRules = Field(default_factory=AlertRules)
 
     @field_validator("channels")
@@ -103,7 +105,7 @@ class WebhookChannel(Table):
     url: str = ""
     secret_env: str = "EMOMON_WEBHOOK_SECRET"
     secret_header: str = "X-Emomon-Secret"
-    timeout: float = Field(default=10.0, ge=0)
+    timeout: float = Field(default=10.0, ge=0, le=86_400)
     retries: int = Field(default=3, ge=0)
     backoff: float = Field(default=1.0, ge=0)
 
@@ -119,7 +121,7 @@ class EmailChannel(Table):
     password_env: str = "EMOMON_SMTP_PASSWORD"
     sender: str = "emomon@localhost"
     recipients: tuple[str, ...] = Field(default=(), strict=False)
-    timeout: float = 10.0
+    timeout: float = Field(default=10.0, gt=0, le=86_400)
 
 
 class ChannelsSettings(Table):

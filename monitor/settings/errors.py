@@ -10,6 +10,7 @@ import annotated_types
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from monitor.redact import redact
 from monitor.settings.base import choices, expected, is_tuple, model_class, strip_optional
 from monitor.settings.root import Settings
 
@@ -22,13 +23,16 @@ _BOUNDS = {"ge": "of at least", "gt": "above", "le": "of at most", "lt": "below"
 
 
 def describe(exc: ValidationError, where: str, origins: Mapping[tuple[str, str], tuple[str, str]]) -> str:
-    """One line for the first error: file (or variable), table, key, value, and the fix."""
+    """One line for the first error: file (or variable), table, key, value, and the fix.
+
+    URLs in the line are redacted (:func:`monitor.redact.redact`).
+    """
     errors = exc.errors(include_url=False)
     text = _describe_one(errors[0], where, origins)
     if len(errors) > 1:
         more = len(errors) - 1
         text += f" (and {more} more problem{'s' if more > 1 else ''})"
-    return text
+    return redact(text)  # a URL value (database, webhook, feed) may carry a password or token
 
 
 def _describe_one(

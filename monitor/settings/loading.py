@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 import typing
@@ -110,7 +111,8 @@ def load_settings(path: Path | None, env: Mapping[str, str]) -> Settings:
     where = "settings"
     if path is not None:
         where = str(path)
-        path = Path(path).expanduser().resolve()
+        # Not resolved: a config reached through a symlink keeps its own directory as base.
+        path = Path(os.path.abspath(Path(path).expanduser()))
         data = _read_toml(path, where)
         base_dir = path.parent
     for key in ("path", "base_dir"):

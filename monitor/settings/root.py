@@ -127,6 +127,19 @@ class Settings(BaseSettings):
         """The configured source called ``name``, if any."""
         return next((s for s in self.sources if s.name == name), None)
 
+    def protected_paths(self) -> dict[Path, str]:
+        """Files an output must not replace without ``--force``: the config file and the SQLite
+        database with its journal files (see :func:`monitor.safe_write.write_text_atomic`)."""
+        found: dict[Path, str] = {}
+        if self.path is not None:
+            found[self.path] = "the config file"
+        url = make_url(self.database.url)
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            found[Path(str(url.database))] = "the database"
+            for suffix in ("-wal", "-shm", "-journal"):
+                found[Path(f"{url.database}{suffix}")] = "a journal file of the database"
+        return found
+
 
 def _resolve(path: Path, base_dir: Path) -> Path:
     path = path.expanduser()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Any, Literal, Self
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -37,9 +38,17 @@ class IngestSettings(Table):
     batch_size: int = Field(default=2000, ge=1)
     max_text_chars: int = Field(default=20_000, ge=1)
     max_raw_chars: int = Field(default=4_000, ge=1)
-    timeout_s: float = Field(default=20.0, gt=0)
+    timeout_s: float = Field(default=20.0, gt=0, le=86_400)
     max_bytes: int = Field(default=20_000_000, ge=1)
+    # Bounded work per source (monitor/ingest/limits.py).
+    max_line_bytes: int = Field(default=1_000_000, ge=1)
+    max_decompressed_bytes: int = Field(default=2_000_000_000, ge=1)
+    max_document_bytes: int = Field(default=200_000_000, ge=1)
+    source_budget_s: float = Field(default=600.0, gt=0, allow_inf_nan=False, le=86_400)
     user_agent: str = "emomon/0.1 (+https://github.com/emomon/emomon)"
+    # Posts dated after the run's clock + this, or before `earliest`, are rejected.
+    future_tolerance_hours: float = Field(default=24.0, ge=0, le=100_000)
+    earliest: date = Field(default=date(1990, 1, 1), strict=False)
 
 
 class SourceSettings(Table):
@@ -106,6 +115,7 @@ class PrivacySettings(Table):
     exclude_authors: tuple[str, ...] = Field(default=(), strict=False)
     opt_out_markers: tuple[str, ...] = Field(default=("#nobots", "#noindex"), strict=False)
     pseudonym_salt: str | None = None
+    allow_reveal: bool = False
 
 
 class ModelSettings(Table):
@@ -126,7 +136,7 @@ class ScoringSettings(Table):
     """[scoring]: how `emomon score` runs the model over the store (see monitor/score)."""
 
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    precision: Literal["auto", "bf16", "fp32"] = "auto"
+    precision: Literal["auto", "bf16", "int8", "fp32"] = "auto"
     batch_tokens: int = Field(default=8192, ge=1)
     chunk_size: int = Field(default=8192, ge=1)
     languages: tuple[str, ...] = Field(default=("en",), strict=False)
@@ -135,6 +145,9 @@ class ScoringSettings(Table):
     window_emotions: Combine = "max"
     window_traits: Combine = "mean"
     overlap: Literal["auto", "thread", "inline"] = "auto"
+    engine: Literal["local", "ray"] = "local"
+    ray_address: str = ""
+    ray_actors: int = Field(default=0, ge=0)
     index: ScoringIndex = Field(default_factory=ScoringIndex)
 
     @field_validator("languages")
@@ -149,16 +162,17 @@ class TrendsSettings(Table):
     """[trends]: how scores become trends (see monitor/trends.py for the statistics)."""
 
     by: Literal["day", "week"] = "day"
-    short_window_days: int = Field(default=7, ge=1)
-    long_window_days: int = Field(default=30, ge=1)
+    short_window_days: int = Field(default=7, ge=1, le=36_500)
+    long_window_days: int = Field(default=30, ge=1, le=36_500)
     threshold: Unit = 0.5
-    recent_days: int = Field(default=7, ge=1)
+    recent_days: int = Field(default=7, ge=1, le=36_500)
     min_posts_big5: int = Field(default=20, ge=1)
     baseline_prior_posts: float = Field(default=5.0, ge=0)
     min_std: float = Field(default=0.05, gt=0)
 
 
-_SCHEDULE_OPTIONS = ("timezone", "lock_timeout", "misfire_grace_hours", "jobstore_url")
+_SCHEDULE_OPTIONS = ("timezone", "lock_timeout", "misfire_grace_hours", "jobstore_url",
+                     "report_output", "report_email")
 
 
 class ScheduleSettings(Table):
@@ -174,9 +188,11 @@ class ScheduleSettings(Table):
     alerts: str = "30 2 * * *"
     purge: str = "0 3 * * *"
     report: str = "0 7 * * *"
-    lock_timeout: float = Field(default=600.0, ge=0)
-    misfire_grace_hours: float = Field(default=6.0, gt=0)
+    lock_timeout: float = Field(default=600.0, ge=0, le=86_400)
+    misfire_grace_hours: float = Field(default=6.0, gt=0, le=876_000)
     jobstore_url: str = ""
+    report_output: str = ""
+    report_email: tuple[str, ...] = Field(default=(), strict=False)
 
     @model_validator(mode="before")
     @classmethod
@@ -204,6 +220,25 @@ class ScheduleSettings(Table):
             ) from exc
         return name
 
+    @field_validator("report_output")
+    @classmethod
+    def _output_placeholders(cls, path: str) -> str:
+        try:
+            path.format(date="2025-01-01")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(
+                "may only contain the placeholder {date}, e.g. 'reports/emomon-{date}.html'"
+            ) from exc
+        return path
+
+    @field_validator("report_email")
+    @classmethod
+    def _addresses(cls, addresses: tuple[str, ...]) -> tuple[str, ...]:
+        for address in addresses:
+            if "@" not in address or address != address.strip():
+                raise ValueError(f"{address!r} is not an e-mail address such as 'team@example.org'")
+        return addresses
+
     @model_validator(mode="after")
     def _cron_expressions(self) -> Self:
         zone = ZoneInfo(self.timezone)
@@ -227,6 +262,6 @@ class ScheduleSettings(Table):
 
 
 class RetentionSettings(Table):
-    """[retention]: raw text older than ``raw_text_days`` is removed (0 keeps it forever)."""
+    """[retention]: raw text is removed ``raw_text_days`` after ingestion (0 keeps it forever)."""
 
-    raw_text_days: int = Field(default=365, ge=0)
+    raw_text_days: int = Field(default=365, ge=0, le=36_500)

@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from monitor.clock import utcnow
 from monitor.errors import AlertNotFound, EmomonError
 from monitor.store.engine import in_chunks
-from monitor.store.schema import Alert, Post
+from monitor.store.schema import Alert, Delivery, Post
 
 STATUSES = ("new", "acknowledged", "resolved")
 
@@ -107,6 +107,62 @@ def insert_candidates(
         session.flush()  # the next candidate's cooldown check must see this one
         new.append(alert)
     return new
+
+
+def add_deliveries(
+    session: Session, alerts: Iterable[Alert], channels: Sequence[str], *, now: datetime | None = None
+) -> None:
+    """Make each alert pending on each channel (one ``deliveries`` row per alert and channel)."""
+    created = now or utcnow()
+    session.add_all(
+        Delivery(alert_id=a.id, channel=ch, created_at=created, attempts=0)
+        for a in alerts for ch in channels
+    )
+    session.flush()
+
+
+def pending_alerts(session: Session, channel: str) -> list[Alert]:
+    """Alerts not yet delivered through ``channel``, oldest first."""
+    stmt = (
+        select(Alert)
+        .join(Delivery, Delivery.alert_id == Alert.id)
+        .where(Delivery.channel == channel, Delivery.delivered_at.is_(None))
+        .order_by(Alert.created_at, Alert.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def record_deliveries(
+    session: Session, channel: str, alert_ids: Sequence[int], *, error: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Record one attempt at delivering these alerts through ``channel``.
+
+    Without ``error`` they count as delivered; with it they stay pending, keeping the error.
+    """
+    at = now or utcnow()
+    for chunk in in_chunks(list(alert_ids)):
+        rows = session.scalars(
+            select(Delivery).where(Delivery.channel == channel, Delivery.alert_id.in_(chunk))
+        )
+        for row in rows:
+            row.attempts += 1
+            row.last_attempt_at = at
+            row.last_error = error
+            if error is None:
+                row.delivered_at = at
+    session.flush()
+
+
+def pending_counts(session: Session, channels: Sequence[str]) -> dict[str, int]:
+    """Number of alerts still pending per channel."""
+    stmt = (
+        select(Delivery.channel, func.count())
+        .where(Delivery.channel.in_(list(channels)), Delivery.delivered_at.is_(None))
+        .group_by(Delivery.channel)
+    )
+    counts = {str(ch): int(n) for ch, n in session.execute(stmt)}
+    return {ch: counts.get(ch, 0) for ch in channels}
 
 
 def list_alerts(

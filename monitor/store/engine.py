@@ -6,6 +6,7 @@ dialect-specific ``INSERT ... ON CONFLICT``). Everything else goes through these
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC
@@ -23,6 +24,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session
 
 from monitor.errors import ConfigError, SchemaOutOfDate
+from monitor.redact import redact, redact_url
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 30_000
@@ -44,10 +46,11 @@ def make_engine(url: str) -> Engine:
         parsed = make_url(url)
         engine = create_engine(parsed)
     except (ArgumentError, ValueError) as exc:
-        raise ConfigError(f"database.url {url!r} is not a valid database URL: {exc}") from exc
+        raise ConfigError(f"database.url {redact_url(url)!r} is not a valid database URL: "
+                          f"{redact(str(exc))}") from exc
     except ModuleNotFoundError as exc:
         raise ConfigError(
-            f"database.url {url!r} needs the driver {exc.name!r}: pip install {exc.name}"
+            f"database.url {redact_url(url)!r} needs the driver {exc.name!r}: pip install {exc.name}"
         ) from exc
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -56,10 +59,16 @@ def make_engine(url: str) -> Engine:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError as exc:
+        if "readonly" not in str(exc):
+            raise
+        # A read-only file is read in its own journal mode; a write then fails as "readonly".
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA secure_delete=ON")  # purged text is overwritten, not left in free space
     cursor.close()
 
 
@@ -102,13 +111,18 @@ def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
 
     On SQLite, rows whose columns are plain text/integers/timestamps go straight to the driver
     (timestamps written in SQLAlchemy's own SQLite format, naive UTC), skipping per-value bind
-    processing that costs more than the insert itself. Other backends use SQLAlchemy Core.
+    processing that costs more than the insert itself. On PostgreSQL the rows go in one ``COPY``
+    (:func:`_copy_rows`). Other cases use SQLAlchemy Core's executemany.
     """
     if not rows:
         return
     columns = list(rows[0])
+    dialect = session.get_bind().dialect
+    if dialect.name == "postgresql" and dialect.driver == "psycopg":
+        _copy_rows(session, table, columns, rows)
+        return
     kinds = [_fast_kind(table.c[name].type) for name in columns]
-    if session.get_bind().dialect.name != "sqlite" or None in kinds:
+    if dialect.name != "sqlite" or None in kinds:
         session.execute(table.insert(), rows)
         return
     stamps = [i for i, kind in enumerate(kinds) if kind == "datetime"]
@@ -130,6 +144,22 @@ def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     names = ", ".join(f'"{name}"' for name in columns)
     marks = ", ".join("?" for _ in columns)
     session.connection().exec_driver_sql(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', tuples)
+
+
+def _copy_rows(session: Session, table: Table, columns: list[str], rows: list[dict[str, Any]]) -> None:
+    """``COPY table (columns) FROM STDIN`` on the session's own psycopg connection (its transaction).
+
+    Each value passes the column type's bind processing first (UTC timestamps, JSON), so COPY
+    stores what an INSERT of the same rows would.
+    """
+    dialect = session.get_bind().dialect
+    processors = [table.c[name].type.bind_processor(dialect) for name in columns]
+    names = ", ".join(f'"{name}"' for name in columns)
+    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row([row[name] if process is None else process(row[name])
+                            for name, process in zip(columns, processors)])
 
 
 def _fast_kind(column_type: Any) -> str | None:

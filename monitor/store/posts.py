@@ -9,17 +9,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.orm import Session
 
 from monitor.clock import utcnow
 from monitor.store.engine import bulk_insert, in_chunks, upsert_insert
-from monitor.store.schema import Author, Meta, Post, Rejected, Source, table_of
+from monitor.store.schema import Alert, Author, Meta, Post, Rejected, Source, table_of
 
 SALT_KEY = "pseudonym_salt"
 # Keep IN (...) lists well under every backend's bound-parameter limit.
@@ -95,8 +95,19 @@ def upsert_authors(
 # ---------------------------------------------------------------------------- sources
 
 def get_or_create_source(session: Session, *, name: str, kind: str, location: str) -> Source:
-    """The sources row called ``name``, created (or its kind/location refreshed) as needed."""
+    """The sources row called ``name``, created (or its kind/location refreshed) as needed.
+
+    ``location`` is canonical (:func:`monitor.ingest.registry.canonical_location`) and a
+    location has one row: when no row has this name, the row already reading the location is
+    used, renamed to ``name`` unless ``name`` is the location itself (an ad-hoc ingest).
+    """
     source = session.execute(select(Source).where(Source.name == name)).scalar_one_or_none()
+    if source is None:
+        source = session.execute(
+            select(Source).where(Source.location == location).order_by(Source.id).limit(1)
+        ).scalar_one_or_none()
+        if source is not None and name != location:
+            source.name = name
     if source is None:
         source = Source(
             name=name, kind=kind, location=location, url=None, paused=False, created_at=utcnow()
@@ -185,20 +196,30 @@ def list_sources(session: Session) -> list[SourceRow]:
 
 # ---------------------------------------------------------------------------- posts
 
+class StoredPost(NamedTuple):
+    """What ingest needs to know of a stored post with the same external id."""
+
+    id: int
+    content_hash: str
+    purged: bool  # its text was removed by retention
+    ingested_at: datetime
+
+
 def existing_posts(
     session: Session, source_id: int, external_ids: Sequence[str]
-) -> dict[str, tuple[int, str]]:
-    """``external_id -> (post id, content_hash)`` for the ids already stored for a source."""
-    found: dict[str, tuple[int, str]] = {}
+) -> dict[str, StoredPost]:
+    """``external_id -> StoredPost`` for the ids already stored for a source."""
+    found: dict[str, StoredPost] = {}
     posts = table_of(Post).c
     conn = session.connection()
     for chunk in in_chunks(list(external_ids)):
         result = conn.execute(
-            select(posts.external_id, posts.id, posts.content_hash).where(
+            select(posts.external_id, posts.id, posts.content_hash, posts.text.is_(None),
+                   posts.ingested_at).where(
                 posts.source_id == source_id, posts.external_id.in_(chunk)
             )
         )
-        found.update({ext: (pid, h) for ext, pid, h in result})
+        found.update({ext: StoredPost(pid, h, bool(purged), at) for ext, pid, h, purged, at in result})
     return found
 
 
@@ -228,16 +249,67 @@ def update_posts(session: Session, rows: list[dict[str, Any]]) -> None:
     session.connection().execute(stmt, rows)
 
 
-def delete_posts(session: Session, post_ids: Sequence[int]) -> None:
-    """Delete posts by id (used when a stored post's author has since opted out)."""
+def delete_posts(session: Session, post_ids: Sequence[int]) -> set[int]:
+    """Delete opted-out posts by id, and the authors rows (handles) left without posts.
+
+    Returns:
+        The ids of the authors rows deleted.
+    """
     from sqlalchemy import delete
 
+    authors: set[int] = set()
     for chunk in in_chunks(list(post_ids)):
+        authors.update(session.scalars(select(Post.author_id).where(Post.id.in_(chunk), Post.author_id.is_not(None))))
         session.execute(delete(Post).where(Post.id.in_(chunk)))
+    kept: set[int] = set()
+    for chunk in in_chunks(list(authors)):
+        kept.update(session.scalars(select(Post.author_id).where(Post.author_id.in_(chunk)).distinct()))
+    _delete_authors(session, sorted(authors - kept))
+    return authors - kept
+
+
+def forget_authors(session: Session, excluded: Callable[[str, str], bool]) -> int:
+    """Delete every author ``excluded(platform, handle)`` picks: posts, author alerts, handle.
+
+    Returns:
+        The number of posts deleted.
+    """
+    from sqlalchemy import delete
+
+    picked = [(i, pseudonym) for i, p, h, pseudonym in session.execute(
+        select(Author.id, Author.platform, Author.handle, Author.pseudonym)) if excluded(p, h)]
+    deleted = 0
+    conn = session.connection()
+    for chunk in in_chunks(picked):
+        deleted += conn.execute(delete(Post).where(Post.author_id.in_([i for i, _ in chunk]))).rowcount
+        conn.execute(delete(Alert).where(Alert.subject_kind == "author", Alert.subject.in_([p for _, p in chunk])))
+    _delete_authors(session, [i for i, _ in picked])
+    return deleted
+
+
+def _delete_authors(session: Session, author_ids: Sequence[int]) -> None:
+    from sqlalchemy import delete
+
+    for chunk in in_chunks(list(author_ids)):
+        session.execute(delete(Author).where(Author.id.in_(chunk)))
+
+
+def delete_rejected(session: Session, source_id: int, locations: Sequence[str]) -> None:
+    """Delete a source's rejected records at ``locations`` (records since opted out)."""
+    from sqlalchemy import delete
+
+    for chunk in in_chunks(list(locations)):
+        session.execute(delete(Rejected).where(Rejected.source_id == source_id, Rejected.location.in_(chunk)))
 
 
 def upsert_rejected(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Store rejected records, one row per (source, location); a re-run refreshes the row."""
+    """Store rejected records, one row per (source, location); a re-run refreshes the reason.
+
+    ``rejected_at`` stays the first rejection, which retention counts from, and a raw record
+    that retention removed stays removed when the source sends it again.
+    """
+    from monitor.store.retention import PURGED
+
     if not rows:
         return
     table = table_of(Rejected)
@@ -249,8 +321,7 @@ def upsert_rejected(session: Session, rows: list[dict[str, Any]]) -> None:
         index_elements=["source_id", "location"],
         set_={
             "reason": stmt.excluded.reason,
-            "raw": stmt.excluded.raw,
-            "rejected_at": stmt.excluded.rejected_at,
+            "raw": case((table.c.raw == PURGED, PURGED), else_=stmt.excluded.raw),
         },
     )
     session.execute(stmt, list(unique.values()))
@@ -261,3 +332,32 @@ def delete_source(session: Session, name: str) -> None:
     from sqlalchemy import delete
 
     session.execute(delete(Source).where(Source.name == name))
+
+
+class RejectedRow(NamedTuple):
+    """One quarantined record as `emomon rejected list` shows it (the raw record stays stored)."""
+
+    source: str
+    location: str
+    reason: str
+    rejected_at: datetime
+
+
+def list_rejected(session: Session, *, source: str | None = None, reason: str | None = None,
+                  limit: int | None = None) -> list[RejectedRow]:
+    """Rejected records, newest first; ``reason`` matches any part of the reason, any case."""
+    query = (select(Source.name, Rejected.location, Rejected.reason, Rejected.rejected_at)
+             .join(Source, Source.id == Rejected.source_id)
+             .order_by(Rejected.rejected_at.desc(), Rejected.id.desc()))
+    if source is not None:
+        query = query.where(Source.name == source)
+    if reason:
+        query = query.where(Rejected.reason.ilike(f"%{reason}%"))
+    if limit is not None:
+        query = query.limit(limit)
+    return [RejectedRow(*row) for row in session.execute(query)]
+
+
+def source_names(session: Session) -> list[str]:
+    """Every stored source's name, sorted."""
+    return sorted(session.scalars(select(Source.name)))

@@ -1,30 +1,44 @@
-"""Retention: remove the raw text of old posts; scores and alerts stay.
+"""Retention: remove raw text once it has been kept for the retention period; scores stay.
 
-Posts created before the cutoff keep their row (ids, source, author pseudonym, times, hash)
-and their scores, so trends and alerts still work; only ``posts.text`` becomes NULL. Raw
-records of rejected input older than the cutoff are blanked too, since they hold text.
+The period is counted from when a post was *ingested* (``posts.ingested_at``), never back from
+today by its post date: ingesting an archive of old posts keeps their text for the full period.
+A purged post keeps its row (ids, source, author pseudonym, times, hash) and its scores, so
+trends and alerts still work; its ``text`` and ``url`` (a URL can name the author) become NULL.
+Rejected records are blanked by the date they were first rejected. An author left without any
+post that still has text loses the handle: it becomes a random placeholder, the pseudonym stays,
+and a later post by the same handle gets the same pseudonym again (pseudonyms are keyed hashes
+of the handle, see :func:`monitor.store.posts.pseudonym`).
+
+On SQLite every connection runs with ``secure_delete`` (:mod:`monitor.store.engine`) and a purge
+ends with a ``wal_checkpoint(TRUNCATE)``, so removed text lingers neither in freed pages nor in
+the ``-wal`` file.
 """
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import CursorResult, Engine, update
+from sqlalchemy import CursorResult, Engine, bindparam, exists, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from monitor.clock import utcnow
 from monitor.errors import EmomonError
 from monitor.store.engine import session_scope
 from monitor.store.runs import StageResult, record_run
-from monitor.store.schema import Post, Rejected
+from monitor.store.schema import Author, Post, Rejected, table_of
 
 if TYPE_CHECKING:
     from monitor.settings import Settings
 
 PURGED = "[purged]"
+#: Prefix of the placeholder that replaces a purged handle (a random suffix keeps it unique).
+PURGED_HANDLE = PURGED + ":"
+#: The longest period ``purge`` accepts (about 1,000 years): larger ones overflow a datetime.
+MAX_DAYS = 365_000
 
 
 @dataclass(frozen=True)
@@ -32,35 +46,56 @@ class PurgeResult:
     """What a purge did."""
 
     cutoff: datetime
-    posts: int  # posts whose text was removed
+    posts: int  # posts whose text (and URL) was removed
     rejected: int  # rejected records whose raw text was removed
+    authors: int  # authors whose handle was removed
 
 
 def purge_text(session: Session, *, older_than_days: int,
                now: datetime | None = None) -> PurgeResult:
-    """Remove text of posts created more than ``older_than_days`` days before ``now``.
+    """Remove text of posts ingested, and records rejected, over ``older_than_days`` days ago.
 
     Args:
         session: An open session (the caller commits).
-        older_than_days: Age limit in days; must be at least 1.
+        older_than_days: Days text is kept; from 1 to :data:`MAX_DAYS`.
         now: Reference time (default: now, UTC).
 
     Raises:
-        EmomonError: ``older_than_days`` is below 1.
+        EmomonError: ``older_than_days`` is out of range.
     """
     if older_than_days < 1:
         raise EmomonError(
             f"--older-than {older_than_days!r} must be at least 1 day (0 would remove all text)"
         )
+    if older_than_days > MAX_DAYS:
+        raise EmomonError(f"--older-than {older_than_days!r} is over {MAX_DAYS} days: use a smaller number")
     cutoff = (now or utcnow()) - timedelta(days=older_than_days)
-    posts = cast(CursorResult[Any], session.execute(
-        update(Post).where(Post.created_at < cutoff, Post.text.is_not(None)).values(text=None)
-    )).rowcount
-    rejected = cast(CursorResult[Any], session.execute(
+    posts = _rowcount(session.execute(
+        update(Post)
+        .where(Post.ingested_at < cutoff, or_(Post.text.is_not(None), Post.url.is_not(None)))
+        .values(text=None, url=None)
+    ))
+    rejected = _rowcount(session.execute(
         update(Rejected).where(Rejected.rejected_at < cutoff, Rejected.raw != PURGED)
         .values(raw=PURGED)
-    )).rowcount
-    return PurgeResult(cutoff=cutoff, posts=int(posts or 0), rejected=int(rejected or 0))
+    ))
+    return PurgeResult(cutoff=cutoff, posts=posts, rejected=rejected,
+                       authors=forget_handles(session))
+
+
+def forget_handles(session: Session) -> int:
+    """Replace the handle of every author without a post that has text; return how many."""
+    with_text = exists().where(Post.author_id == Author.id, Post.text.is_not(None))
+    ids = session.scalars(
+        select(Author.id).where(~with_text, ~Author.handle.startswith(PURGED_HANDLE, autoescape=True))
+    ).all()
+    if ids:
+        table = table_of(Author)
+        stmt = update(table).where(table.c.id == bindparam("author")).values(handle=bindparam("placeholder"))
+        session.connection().execute(
+            stmt, [{"author": i, "placeholder": PURGED_HANDLE + secrets.token_hex(16)} for i in ids]
+        )
+    return len(ids)
 
 
 def purge_stage(engine: Engine, settings: Settings, *, older_than_days: int | None = None,
@@ -72,8 +107,22 @@ def purge_stage(engine: Engine, settings: Settings, *, older_than_days: int | No
         return StageResult("purge", "skipped", 0.0, message="retention.raw_text_days = 0")
     with session_scope(engine) as s:
         done = purge_text(s, older_than_days=days, now=now)
+    checkpoint(engine)
     result = StageResult("purge", "ok", time.perf_counter() - t0,
                          counts={"older_than_days": days, "cutoff": done.cutoff.isoformat(),
-                                 "posts": done.posts, "rejected": done.rejected})
+                                 "posts": done.posts, "rejected": done.rejected,
+                                 "authors": done.authors})
     record_run(engine, "purge", started, result.status, result.stats(), result.message)
     return result
+
+
+def checkpoint(engine: Engine) -> None:
+    """On SQLite, copy the WAL into the database and truncate it (removed text leaves the -wal)."""
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as conn:
+        conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+
+
+def _rowcount(result: Any) -> int:
+    return int(cast(CursorResult[Any], result).rowcount or 0)

@@ -1,13 +1,16 @@
 """Run records and the run lock.
 
 Every stage leaves one ``runs`` row (:func:`start_run` / :func:`finish_run`, or
-:func:`record_run` for a stage that records only at its end). The run lock keeps one writer at a
-time across the scheduler, cron-started and manual runs (:func:`exclusive`).
+:func:`record_run` for a stage that records only at its end), its stats and message stored with
+URL secrets redacted (:mod:`monitor.redact`). The run lock keeps one writer at a time across the
+scheduler, cron-started and manual runs (:func:`exclusive`).
 
-The lock is a file taken with ``fcntl.flock``: the kernel releases it when the holder exits, even
-after SIGKILL, so a crashed run never leaves a stale lock. The file sits beside a SQLite
-database (``emomon.db.lock``); for other databases it lives in the temporary directory,
-named after the database URL, so runs on one machine share it. POSIX only.
+On PostgreSQL the lock is a session advisory lock in the database (:class:`AdvisoryLock`), so
+writers on different machines exclude each other. Elsewhere it is a file taken with
+``fcntl.flock`` (:class:`RunLock`): it sits beside a SQLite database's real file
+(``emomon.db.lock``, symlinks resolved), or in the temporary directory, named after the
+database URL. Either way the lock goes when its holder's process does, even after SIGKILL,
+so a crashed run never leaves a stale lock. POSIX only.
 """
 
 from __future__ import annotations
@@ -24,15 +27,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Self
 
-from sqlalchemy import Engine, func, update
+from sqlalchemy import Connection, Engine, func, text, update
 from sqlalchemy.engine import make_url
 
 from monitor.clock import utcnow
 from monitor.errors import RunLocked
+from monitor.redact import redact, redact_json
 from monitor.store.engine import session_scope
 from monitor.store.schema import Run
+
+#: The advisory-lock key of the run lock (PostgreSQL keys advisory locks per database).
+ADVISORY_KEY = int.from_bytes(hashlib.sha256(b"emomon run lock").digest()[:4], "big") >> 1
 
 if TYPE_CHECKING:
     from monitor.settings import Settings
@@ -59,30 +66,25 @@ class StageResult:
 
 
 def lock_path(database_url: str) -> Path:
-    """Where the lock file of the database at ``database_url`` lives."""
+    """Where the lock file of the (non-PostgreSQL) database at ``database_url`` lives.
+
+    A SQLite database's lock sits beside the file it really is (symlinks resolved), so every path
+    that reaches one database, however spelled, takes the same lock.
+    """
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        return Path(f"{url.database}.lock")
+        return Path(f"{os.path.realpath(url.database)}.lock")
     digest = hashlib.sha256(url.render_as_string(hide_password=True).encode()).hexdigest()[:16]
     return Path(tempfile.gettempdir()) / f"emomon-{digest}.lock"
 
 
-class RunLock:
-    """An exclusive lock; waits up to ``timeout`` seconds, then raises :class:`RunLocked`.
+class _PollingLock:
+    """An exclusive lock taken by polling :meth:`_try` until ``timeout`` seconds have passed."""
 
-    Use as a context manager::
-
-        with RunLock(path, timeout=600, label="run"):
-            ...
-    """
-
-    def __init__(self, path: Path, *, timeout: float, label: str = "run",
-                 poll: float = 0.2) -> None:
-        self.path = path
+    def __init__(self, *, timeout: float, label: str, poll: float) -> None:
         self.timeout = timeout
         self.label = label
         self.poll = poll
-        self._fh: IO[str] | None = None
 
     def acquire(self) -> None:
         """Take the lock, waiting as long as allowed.
@@ -90,38 +92,23 @@ class RunLock:
         Raises:
             RunLocked: Another process still holds the lock after ``timeout`` seconds.
         """
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until release()
         deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    holder = _holder(fh)
-                    fh.close()
-                    raise RunLocked(
-                        f"another emomon run holds the lock {str(self.path)!r} ({holder}); "
-                        f"waited {self.timeout:g}s: let it finish, or raise "
-                        "schedule.lock_timeout"
-                    ) from None
-                time.sleep(self.poll)
-        fh.seek(0)
-        fh.truncate()
-        fh.write(json.dumps({"pid": os.getpid(), "label": self.label,
-                             "since": datetime.now(UTC).isoformat(timespec="seconds")}))
-        fh.flush()
-        self._fh = fh
+        self._open()
+        while not self._try():
+            if time.monotonic() >= deadline:
+                holder, where = self._holder(), self._where()
+                self._close()
+                raise RunLocked(
+                    f"another emomon run holds the lock {where} ({holder}); "
+                    f"waited {self.timeout:g}s: let it finish, or raise schedule.lock_timeout"
+                )
+            time.sleep(self.poll)
 
     def release(self) -> None:
-        """Release the lock (the file stays; its content names the last holder)."""
-        if self._fh is not None:
-            fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
-            self._fh.close()
-            self._fh = None
+        """Release the lock."""
+        self._close()
 
-    def __enter__(self) -> RunLock:
+    def __enter__(self) -> Self:
         self.acquire()
         return self
 
@@ -129,36 +116,160 @@ class RunLock:
                  tb: TracebackType | None) -> None:
         self.release()
 
+    def _open(self) -> None:
+        raise NotImplementedError
 
-def _holder(fh: IO[str]) -> str:
-    fh.seek(0)
+    def _try(self) -> bool:
+        raise NotImplementedError
+
+    def _holder(self) -> str:
+        raise NotImplementedError
+
+    def _close(self) -> None:
+        raise NotImplementedError
+
+    def _where(self) -> str:
+        raise NotImplementedError
+
+
+class RunLock(_PollingLock):
+    """A lock file taken with ``flock``; waits up to ``timeout`` seconds, then raises :class:`RunLocked`.
+
+    Use as a context manager::
+
+        with RunLock(path, timeout=600, label="run"):
+            ...
+    """
+
+    def __init__(self, path: Path, *, timeout: float, label: str = "run", poll: float = 0.2) -> None:
+        super().__init__(timeout=timeout, label=label, poll=poll)
+        self.path = path
+        self._fh: IO[str] | None = None
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until release()
+
+    def _try(self) -> bool:
+        assert self._fh is not None
+        try:
+            fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        self._fh.seek(0)
+        self._fh.truncate()
+        self._fh.write(json.dumps({"pid": os.getpid(), "label": self.label,
+                                   "since": datetime.now(UTC).isoformat(timespec="seconds")}))
+        self._fh.flush()
+        return True
+
+    def _holder(self) -> str:
+        assert self._fh is not None
+        self._fh.seek(0)
+        return _describe(self._fh.read())
+
+    def _close(self) -> None:
+        """Unlock and close (the file stays; its content names the last holder)."""
+        if self._fh is not None:
+            fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
+            self._fh.close()
+            self._fh = None
+
+    def _where(self) -> str:
+        return repr(str(self.path))
+
+
+class AdvisoryLock(_PollingLock):
+    """A PostgreSQL session advisory lock, held on a dedicated connection of ``engine``.
+
+    The server keys advisory locks per database, so writers on different machines that share
+    one database exclude each other; the server releases the lock when the holding connection
+    ends, even when its process was killed. The holder's note travels as the connection's
+    ``application_name``, which a waiting run reads from ``pg_stat_activity``.
+    """
+
+    def __init__(self, engine: Engine, *, timeout: float, label: str = "run", poll: float = 0.2) -> None:
+        super().__init__(timeout=timeout, label=label, poll=poll)
+        self.engine = engine
+        self._conn: Connection | None = None
+
+    def _open(self) -> None:
+        self._conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+
+    def _try(self) -> bool:
+        assert self._conn is not None
+        got = bool(self._conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_KEY}).scalar())
+        if got:
+            since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            note = f"emomon pid {os.getpid()}, {self.label[:16]} since {since}"  # application_name keeps 63 bytes
+            self._conn.execute(text("SELECT set_config('application_name', :note, false)"), {"note": note})
+        return got
+
+    def _holder(self) -> str:
+        assert self._conn is not None
+        note = self._conn.execute(text(
+            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.database = "
+            "(SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND l.classid = 0 AND l.objid = :key AND l.objsubid = 1"
+        ), {"key": ADVISORY_KEY}).scalar()
+        return note.removeprefix("emomon ") if note and note.startswith("emomon pid ") else "holder unknown"
+
+    def _close(self) -> None:
+        """Close the dedicated connection (not back into the pool): the server drops its lock."""
+        if self._conn is not None:
+            self._conn.invalidate()
+            self._conn.close()
+            self._conn = None
+
+    def _where(self) -> str:
+        return f"pg_advisory_lock({ADVISORY_KEY}) on database {self.engine.url.database!r}"
+
+
+def _describe(note: str) -> str:
     try:
-        info = json.loads(fh.read() or "{}")
+        info = json.loads(note or "{}")
     except json.JSONDecodeError:
         return "holder unknown"
-    if not info:
+    if not info or not isinstance(info, dict):
         return "holder unknown"
     return f"pid {info.get('pid')}, {info.get('label')} since {info.get('since')}"
 
 
-def run_lock(settings: Settings, *, label: str, timeout: float | None = None) -> RunLock:
+def run_lock(settings: Settings, *, label: str, timeout: float | None = None,
+             engine: Engine | None = None) -> RunLock | AdvisoryLock:
     """The run lock of the configured database (``timeout`` default: schedule.lock_timeout)."""
     wait = settings.schedule.lock_timeout if timeout is None else timeout
-    return RunLock(lock_path(settings.database.url), timeout=wait, label=label)
+    return database_lock(settings.database.url, label=label, timeout=wait, engine=engine)
+
+
+def database_lock(url: str, *, label: str, timeout: float, engine: Engine | None = None) -> RunLock | AdvisoryLock:
+    """The run lock of the database at ``url``.
+
+    On PostgreSQL an advisory lock in the database itself (so machines sharing the database
+    share it; ``engine``, when given, must be on ``url``); elsewhere a lock file
+    (:func:`lock_path`).
+    """
+    if make_url(url).get_backend_name() == "postgresql":
+        from monitor.store.engine import make_engine
+
+        return AdvisoryLock(engine if engine is not None else make_engine(url), timeout=timeout, label=label)
+    return RunLock(lock_path(url), timeout=timeout, label=label)
 
 
 @contextmanager
 def exclusive(settings: Settings, engine: Engine, *, label: str) -> Iterator[None]:
     """Hold the run lock; on entry, close ``runs`` rows that a killed run left "running".
 
-    Every writer (``emomon run``, the scheduler, cron, ``emomon ingest``, ``emomon score`` and
-    ``emomon purge``) holds this lock, so a row still "running" when the lock is free belongs to
-    a dead process.
+    Every command that writes to the database holds this lock (``emomon run``, the scheduler,
+    cron, ``ingest``, ``score``, ``purge``, ``alerts`` status changes, ``sources remove
+    --purge``, ``db upgrade`` and ``db copy``), so a row still "running" when the lock is free
+    belongs to a dead process.
 
     Raises:
         RunLocked: Another run kept the lock past ``schedule.lock_timeout``.
     """
-    with run_lock(settings, label=label):
+    with run_lock(settings, label=label, engine=engine):
         close_interrupted_runs(engine)
         yield
 
@@ -188,7 +299,7 @@ def finish_run(engine: Engine, run_id: int, status: str, stats: dict[str, Any], 
     """Close the ``runs`` row ``run_id`` with its outcome."""
     with session_scope(engine) as session:
         session.execute(update(Run).where(Run.id == run_id).values(
-            status=status, finished_at=utcnow(), stats=stats, message=message))
+            status=status, finished_at=utcnow(), stats=redact_json(stats), message=_redacted(message)))
 
 
 def record_run(engine: Engine, command: str, started: datetime, status: str, stats: dict[str, Any],
@@ -196,4 +307,9 @@ def record_run(engine: Engine, command: str, started: datetime, status: str, sta
     """Write the finished ``runs`` row of a stage that records only at its end."""
     with session_scope(engine) as session:
         session.add(Run(command=command, status=status, started_at=started, finished_at=utcnow(),
-                        stats=stats, message=message))
+                        stats=redact_json(stats), message=_redacted(message)))
+
+
+def _redacted(message: str | None) -> str | None:
+    """A run message with the secrets of any URL in it masked (runs rows outlive the run)."""
+    return None if message is None else redact(message)

@@ -187,6 +187,54 @@ class Alert(Base):
     dedup_key: Mapped[str] = mapped_column(String(255), unique=True)
 
 
+class Delivery(Base):
+    """One alert's delivery through one channel: pending while ``delivered_at`` is NULL.
+
+    Rows are made when the alert is stored, one per configured channel; the alerts stage
+    retries pending rows on every run until the channel accepts the alert.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("alert_id", "channel"),
+        Index("ix_deliveries_pending", "channel", "delivered_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))  # terminal | file | webhook | email
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class AlertAction(Base):
+    """What a reviewer did with an alert (acknowledged, resolved), who did it, when and why."""
+
+    __tablename__ = "alert_actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(16))  # acknowledged | resolved
+    by: Mapped[str] = mapped_column(String(255))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    note: Mapped[str] = mapped_column(Text)
+
+
+class Reveal(Base):
+    """One re-identification of a pseudonym (``emomon authors reveal``): who, when and why."""
+
+    __tablename__ = "reveals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pseudonym: Mapped[str] = mapped_column(String(32))
+    by: Mapped[str] = mapped_column(String(255))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(Text)
+
+
 # ---------------------------------------------------------------------------- scores
 
 SCORE_GOEMOTIONS: tuple[str, ...] = GOEMOTIONS_LABELS

@@ -105,20 +105,27 @@ def evaluate_logits(logits: dict[str, dict[str, np.ndarray]], data: dict[str, Ta
         author[trait] = binary_scores(label, mean_prob >= 0.5)
     result["big5"] = {"status": status, "author": author, "authors": len(unique)}
     result["ece"] = calibration_errors(logits, data, t)
-    index = calibration.depression_index
-    idx_rows, idx_true = [], []
-    for task in ("carer", "goemotions"):
-        g = sigmoid(logits[task]["goemotions"] / t["goemotions"])
-        c = softmax(logits[task]["carer"], t["carer"])
-        idx_rows.append(index(g, c, GOEMOTIONS_LABELS, CARER_LABELS))
-        idx_true.append(depression_target(task, data[task]))
-    idx, target = np.concatenate(idx_rows), np.concatenate(idx_true)
+    idx, target = index_values(logits, data, calibration)
     result["depression_index"] = {
         "ece": expected_calibration_error(np.maximum(idx, 1 - idx), (idx >= 0.5) == (target > 0.5)),
         "accuracy_at_0.5": float(((idx >= 0.5) == (target > 0.5)).mean()),
         "auroc": auroc(target, idx),
     }
     return result
+
+
+def index_values(logits: dict[str, dict[str, np.ndarray]], data: dict[str, TaskData],
+                 calibration: Calibration) -> tuple[np.ndarray, np.ndarray]:
+    """The depression index of every CARER and GoEmotions example, and whether its gold label is
+    depression-related."""
+    t, index = calibration.temperatures, calibration.depression_index
+    idx_rows, idx_true = [], []
+    for task in ("carer", "goemotions"):
+        g = sigmoid(logits[task]["goemotions"] / t["goemotions"])
+        c = softmax(logits[task]["carer"], t["carer"])
+        idx_rows.append(index(g, c, GOEMOTIONS_LABELS, CARER_LABELS))
+        idx_true.append(depression_target(task, data[task]))
+    return np.concatenate(idx_rows), np.concatenate(idx_true)
 
 
 def calibration_errors(logits: dict[str, dict[str, np.ndarray]], data: dict[str, TaskData],
@@ -145,16 +152,46 @@ def read_splits(datasets: Path, split: str, seed: int = 13) -> dict[str, TaskDat
     return {task: read_task(datasets, task, split, seed) for task in ("carer", "goemotions", "big5")}
 
 
+def split_logits(predictor: Predictor, data: dict[str, TaskData]) -> dict[str, dict[str, np.ndarray]]:
+    """Per-post logits of every task's texts through the predictor's one inference path."""
+    return {task: predictor.post_logits(d.texts) for task, d in data.items()}
+
+
 def evaluate_predictor(predictor: Predictor, datasets: Path, split: str, *, seed: int = 13,
-                       log: Callable[[str], None] | None = None) -> dict[str, Any]:
+                       log: Callable[[str], None] | None = None, beside: Predictor | None = None) -> dict[str, Any]:
     """Evaluate a loaded model on `split` with its stored calibration, through the predictor's
-    own windows, batches and precision (the numbers `emomon score` would store)."""
+    own windows, batches and precision (the numbers `emomon score` would store).
+
+    With ``beside`` (the same model at another precision), the same texts are scored by it too
+    and ``result["beside"]`` holds its headline metrics and the differences (this minus beside)."""
     data = read_splits(datasets, split, seed)
     if log:
-        log(f"scoring {sum(len(d) for d in data.values())} {split} texts")
-    logits = {task: predictor.post_logits(d.texts) for task, d in data.items()}  # the one inference path
+        log(f"scoring {sum(len(d) for d in data.values())} {split} texts ({predictor.precision})")
+    logits = split_logits(predictor, data)
     result = evaluate_logits(logits, data, predictor.calibration, predictor.name)
     result["split"] = split
     result["model_version"] = predictor.version
+    result["precision"] = predictor.precision
     result["crossdomain"] = crossdomain_figures(predictor, datasets, split, goemotions_logits=logits["goemotions"])
+    if beside is not None:
+        if log:
+            log(f"scoring the same texts beside it ({beside.precision})")
+        other = split_logits(beside, data)
+        result["beside"] = precision_differences(result, evaluate_logits(other, data, beside.calibration, beside.name),
+                                                 index_values(logits, data, predictor.calibration)[0],
+                                                 index_values(other, data, beside.calibration)[0], beside.precision)
     return result
+
+
+def precision_differences(result: dict[str, Any], other: dict[str, Any], index: np.ndarray, other_index: np.ndarray,
+                          precision: str) -> dict[str, Any]:
+    """Headline metrics of the same model at another precision, and the differences from it."""
+    def headline(r: dict[str, Any]) -> dict[str, float]:
+        return {"carer_accuracy": r["carer"]["accuracy"], "goemotions_macro_f1": r["goemotions"]["macro_f1"],
+                "index_auroc": r["depression_index"]["auroc"]}
+
+    ours, theirs = headline(result), headline(other)
+    differences = {k: ours[k] - theirs[k] for k in ours}
+    differences["index_mean_abs_difference"] = float(np.abs(index - other_index).mean())
+    differences["index_max_abs_difference"] = float(np.abs(index - other_index).max(initial=0.0))
+    return {"precision": precision, "metrics": theirs, "differences": differences, "posts": int(len(index))}

@@ -123,11 +123,12 @@ def test_old_schema_tells_user_to_upgrade(tmp_path, runner):
 
 
 def test_sources_add_list_remove(project, runner):
-    added = runner.invoke(cli, ["sources", "add", "forum", "examples/posts.csv",
+    shutil.copy(project / "examples" / "posts.csv", project / "forum.csv")  # example-csv reads posts.csv
+    added = runner.invoke(cli, ["sources", "add", "forum", "forum.csv",
                                 "--column", "text=body", "--column", "id=post_id"])
     assert added.exit_code == 0, added.output
     assert "forum" in (project / "config.toml").read_text()
-    dup = runner.invoke(cli, ["sources", "add", "forum", "examples/posts.csv"])
+    dup = runner.invoke(cli, ["sources", "add", "forum", "forum.csv"])
     assert dup.exit_code == 1 and "already exists" in dup.stderr
     ingested = runner.invoke(cli, ["ingest", "--json", "forum"])
     assert json.loads(ingested.stdout)["totals"]["inserted"] == 8

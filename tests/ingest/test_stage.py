@@ -94,11 +94,11 @@ def test_missing_source_is_reported_and_others_still_run(tmp_path, make_settings
     assert report.sources[1].inserted == 1 and not report.ok
 
 
-def test_pseudonyms_are_salted_and_stable(tmp_path, make_settings, db_url):
+def test_pseudonyms_are_salted_and_stable(tmp_path, make_settings, make_db_url):
     path = write_jsonl(tmp_path / "p.jsonl", [{"id": "1", "text": "hi", "author": "ann"}])
     pseudonyms = []
     for salt in ("one", "two"):
-        eng = make_engine(db_url.replace("emomon.db", f"{salt}.db"))
+        eng = make_engine(make_db_url(salt))
         ensure_schema(eng)
         ingest(eng, make_settings(EMOMON_PSEUDONYM_SALT=salt), [adhoc_source(str(path))])
         with session_scope(eng) as s:
@@ -126,11 +126,11 @@ record = st.fixed_dictionaries(
 
 @FUZZ
 @given(st.lists(st.one_of(record.map(json.dumps), st.just("{broken")), max_size=20), st.integers(1, 5))
-def test_fuzz_counts_always_add_up(tmp_path_factory, make_settings, lines, batch):
+def test_fuzz_counts_always_add_up(tmp_path_factory, make_settings, make_db_url, lines, batch):
     d = tmp_path_factory.mktemp("run")
     path = d / "p.jsonl"
     path.write_text("\n".join(lines) + "\n")
-    eng = make_engine(f"sqlite:///{d / 'db.sqlite'}")
+    eng = make_engine(make_db_url(d.name))
     ensure_schema(eng)
     settings = make_settings(f"[ingest]\nbatch_size = {batch}\nmax_text_chars = 20\n")
     for _ in range(2):
@@ -144,6 +144,7 @@ def test_fuzz_counts_always_add_up(tmp_path_factory, make_settings, lines, batch
 
 
 @pytest.mark.slow
+@pytest.mark.sqlite_only(reason="checks the SQLite file's integrity after SIGKILL")
 def test_sigkill_mid_ingest_then_rerun_loses_and_doubles_nothing(tmp_path):
     n = 40_000
     path = write_jsonl(tmp_path / "big.jsonl", (

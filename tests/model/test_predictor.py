@@ -18,16 +18,19 @@ SHIPPED = Path(__file__).resolve().parents[2] / "models" / "emomon-mtl-v2"
 
 
 def test_save_then_load_gives_identical_outputs(tmp_path):
+    from transformers import AutoTokenizer
+
     path = build_tiny_model(tmp_path / "m")
     _, network, tokenizer, _ = read_artifact(path)
-    ids = tokenizer(["i am so sad today"], return_tensors="pt")
+    ids = torch.tensor([tokenizer.encode("i am so sad today").ids])
+    mask = torch.ones_like(ids)
     with torch.no_grad():
-        before = network(ids["input_ids"], ids["attention_mask"])
-    save_artifact(tmp_path / "copy", name="copy", model=network, tokenizer=tokenizer, calibration=Calibration(),
-                  window=32, fp16=False)
+        before = network(ids, mask)
+    save_artifact(tmp_path / "copy", name="copy", model=network, tokenizer=AutoTokenizer.from_pretrained(path / "tokenizer"),
+                  calibration=Calibration(), window=32, fp16=False)
     _, again, _, _ = read_artifact(tmp_path / "copy")
     with torch.no_grad():
-        after = again(ids["input_ids"], ids["attention_mask"])
+        after = again(ids, mask)
     for key in before:
         assert torch.equal(before[key], after[key]), key
 
@@ -93,11 +96,13 @@ def test_shipped_model_ranks_clear_sentences():
     assert index[0] > index[1] and index[3] > index[1]
 
 
-def test_encode_gives_the_tokenizers_ids_without_truncation():
-    predictor = load_model(SHIPPED)
+def test_encode_gives_the_transformers_tokenizers_ids_without_truncation():
+    from transformers import AutoTokenizer
+
+    predictor = load_model(SHIPPED, precision="fp32")
     texts = ["I can't sleep again tonight 😭 #sad @friend", "", "word " * 400, "Je me sens seule."]
-    expected = predictor.tokenizer(texts, add_special_tokens=True, truncation=False)["input_ids"]
+    reference = AutoTokenizer.from_pretrained(SHIPPED / "tokenizer", local_files_only=True)
+    expected = reference(texts, add_special_tokens=True, truncation=False)["input_ids"]
     assert predictor.encode(texts) == expected
     assert len(expected[2]) > predictor.max_length  # not truncated
-    # The tokenizer itself keeps truncating where callers ask it to (training, evaluation).
-    assert len(predictor.tokenizer(texts[2], truncation=True, max_length=16)["input_ids"]) == 16
+    assert predictor.pad_id == reference.pad_token_id

@@ -56,7 +56,8 @@ def test_terminal_report_fits_80_columns_and_has_every_section(data: ReportData)
     for heading in ("emomon trend report", "Trends by day", "Rising most", "Authors to review",
                     "Sources", "Personality (3 authors"):
         assert heading in text
-    assert "posts 180" in text and "not a diagnosis" in text
+    assert "180 posts, 3 authors, 2 sources" in text and "not a diagnosis" in text
+    assert "alerts 1 new, 0 acknowledged, 0 resolved" in text
     assert f"{SHIFTED}" in text and "#1 rise high" in text
     assert "depression index" in text and "grief" in text
     spark = next(line for line in text.splitlines() if "depression index" in line)
@@ -120,7 +121,8 @@ def _split_md(row: str) -> list[str]:
 
 
 class _Checker(HTMLParser):
-    VOID: ClassVar[set[str]] = {"meta", "br", "img", "hr", "input", "link", "rect", "circle", "polyline"}
+    VOID: ClassVar[set[str]] = {"meta", "br", "img", "hr", "input", "link", "rect", "circle",
+                                "polyline", "line", "path"}
 
     def __init__(self) -> None:
         super().__init__()
@@ -183,7 +185,7 @@ def test_html_escapes_hostile_author_and_source_names() -> None:
     page = report.to_html(data)
     assert "<script" not in page and "<img" not in page
     assert "&lt;script&gt;alert(&#39;a&#39;)&lt;/script&gt;" in page  # author: review table
-    assert 'aria-label="&lt;script src=&#34;x&#34;&gt;&lt;/script&gt;&amp;"' in page  # SVG label
+    assert 'of &lt;script src=&#34;x&#34;&gt;&lt;/script&gt;&amp;"' in page  # SVG aria-label
     assert "&lt;img onerror=x&gt;" in page  # the alert's rule
     checker = _Checker()
     checker.feed(page)
@@ -195,5 +197,83 @@ def test_html_escapes_hostile_author_and_source_names() -> None:
 
 def test_html_needs_no_network(data: ReportData) -> None:
     page = report.to_html(data)
-    for marker in ("<link", "<script", "<img", "<iframe", "src=", "href=", "@import", "url("):
+    for marker in ("<link", "<script", "<img", "<iframe", "src=", "@import", "url("):
         assert marker not in page, marker  # nothing the browser would fetch
+    assert page.count('href="#author-') == len(data.review)  # only links within the page
+
+
+@pytest.mark.parametrize("width", [60, 80, 120, 200])
+def test_terminal_report_uses_the_width_it_is_given(data: ReportData, width: int) -> None:
+    text = render_at(data, width)
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= width
+    assert max(len(line) for line in lines) >= width - 2  # tables stretch to the width
+    # A long source name wraps; it is never cut with an ellipsis.
+    assert "…" not in text
+    assert "a-source-with-a-very-long-name|pipe" in text.replace("\n", "").replace("│", "").replace(" ", "") or width < 120
+
+
+def render_at(data: ReportData, width: int) -> str:
+    console = Console(width=width, record=True, force_terminal=False, color_system=None)
+    console.print(report.terminal_report(data, width))
+    return console.export_text()
+
+
+def test_every_report_format_carries_the_legend(data: ReportData) -> None:
+    for text in (render(data), report.to_html(data)):
+        for term in ("recent", "baseline", "z", "share ≥ 0.5"):
+            assert f"{term}:" in text or f"<dt>{term}</dt>" in text, term
+    legend = json.loads(report.to_json(data))["legend"]
+    assert "up to 2025-01-30" in legend["recent"]
+
+
+def test_fit_width_honours_the_option_then_the_terminal_within_limits() -> None:
+    assert report.fit_width(None, 40) == 60 and report.fit_width(None, 500) == 200
+    assert report.fit_width(100, 80) == 100 and report.fit_width(None, 132) == 132
+
+
+def test_figures_of_one_author_do_not_depend_on_the_other_authors() -> None:
+    rows = []
+    for i in range(60):  # SHIFTED posts every 12 h, raised over its last 10 posts
+        rows.append({"author": SHIFTED, "created_at": T0 + timedelta(hours=12 * i),
+                     "depression_index": 0.7 if i >= 50 else 0.1 + 0.01 * (i % 4)})
+        rows.append({"author": "a-later", "created_at": T0 + timedelta(hours=12 * i + 1),
+                     "depression_index": 0.1})
+    rows.append({"author": "a-later", "created_at": T0 + timedelta(days=33),
+                 "depression_index": 0.1})  # three days after SHIFTED's last post
+    frame = score_frame(rows)
+    end = frame["created_at"].max()
+    full = {r["author"]: r for r in build_report_data(frame, []).review}
+    mine = frame.filter(frame["author"] == SHIFTED)
+    alone = build_report_data(mine, [], end=end).review[0]
+    for key in ("recent_posts", "recent_mean", "baseline_mean", "z"):
+        assert alone[key] == full[SHIFTED][key], key
+    own_end = build_report_data(mine, []).review[0]
+    assert own_end["recent_posts"] != full[SHIFTED]["recent_posts"]  # why `end` is needed
+
+
+def test_time_chart_has_a_fixed_scale_date_ticks_threshold_and_markers() -> None:
+    from datetime import date
+
+    from monitor.report.html import time_chart
+
+    days = [date(2025, 1, 1) + timedelta(days=i) for i in range(30)]
+    values = [None if i in (10, 11) else 0.2 for i in range(30)]
+    c = time_chart(days, values, label="index", lines=[(0.75, "alert threshold", "threshold")],
+                   markers=[("2025-01-20T09:00:00Z", "alert #1")])
+    left, top, right, bottom = c.plot
+    assert [lab for _, lab in c.y_ticks] == ["0", "0.25", "0.5", "0.75", "1"]
+    assert len(c.segments) == 2  # the two days without posts are a gap
+    y = c.segments[0][0][1]
+    assert y == pytest.approx(bottom - 0.2 * (bottom - top), abs=0.1)  # 0..1, not min..max
+    assert c.lines[0].y == pytest.approx(bottom - 0.75 * (bottom - top), abs=0.1)
+    assert c.x_ticks[0][1] == "01 Jan" and c.x_ticks[-1][1] == "30 Jan" and len(c.x_ticks) == 6
+    assert left < c.markers[0][0] < right
+    counts = time_chart(days, [3] * 30, label="posts", y_max=None)
+    assert [lab for _, lab in counts.y_ticks] == ["0", "1", "2", "3", "4"]
+
+
+def test_markdown_carries_the_legend_and_the_big_five_caveat(data: ReportData) -> None:
+    md = report.to_markdown(data)
+    assert "## What the numbers mean" in md and "- **baseline**:" in md
+    assert "_Big Five: weak signal:" in md

@@ -301,14 +301,14 @@ def test_configured_languages_are_scored(
 
 @pytest.mark.parametrize("batch_tokens,chunk", [(32, 3), (200, 5), (4096, 64)])
 def test_scores_do_not_depend_on_batching_padding_or_order(
-    tmp_path: Path, make_settings: Callable[..., Settings], predictor: Predictor,
+    make_db_url: Callable[[str], str], make_settings: Callable[..., Settings], predictor: Predictor,
     batch_tokens: int, chunk: int,
 ) -> None:
     long_text = " ".join(ENGLISH[:6])  # 1-2 windows, changes the padded width of its batch
     texts = [*ENGLISH, long_text]
     results = []
     for name, order in (("forward", texts), ("reversed", texts[::-1])):
-        eng = make_engine(f"sqlite:///{tmp_path / name}.db")
+        eng = make_engine(make_db_url(name))
         ensure_schema(eng)
         ids = add_posts(eng, order)
         by_id = dict(zip(ids, order))
@@ -329,12 +329,12 @@ def test_scores_do_not_depend_on_batching_padding_or_order(
 
 
 def test_prepared_in_a_thread_or_inline_the_rows_are_the_same(
-    tmp_path: Path, settings: Settings, predictor: Predictor,
+    make_db_url: Callable[[str], str], settings: Settings, predictor: Predictor,
 ) -> None:
     texts = [*ENGLISH, FOREIGN["de"], " ".join(ENGLISH[:6]), "", None] * 3  # several chunks of 8
     stored = []
     for overlap in (True, False):
-        eng = make_engine(f"sqlite:///{tmp_path / str(overlap)}.db")
+        eng = make_engine(make_db_url(str(overlap)))
         ensure_schema(eng)
         add_posts(eng, texts)
         report = run_score(eng, settings, predictor=predictor, overlap=overlap)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from scoreframes import T0, score_frame, stream
@@ -22,8 +21,8 @@ UTC = UTC
 
 
 @pytest.fixture()
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    eng = make_engine(f"sqlite:///{tmp_path / 'alerts.db'}")
+def engine(db_url: str) -> Iterator[Engine]:
+    eng = make_engine(db_url)
     Base.metadata.create_all(eng)
     with session_scope(eng) as s:
         src = Source(name="feed-a", kind="jsonl", location="x", paused=False, created_at=T0)

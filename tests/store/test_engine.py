@@ -14,6 +14,7 @@ def test_new_database_is_created_at_head(engine):
     assert db.current_revision(engine) == db.head_revision()
 
 
+@pytest.mark.sqlite_only(reason="SQLite connection pragmas")
 def test_sqlite_pragmas(engine):
     with engine.connect() as conn:
         assert conn.execute(text("pragma journal_mode")).scalar() == "wal"
@@ -34,7 +35,7 @@ def test_upgrade_from_first_revision_keeps_data(db_url):
     with engine.begin() as conn:
         conn.execute(text(
             "insert into sources (id, name, kind, location, paused, created_at) "
-            "values (1, 'kept', 'jsonl', 'x.jsonl', 0, '2024-01-01 00:00:00')"))
+            "values (1, 'kept', 'jsonl', 'x.jsonl', false, '2024-01-01 00:00:00')"))
         conn.execute(text(
             "insert into posts (source_id, external_id, created_at, text, content_hash, ingested_at) "
             "values (1, 'e1', '2024-01-01 00:00:00', 'still here', 'h', '2024-01-01 00:00:00')"))

@@ -90,3 +90,65 @@ def test_lock_path_sits_beside_sqlite_or_in_tmp(tmp_path: Path) -> None:
     assert lock_path(f"sqlite:///{tmp_path}/e.db") == tmp_path / "e.db.lock"
     pg = lock_path("postgresql+psycopg://u:secret@host/emomon")
     assert pg.name.startswith("emomon-") and "secret" not in str(pg)
+
+
+def test_lock_path_is_keyed_on_the_real_file(tmp_path: Path) -> None:
+    real = tmp_path / "data" / "emomon.db"
+    real.parent.mkdir()
+    real.touch()
+    (tmp_path / "link.db").symlink_to(real)
+    (tmp_path / "linkdir").symlink_to(real.parent)
+    expected = real.parent / "emomon.db.lock"
+    for url in (f"sqlite:///{tmp_path}/link.db", f"sqlite:///{tmp_path}/linkdir/emomon.db",
+                f"sqlite:///{tmp_path}/data/../data/emomon.db"):
+        assert lock_path(url) == expected
+
+
+ADVISORY_HOLDER = textwrap.dedent("""
+    import sys, time
+    from monitor.store.engine import make_engine
+    from monitor.store.runs import AdvisoryLock
+    lock = AdvisoryLock(make_engine(sys.argv[1]), timeout=5, label="holder")
+    lock.acquire()
+    print("locked", flush=True)
+    time.sleep(float(sys.argv[2]))
+""")
+
+
+@pytest.mark.postgres_only(reason="advisory locks live in a PostgreSQL database")
+def test_advisory_lock_is_shared_through_the_database(db_url: str, make_db_url) -> None:
+    from monitor.store.engine import make_engine
+    from monitor.store.runs import AdvisoryLock
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-c", ADVISORY_HOLDER, db_url, "60"],
+                            stdout=subprocess.PIPE, text=True, env=env)
+    engine, other_db = make_engine(db_url), make_engine(make_db_url("other"))
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+        with pytest.raises(RunLocked) as err:
+            AdvisoryLock(engine, timeout=0.3, label="second").acquire()
+        assert f"pid {proc.pid}, holder since" in str(err.value) and "schedule.lock_timeout" in str(err.value)
+        with AdvisoryLock(other_db, timeout=0):  # another database: another lock
+            pass
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        with AdvisoryLock(engine, timeout=5, label="after-kill"):  # the server dropped the dead holder's lock
+            with pytest.raises(RunLocked):
+                AdvisoryLock(engine, timeout=0).acquire()
+        with AdvisoryLock(engine, timeout=0):  # released on exit
+            pass
+    finally:
+        proc.kill()
+        proc.wait()
+        engine.dispose()
+        other_db.dispose()
+
+
+def test_run_lock_follows_the_backend(make_settings) -> None:
+    from monitor.store.runs import AdvisoryLock, run_lock
+
+    settings = make_settings()
+    lock = run_lock(settings, label="x")
+    postgres = settings.database.url.startswith("postgresql")
+    assert isinstance(lock, AdvisoryLock if postgres else RunLock)

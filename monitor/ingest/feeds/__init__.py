@@ -27,6 +27,7 @@ from monitor.ingest.feeds.fetch import (
 )
 from monitor.ingest.feeds.parse import parse_feed_bytes
 from monitor.ingest.records import FeedResult
+from monitor.redact import redact_url
 from monitor.store.posts import FeedState
 
 __all__ = [
@@ -51,6 +52,7 @@ def read_feed(
     max_bytes: int = 10_000_000,
     user_agent: str = USER_AGENT,
     now: datetime | None = None,
+    time_left: float | None = None,
 ) -> FeedResult:
     """Fetch and parse one feed.
 
@@ -64,6 +66,7 @@ def read_feed(
         max_bytes: Largest body accepted (after content decoding); set by ``MAX_BYTES_KEY``.
         user_agent: The User-Agent header sent to servers.
         now: Current time (timezone-aware), for Retry-After; defaults to the clock.
+        time_left: Seconds left of the source's time budget; the fetch takes no longer.
 
     Returns:
         The records and the new state to store. ``status`` is ``"ok"``, ``"not_modified"``
@@ -82,14 +85,15 @@ def read_feed(
     if held is not None:
         return held
     if not is_http(state.url):
-        records, warnings = parse_feed_bytes(read_local(state.url, max_bytes), state.url)
+        records, warnings = parse_feed_bytes(read_local(state.url, max_bytes), redact_url(state.url))
         return FeedResult(records, replace(state, retry_after=None), "ok", warnings)
     fetched = fetch_http(
-        state, timeout_s=timeout_s, max_bytes=max_bytes, user_agent=user_agent, now=now
+        state, timeout_s=timeout_s, max_bytes=max_bytes, user_agent=user_agent, now=now,
+        time_left=time_left,
     )
     if not isinstance(fetched, Fetched):
         return fetched
     records, warnings = parse_feed_bytes(
-        fetched.body, fetched.state.url, http_charset=fetched.charset, base_url=fetched.url
+        fetched.body, redact_url(fetched.state.url), http_charset=fetched.charset, base_url=fetched.url
     )
     return FeedResult(records, fetched.state, "ok", fetched.warnings + warnings)

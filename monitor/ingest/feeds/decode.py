@@ -32,6 +32,12 @@ _LEGACY_SINGLE_BYTE = frozenset({"ascii", "latin_1", "iso8859-1", "cp1252", "iso
 _AS_CP1252 = frozenset({"ascii", "latin_1", "iso8859-1"})
 _UTF8_OVERRIDE = "declared encoding {} but the body is valid UTF-8; read as UTF-8"
 _XML_ENCODING = re.compile(rb"""^<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""")
+# Codec names (as codecs.lookup spells them, "-" read as "_") of character sets: the whitelist.
+_TEXT_CODECS = re.compile(
+    r"utf_(?:8|16|32)(?:_sig|_le|_be)?|ascii|latin_1|iso8859_\d{1,2}|cp\d{3,5}|mac_[a-z]+"
+    r"|koi8_[rtu]|kz1048|ptcp154|hp_roman8|tis_620|euc_[a-z0-9_]+|shift_jis(?:_2004|x0213)?"
+    r"|gb2312|gbk|gb18030|hz|big5(?:hkscs)?|iso2022_[a-z0-9_]+|johab"
+)
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),
     (codecs.BOM_UTF32_BE, "utf-32-be"),
@@ -90,7 +96,7 @@ def decode_feed_bytes(data: bytes, http_charset: str | None = None) -> tuple[str
     """Decode a feed document to text without ever failing.
 
     The encoding is taken from the byte order mark, else the HTTP charset, else the XML
-    declaration, else UTF-8. A single-byte declaration on a body that is valid UTF-8 is read
+    declaration, else UTF-8; declared names must be character sets (:func:`text_codec`). A single-byte declaration on a body that is valid UTF-8 is read
     as UTF-8; bytes invalid in the chosen encoding fall back to UTF-8, then Windows-1252, and
     are finally replaced with U+FFFD. Characters XML forbids are removed. Each such repair
     adds a warning.
@@ -126,11 +132,31 @@ def _sniff_encoding(
     for label, what in ((http_charset, "HTTP charset"), (xml_label, "XML declaration")):
         if not label:
             continue
-        try:
-            return codecs.lookup(label).name, data, True
-        except LookupError:
-            warnings.append(f"unknown encoding {label!r} in the {what}; read as UTF-8")
+        codec, problem = text_codec(label)
+        if codec is not None:
+            return codec, data, True
+        warnings.append(f"{problem} in the {what}; read as UTF-8")
     return "utf-8", data, False
+
+
+def text_codec(label: str) -> tuple[str | None, str]:
+    """Resolve a declared encoding through the whitelist of character-set codecs.
+
+    Python's codec registry also holds codecs that are not character sets (punycode, idna,
+    rot13, base64, zlib, unicode_escape, utf-7, ...): decoding a document with them fails
+    or smuggles text in, so only :data:`_TEXT_CODECS` names are accepted.
+
+    Returns:
+        ``(codec name, "")``, or ``(None, reason)`` when the label is unknown or not a
+        character set.
+    """
+    try:
+        name = codecs.lookup(label).name
+    except LookupError:
+        return None, f"unknown encoding {label[:40]!r}"
+    if not _TEXT_CODECS.fullmatch(name.replace("-", "_")):
+        return None, f"{label[:40]!r} is not a text encoding"
+    return name, ""
 
 
 def _decode(body: bytes, encoding: str, declared: bool, warnings: list[str]) -> str:
@@ -143,8 +169,6 @@ def _decode(body: bytes, encoding: str, declared: bool, warnings: list[str]) -> 
     codec = "cp1252" if encoding in _AS_CP1252 else encoding
     try:
         return body.decode(codec)
-    except LookupError:
-        warnings.append(f"{encoding!r} is not a text encoding; read as UTF-8")
     except UnicodeDecodeError:
         if codec == "utf-8":
             return _repair_utf8(body, warnings)
@@ -154,8 +178,6 @@ def _decode(body: bytes, encoding: str, declared: bool, warnings: list[str]) -> 
             return body.decode(codec, "replace")
         warnings.append(_UTF8_OVERRIDE.format(encoding))
         return text
-    text = _strict_utf8(body)
-    return _repair_utf8(body, warnings) if text is None else text
 
 
 def _strict_utf8(body: bytes) -> str | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 from urllib.request import url2pathname
@@ -19,6 +18,8 @@ import httpx
 from monitor import __version__
 from monitor.errors import SourceError
 from monitor.ingest.records import FeedResult
+from monitor.redact import redact, redact_url
+from monitor.retry_after import retry_after_delay
 from monitor.store.posts import FeedState
 
 USER_AGENT = f"emomon/{__version__} (+https://github.com/emomon/emomon)"
@@ -64,13 +65,13 @@ def held_back(state: FeedState, now: datetime) -> FeedResult | None:
     """The result for a source that is paused or backing off at ``now``, else None."""
     if state.paused:
         warning = (
-            f"{state.url}: source is paused after HTTP 410 Gone; "
+            f"{redact_url(state.url)}: source is paused after HTTP 410 Gone; "
             "fix: set the feed's new URL or remove the source"
         )
         return FeedResult([], state, "gone", [warning])
     if state.retry_after is not None and as_utc(state.retry_after) > now:
         until = as_utc(state.retry_after).isoformat()
-        return FeedResult([], state, "retry_later", [f"{state.url}: not fetched before {until}"])
+        return FeedResult([], state, "retry_later", [f"{redact_url(state.url)}: not fetched before {until}"])
     return None
 
 
@@ -96,11 +97,11 @@ def read_local(url: str, max_bytes: int) -> bytes:
             data = fh.read(max_bytes + 1)
     except FileNotFoundError:
         raise SourceError(
-            f"feed file {url} not found; fix: check the path in the source"
+            f"feed file {redact_url(url)} not found; fix: check the path in the source"
         ) from None
     except OSError as exc:
         raise SourceError(
-            f"cannot read feed file {url}: {exc.strerror or exc}; "
+            f"cannot read feed file {redact_url(url)}: {exc.strerror or exc}; "
             "fix: check the path and its permissions"
         ) from None
     if len(data) > max_bytes:
@@ -115,7 +116,7 @@ def _local_path(url: str) -> Path:
         return Path(url2pathname(parts.path))
     if len(scheme) > 1:  # one letter is a Windows drive
         raise SourceError(
-            f"cannot read feed {url}: unsupported URL scheme {parts.scheme!r}; "
+            f"cannot read feed {redact_url(url)}: unsupported URL scheme {parts.scheme!r}; "
             "fix: use an http(s) URL, a file:// URL or a local path"
         )
     return Path(url).expanduser()
@@ -123,7 +124,7 @@ def _local_path(url: str) -> Path:
 
 def _too_large(url: str, max_bytes: int) -> SourceError:
     return SourceError(
-        f"feed {url} is larger than {max_bytes} bytes; fix: raise `{MAX_BYTES_KEY}` "
+        f"feed {redact_url(url)} is larger than {max_bytes} bytes; fix: raise `{MAX_BYTES_KEY}` "
         "in the config, or check that the URL points at a feed"
     )
 
@@ -132,9 +133,11 @@ def _too_large(url: str, max_bytes: int) -> SourceError:
 
 
 def fetch_http(
-    state: FeedState, *, timeout_s: float, max_bytes: int, user_agent: str, now: datetime
+    state: FeedState, *, timeout_s: float, max_bytes: int, user_agent: str, now: datetime,
+    time_left: float | None = None,
 ) -> FeedResult | Fetched:
-    """GET the feed, following up to ``MAX_REDIRECTS`` redirects.
+    """GET the feed, following up to ``MAX_REDIRECTS`` redirects, within ``time_left`` seconds
+    (the source's time budget) when given.
 
     Returns:
         A body to parse, or the final result when there is none (304, 410, 429/503).
@@ -147,8 +150,12 @@ def fetch_http(
         headers["If-None-Match"] = state.etag
     if state.last_modified:
         headers["If-Modified-Since"] = state.last_modified
-    deadline = time.monotonic() + TOTAL_TIMEOUT_FACTOR * timeout_s
+    total = TOTAL_TIMEOUT_FACTOR * timeout_s
+    if time_left is not None:
+        total = min(total, time_left)
+    deadline = time.monotonic() + total
     url, stored, permanent, warnings = state.url, state.url, True, []
+    timeout_s = min(timeout_s, total)
     timeout = httpx.Timeout(timeout_s)
     with httpx.Client(timeout=timeout, headers=headers, follow_redirects=False) as client:
         for _ in range(MAX_REDIRECTS + 1):
@@ -163,7 +170,7 @@ def fetch_http(
                         continue
                     if stored != state.url:
                         warnings.append(
-                            f"{state.url} moved permanently to {stored}; stored URL updated"
+                            f"{redact_url(state.url)} moved permanently to {redact_url(stored)}; stored URL updated"
                         )
                     new_state = replace(state, url=stored, retry_after=None)
                     return _handle_response(
@@ -171,16 +178,16 @@ def fetch_http(
                     )
             except httpx.TimeoutException as exc:
                 raise SourceError(
-                    f"cannot read feed {url}: timed out ({type(exc).__name__}) after "
+                    f"cannot read feed {redact_url(url)}: timed out ({type(exc).__name__}) after "
                     f"{timeout_s:g} s; fix: check that the server is up, or raise the time-out"
                 ) from None
             except httpx.HTTPError as exc:
                 raise SourceError(
-                    f"cannot read feed {url}: {exc or type(exc).__name__}; "
+                    f"cannot read feed {redact_url(url)}: {redact(str(exc)) or type(exc).__name__}; "
                     "fix: check the URL and the network connection"
                 ) from None
     raise SourceError(
-        f"cannot read feed {state.url}: more than {MAX_REDIRECTS} redirects; "
+        f"cannot read feed {redact_url(state.url)}: more than {MAX_REDIRECTS} redirects; "
         "fix: open the URL in a browser and configure the final feed URL"
     )
 
@@ -189,7 +196,7 @@ def _redirect_target(url: str, response: httpx.Response) -> str:
     target = urljoin(url, response.headers["location"])
     if not is_http(target):
         raise SourceError(
-            f"cannot read feed {url}: redirected to {target!r}, which is not http(s); "
+            f"cannot read feed {redact_url(url)}: redirected to {redact_url(target)!r}, which is not http(s); "
             "fix: configure the feed's real URL"
         )
     return target
@@ -215,18 +222,18 @@ def _handle_response(
         return FeedResult([], state, "not_modified", warnings)
     if code == 410:
         warnings.append(
-            f"{url} answered 410 Gone; source paused. "
+            f"{redact_url(url)} answered 410 Gone; source paused. "
             "Fix: set the feed's new URL or remove the source"
         )
         return FeedResult([], replace(state, paused=True), "gone", warnings)
     if code in (429, 503):
         retry_after = _retry_after(response.headers.get("retry-after"), now, warnings)
         until = retry_after.isoformat()
-        warnings.append(f"{url} answered {code}; not fetched again before {until}")
+        warnings.append(f"{redact_url(url)} answered {code}; not fetched again before {until}")
         return FeedResult([], replace(state, retry_after=retry_after), "retry_later", warnings)
     if not 200 <= code < 300:
         raise SourceError(
-            f"cannot read feed {url}: HTTP {code} {response.reason_phrase}; "
+            f"cannot read feed {redact_url(url)}: HTTP {code} {response.reason_phrase}; "
             f"fix: {_http_fix(code)}"
         )
     body = _read_body(response, url, max_bytes, deadline)
@@ -257,26 +264,16 @@ def _read_body(response: httpx.Response, url: str, max_bytes: int, deadline: flo
             raise _too_large(url, max_bytes)
         if time.monotonic() > deadline:
             raise SourceError(
-                f"cannot read feed {url}: the server is sending too slowly; "
+                f"cannot read feed {redact_url(url)}: the server is sending too slowly; "
                 "fix: try again later or raise the time-out"
             )
     return bytes(body)
 
 
 def _retry_after(value: str | None, now: datetime, warnings: list[str]) -> datetime:
-    """Parse Retry-After (seconds or an HTTP date), clamped to [now, now + MAX_RETRY_AFTER]."""
-    delay: timedelta | None = None
-    value = (value or "").strip()
-    if value.isascii() and value.isdigit():
-        delay = timedelta(seconds=min(int(value), int(MAX_RETRY_AFTER.total_seconds())))
-    elif value:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            when = None
-        if when is not None:
-            delay = as_utc(when) - now
+    """When to fetch again after 429/503: Retry-After clamped to ``MAX_RETRY_AFTER``."""
+    delay = retry_after_delay(value, now=now, cap=MAX_RETRY_AFTER)
     if delay is None:
-        warnings.append(f"no usable Retry-After ({value!r}); waiting {DEFAULT_RETRY_AFTER}")
+        warnings.append(f"no usable Retry-After ({(value or '')[:40]!r}); waiting {DEFAULT_RETRY_AFTER}")
         delay = DEFAULT_RETRY_AFTER
-    return now + min(max(delay, timedelta(0)), MAX_RETRY_AFTER)
+    return now + delay

@@ -1,0 +1,242 @@
+"""One author's timeline: posts per day, the index per day with gaps, baseline, alerts, emotions.
+
+:func:`build_author_view` is pure (a score frame and alerts in, an :class:`AuthorView` out);
+:func:`load_author_view` reads the store. The baseline, recent mean and z come from
+:func:`monitor.trends.author_summary` with the report's reference time, so ``emomon author``,
+``emomon report --author`` and the full report show the same figures for the same author.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from sqlalchemy.orm import Session
+
+from monitor import trends
+from monitor.errors import EmomonError
+from monitor.settings import Settings
+
+TOP_EMOTIONS = 5
+
+
+@dataclass(frozen=True)
+class DailySeries:
+    """Every calendar day of a span, with its post count and mean index (None: no posts)."""
+
+    days: list[date]
+    posts: list[int]
+    index: list[float | None]
+
+
+@dataclass(frozen=True)
+class AuthorView:
+    """What ``emomon author`` shows (see :func:`build_author_view`)."""
+
+    author: str
+    end: datetime | None  # reference time of "recent"
+    recent_days: int
+    threshold: float
+    min_std: float
+    series: DailySeries
+    summary: dict[str, Any]
+    alerts: list[dict[str, Any]]
+    top_emotions: list[dict[str, Any]]
+    big5: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        """True when the author has no scored post in the span."""
+        return not self.summary.get("posts")
+
+
+def daily_series(frame: pl.DataFrame, start: date | None = None,
+                 end: date | None = None) -> DailySeries:
+    """Posts and mean index per calendar day (UTC) from ``start`` to ``end``, gaps kept.
+
+    Args:
+        frame: A score frame.
+        start: First day (default: the day of the first post).
+        end: Last day (default: the day of the last post).
+    """
+    if frame.height == 0 and (start is None or end is None):
+        return DailySeries([], [], [])
+    per_day = (
+        frame.with_columns(pl.col("created_at").dt.date().alias("day"))
+        .group_by("day").agg(pl.len().alias("n"), pl.col(trends.INDEX).cast(pl.Float64).mean())
+    )
+    stats = {r["day"]: (int(r["n"]), r[trends.INDEX]) for r in per_day.iter_rows(named=True)}
+    first = start or min(stats)
+    last = end or max(stats)
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    return DailySeries(
+        days=days,
+        posts=[stats.get(d, (0, None))[0] for d in days],
+        index=[_f(stats[d][1]) if d in stats else None for d in days],
+    )
+
+
+def _f(x: Any) -> float | None:
+    return None if x is None else round(float(x), 4)
+
+
+def mean_emotions(frame: pl.DataFrame, k: int = TOP_EMOTIONS) -> list[dict[str, Any]]:
+    """The ``k`` GoEmotions labels with the highest mean probability (``neutral`` left out)."""
+    cols = [c for c in frame.columns if c.startswith("goemo_") and c != "goemo_neutral"]
+    if frame.height == 0 or not cols:
+        return []
+    means = frame.select(pl.col(c).cast(pl.Float64).mean() for c in cols).row(0)
+    ranked = sorted(zip(cols, means, strict=True), key=lambda x: -(x[1] or 0.0))
+    return [{"emotion": c.removeprefix("goemo_"), "mean": _f(m)} for c, m in ranked[:k]]
+
+
+def big5_validation(model_dir: Path) -> dict[str, Any] | None:
+    """The Big Five held-out-author figures of a model's ``metrics.json``, or None.
+
+    The base-encoder cross-validation is preferred: the shipped encoder was fine-tuned on the
+    same authors, so its own cross-validation overstates what holds for new authors.
+    """
+    try:
+        metrics = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    for key in ("big5_cv_base_encoder", "big5_cv"):
+        summary = (metrics.get(key) or {}).get("summary")
+        if summary:
+            return {
+                "above_majority": int(summary.get("traits_above_majority_ci",
+                                                  summary.get("traits_above_majority", 0))),
+                "of": int(summary.get("of", 5)),
+                "mean_auroc": None if summary.get("mean_auroc") is None
+                else round(float(summary["mean_auroc"]), 2),
+                "authors": (metrics.get(key) or {}).get("authors"),
+                "source": f"{model_dir.name}/metrics.json {key}",
+            }
+    return None
+
+
+def big5_caveat(validation: Mapping[str, Any] | None) -> str:
+    """The one line shown beside every Big Five figure."""
+    if not validation:
+        return ("weak signal: no held-out validation figures found for this model; a research "
+                "display, never a trait of a person")
+    return (f"weak signal: above the majority baseline on {validation['above_majority']} of "
+            f"{validation['of']} traits on held-out authors (mean AUROC "
+            f"{validation['mean_auroc']}); a research display, never a trait of a person")
+
+
+def _big5(frame: pl.DataFrame, min_posts: int,
+          validation: Mapping[str, Any] | None) -> dict[str, Any]:
+    shown = frame.height >= min_posts
+    out: dict[str, Any] = {"shown": shown, "min_posts": min_posts, "caveat": big5_caveat(validation),
+                           "validation": dict(validation) if validation else None, "traits": []}
+    if shown:
+        prof = trends.big5_profiles(frame, min_posts=min_posts)
+        if prof.height:
+            row = prof.row(0, named=True)
+            out["traits"] = [{"trait": t.removeprefix("big5_").upper(), "mean": _f(row[t])}
+                             for t in trends.BIG5_COLUMNS if t in row]
+    return out
+
+
+def build_author_view(
+    frame: pl.DataFrame,
+    alerts: Sequence[Mapping[str, Any]],
+    *,
+    author: str,
+    end: datetime | None = None,
+    recent_days: int = 7,
+    threshold: float = 0.5,
+    min_std: float = 0.05,
+    min_posts_big5: int = 20,
+    big5: Mapping[str, Any] | None = None,
+    span: tuple[date | None, date | None] = (None, None),
+) -> AuthorView:
+    """One author's view from a score frame (other authors' rows are ignored).
+
+    Args:
+        frame: A score frame.
+        alerts: Alerts as from :func:`monitor.store.alerts.alert_dict`.
+        author: The pseudonym.
+        end: Reference time of "recent" (the report's; default the author's last post).
+        recent_days: Length of "recent".
+        threshold: The share threshold (shown in the legend).
+        min_std: Floor of the baseline standard deviation.
+        min_posts_big5: Below this many posts the Big Five profile is not shown.
+        big5: Held-out validation figures (:func:`big5_validation`).
+        span: First and last day of the timeline (default: the author's first and last post).
+    """
+    from monitor.alerts.evidence import explain
+
+    mine = frame.filter(pl.col("author") == author)
+    summary = trends.author_summary(mine, recent_days=recent_days, min_std=min_std, end=end)
+    stats = summary.row(0, named=True) if summary.height else {"posts": 0}
+    return AuthorView(
+        author=author,
+        end=end if end is not None else (mine["created_at"].max() if mine.height else None),  # type: ignore[arg-type]
+        recent_days=recent_days,
+        threshold=threshold,
+        min_std=min_std,
+        series=daily_series(mine, *span),
+        summary={k: (_f(v) if isinstance(v, float) else v) for k, v in stats.items()},
+        alerts=[
+            {"id": a["id"], "rule": a["rule"], "severity": a["severity"], "status": a["status"],
+             "trigger_at": a["trigger_at"], "explanation": explain(a)}
+            for a in sorted(alerts, key=lambda a: a["trigger_at"])
+            if a["subject_kind"] == "author" and a["subject"] == author
+        ],
+        top_emotions=mean_emotions(mine),
+        big5=_big5(mine, min_posts_big5, big5),
+    )
+
+
+def load_author_view(session: Session, settings: Settings, author: str, *,
+                     since: datetime | None = None, until: datetime | None = None) -> AuthorView:
+    """Read one author's scores and alerts from the store.
+
+    Raises:
+        EmomonError: No author has this pseudonym.
+    """
+    from sqlalchemy import select
+
+    from monitor.model.configured import model_path
+    from monitor.report.data import report_end
+    from monitor.store import alerts as alert_store
+    from monitor.store import scores
+    from monitor.store.schema import Author
+
+    if session.scalar(select(Author.id).where(Author.pseudonym == author).limit(1)) is None:
+        raise EmomonError(f"no author has the pseudonym {author!r}: authors are shown by "
+                          "pseudonym (a-…), see `emomon report` or `emomon alerts list`")
+    t = settings.trends
+    frame = trends.one_model_version(
+        scores.read_scores(session, since=since, until=until, author=author))
+    docs = [alert_store.alert_dict(a) for a in alert_store.list_alerts(session, subject=author)]
+    return build_author_view(
+        frame, docs, author=author, end=report_end(session, since=since, until=until),
+        recent_days=t.recent_days, threshold=t.threshold, min_std=t.min_std,
+        min_posts_big5=t.min_posts_big5, big5=big5_validation(model_path(settings)),
+        span=(since.date() if since else None,
+              (until - timedelta(microseconds=1)).date() if until else None),
+    )
+
+
+def author_dict(view: AuthorView) -> dict[str, Any]:
+    """The view as JSON-ready data."""
+    s = view.series
+    return {
+        "author": view.author,
+        "recent_end": None if view.end is None else view.end.isoformat().replace("+00:00", "Z"),
+        "recent_days": view.recent_days,
+        "summary": view.summary,
+        "days": [{"day": d.isoformat(), "posts": n, "index": v}
+                 for d, n, v in zip(s.days, s.posts, s.index, strict=True)],
+        "alerts": view.alerts,
+        "top_emotions": view.top_emotions,
+        "big5": view.big5,
+    }
