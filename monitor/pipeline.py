@@ -58,11 +58,11 @@ def _ingest(run: StageRun) -> StageResult:
 
 
 def _score(run: StageRun) -> StageResult:
-    from monitor.score.stage import run_score
+    from monitor.score.stage import run_engine
     from monitor.store.runs import StageResult
 
     t0 = time.perf_counter()
-    report = run_score(run.engine, run.settings)
+    report = run_engine(run.engine, run.settings)
     return StageResult("score", "ok", time.perf_counter() - t0, counts=report.to_json())
 
 

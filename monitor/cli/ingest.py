@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -40,6 +41,8 @@ def ingest(app: AppContext, sources: tuple[str, ...], kind: str | None, as_json:
     chosen: dict[str, SourceSettings] = {}  # by name: a source named twice is read once
     for name in sources:
         configured = settings.source(name) or find_configured(settings.sources, name)
+        if configured is None:
+            _require_location(name, [s.name for s in settings.sources])
         source = with_kind(configured, kind) if configured else adhoc_source(name, kind)
         chosen.setdefault(source.name, source)
     if not sources:
@@ -57,6 +60,21 @@ def ingest(app: AppContext, sources: tuple[str, ...], kind: str | None, as_json:
     if not report.ok:
         failed = "; ".join(f"{s.name}: {s.error}" for s in report.sources if s.status == "error")
         raise click.ClickException(failed)
+
+
+def _require_location(name: str, known: list[str]) -> None:
+    """A SOURCE that is neither configured nor a URL, an existing path or a glob is a mistyped name."""
+    import difflib
+    import glob
+
+    from monitor.ingest.registry import is_url
+
+    if is_url(name) or glob.has_magic(name) or Path(name).expanduser().exists():
+        return
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise EmomonError(f"no source named {name!r} and no such file: {hint}known sources: "
+                      f"{', '.join(known) or 'none (add one with `emomon sources add`)'}")
 
 
 def ingest_table(report: Any) -> Any:

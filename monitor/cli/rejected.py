@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from monitor.cli.app import AppContext, json_option, pass_app, print_json
-from monitor.errors import EmomonError
 
 
 @click.group("rejected")
@@ -33,11 +32,11 @@ def rejected_list(app: AppContext, source: str | None, reason: str | None, limit
     Example: emomon rejected list --reason date --json
     """
     from monitor.store.engine import session_scope
-    from monitor.store.posts import list_rejected, source_names
+    from monitor.store.posts import list_rejected, require_source
 
     with session_scope(app.engine()) as s:
-        if source is not None and source not in (known := source_names(s)):
-            raise EmomonError(f"no source named {source!r}; known: {', '.join(known) or 'none yet'}")
+        if source is not None:
+            require_source(s, source)
         rows = list_rejected(s, source=source, reason=reason, limit=limit)
     if as_json:
         print_json({"rejected": [{"source": r.source, "location": r.location, "reason": r.reason,

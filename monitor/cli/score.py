@@ -39,7 +39,7 @@ def score(app: AppContext, limit: int | None, rescore: bool, model: Path | None,
 
     Example: emomon score --device cuda --batch-tokens 65536 --json
     """
-    from monitor.score.stage import run_score
+    from monitor.score.stage import run_engine
     from monitor.store.runs import exclusive
 
     settings = app.settings
@@ -52,12 +52,7 @@ def score(app: AppContext, limit: int | None, rescore: bool, model: Path | None,
         options: dict[str, Any] = {"model": model, "limit": limit, "rescore": rescore, "device": device,
                                    "batch_tokens": batch_tokens, "on_total": bar[0] if bar else None,
                                    "progress": (lambda n: bar[1](n, "")) if bar else None}
-        if kind == "ray":
-            from monitor.score.distributed import run_distributed
-
-            report = run_distributed(engine, settings, address=address, **options)
-        else:
-            report = run_score(engine, settings, **options)
+        report = run_engine(engine, settings, kind=kind, address=address, **options)
     if as_json:
         print_json(report.to_json())
         if report.message:

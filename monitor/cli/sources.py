@@ -3,6 +3,7 @@ comments kept)."""
 
 from __future__ import annotations
 
+import glob
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +96,7 @@ def sources_add(app: AppContext, name: str, location: str, kind: str | None, col
 
     Example: emomon sources add news https://example.org/feed.xml
     """
-    from monitor.ingest.registry import canonical_location, guess_kind
+    from monitor.ingest.registry import canonical_location, guess_kind, is_url
     from monitor.sources_file import add_source, config_location
 
     mapping: dict[str, str] = {}
@@ -109,6 +110,11 @@ def sources_add(app: AppContext, name: str, location: str, kind: str | None, col
     add_source(path, name=name, kind=kind or guess_kind(canonical_location(location)),
                location=written, columns=mapping)
     app.log(f"added source {name!r} ({redact_url(written)}) to {path}")
+    if not is_url(location) and not glob.has_magic(location):
+        real = Path(written) if Path(written).is_absolute() else path.parent / written
+        if not real.exists():
+            app.log(f"[yellow]warning:[/] {real} does not exist (yet): `emomon ingest {name}` will "
+                    "report the source as failed until it does")
 
 
 @sources.command("remove")
@@ -125,23 +131,36 @@ def sources_remove(app: AppContext, name: str, purge: bool) -> None:
 
     from monitor.sources_file import remove_source
     from monitor.store.engine import session_scope
-    from monitor.store.posts import delete_source
+    from monitor.store.posts import delete_source, source_names
     from monitor.store.runs import exclusive
 
     path = _config_file(app)
+    configured = any(s.name == name for s in app.settings.sources)
+    if not configured:
+        with session_scope(app.engine()) as session:
+            stored = name in source_names(session)
+        if not stored:
+            known = ", ".join(s.name for s in app.settings.sources) or "none"
+            raise EmomonError(f"no source named {name!r} in {str(path)!r} or the database; configured: {known}")
+        if not purge:
+            raise EmomonError(f"source {name!r} is only in the database (an ad-hoc ingest): pass --purge "
+                              "to delete it with its stored posts and rejections")
     # --purge writes to the database: under the run lock, so it never runs inside an ingest.
     with exclusive(app.settings, app.engine(), label="sources remove") if purge else nullcontext():
-        remove_source(path, name)
+        if configured:
+            remove_source(path, name)
         if purge:
             with session_scope(app.engine()) as session:
                 delete_source(session, name)
-    app.log(f"removed source {name!r} from {path}" + (" and its stored posts" if purge else ""))
+    where = f"from {path}" if configured else "from the database"
+    app.log(f"removed source {name!r} {where}" + (" and its stored posts" if purge else ""))
 
 
 def _config_file(app: AppContext) -> Path:
     path = app.config_path or DEFAULT_CONFIG
     if not path.exists():
-        raise EmomonError(f"config file {str(path)!r} not found: pass --config PATH to the file to edit")
+        raise EmomonError(f"config file {str(path)!r} not found: create one here with `emomon init`, "
+                          "or pass --config PATH to the file to edit")
     app.settings  # validate before editing  # noqa: B018
     return path
 

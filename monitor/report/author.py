@@ -19,7 +19,6 @@ import polars as pl
 from sqlalchemy.orm import Session
 
 from monitor import trends
-from monitor.errors import EmomonError
 from monitor.settings import Settings
 
 TOP_EMOTIONS = 5
@@ -202,17 +201,14 @@ def load_author_view(session: Session, settings: Settings, author: str, *,
     Raises:
         EmomonError: No author has this pseudonym.
     """
-    from sqlalchemy import select
 
     from monitor.model.configured import model_path
     from monitor.report.data import report_end
     from monitor.store import alerts as alert_store
     from monitor.store import scores
-    from monitor.store.schema import Author
+    from monitor.store.posts import require_pseudonym
 
-    if session.scalar(select(Author.id).where(Author.pseudonym == author).limit(1)) is None:
-        raise EmomonError(f"no author has the pseudonym {author!r}: authors are shown by "
-                          "pseudonym (a-…), see `emomon report` or `emomon alerts list`")
+    require_pseudonym(session, author)
     t = settings.trends
     frame = trends.one_model_version(
         scores.read_scores(session, since=since, until=until, author=author))

@@ -338,7 +338,12 @@ def load_report_data(
     from monitor.report.author import big5_validation
     from monitor.store import alerts as alert_store
     from monitor.store import scores
+    from monitor.store.posts import require_pseudonym, require_source
 
+    if source is not None:
+        require_source(session, source)
+    if author is not None:
+        require_pseudonym(session, author)
     t = settings.trends
     # Posts dated after the clock plus [ingest] future_tolerance_hours are left out: one post
     # dated 9999-12-31 would otherwise stretch every period axis and empty "recent".

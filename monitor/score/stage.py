@@ -337,3 +337,17 @@ def _read_ahead(
     finally:
         stop.set()
         thread.join()
+
+
+def run_engine(engine: Engine, settings: Settings, *, kind: str | None = None, address: str | None = None,
+               **options: Any) -> ScoreReport:
+    """Score with the engine ``kind`` (default ``[scoring] engine``): this process, or Ray.
+
+    Every caller (``emomon score``, ``emomon run``, the schedule) goes through here, so the
+    setting means the same everywhere. ``options`` are :func:`run_score`'s.
+    """
+    if (kind or settings.scoring.engine) == "ray":
+        from monitor.score.distributed import run_distributed
+
+        return run_distributed(engine, settings, address=address, **options)
+    return run_score(engine, settings, **options)

@@ -361,3 +361,29 @@ def list_rejected(session: Session, *, source: str | None = None, reason: str | 
 def source_names(session: Session) -> list[str]:
     """Every stored source's name, sorted."""
     return sorted(session.scalars(select(Source.name)))
+
+
+def require_source(session: Session, name: str) -> None:
+    """Raise when no stored source has ``name`` (the message lists the known ones).
+
+    Raises:
+        EmomonError: No such source.
+    """
+    from monitor.errors import EmomonError
+
+    known = source_names(session)
+    if name not in known:
+        raise EmomonError(f"no source named {name!r}; known: {', '.join(known) or 'none yet'}")
+
+
+def require_pseudonym(session: Session, pseudonym: str) -> None:
+    """Raise when no author has ``pseudonym`` (a handle given instead gets the same answer).
+
+    Raises:
+        EmomonError: No such pseudonym.
+    """
+    from monitor.errors import EmomonError
+
+    if session.scalar(select(Author.id).where(Author.pseudonym == pseudonym).limit(1)) is None:
+        raise EmomonError(f"no author has the pseudonym {pseudonym!r}: authors are shown by "
+                          "pseudonym (a-…), see `emomon report` or `emomon alerts list`")
