@@ -125,3 +125,10 @@ def first_line(exc: BaseException) -> str:
 
 def _is_directory(database: str | None) -> bool:
     return database is not None and Path(database).is_dir()
+
+
+def ended_by(exc: BaseException) -> tuple[str, str]:
+    """The ``runs`` status and message of a run that ``exc`` ended: Ctrl-C is "interrupted"."""
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted", "interrupted (Ctrl-C): the next run continues where this one stopped"
+    return "failed", summary(exc)

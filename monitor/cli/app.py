@@ -101,7 +101,7 @@ class AppContext:
     def log(self, message: str) -> None:
         """Print a progress note on stderr unless --quiet."""
         if self.verbosity >= 0:
-            self.err_console.print(message, highlight=False)
+            self.err_console.print(message, highlight=False, soft_wrap=True)
 
     def interactive(self, as_json: bool = False) -> bool:
         """Whether to draw progress: stderr is a terminal, not --quiet, not --json."""
@@ -241,8 +241,13 @@ def records_progress(app: AppContext, *, enabled: bool) -> Iterator[Callable[[st
 
 @contextmanager
 def counted_progress(app: AppContext, label: str, unit: str, *, enabled: bool, total: int | None = None,
-                     completed: int = 0) -> Iterator[tuple[Callable[[int], None], Callable[[int, str], None]] | None]:
-    """Yield ``(set_total, advance(n, info))`` driving a bar with a rate in ``unit``/s, or None."""
+                     completed: int = 0, waiting: str = "",
+                     ) -> Iterator[tuple[Callable[[int], None], Callable[[int, str], None]] | None]:
+    """Yield ``(set_total, advance(n, info))`` driving a bar with a rate in ``unit``/s, or None.
+
+    The rate is the average since ``set_total`` (items done / seconds since the work started),
+    the same figure the commands' summaries print. ``waiting`` shows until then (e.g. "loading
+    model…")."""
     if not enabled:
         yield None
         return
@@ -260,16 +265,20 @@ def counted_progress(app: AppContext, label: str, unit: str, *, enabled: bool, t
 
     class RateColumn(ProgressColumn):
         def render(self, task: Task) -> Text:
-            speed = task.finished_speed or task.speed
-            return Text(f"-- {unit}/s" if speed is None else f"{speed:,.1f} {unit}/s")
+            elapsed = task.elapsed
+            done = task.completed - completed
+            if not elapsed or done <= 0:
+                return Text(f"-- {unit}/s")
+            return Text(f"{done / elapsed:,.1f} {unit}/s")
 
     with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), RateColumn(), TimeElapsedColumn(),
                   TimeRemainingColumn(), TextColumn("{task.fields[info]}"), console=app.err_console,
                   transient=True) as progress:
-        bar = progress.add_task(label, total=total, completed=completed, info="")
+        bar = progress.add_task(label, total=total, completed=completed, info=waiting, start=not waiting)
 
         def set_total(n: int) -> None:
-            progress.update(bar, total=n)
+            progress.update(bar, total=n, info="")
+            progress.start_task(bar)
 
         def advance(n: int, info: str = "") -> None:
             progress.update(bar, advance=n, info=info)

@@ -63,7 +63,7 @@ def ingest(app: AppContext, sources: tuple[str, ...], kind: str | None, as_json:
 
 
 def _require_location(name: str, known: list[str]) -> None:
-    """A SOURCE that is neither configured nor a URL, an existing path or a glob is a mistyped name."""
+    """A SOURCE that is not configured and looks like no path, URL or glob is a mistyped name."""
     import difflib
     import glob
 
@@ -71,10 +71,12 @@ def _require_location(name: str, known: list[str]) -> None:
 
     if is_url(name) or glob.has_magic(name) or Path(name).expanduser().exists():
         return
+    if "/" in name or Path(name).suffix:
+        return  # a path: ingest reports it as a missing file, with the other sources' counts
+    listed = ", ".join(known) or "none (add one with `emomon sources add`)"
     close = difflib.get_close_matches(name, known, n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
-    raise EmomonError(f"no source named {name!r} and no such file: {hint}known sources: "
-                      f"{', '.join(known) or 'none (add one with `emomon sources add`)'}")
+    raise EmomonError(f"no source named {name!r} and no such file: {hint}known sources: {listed}")
 
 
 def ingest_table(report: Any) -> Any:

@@ -48,7 +48,8 @@ def score(app: AppContext, limit: int | None, rescore: bool, model: Path | None,
         raise click.UsageError("--address joins a Ray cluster: add --engine ray")
     engine = app.engine()
     with exclusive(settings, engine, label="score"), \
-            counted_progress(app, "scoring", "posts", enabled=app.interactive(as_json)) as bar:
+            counted_progress(app, "scoring", "posts", enabled=app.interactive(as_json),
+                             waiting="loading model…") as bar:
         options: dict[str, Any] = {"model": model, "limit": limit, "rescore": rescore, "device": device,
                                    "batch_tokens": batch_tokens, "on_total": bar[0] if bar else None,
                                    "progress": (lambda n: bar[1](n, "")) if bar else None}
@@ -61,10 +62,11 @@ def score(app: AppContext, limit: int | None, rescore: bool, model: Path | None,
     if report.posts:
         app.console.print(
             f"scored {report.scored:,} posts with {report.model_version} ({report.skipped:,} "
-            f"skipped, {report.windowed:,} windowed) in {report.seconds:.1f} s: "
-            f"{report.posts_per_second:,.1f} posts/s", highlight=False)
+            f"skipped, {report.windowed:,} windowed) in {report.seconds:.1f} s "
+            f"(model loaded in {report.seconds - report.scoring_seconds:.1f} s): "
+            f"{report.posts_per_second:,.1f} posts/s", highlight=False, soft_wrap=True)
     if report.message and (app.verbosity >= 0 or not report.posts):
-        app.console.print(report.message, highlight=False)
+        app.console.print(report.message, highlight=False, soft_wrap=True)
 
 
 @click.command()

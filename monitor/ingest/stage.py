@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.clock import utcnow
 from monitor.errors import SourceError
-from monitor.failures import summary
+from monitor.failures import ended_by
 from monitor.ingest.limits import ReadLimits
 from monitor.ingest.records import FeedResult, RawRecord
 from monitor.ingest.registry import canonical_location, guess_kind, read_source
@@ -139,7 +139,8 @@ def ingest(
                 continue
             report.sources.append(_ingest_source(engine, settings, source, salt, progress))
     except BaseException as exc:
-        _finish_run(engine, run_id, "failed", report, summary(exc))
+        status, why = ended_by(exc)
+        _finish_run(engine, run_id, status, report, why)
         raise
     failed = [s for s in report.sources if s.status == "error"]
     message = "; ".join(f"{s.name}: {s.error}" for s in failed) or None

@@ -48,7 +48,7 @@ from sqlalchemy import Engine
 
 from monitor.clock import utcnow
 from monitor.errors import ConfigError
-from monitor.failures import summary
+from monitor.failures import ended_by
 from monitor.model.configured import configured_version, load_predictor, scores_version
 from monitor.model.predictor import Predictor
 from monitor.score.prepare import Chunk, ChunkScorer
@@ -75,6 +75,7 @@ class ScoreReport:
     skipped: int = 0
     windowed: int = 0
     seconds: float = 0.0
+    scoring_seconds: float = 0.0  # of ``seconds``: after the model was loaded
     tokens: int = 0
     other_versions: dict[str, int] = field(default_factory=dict)
     message: str | None = None
@@ -86,8 +87,8 @@ class ScoreReport:
 
     @property
     def posts_per_second(self) -> float:
-        """Posts written per second of the run."""
-        return self.posts / self.seconds if self.seconds > 0 else 0.0
+        """Posts written per second of scoring (model loading not counted), as the bar shows it."""
+        return self.posts / self.scoring_seconds if self.scoring_seconds > 0 else 0.0
 
     def to_json(self) -> dict[str, Any]:
         """The document ``emomon score --json`` prints."""
@@ -97,6 +98,7 @@ class ScoreReport:
             "skipped": self.skipped,
             "windowed": self.windowed,
             "seconds": round(self.seconds, 3),
+            "load_seconds": round(self.seconds - self.scoring_seconds, 3),
             "posts_per_second": round(self.posts_per_second, 1),
         }
 
@@ -177,13 +179,15 @@ def recorded_run(engine: Engine, version: str, t0: float) -> Iterator[ScoreRepor
     scores of other versions) or "failed" with the error, which is re-raised."""
     report = ScoreReport(model_version=version)
     run_id = start_run(engine, "score")
+    begun = time.perf_counter()
     try:
         yield report
     except BaseException as exc:
-        report.seconds = time.perf_counter() - t0
-        _finish(engine, run_id, "failed", report, summary(exc))
+        report.seconds, report.scoring_seconds = time.perf_counter() - t0, time.perf_counter() - begun
+        status, message = ended_by(exc)
+        _finish(engine, run_id, status, report, message)
         raise
-    report.seconds = time.perf_counter() - t0
+    report.seconds, report.scoring_seconds = time.perf_counter() - t0, time.perf_counter() - begun
     with session_scope(engine) as session:
         others = score_store.version_counts(session)
     others.pop(version, None)
