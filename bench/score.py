@@ -23,6 +23,7 @@ Usage (from the repository root; needs only the project's own dependencies):
     python bench/score.py                      # 50,000 posts, RSS over 200,000
     python bench/score.py --posts 5000 --baseline-posts 500 --rss-posts 20000 --repeats 3
     python bench/score.py --precisions fp32,int8   # only these
+    python bench/score.py --db postgresql+psycopg://bench@127.0.0.1/bench   # PostgreSQL beside SQLite
 
 Without the trained model (``--model``, default models/emomon-mtl-v2) an untrained network of
 the same architecture is written to the work folder (this needs the ``train`` extra's encoder).
@@ -79,10 +80,20 @@ def take(texts: list[str], n: int) -> list[str]:
     return [texts[i % len(texts)] for i in range(n)]
 
 
-def build_store(path: Path, texts: list[str]) -> str:
-    """A new SQLite store at ``path`` holding one post per text; returns its URL."""
-    url = f"sqlite:///{path}"
+def build_store(path: Path | str, texts: list[str]) -> str:
+    """A new store holding one post per text; returns its URL.
+
+    ``path`` is a SQLite file, or the URL of a database the benchmark owns (``--db``): its
+    emomon tables are dropped and created again for every run.
+    """
+    url = path if isinstance(path, str) else f"sqlite:///{path}"
     engine = make_engine(url)
+    if isinstance(path, str):
+        from monitor.store.schema import Base
+
+        with engine.begin() as conn:
+            Base.metadata.drop_all(conn)
+            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
     ensure_schema(engine)
     with session_scope(engine) as s:
         src = store.get_or_create_source(s, name="bench", kind="jsonl", location="bench.jsonl")
@@ -382,6 +393,9 @@ def main() -> None:
                         help="[scoring] overlap: prepare chunks in a reader thread or between forwards")
     parser.add_argument("--repeats", type=int, default=3,
                         help="end-to-end runs per precision (each on a new store) and model-alone passes; medians")
+    parser.add_argument("--db", default=None,
+                        help="also score the same posts in this database (e.g. a PostgreSQL URL); it must be "
+                             "empty or a benchmark database: its emomon tables are dropped and recreated")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the stores here (default: a temp dir, removed)")
     parser.add_argument("--rss-child", nargs=2, metavar=("URL", "MODEL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -395,6 +409,36 @@ def main() -> None:
     finally:
         if args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def other_store(args: argparse.Namespace, predictor: Predictor, precision: str, texts: list[str], work: Path) -> None:
+    """The same posts scored in ``--db`` and in SQLite, interleaved: posts/s and score rows written/s."""
+    from sqlalchemy.engine import make_url
+
+    from monitor.redact import redact_url
+
+    if make_url(args.db).get_backend_name() == "sqlite":
+        raise SystemExit("--db: give another backend's URL (SQLite is measured anyway)")
+    from sqlalchemy import inspect
+
+    engine = make_engine(args.db)
+    with engine.connect() as conn:  # never wipe a real store: only an empty or a benchmark database
+        foreign = inspect(conn).has_table("sources") and conn.exec_driver_sql(
+            "SELECT count(*) FROM sources WHERE name <> 'bench'").scalar()
+    engine.dispose()
+    if foreign:
+        raise SystemExit(f"--db {redact_url(args.db)} holds sources that are not the benchmark's: give an empty database")
+    got: dict[str, list[float]] = {"sqlite": [], "other": []}
+    for r in range(args.repeats):
+        for name, where in (("sqlite", work / f"cmp-{r}.db"), ("other", args.db)):
+            url = build_store(where, take(texts, args.posts))
+            result = run_emomon(url, predictor, args.batch_tokens, args.overlap)
+            got[name].append(result["posts"] / result["seconds"])
+    sqlite_pps, other_pps = statistics.median(got["sqlite"]), statistics.median(got["other"])
+    backend = make_url(args.db).get_backend_name()
+    print(f"emomon score end to end, {precision}, {backend} ({redact_url(args.db)}): median {other_pps:,.1f} posts/s "
+          f"of {', '.join(f'{x:,.0f}' for x in got['other'])}; SQLite in the same run {sqlite_pps:,.1f} posts/s "
+          f"-> {backend} is {other_pps / sqlite_pps:.2f}x SQLite (one score row written per post)")
 
 
 def bench(args: argparse.Namespace, work: Path) -> None:
@@ -440,6 +484,8 @@ def bench(args: argparse.Namespace, work: Path) -> None:
     ours_pps = medians[ours_precision]
     if "fp32" in medians:
         print(f"  {ours_precision} is {ours_pps / medians['fp32']:.2f}x the fp32 path end to end")
+    if args.db:
+        other_store(args, predictors[ours_precision], ours_precision, texts, work)
 
     encoder = encoder_dir(model, work)
     sample = take(texts, baseline_n)

@@ -40,7 +40,7 @@ def alert_view(alert: Mapping[str, Any], explanation: str, posts: Sequence[Mappi
         f"{alert['subject_kind']} {alert['subject']}")
     head.append(f"\nwindow {day(alert['window_start'])} – {day(alert['window_end'])}"
                 f"  triggered {str(alert['trigger_at'])[:16].replace('T', ' ')} UTC"
-                f"  model {alert.get('model_version') or '–'}", style="dim")
+                f"\nmodel {alert.get('model_version') or '–'}", style="dim")
     parts: list[RenderableType] = [head, Text(explanation), Text(NOTE, style="italic dim")]
     table = Table(title=f"Posts behind it ({len(posts)}, oldest first; ▶ the post it fired at)",
                   title_justify="left", width=width)
