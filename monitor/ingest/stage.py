@@ -10,6 +10,7 @@ stored count as duplicates then.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -209,6 +210,16 @@ def _source_failed(report: SourceReport, batcher: _Batcher, reason: str) -> None
     report.error = " ".join(reason.split())[:500]
 
 
+_JSON_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+
+
+def _unescaped(raw: str) -> str | None:
+    """``raw`` with its JSON ``\\uXXXX`` escapes turned into characters, or None when it has none."""
+    if "\\u" not in raw:
+        return None
+    return _JSON_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), raw)
+
+
 def _text_column_warning(source: SourceSettings) -> str:
     """The warning for a source whose every record had no text: which column, and what the file has."""
     from monitor.ingest.files import column_map, column_names
@@ -312,7 +323,12 @@ class _Batcher:
         """An excluded author, or a marker anywhere in the record (text, title, other fields)."""
         if self._is_excluded_author(record.author):
             return True
-        return self.markers is not None and (self.markers.search(record.text) or self.markers.search(record.raw))
+        if self.markers is None:
+            return False
+        # The raw record of a JSON reader spells non-ASCII characters as \uXXXX escapes
+        # ("＃nobots" is "\uff03nobots" there): match its unescaped form too.
+        fields = (record.text, record.author, record.raw, _unescaped(record.raw))
+        return any(self.markers.search(field) for field in fields if field)
 
     def _inside_retention(self, ingested_at: datetime) -> bool:
         """True when a post first ingested at ``ingested_at`` may still keep its text."""

@@ -180,3 +180,24 @@ def test_a_kept_version_after_an_opt_out_in_the_same_batch_stays_stored(
     assert (report.excluded, report.duplicate) == (1, 1)
     with session_scope(engine) as s:
         assert s.scalars(select(Post.text)).all() == ["kept"]
+
+
+def test_a_full_width_marker_escaped_in_json_is_found_in_any_field(tmp_path: Path) -> None:
+    """JSON writers spell "＃nobots" as "\\uff03nobots": found in the author field too (a fuzz find)."""
+    import sqlite3
+
+    from click.testing import CliRunner
+
+    from monitor.cli import cli
+
+    path = tmp_path / "p.jsonl"
+    rows = [{"text": "hello"}, {"text": "hello", "author": "ann \uff03nobots"}]
+    path.write_text("".join(json.dumps(r, ensure_ascii=True) + "\n" for r in rows), encoding="utf-8")
+    (tmp_path / "config.toml").write_text('[database]\nurl = "sqlite:///e.db"\n[ingest]\nbatch_size = 1\n',
+                                          encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--config", str(tmp_path / "config.toml"), "ingest", str(path), "--json"])
+    totals = json.loads(result.output)["totals"]
+    assert totals["excluded"] == 1 and totals["inserted"] == 1
+    with sqlite3.connect(tmp_path / "e.db") as db:
+        assert db.execute("SELECT count(*) FROM authors").fetchone()[0] == 0
+        assert db.execute("SELECT count(*) FROM posts WHERE text IS NOT NULL").fetchone()[0] == 0
