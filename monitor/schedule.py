@@ -114,8 +114,8 @@ def run_job(stage: str, config_path: str | None, db_url: str | None = None) -> N
         log.error("job %s: failed: %s", stage, exc)
 
 
-def missed_run_time(store_url: str, job: str) -> datetime | None:
-    """When the stored job ``job`` was next due, if that is already past (a missed run).
+def missed_run_times(store_url: str) -> dict[str, datetime]:
+    """When each stored job was next due, for the jobs whose due time is already past (missed runs).
 
     ``add_job(replace_existing=True)`` would compute a fresh next run time from now and so
     drop a run missed while the scheduler was down; passing this time on keeps it, and
@@ -125,15 +125,14 @@ def missed_run_time(store_url: str, job: str) -> datetime | None:
     try:
         with engine.connect() as conn:
             if not inspect(conn).has_table(JOBS_TABLE):
-                return None
-            due = conn.execute(text(f"SELECT next_run_time FROM {JOBS_TABLE} WHERE id = :id"),
-                               {"id": job}).scalar()
+                return {}
+            rows = conn.execute(text(f"SELECT id, next_run_time FROM {JOBS_TABLE} "
+                                     "WHERE next_run_time IS NOT NULL")).all()
     finally:
         engine.dispose()
-    if due is None:
-        return None
-    when = datetime.fromtimestamp(float(due), UTC)
-    return when if when < utcnow() else None
+    now = utcnow()
+    due = {job: datetime.fromtimestamp(float(at), UTC) for job, at in rows}
+    return {job: when for job, when in due.items() if when < now}
 
 
 def build_scheduler(
@@ -163,10 +162,11 @@ def build_scheduler(
     )
     wanted = set()
     config_path = str(settings.path) if settings.path else None
+    missed_runs = missed_run_times(store_url)  # one read of the job store for every stage
     for stage, expr in scheduled_stages(settings):
         extra: dict[str, Any] = {}
         wanted.add(job_id(stage))
-        missed = missed_run_time(store_url, job_id(stage))
+        missed = missed_runs.get(job_id(stage))
         if missed is not None:
             log.info("job %s: missed its run at %s; runs now if within the grace time",
                      stage, missed.isoformat(timespec="seconds"))

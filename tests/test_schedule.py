@@ -17,7 +17,7 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import func, select
 
 from monitor.errors import ConfigError, EmomonError
-from monitor.schedule import build_scheduler, crontab_lines, job_id, missed_run_time, run_job, scheduled_stages
+from monitor.schedule import build_scheduler, crontab_lines, job_id, missed_run_times, run_job, scheduled_stages
 from monitor.settings import load_settings
 from monitor.store.engine import make_engine, session_scope
 from monitor.store.schema import Run
@@ -176,11 +176,10 @@ def test_a_future_stored_run_time_is_not_kept(tmp_path: Path) -> None:
     first = build_scheduler(settings, scheduler_class=BackgroundScheduler)
     first.start(paused=True)
     first.shutdown(wait=False)
-    assert missed_run_time(settings.database.url, job_id("ingest")) is None
-    assert missed_run_time(settings.database.url, "emomon-nosuch") is None
+    assert missed_run_times(settings.database.url) == {}
 
 
-def test_the_scheduled_report_is_written_and_mailed(tmp_path: Path) -> None:
+def test_the_scheduled_report_is_written_and_mailed(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """`report_output` gets the HTML report; `report_email` gets it by mail over real SMTP."""
     from email import message_from_bytes
 
@@ -193,17 +192,11 @@ def test_the_scheduled_report_is_written_and_mailed(tmp_path: Path) -> None:
                                      f'[channels.email]\nhost = "127.0.0.1"\nport = {server.port}\n'
                                      'sender = "emomon@example.org"\ntimeout = 5')
         (tmp_path / "reports").mkdir()
-        logs: list[str] = []
-        handler = logging.Handler()
-        handler.emit = lambda record: logs.append(record.getMessage())  # type: ignore[method-assign]
-        logging.getLogger("monitor.schedule").addHandler(handler)
-        logging.getLogger("monitor.schedule").setLevel(logging.INFO)
-        try:
+        with caplog.at_level(logging.INFO, logger="monitor.schedule"):
             run_job("report", str(cfg))
-        finally:
-            logging.getLogger("monitor.schedule").removeHandler(handler)
     finally:
         server.close()
+    logs = [r.getMessage() for r in caplog.records if r.name == "monitor.schedule"]
     (written,) = (tmp_path / "reports").glob("emomon-*.html")
     assert written.name == f"emomon-{datetime.now(UTC).date().isoformat()}.html"
     assert written.read_text(encoding="utf-8").lstrip().lower().startswith("<!doctype html")
