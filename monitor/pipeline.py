@@ -85,9 +85,14 @@ def _report(run: StageRun) -> StageResult:
     return result
 
 
+def stage_counts(result: StageResult) -> str:
+    """The stage's scalar counts as ``key=value, ...`` (lists and documents left out)."""
+    return ", ".join(f"{k}={v}" for k, v in result.counts.items() if not isinstance(v, (list, dict)))
+
+
 def stage_brief(result: StageResult) -> str:
-    """One line for logs and tables: status, seconds, the scalar counts and the message."""
-    counts = ", ".join(f"{k}={v}" for k, v in result.counts.items() if not isinstance(v, (list, dict)))
+    """One line for logs: status, seconds, the scalar counts and the message."""
+    counts = stage_counts(result)
     line = f"{result.status} in {result.seconds:.1f}s"
     if counts:
         line += f"; {counts}"

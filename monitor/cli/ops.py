@@ -34,7 +34,7 @@ def run_cmd(app: AppContext, stages: tuple[str, ...], lock_timeout: float | None
 
     from rich.console import Console
 
-    from monitor.pipeline import STAGE_NAMES, run_stages
+    from monitor.pipeline import STAGE_NAMES, run_stages, stage_counts
 
     settings = app.settings
     if lock_timeout is not None:
@@ -51,8 +51,7 @@ def run_cmd(app: AppContext, stages: tuple[str, ...], lock_timeout: float | None
         for col in ("stage", "status", "seconds", "counts"):
             table.add_column(col, overflow="fold")
         for st in result.stages:
-            counts = ", ".join(f"{k}={v}" for k, v in st.counts.items()
-                               if not isinstance(v, (list, dict)))
+            counts = stage_counts(st)
             table.add_row(st.name, st.status, f"{st.seconds:.1f}",
                           counts + (f" ({st.message})" if st.message else ""))
         app.console.print(table)
