@@ -32,6 +32,28 @@ def datasets_dir(app: AppContext, override: Path | None) -> Path:
     return path
 
 
+def parse_task_probs(text: str) -> dict[str, float]:
+    """``goemotions=0.3,carer=0.6,big5=0.1`` as a dict; a usage error names what is wrong."""
+    from monitor.model.network import TASKS
+
+    shares: dict[str, float] = {}
+    for part in text.split(","):
+        task, sep, value = part.strip().partition("=")
+        if not sep or task not in TASKS:
+            raise click.BadParameter(f"{part.strip()!r} is not TASK=SHARE with TASK one of {', '.join(TASKS)}",
+                                     param_hint="--task-probs")
+        try:
+            share = float(value)
+        except ValueError:
+            share = float("nan")
+        if not 0 <= share < float("inf"):
+            raise click.BadParameter(f"share {value!r} of {task} must be a number >= 0", param_hint="--task-probs")
+        shares[task] = share
+    if sum(shares.values()) <= 0:
+        raise click.BadParameter("the shares must not all be 0", param_hint="--task-probs")
+    return shares
+
+
 @click.command()
 @click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/emomon-mtl-v2"),
               show_default=True, help="Where checkpoints and logs go. Example: --run-dir ~/emomon-runs/v1")
@@ -42,6 +64,8 @@ def datasets_dir(app: AppContext, override: Path | None) -> Path:
               help="Folder with carer_emotion/, goemotions/, mypersonality/ (default [model] datasets). Example: --datasets ../shared/datasets")
 @click.option("--steps", type=click.IntRange(1), default=9000, show_default=True, help="Optimiser steps. Example: --steps 9000")
 @click.option("--batch-size", type=click.IntRange(2), default=32, show_default=True, help="Examples per step. Example: --batch-size 32")
+@click.option("--task-probs", "task_probs", type=str, default="goemotions=0.45,carer=0.4,big5=0.15", show_default=True,
+              help="Share of steps per task. Example: --task-probs goemotions=0.3,carer=0.6,big5=0.1")
 @click.option("--lr-encoder", type=float, default=8e-5, show_default=True, help="Peak encoder learning rate. Example: --lr-encoder 5e-5")
 @click.option("--gate", type=click.Choice(["sog", "sig", "silg", "none"]), default="sog", show_default=True,
               help="Information-sharing gate between branches. Example: --gate none")
@@ -71,7 +95,7 @@ def datasets_dir(app: AppContext, override: Path | None) -> Path:
               help="Model directory to write (default [model] path). Example: --model models/my-model")
 @pass_app
 def train(app: AppContext, run_dir: Path, resume: bool, encoder: Path | None, datasets: Path | None, steps: int,
-          batch_size: int, lr_encoder: float, gate: str, carer_loss: str, joint: str, mode: str,
+          batch_size: int, task_probs: str, lr_encoder: float, gate: str, carer_loss: str, joint: str, mode: str,
           goemotions_loss: str, augment_probability: float, carer_from_goemotions: bool, init_from: Path | None,
           eval_every: int, seed: int, device: str, precision: str, export: bool, out_dir: Path | None) -> None:
     """Train the multitask model (GoEmotions, CARER, Big Five) and export it.
@@ -86,7 +110,7 @@ def train(app: AppContext, run_dir: Path, resume: bool, encoder: Path | None, da
     from monitor.training.trainer import TrainConfig
 
     data_root = datasets_dir(app, datasets)
-    config = TrainConfig(steps=steps, batch_size=batch_size, lr_encoder=lr_encoder, gate=gate, carer_loss=carer_loss,
+    config = TrainConfig(steps=steps, batch_size=batch_size, task_probs=parse_task_probs(task_probs), lr_encoder=lr_encoder, gate=gate, carer_loss=carer_loss,
                              joint=joint, mode=mode, seed=seed, device=device, precision=precision,
                              goemotions_loss=goemotions_loss, augment_probability=augment_probability,
                              carer_from_goemotions=carer_from_goemotions, eval_every=eval_every,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -169,10 +170,29 @@ def _data_choices(tc: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
+GENERATED_SECTIONS = ("Intended use", "Model", "Training", "Data and licences", "Metrics", "Compared with ",
+                      "Baselines", "Ablation", "Limits")
+
+
+def hand_written_sections(card: str) -> list[str]:
+    """The ``## `` sections of an existing card that `write_model_card` does not generate, in order,
+    each with its heading: a re-export keeps them."""
+    sections: list[list[str]] = []
+    for line in card.splitlines():
+        if line.startswith("## "):
+            sections.append([line])
+        elif sections:
+            sections[-1].append(line)
+    return ["\n".join(lines).rstrip() for lines in sections
+            if not lines[0][3:].startswith(GENERATED_SECTIONS)]
+
+
 def write_model_card(model_dir: Path, *, baselines: dict[str, Any] | None = None, ablation: dict[str, Any] | None = None,
-                     training_notes: str = "", ablation_notes: str = "", previous: dict[str, Any] | None = None) -> Path:
+                     training_notes: str = "", ablation_notes: str = "", previous: dict[str, Any] | None = None,
+                     kept_sections: Sequence[str] = ()) -> Path:
     """Write MODEL_CARD.md from metrics.json, config.json and optional baseline/ablation results;
-    ``previous`` is the previous model's `emomon evaluate --split test --json` document."""
+    ``previous`` is the previous model's `emomon evaluate --split test --json` document;
+    ``kept_sections`` (hand-written, see `hand_written_sections`) go before the limits."""
     metrics = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
     config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
     training = config.get("training", {})
@@ -221,6 +241,8 @@ def write_model_card(model_dir: Path, *, baselines: dict[str, Any] | None = None
         lines += ["## Baselines", "", *baselines_section(baselines), ""]
     if ablation:
         lines += ["## Ablation", "", *ablation_section(ablation), "", *([ablation_notes, ""] if ablation_notes else [])]
+    for section in kept_sections:
+        lines += [section, ""]
     lines += [
         "## Limits", "",
         "- English only; posts in other languages are skipped by `emomon score`, not scored.",

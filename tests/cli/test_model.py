@@ -71,6 +71,14 @@ def test_train_exports_a_loadable_model_with_test_metrics(tmp_path, runner, monk
     assert again.exit_code == 1 and "--resume" in again.output
     resumed = runner.invoke(cli, [*args, "--resume", "--no-export"])
     assert resumed.exit_code == 0, resumed.output
+    # A re-export regenerates the measured sections and keeps the hand-written ones, saying so.
+    (tmp_path / "out" / "MODEL_CARD.md").write_text(card.replace("## Limits", "## Field notes\n\nWritten by hand.\n\n## Limits"))
+    exported = runner.invoke(cli, [*args, "--resume"])
+    assert exported.exit_code == 0, exported.output
+    again_card = (tmp_path / "out" / "MODEL_CARD.md").read_text()
+    assert again_card.count("## Field notes\n\nWritten by hand.") == 1 and again_card.count("## Metrics") == 1
+    assert again_card.index("## Field notes") < again_card.index("## Limits")
+    assert "kept the hand-written card sections 'Field notes'" in exported.output
 
     evaluated = runner.invoke(cli, ["evaluate", "--model", str(tmp_path / "out"), "--datasets", str(data),
                                     "--split", "test", "--json"])
@@ -79,6 +87,23 @@ def test_train_exports_a_loadable_model_with_test_metrics(tmp_path, runner, monk
     assert set(doc) >= {"model", "carer", "goemotions", "big5", "ece"}
     assert set(doc["carer"]) >= {"accuracy", "macro_f1"} and set(doc["goemotions"]) >= {"macro_f1", "macro_f1_ekman"}
     assert set(doc["big5"]["status"]["EXT"]) >= {"accuracy", "macro_f1", "majority"}
+
+
+def test_task_probs_reach_the_run_config_and_bad_shares_are_usage_errors(tmp_path, runner):
+    data = write_datasets(tmp_path / "data")
+    encoder = write_encoder(tmp_path / "encoder")
+    base = ["train", "--encoder", str(encoder), "--datasets", str(data), "--steps", "2", "--batch-size", "4",
+            "--precision", "fp32", "--no-export"]
+    result = runner.invoke(cli, [*base, "--run-dir", str(tmp_path / "run"), "--task-probs", "carer=0.7, big5=0.3"])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "run" / "train_config.json").read_text())
+    assert saved["task_probs"] == {"carer": 0.7, "big5": 0.3}
+    for bad, says in [("carer=-1", "must be a number >= 0"), ("carer=nan", "must be a number >= 0"),
+                      ("sadness=1", "TASK one of goemotions, carer, big5"), ("carer", "not TASK=SHARE"),
+                      ("carer=0,big5=0", "must not all be 0")]:
+        refused = runner.invoke(cli, [*base, "--run-dir", str(tmp_path / bad), "--task-probs", bad])
+        assert refused.exit_code == 2 and says in refused.output, (bad, refused.output)
+        assert not (tmp_path / bad).exists()
 
 
 def test_predict_prints_one_json_line_per_text(tmp_path, runner):
