@@ -17,12 +17,16 @@ path from ``../shared/datasets``, shuffled and cycled: lengths of short social-m
 * the measured matmul throughput of the precision ``auto`` uses (fp32, bf16 only where native,
   int8 from an int8 GEMM through ONNX Runtime's MatMulInteger) and the roofline it implies for
   the model's FLOPs per post; the model alone on pre-tokenised batches;
-* the peak resident memory of a separate process scoring ``--rss-posts`` posts.
+* the seconds each run spends per step (reading, language check, tokenising, model, writing,
+  waiting for a prepared chunk) and the step that bounds it;
+* the peak resident memory of a separate process scoring ``--rss-posts`` posts, per precision
+  of ``--rss-precisions``.
 
 Usage (from the repository root; needs only the project's own dependencies):
     python bench/score.py                      # 50,000 posts, RSS over 200,000
     python bench/score.py --posts 5000 --baseline-posts 500 --rss-posts 20000 --repeats 3
     python bench/score.py --precisions fp32,int8   # only these
+    python bench/score.py --posts 5000 --rss-posts 200000 --rss-precisions int8,bf16   # memory per precision
     python bench/score.py --db postgresql+psycopg://bench@127.0.0.1/bench   # PostgreSQL beside SQLite
 
 Without the trained model (``--model``, default models/emomon-mtl-v2) an untrained network of
@@ -46,6 +50,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -193,7 +198,8 @@ def run_emomon(url: str, predictor: Predictor, batch_tokens: int | None,
     engine.dispose()
     return {"posts": report.posts, "scored": report.scored, "skipped": report.skipped,
             "windowed": report.windowed, "seconds": report.seconds,
-            "tokens_per_post": report.tokens / max(1, report.scored)}
+            "tokens_per_post": report.tokens / max(1, report.scored),
+            "stage_seconds": report.stage_seconds, "bound_by": report.bound_by()}
 
 
 def scored_texts(url: str) -> list[str]:
@@ -232,9 +238,9 @@ def run_baseline(texts: list[str], encoder: Path) -> float:
     return time.perf_counter() - t0
 
 
-def rss_child(url: str, model: str, batch_tokens: int | None, overlap: str) -> None:
-    """Score the store at ``url`` in this process (precision auto); print peak RSS and counts as JSON."""
-    predictor = configured_model(Path(model), batch_tokens)
+def rss_child(url: str, model: str, precision: str, batch_tokens: int | None, overlap: str) -> None:
+    """Score the store at ``url`` in this process at ``precision``; print peak RSS and counts as JSON."""
+    predictor = configured_model(Path(model), batch_tokens, precision=precision)
     result = run_emomon(url, predictor, batch_tokens, overlap)
     print(json.dumps({"peak_rss_mb": peak_rss_kib() / 1024, **result}))
 
@@ -397,10 +403,13 @@ def main() -> None:
                         help="also score the same posts in this database (e.g. a PostgreSQL URL); it must be "
                              "empty or a benchmark database: its emomon tables are dropped and recreated")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the stores here (default: a temp dir, removed)")
-    parser.add_argument("--rss-child", nargs=2, metavar=("URL", "MODEL"), help=argparse.SUPPRESS)
+    parser.add_argument("--rss-precisions", default="auto",
+                        help="comma-separated precisions whose peak memory is measured, each in its own process "
+                             "over --rss-posts posts (default: auto)")
+    parser.add_argument("--rss-child", nargs=3, metavar=("URL", "MODEL", "PRECISION"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.rss_child:
-        rss_child(args.rss_child[0], args.rss_child[1], args.batch_tokens, args.overlap)
+        rss_child(*args.rss_child, args.batch_tokens, args.overlap)
         return
     work = args.workdir or Path(tempfile.mkdtemp(prefix="emomon-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -480,6 +489,9 @@ def bench(args: argparse.Namespace, work: Path) -> None:
         print(f"emomon score end to end, {precision}: {last['posts']:,} posts ({last['scored']:,} scored, "
               f"{last['skipped']:,} skipped, {last['windowed']:,} windowed), median {medians[precision]:,.1f} posts/s "
               f"of {', '.join(f'{x:,.0f}' for x in pps)}; mean {last['tokens_per_post']:.1f} tokens per scored post")
+        steps = last["stage_seconds"]
+        print(f"  seconds per step (last run, {last['seconds']:.1f} s): "
+              + ", ".join(f"{k} {v:.2f}" for k, v in steps.items()) + f"; bounded by {last['bound_by']}")
     ours_precision = auto if auto in medians else max(medians, key=medians.__getitem__)
     ours_pps = medians[ours_precision]
     if "fp32" in medians:
@@ -522,13 +534,22 @@ def bench(args: argparse.Namespace, work: Path) -> None:
           f"{alone_pps:,.1f} posts/s (median of {', '.join(f'{x:,.0f}' for x in alone)}) = {100 * alone_pps / roof:.0f}%; "
           f"the rest is database, language check and tokenising, which share the same cores")
 
-    rss_url = build_store(work / "rss.db", take(texts, rss_n))
-    child = subprocess.run([sys.executable, __file__, "--rss-child", rss_url, str(model), "--overlap", args.overlap,
-                            *(["--batch-tokens", str(args.batch_tokens)] if args.batch_tokens else [])],
-                           capture_output=True, text=True, check=True)
-    rss = json.loads(child.stdout.strip().splitlines()[-1])
-    print(f"peak RSS scoring {rss['posts']:,} posts in a separate process (precision auto -> {auto}): "
-          f"{rss['peak_rss_mb']:,.0f} MB ({rss['posts'] / rss['seconds']:,.1f} posts/s)")
+    for precision in [p.strip() for p in args.rss_precisions.split(",") if p.strip()]:
+        rss_url = build_store(work / f"rss-{precision}.db", take(texts, rss_n))
+        child = subprocess.run([sys.executable, __file__, "--rss-child", rss_url, str(model), precision,
+                                "--overlap", args.overlap,
+                                *(["--batch-tokens", str(args.batch_tokens)] if args.batch_tokens else [])],
+                               capture_output=True, text=True, check=True)
+        Path(rss_url.removeprefix("sqlite:///")).unlink()
+        report_rss(json.loads(child.stdout.strip().splitlines()[-1]), precision, auto)
+
+
+def report_rss(rss: dict[str, Any], precision: str, auto: str) -> None:
+    """Print one separate-process memory measurement."""
+    used = f"auto -> {auto}" if precision == "auto" else precision
+    print(f"peak RSS scoring {rss['posts']:,} posts in a separate process (precision {used}): "
+          f"{rss['peak_rss_mb']:,.0f} MB ({rss['posts'] / rss['seconds']:,.1f} posts/s; seconds per step "
+          + ", ".join(f"{k} {v:.1f}" for k, v in rss["stage_seconds"].items()) + f"; bounded by {rss['bound_by']})")
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@ batches, the forward, and rows in the score table's column order."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,8 @@ class Chunk:
     post_ids: list[int]
     text_hashes: list[str]
     plan: WindowPlan
+    #: Seconds this chunk spent in each preparation step ("read", "language", "tokenise").
+    seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -47,7 +50,7 @@ class ChunkScorer:
 
     def prepare(self, candidates: Sequence[score_store.Candidate]) -> Chunk:
         """Language check, tokenisation, windows and padded batches for one chunk."""
-        now = utcnow()
+        now, t0 = utcnow(), time.perf_counter()
         skipped: list[dict[str, Any]] = []
         keep: list[score_store.Candidate] = []
         with_text = [c for c in candidates if c.text and c.text.strip()]
@@ -64,8 +67,10 @@ class ChunkScorer:
                 keep.append(c)
             else:
                 skipped.append(_skip_row(c, reason, now))
+        t1 = time.perf_counter()
         plan = self.predictor.plan(self.predictor.encode([c.text or "" for c in keep]) if keep else [])
-        return Chunk(skipped, [c.post_id for c in keep], [c.text_hash for c in keep], plan)
+        seconds = {"language": t1 - t0, "tokenise": time.perf_counter() - t1}
+        return Chunk(skipped, [c.post_id for c in keep], [c.text_hash for c in keep], plan, seconds)
 
     def score_chunk(self, chunk: Chunk, tick: Callable[[float], None] | None = None) -> list[dict[str, Any]]:
         """Score rows (scored and skipped) of one prepared chunk; ``tick(fraction of windows done)``."""

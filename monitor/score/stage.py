@@ -64,6 +64,8 @@ Progress = Callable[[int], None]
 #: Posts in the first chunk: the model idles while it is prepared (language check, tokenising),
 #: so it is kept small; later chunks are prepared while the model works on the one before.
 FIRST_CHUNK = 1024
+#: The steps of preparing a chunk (see :meth:`ChunkScorer.prepare`), in :attr:`ScoreReport.stage_seconds`.
+PREPARATION_STEPS = ("read", "language", "tokenise")
 
 
 @dataclass
@@ -77,6 +79,9 @@ class ScoreReport:
     seconds: float = 0.0
     scoring_seconds: float = 0.0  # of ``seconds``: after the model was loaded
     tokens: int = 0
+    #: Seconds per step of the run: "read", "language", "tokenise" (preparation, in the reader
+    #: thread when it overlaps), "model", "write", and "waiting" (the model waiting for a chunk).
+    stage_seconds: dict[str, float] = field(default_factory=dict)
     other_versions: dict[str, int] = field(default_factory=dict)
     message: str | None = None
 
@@ -100,7 +105,26 @@ class ScoreReport:
             "seconds": round(self.seconds, 3),
             "load_seconds": round(self.seconds - self.scoring_seconds, 3),
             "posts_per_second": round(self.posts_per_second, 1),
+            "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
         }
+
+    def add_seconds(self, seconds: dict[str, float]) -> None:
+        """Count ``seconds`` (step -> seconds) into :attr:`stage_seconds`."""
+        for step, value in seconds.items():
+            self.stage_seconds[step] = self.stage_seconds.get(step, 0.0) + value
+
+    def bound_by(self) -> str | None:
+        """The step that bounds the run. Prepared in a thread: the model, unless it waited for
+        chunks (``waiting`` 5% of its time or more), then the slowest preparation step.
+        Prepared inline: the slowest step."""
+        st = self.stage_seconds
+        if not st:
+            return None
+        if "waiting" not in st:
+            return max(st, key=st.__getitem__)
+        if st["waiting"] < 0.05 * st.get("model", 0.0):
+            return "model"
+        return max((k for k in PREPARATION_STEPS if k in st), key=st.__getitem__)
 
 
 def run_score(
@@ -165,8 +189,10 @@ def run_score(
     with recorded_run(engine, version, t0) as report:
         if overlap is None:
             overlap = overlap_preparation(predictor, settings.scoring.overlap)
-        chunks = (_read_ahead(engine, scorer, version, rescore, pending) if overlap
-                  else (scorer.prepare(c) for c in _candidate_chunks(engine, scorer, version, rescore, pending)))
+        def prepared(stop: threading.Event | None = None) -> Iterator[Chunk]:
+            return _prepared_chunks(engine, scorer, version, rescore, pending, stop)
+
+        chunks = _read_ahead(prepared, report) if overlap else prepared()
         for chunk in chunks:
             _write_chunk(engine, scorer, version, chunk, report, progress)
     return report
@@ -215,9 +241,12 @@ def _write_chunk(engine: Engine, scorer: ChunkScorer, version: str, chunk: Chunk
             progress(target - shown)
             shown = target
 
+    t0 = time.perf_counter()
     rows = scorer.score_chunk(chunk, tick)
+    t1 = time.perf_counter()
     with session_scope(engine) as session:
         score_store.write_scores(session, version, rows)
+    report.add_seconds({**chunk.seconds, "model": t1 - t0, "write": time.perf_counter() - t1})
     report.scored += len(chunk.post_ids)
     report.skipped += len(chunk.skipped)
     report.windowed += int((chunk.plan.windows > 1).sum())
@@ -303,10 +332,26 @@ def _candidate_chunks(
         yield list(candidates)
 
 
-def _read_ahead(
-    engine: Engine, scorer: ChunkScorer, version: str, rescore: bool, limit: int
+def _prepared_chunks(
+    engine: Engine, scorer: ChunkScorer, version: str, rescore: bool, limit: int,
+    stop: threading.Event | None = None,
 ) -> Iterator[Chunk]:
-    """Yield prepared chunks while a thread reads and prepares the next one (queue depth 2)."""
+    """The candidates' chunks, read and prepared, each with the seconds its reading took."""
+    candidates = _candidate_chunks(engine, scorer, version, rescore, limit, stop)
+    while True:
+        t0 = time.perf_counter()
+        batch = next(candidates, None)
+        if batch is None:
+            return
+        read = time.perf_counter() - t0
+        chunk = scorer.prepare(batch)
+        chunk.seconds["read"] = read
+        yield chunk
+
+
+def _read_ahead(prepared: Callable[[threading.Event], Iterator[Chunk]], report: ScoreReport) -> Iterator[Chunk]:
+    """Yield prepared chunks while a thread reads and prepares the next one (queue depth 2);
+    the time spent waiting for one is counted as ``waiting`` in ``report``."""
     ready: queue.Queue[Chunk | BaseException | None] = queue.Queue(maxsize=2)
     stop = threading.Event()
 
@@ -321,8 +366,8 @@ def _read_ahead(
 
     def reader() -> None:
         try:
-            for candidates in _candidate_chunks(engine, scorer, version, rescore, limit, stop):
-                if not put(scorer.prepare(candidates)):
+            for chunk in prepared(stop):
+                if not put(chunk):
                     return
             put(None)
         except BaseException as exc:  # noqa: BLE001  (handed to the main thread, which re-raises it)
@@ -332,7 +377,9 @@ def _read_ahead(
     thread.start()
     try:
         while True:
+            t0 = time.perf_counter()
             item = ready.get()
+            report.add_seconds({"waiting": time.perf_counter() - t0})
             if item is None:
                 return
             if isinstance(item, BaseException):

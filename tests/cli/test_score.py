@@ -18,7 +18,8 @@ POSTS = [
     {"id": "3", "text": "Ich bin heute so müde und traurig, alles ist mir zu viel.", "author": "cem"},
     {"id": "4", "text": " ".join(["i am afraid and scared of the dark"] * 12), "author": "ann"},
 ]
-KEYS = {"model_version", "scored", "skipped", "windowed", "seconds", "load_seconds", "posts_per_second"}
+KEYS = {"model_version", "scored", "skipped", "windowed", "seconds", "load_seconds", "posts_per_second",
+        "stage_seconds"}
 
 
 @pytest.fixture(scope="module")

@@ -339,10 +339,30 @@ def test_prepared_in_a_thread_or_inline_the_rows_are_the_same(
         add_posts(eng, texts)
         report = run_score(eng, settings, predictor=predictor, overlap=overlap)
         assert (report.scored, report.skipped, report.windowed) == (48, 9, 3)
+        steps = report.stage_seconds
+        main_thread = {"model", "write", "waiting"} if overlap else set(steps)
+        assert set(steps) == {"read", "language", "tokenise", "model", "write"} | ({"waiting"} if overlap else set())
+        assert all(v > 0 for v in steps.values()) and report.bound_by() in steps
+        assert sum(steps[k] for k in main_thread) <= report.scoring_seconds
+        assert report.to_json()["stage_seconds"] == {k: round(v, 3) for k, v in steps.items()}
         stored.append([(r.post_id, r.status, r.reason, r.depression_index, r.probs, r.windows)
                        for r in sorted(score_rows(eng).values(), key=lambda r: r.post_id)])
         eng.dispose()
     assert stored[0] == stored[1]
+
+
+def test_the_bounding_step_is_the_model_unless_it_waits_for_preparation() -> None:
+    from monitor.score.stage import ScoreReport
+
+    report = ScoreReport(model_version="v")
+    assert report.bound_by() is None
+    report.add_seconds({"read": 0.5, "language": 1.0, "tokenise": 2.0, "model": 10.0, "write": 0.2, "waiting": 0.4})
+    assert report.bound_by() == "model"
+    report.add_seconds({"waiting": 3.0, "tokenise": 6.0})  # the model waited 3.4 s of 10: tokenising bounds
+    assert report.bound_by() == "tokenise" and report.stage_seconds["tokenise"] == 8.0
+    inline = ScoreReport(model_version="v")
+    inline.add_seconds({"read": 0.1, "language": 4.0, "tokenise": 1.0, "model": 3.0, "write": 0.1})
+    assert inline.bound_by() == "language"
 
 
 def test_configured_overlap_chooses_the_preparation(
