@@ -65,11 +65,11 @@ def ingest(app: AppContext, sources: tuple[str, ...], kind: str | None, as_json:
 def _require_location(name: str, known: list[str]) -> None:
     """A SOURCE that is not configured and looks like no path, URL or glob is a mistyped name."""
     import difflib
-    import glob
 
+    from monitor.ingest.files import is_glob
     from monitor.ingest.registry import is_url
 
-    if is_url(name) or glob.has_magic(name) or Path(name).expanduser().exists():
+    if is_url(name) or is_glob(name) or Path(name).expanduser().exists():
         return
     if "/" in name or Path(name).suffix:
         return  # a path: ingest reports it as a missing file, with the other sources' counts

@@ -3,7 +3,6 @@ comments kept)."""
 
 from __future__ import annotations
 
-import glob
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +95,7 @@ def sources_add(app: AppContext, name: str, location: str, kind: str | None, col
 
     Example: emomon sources add news https://example.org/feed.xml
     """
+    from monitor.ingest.files import is_glob
     from monitor.ingest.registry import canonical_location, guess_kind, is_url
     from monitor.sources_file import add_source, config_location
 
@@ -110,7 +110,7 @@ def sources_add(app: AppContext, name: str, location: str, kind: str | None, col
     add_source(path, name=name, kind=kind or guess_kind(canonical_location(location)),
                location=written, columns=mapping)
     app.log(f"added source {name!r} ({redact_url(written)}) to {path}")
-    if not is_url(location) and not glob.has_magic(location):
+    if not is_url(location) and not is_glob(location):
         real = Path(written) if Path(written).is_absolute() else path.parent / written
         if not real.exists():
             app.log(f"[yellow]warning:[/] {real} does not exist (yet): `emomon ingest {name}` will "

@@ -47,7 +47,6 @@ DEFAULT_COLUMNS = {
     "language": "language",
 }
 CHUNK_BYTES = 8 * 1024 * 1024
-_GLOB_CHARS = frozenset("*?[")
 
 
 def column_map(columns: Mapping[str, str]) -> dict[str, str]:
@@ -57,13 +56,18 @@ def column_map(columns: Mapping[str, str]) -> dict[str, str]:
     return merged
 
 
+def is_glob(location: str) -> bool:
+    """Whether a location is a glob pattern (``*``, ``?`` or ``[``) rather than one path."""
+    return glob.has_magic(location)
+
+
 def expand(location: str) -> list[Path]:
     """The files a location names: one path, or every match of a glob (sorted).
 
     Raises:
         SourceError: Nothing matches, or the path is not a file.
     """
-    if _GLOB_CHARS & set(location):
+    if is_glob(location):
         matches = sorted(Path(p) for p in glob.glob(location, recursive=True) if Path(p).is_file())
         if not matches:
             raise SourceError(f"no files match {location!r}: check the source's location")

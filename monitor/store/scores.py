@@ -12,10 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import polars as pl
 from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 from sqlalchemy.types import String
@@ -30,6 +29,9 @@ from monitor.store.schema import (
     Source,
     table_of,
 )
+
+if TYPE_CHECKING:
+    import polars as pl  # imported where a frame is built: scoring itself never needs it
 
 HASH_CHARS = 8
 _UPDATED = ("status", "reason", "depression_index", "probs", "windows", "text_hash", "scored_at")
@@ -189,6 +191,8 @@ def read_scores(
         author: Only this author (by pseudonym).
         model_version: Only scores of this model version.
     """
+    import polars as pl
+
     sqlite = session.get_bind().dialect.name == "sqlite"
     # On SQLite the timestamp is read as its stored text and parsed by polars in one go; source
     # names and pseudonyms are mapped from their small tables instead of joined on every row.
