@@ -113,17 +113,10 @@ def export_int8(network: MultitaskNetwork, probe: tuple[torch.Tensor, torch.Tens
     scratch = Path(tempfile.mkdtemp(prefix=".build-", dir=out.parent))
     try:
         fp32 = scratch / "model.fp32.onnx"
-        with warnings.catch_warnings():  # the TorchScript exporter's deprecation notices
-            warnings.simplefilter("ignore")
-            torch.onnx.export(_Heads(network).eval(), probe, str(fp32), input_names=["input_ids", "attention_mask"],
-                              output_names=list(OUTPUTS), opset_version=17, dynamo=False,
-                              dynamic_axes={"input_ids": {0: "batch", 1: "tokens"},
-                                            "attention_mask": {0: "batch", 1: "tokens"}})
-        heads = ["goemotions_head", "carer_head", "big5_head", "embedding", "branches"]
+        export_onnx(network, probe, fp32)
         model = scratch / "model.onnx"
         quantize_dynamic(str(fp32), str(model), weight_type=QuantType.QInt8, per_channel=True,
-                         op_types_to_quantize=["MatMul"],
-                         nodes_to_exclude=_nodes_under(fp32, heads))
+                         op_types_to_quantize=["MatMul"], nodes_to_exclude=head_nodes(fp32))
         fp32.unlink()
         with torch.inference_mode():
             reference = network(*probe)
@@ -143,10 +136,23 @@ def export_int8(network: MultitaskNetwork, probe: tuple[torch.Tensor, torch.Tens
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _nodes_under(path: Path, prefixes: list[str]) -> list[str]:
-    """Names of the exported graph's nodes that belong to the modules named by ``prefixes``."""
+def export_onnx(network: MultitaskNetwork, probe: tuple[torch.Tensor, torch.Tensor], path: Path) -> None:
+    """Write ``network`` (fp32, eval mode) as an fp32 ONNX graph: token ids and mask in (any batch
+    and length), the heads' logits and the pooled vector out (:data:`OUTPUTS`)."""
+    with warnings.catch_warnings():  # the TorchScript exporter's deprecation notices
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_Heads(network).eval(), probe, str(path), input_names=["input_ids", "attention_mask"],
+                          output_names=list(OUTPUTS), opset_version=17, dynamo=False,
+                          dynamic_axes={"input_ids": {0: "batch", 1: "tokens"},
+                                        "attention_mask": {0: "batch", 1: "tokens"}})
+
+
+def head_nodes(path: Path) -> list[str]:
+    """Names of the exported graph's nodes outside the encoder (heads, branches, gates), which
+    stay in fp32: they are small, and the heads' outputs are what a score is made of."""
     import onnx
 
+    prefixes = ["goemotions_head", "carer_head", "big5_head", "embedding", "branches"]
     graph = onnx.load(str(path), load_external_data=False).graph
     return [n.name for n in graph.node if any(f"/{p}" in n.name for p in prefixes)]
 
