@@ -20,9 +20,16 @@ step() { echo "== $(( $(date +%s) - started ))s: $*"; }
 step "environment"
 GPU_DIR="${GPU_DIR:-.gpu}"
 if [ -d "$GPU_DIR/wheels" ]; then
+    wanted="$(cat "$GPU_DIR/python-version")"
+    have="$(python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
+    if [ "$wanted" != "$have" ]; then
+        echo "the wheels in $GPU_DIR are for Python $wanted, python3 here is $have:" \
+             "run PYTHON_VERSION=$have bash bench/gpu-prepare.sh and carry $GPU_DIR again" >&2
+        exit 2
+    fi
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/emomon-site \
         "$GPU_DIR"/wheels/*.whl
-    export PYTHONPATH="/tmp/emomon-site:$PWD"
+    export PYTHONPATH="/tmp/emomon-site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
     mkdir -p /tmp/emomon-datasets
     tar -xzf "$GPU_DIR/datasets.tar.gz" -C /tmp/emomon-datasets
     DATASETS="${DATASETS:-/tmp/emomon-datasets}"

@@ -15,11 +15,15 @@ OUT_DIR="${OUT_DIR:-.gpu}"
 DATASETS="${DATASETS:-../shared/datasets}"
 PYTHON_VERSION="${PYTHON_VERSION:-3.12}"
 mkdir -p "$OUT_DIR/wheels"
-grep -qx "/$OUT_DIR/" .git/info/exclude 2>/dev/null || echo "/$OUT_DIR/" >> .git/info/exclude
+exclude="$(git rev-parse --git-path info/exclude)"
+case "$OUT_DIR" in
+    /*) ;;  # outside the work tree: nothing to ignore
+    *) grep -qx "/$OUT_DIR/" "$exclude" 2>/dev/null || echo "/$OUT_DIR/" >> "$exclude" ;;
+esac
 version() { python -c "import importlib.metadata as m, sys; print(m.version(sys.argv[1]))" "$1"; }
 pins=()
-for name in SQLAlchemy alembic Mako APScheduler tzlocal pydantic pydantic_core pydantic-settings python-dotenv \
-            annotated-types typing-inspection; do
+for name in SQLAlchemy alembic Mako MarkupSafe APScheduler tzlocal pydantic pydantic_core pydantic-settings \
+            python-dotenv annotated-types typing-inspection typing_extensions; do
     pins+=("$name==$(version "$name")")
 done
 platforms=()
@@ -30,6 +34,7 @@ python -m pip download -q --no-deps --only-binary=:all: --python-version "$PYTHO
     "${platforms[@]}" -d "$OUT_DIR/wheels" "${pins[@]}"
 # langid is published as a source archive only: build its (pure-Python) wheel here.
 python -m pip wheel -q --no-deps -w "$OUT_DIR/wheels" "langid==$(version langid)"
+echo "$PYTHON_VERSION" > "$OUT_DIR/python-version"  # the wheels' Python: gpu-check.sh checks it
 tar -czf "$OUT_DIR/datasets.tar.gz" -C "$DATASETS" goemotions/train.tsv carer_emotion/train.jsonl \
     mypersonality/mypersonality.csv
 du -sh "$OUT_DIR"/*

@@ -13,8 +13,9 @@ number of threads, and is compared with PyTorch fp32 on those batches:
   ``openvino`` package is installed (it is not a dependency of emomon: ``pip install openvino``).
 
 Prints posts/s (median of ``--repeats``), the speed-up over PyTorch fp32, the mean and largest
-absolute difference of all head probabilities from PyTorch fp32, the share of posts whose CARER
-class changes, and the installed size of each runtime package.
+absolute difference of all head probabilities from PyTorch fp32, the share of windows (one per
+post unless a post is longer than the window) whose CARER class changes, and the installed size
+of each runtime package.
 
 Usage (from the repository root):
     python bench/research/int8_runtimes.py --posts 1500 --repeats 3
@@ -47,7 +48,6 @@ from monitor.model.int8 import OUTPUTS, export_onnx, head_nodes, head_probabilit
 from monitor.model.predictor import Predictor, WindowPlan  # noqa: E402
 
 Call = Callable[[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]
-HEADS = ("goemotions", "carer", "big5")
 
 
 def installed_mb(distribution: str) -> float | None:
@@ -160,9 +160,10 @@ def main() -> None:
                 elapsed, probs[name] = run(predictor, plan, call)
                 seconds[name].append(elapsed)
     reference = probs["PyTorch fp32"]
-    carer = slice(28, 34)
+    width = len(predictor.goemotions_labels)
+    carer = slice(width, width + len(predictor.carer_labels))  # head_probabilities: goemotions | carer | big5
     base = args.posts / statistics.median(seconds["PyTorch fp32"])
-    print("| runtime | posts/s | vs PyTorch fp32 | mean abs. prob. diff | max | CARER class changed |")
+    print("| runtime | posts/s | vs PyTorch fp32 | mean abs. prob. diff | max | CARER class changed (windows) |")
     print("|---|---|---|---|---|---|")
     for name in candidates:
         pps = args.posts / statistics.median(seconds[name])

@@ -66,8 +66,7 @@ def _require_location(name: str, known: list[str]) -> None:
     """A SOURCE that is not configured and looks like no path, URL or glob is a mistyped name."""
     import difflib
 
-    from monitor.ingest.files import is_glob
-    from monitor.ingest.registry import is_url
+    from monitor.ingest.registry import is_glob, is_url
 
     if is_url(name) or is_glob(name) or Path(name).expanduser().exists():
         return

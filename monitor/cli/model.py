@@ -33,25 +33,34 @@ def datasets_dir(app: AppContext, override: Path | None) -> Path:
 
 
 def parse_task_probs(text: str) -> dict[str, float]:
-    """``goemotions=0.3,carer=0.6,big5=0.1`` as a dict; a usage error names what is wrong."""
+    """``goemotions=0.3,carer=0.6,big5=0.1`` as a dict (checked by `TrainConfig.validate`);
+    a usage error names what is wrong."""
     from monitor.model.network import TASKS
+    from monitor.training.trainer import TrainConfig
 
     shares: dict[str, float] = {}
     for part in text.split(","):
-        task, sep, value = part.strip().partition("=")
+        task, sep, value = (piece.strip() for piece in part.partition("="))
         if not sep or task not in TASKS:
             raise click.BadParameter(f"{part.strip()!r} is not TASK=SHARE with TASK one of {', '.join(TASKS)}",
                                      param_hint="--task-probs")
+        if task in shares:
+            raise click.BadParameter(f"{task} is given twice", param_hint="--task-probs")
         try:
-            share = float(value)
+            shares[task] = float(value)
         except ValueError:
-            share = float("nan")
-        if not 0 <= share < float("inf"):
-            raise click.BadParameter(f"share {value!r} of {task} must be a number >= 0", param_hint="--task-probs")
-        shares[task] = share
-    if sum(shares.values()) <= 0:
-        raise click.BadParameter("the shares must not all be 0", param_hint="--task-probs")
+            raise click.BadParameter(f"share {value!r} of {task} must be a number >= 0",
+                                     param_hint="--task-probs") from None
+    try:
+        TrainConfig(task_probs=shares).validate()
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--task-probs") from None
     return shares
+
+
+#: TrainConfig's default shares, written out so the CLI starts without importing the trainer
+#: (a test keeps the two equal).
+DEFAULT_TASK_PROBS = "goemotions=0.45,carer=0.4,big5=0.15"
 
 
 @click.command()
@@ -64,8 +73,9 @@ def parse_task_probs(text: str) -> dict[str, float]:
               help="Folder with carer_emotion/, goemotions/, mypersonality/ (default [model] datasets). Example: --datasets ../shared/datasets")
 @click.option("--steps", type=click.IntRange(1), default=9000, show_default=True, help="Optimiser steps. Example: --steps 9000")
 @click.option("--batch-size", type=click.IntRange(2), default=32, show_default=True, help="Examples per step. Example: --batch-size 32")
-@click.option("--task-probs", "task_probs", type=str, default="goemotions=0.45,carer=0.4,big5=0.15", show_default=True,
-              help="Share of steps per task. Example: --task-probs goemotions=0.3,carer=0.6,big5=0.1")
+@click.option("--task-probs", "task_probs", type=str, default=DEFAULT_TASK_PROBS, show_default=True,
+              help="Relative share of steps per task (normalised; a task left out is not trained; "
+                   "ignored by --mode alternate). Example: --task-probs goemotions=0.3,carer=0.6,big5=0.1")
 @click.option("--lr-encoder", type=float, default=8e-5, show_default=True, help="Peak encoder learning rate. Example: --lr-encoder 5e-5")
 @click.option("--gate", type=click.Choice(["sog", "sig", "silg", "none"]), default="sog", show_default=True,
               help="Information-sharing gate between branches. Example: --gate none")

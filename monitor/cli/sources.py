@@ -95,8 +95,7 @@ def sources_add(app: AppContext, name: str, location: str, kind: str | None, col
 
     Example: emomon sources add news https://example.org/feed.xml
     """
-    from monitor.ingest.files import is_glob
-    from monitor.ingest.registry import canonical_location, guess_kind, is_url
+    from monitor.ingest.registry import canonical_location, guess_kind, is_glob, is_url
     from monitor.sources_file import add_source, config_location
 
     mapping: dict[str, str] = {}

@@ -36,6 +36,7 @@ from monitor.ingest.limits import (
     read_capped,
 )
 from monitor.ingest.records import RawRecord
+from monitor.ingest.registry import is_glob
 from monitor.ingest.text import parse_datetime
 
 DEFAULT_COLUMNS = {
@@ -54,11 +55,6 @@ def column_map(columns: Mapping[str, str]) -> dict[str, str]:
     merged = dict(DEFAULT_COLUMNS)
     merged.update(columns)
     return merged
-
-
-def is_glob(location: str) -> bool:
-    """Whether a location is a glob pattern (``*``, ``?`` or ``[``) rather than one path."""
-    return glob.has_magic(location)
 
 
 def expand(location: str) -> list[Path]:

@@ -3,6 +3,7 @@ reads it. Light to import (the command line's choices come from here)."""
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -26,6 +27,11 @@ _SUFFIX_KINDS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv"
 def is_url(location: str) -> bool:
     """True for http(s) locations."""
     return location.lower().startswith(("http://", "https://"))
+
+
+def is_glob(location: str) -> bool:
+    """Whether a location is a glob pattern (``*``, ``?`` or ``[``) rather than one path."""
+    return glob.has_magic(location)
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}

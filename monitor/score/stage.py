@@ -79,8 +79,10 @@ class ScoreReport:
     seconds: float = 0.0
     scoring_seconds: float = 0.0  # of ``seconds``: after the model was loaded
     tokens: int = 0
-    #: Seconds per step of the run: "read", "language", "tokenise" (preparation, in the reader
-    #: thread when it overlaps), "model", "write", and "waiting" (the model waiting for a chunk).
+    #: Seconds per step of the run: "read", "language", "tokenise" (tokenising, windows and padded
+    #: batches) prepare a chunk, in the reader thread when it overlaps the model (then the steps
+    #: add up to more than the run); "model", "write"; and "waiting": the model waiting for a
+    #: prepared chunk after the first. Empty for the Ray engine, whose actors keep their own.
     stage_seconds: dict[str, float] = field(default_factory=dict)
     other_versions: dict[str, int] = field(default_factory=dict)
     message: str | None = None
@@ -114,16 +116,16 @@ class ScoreReport:
             self.stage_seconds[step] = self.stage_seconds.get(step, 0.0) + value
 
     def bound_by(self) -> str | None:
-        """The step that bounds the run. Prepared in a thread: the model, unless it waited for
-        chunks (``waiting`` 5% of its time or more), then the slowest preparation step.
-        Prepared inline: the slowest step."""
+        """The step that bounds the run. Prepared in a thread: the slower of the model and the
+        writes, unless they waited for chunks (``waiting`` 5% of their time or more), then the
+        slowest preparation step. Prepared inline: the slowest step."""
         st = self.stage_seconds
         if not st:
             return None
         if "waiting" not in st:
             return max(st, key=st.__getitem__)
-        if st["waiting"] < 0.05 * st.get("model", 0.0):
-            return "model"
+        if st["waiting"] < 0.05 * (st.get("model", 0.0) + st.get("write", 0.0)):
+            return max((k for k in ("model", "write") if k in st), key=st.__getitem__, default="model")
         return max((k for k in PREPARATION_STEPS if k in st), key=st.__getitem__)
 
 
@@ -351,7 +353,7 @@ def _prepared_chunks(
 
 def _read_ahead(prepared: Callable[[threading.Event], Iterator[Chunk]], report: ScoreReport) -> Iterator[Chunk]:
     """Yield prepared chunks while a thread reads and prepares the next one (queue depth 2);
-    the time spent waiting for one is counted as ``waiting`` in ``report``."""
+    the time spent waiting for one after the first is counted as ``waiting`` in ``report``."""
     ready: queue.Queue[Chunk | BaseException | None] = queue.Queue(maxsize=2)
     stop = threading.Event()
 
@@ -375,11 +377,14 @@ def _read_ahead(prepared: Callable[[threading.Event], Iterator[Chunk]], report: 
 
     thread = threading.Thread(target=reader, name="emomon-score-reader", daemon=True)
     thread.start()
+    first = True  # the model always waits for the first chunk: that is start-up, not a bound
     try:
         while True:
             t0 = time.perf_counter()
             item = ready.get()
-            report.add_seconds({"waiting": time.perf_counter() - t0})
+            if not first:
+                report.add_seconds({"waiting": time.perf_counter() - t0})
+            first = False
             if item is None:
                 return
             if isinstance(item, BaseException):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -170,29 +170,34 @@ def _data_choices(tc: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-GENERATED_SECTIONS = ("Intended use", "Model", "Training", "Data and licences", "Metrics", "Compared with ",
-                      "Baselines", "Ablation", "Limits")
-
-
-def hand_written_sections(card: str) -> list[str]:
-    """The ``## `` sections of an existing card that `write_model_card` does not generate, in order,
-    each with its heading: a re-export keeps them."""
-    sections: list[list[str]] = []
+def card_sections(card: str) -> list[tuple[str, str]]:
+    """The ``## `` sections of a card as (title, text with its heading), in order; text before
+    the first heading and headings inside fenced code blocks are not sections."""
+    sections: list[tuple[str, list[str]]] = []
+    fenced = False
     for line in card.splitlines():
-        if line.startswith("## "):
-            sections.append([line])
+        if line.startswith("```"):
+            fenced = not fenced
+        if line.startswith("## ") and not fenced:
+            sections.append((line[3:].strip(), [line]))
         elif sections:
-            sections[-1].append(line)
-    return ["\n".join(lines).rstrip() for lines in sections
-            if not lines[0][3:].startswith(GENERATED_SECTIONS)]
+            sections[-1][1].append(line)
+    return [(title, "\n".join(lines).rstrip()) for title, lines in sections]
+
+
+def hand_written_sections(card: str, generated: Collection[str]) -> list[str]:
+    """The sections of an existing card whose titles are not among ``generated`` (the titles a
+    new card writes), in order, each with its heading: a re-export keeps them."""
+    return [text for title, text in card_sections(card) if title not in generated]
 
 
 def write_model_card(model_dir: Path, *, baselines: dict[str, Any] | None = None, ablation: dict[str, Any] | None = None,
                      training_notes: str = "", ablation_notes: str = "", previous: dict[str, Any] | None = None,
-                     kept_sections: Sequence[str] = ()) -> Path:
+                     old_card: str = "") -> list[str]:
     """Write MODEL_CARD.md from metrics.json, config.json and optional baseline/ablation results;
-    ``previous`` is the previous model's `emomon evaluate --split test --json` document;
-    ``kept_sections`` (hand-written, see `hand_written_sections`) go before the limits."""
+    ``previous`` is the previous model's `emomon evaluate --split test --json` document. The
+    sections of ``old_card`` (the card this one replaces) that this card does not write again
+    are kept, before the limits; returns their titles."""
     metrics = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
     config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
     training = config.get("training", {})
@@ -241,9 +246,7 @@ def write_model_card(model_dir: Path, *, baselines: dict[str, Any] | None = None
         lines += ["## Baselines", "", *baselines_section(baselines), ""]
     if ablation:
         lines += ["## Ablation", "", *ablation_section(ablation), "", *([ablation_notes, ""] if ablation_notes else [])]
-    for section in kept_sections:
-        lines += [section, ""]
-    lines += [
+    limits = [
         "## Limits", "",
         "- English only; posts in other languages are skipped by `emomon score`, not scored.",
         "- Trained on short social-media text (tweets, Reddit comments, Facebook statuses); long-form text, "
@@ -257,6 +260,9 @@ def write_model_card(model_dir: Path, *, baselines: dict[str, Any] | None = None
         "has not been validated against clinical outcomes and must not be read as a risk score.",
         "- Biases of the source datasets (Reddit and Twitter demographics, annotator disagreement) carry over.", "",
     ]
-    path = model_dir / "MODEL_CARD.md"
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
+    generated = {title for title, _ in card_sections("\n".join(lines + limits))}
+    kept = hand_written_sections(old_card, generated)
+    for section in kept:
+        lines += [section, ""]
+    (model_dir / "MODEL_CARD.md").write_text("\n".join(lines + limits), encoding="utf-8")
+    return [section.splitlines()[0][3:].strip() for section in kept]

@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 from monitor.model.artifact import Calibration, save_artifact, write_calibration
 from monitor.model.predictor import load_model
 from monitor.training.big5_cv import big5_cross_validation
-from monitor.training.card import hand_written_sections, write_model_card
+from monitor.training.card import write_model_card
 from monitor.training.data import split_authors
 from monitor.training.evaluate import evaluate_predictor, fit_calibration, read_splits
 from monitor.training.run import load_encoder
@@ -45,7 +45,7 @@ def export_run(run_dir: Path, out_dir: Path, *, datasets: Path, name: str, windo
     training = {"train_config": asdict(config), "selected_step": best["step"],
                 "validation_at_selection": best.get("summary", {})}
     old_card = out_dir / "MODEL_CARD.md"
-    kept = hand_written_sections(old_card.read_text(encoding="utf-8")) if old_card.exists() else []
+    old_text = old_card.read_text(encoding="utf-8") if old_card.exists() else ""
     # Written uncalibrated first, so calibration is fitted on the shipped (fp16) weights through the
     # same inference path that scores posts; then only calibration.json is written again.
     version = save_artifact(out_dir, name=name, model=network, tokenizer=tokenizer, calibration=Calibration(),
@@ -72,8 +72,8 @@ def export_run(run_dir: Path, out_dir: Path, *, datasets: Path, name: str, windo
     # previous model's `emomon evaluate --split test --json`, shown beside this model).
     extras = {name: json.loads((run_dir / f"{name}.json").read_text(encoding="utf-8"))
               for name in ("baselines", "ablation", "previous") if (run_dir / f"{name}.json").exists()}
-    write_model_card(out_dir, **extras, kept_sections=kept)
+    kept = write_model_card(out_dir, **extras, old_card=old_text)
     if kept:
-        titles = ", ".join(repr(section.splitlines()[0][3:]) for section in kept)
-        log(f"kept the hand-written card sections {titles}: check their figures against the new weights")
+        titles = ", ".join(repr(title) for title in kept)
+        log(f"kept the card sections {titles} of the previous card: check their figures against the new weights")
     return metrics

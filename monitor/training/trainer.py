@@ -69,6 +69,11 @@ class TrainConfig:
         unknown = set(self.task_probs) - set(TASKS)
         if unknown:
             raise ValueError(f"unknown tasks in task_probs: {sorted(unknown)!r}")
+        for task, share in self.task_probs.items():
+            if not 0 <= share < float("inf"):
+                raise ValueError(f"share {share!r} of {task} must be a number >= 0")
+        if sum(self.task_probs.values()) <= 0:
+            raise ValueError("the task shares must not all be 0")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:

@@ -78,7 +78,7 @@ def test_train_exports_a_loadable_model_with_test_metrics(tmp_path, runner, monk
     again_card = (tmp_path / "out" / "MODEL_CARD.md").read_text()
     assert again_card.count("## Field notes\n\nWritten by hand.") == 1 and again_card.count("## Metrics") == 1
     assert again_card.index("## Field notes") < again_card.index("## Limits")
-    assert "kept the hand-written card sections 'Field notes'" in exported.output
+    assert "kept the card sections 'Field notes' of the previous card" in exported.output
 
     evaluated = runner.invoke(cli, ["evaluate", "--model", str(tmp_path / "out"), "--datasets", str(data),
                                     "--split", "test", "--json"])
@@ -98,9 +98,15 @@ def test_task_probs_reach_the_run_config_and_bad_shares_are_usage_errors(tmp_pat
     assert result.exit_code == 0, result.output
     saved = json.loads((tmp_path / "run" / "train_config.json").read_text())
     assert saved["task_probs"] == {"carer": 0.7, "big5": 0.3}
+    from monitor.cli.model import DEFAULT_TASK_PROBS, parse_task_probs
+    from monitor.training.trainer import TrainConfig
+
+    assert parse_task_probs(DEFAULT_TASK_PROBS) == TrainConfig().task_probs
+    assert parse_task_probs(" carer = 2 ") == {"carer": 2.0}
     for bad, says in [("carer=-1", "must be a number >= 0"), ("carer=nan", "must be a number >= 0"),
+                      ("carer=x", "must be a number >= 0"), ("carer=1,carer=2", "carer is given twice"),
                       ("sadness=1", "TASK one of goemotions, carer, big5"), ("carer", "not TASK=SHARE"),
-                      ("carer=0,big5=0", "must not all be 0")]:
+                      ("carer=0,big5=0", "must not all be 0"), ("carer=inf", "must be a number >= 0")]:
         refused = runner.invoke(cli, [*base, "--run-dir", str(tmp_path / bad), "--task-probs", bad])
         assert refused.exit_code == 2 and says in refused.output, (bad, refused.output)
         assert not (tmp_path / bad).exists()

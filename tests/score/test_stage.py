@@ -360,6 +360,9 @@ def test_the_bounding_step_is_the_model_unless_it_waits_for_preparation() -> Non
     assert report.bound_by() == "model"
     report.add_seconds({"waiting": 3.0, "tokenise": 6.0})  # the model waited 3.4 s of 10: tokenising bounds
     assert report.bound_by() == "tokenise" and report.stage_seconds["tokenise"] == 8.0
+    slow_writes = ScoreReport(model_version="v")  # e.g. a distant PostgreSQL server
+    slow_writes.add_seconds({"read": 0.1, "language": 0.2, "tokenise": 0.5, "model": 10.0, "write": 30.0, "waiting": 0.2})
+    assert slow_writes.bound_by() == "write"
     inline = ScoreReport(model_version="v")
     inline.add_seconds({"read": 0.1, "language": 4.0, "tokenise": 1.0, "model": 3.0, "write": 0.1})
     assert inline.bound_by() == "language"

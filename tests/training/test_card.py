@@ -1,8 +1,8 @@
-"""Model card sections: what a re-export regenerates and what it keeps."""
+"""Model card sections: what a re-export writes again and what it keeps."""
 
 from __future__ import annotations
 
-from monitor.training.card import hand_written_sections
+from monitor.training.card import card_sections, hand_written_sections
 
 CARD = """# emomon-mtl-v9
 
@@ -12,9 +12,9 @@ Version `x`.
 
 | a | b |
 
-## Precision: int8 and bf16 beside fp32
+## Model size on disk
 
-int8 table.
+written by hand.
 
 ## Compared with emomon-mtl-v8
 
@@ -22,19 +22,31 @@ old comparison.
 
 ## Targets missed, and what was tried
 
+```
+## not a heading: inside a code block
+```
 ablation rows.
 ## Limits
 
 - English only.
 """
+WRITTEN = {"Intended use", "Model", "Training", "Metrics", "Limits"}  # a card without a comparison
 
 
-def test_only_sections_the_card_writer_does_not_generate_are_kept_in_order():
-    kept = hand_written_sections(CARD)
-    assert kept == ["## Precision: int8 and bf16 beside fp32\n\nint8 table.",
-                    "## Targets missed, and what was tried\n\nablation rows."]
+def test_sections_are_split_on_headings_outside_code_blocks():
+    titles = [title for title, _ in card_sections(CARD)]
+    assert titles == ["Metrics", "Model size on disk", "Compared with emomon-mtl-v8",
+                      "Targets missed, and what was tried", "Limits"]
 
 
-def test_a_card_without_hand_sections_keeps_nothing():
-    assert hand_written_sections("# m\n\n## Metrics\n\nx\n\n## Limits\n\n- y\n") == []
-    assert hand_written_sections("") == []
+def test_every_section_the_new_card_does_not_write_again_is_kept_in_order():
+    kept = hand_written_sections(CARD, WRITTEN)
+    assert [k.splitlines()[0] for k in kept] == ["## Model size on disk", "## Compared with emomon-mtl-v8",
+                                                  "## Targets missed, and what was tried"]
+    assert kept[2].endswith("```\nablation rows.")
+
+
+def test_a_section_written_again_replaces_the_old_one():
+    kept = hand_written_sections(CARD, WRITTEN | {"Compared with emomon-mtl-v8"})
+    assert all("old comparison" not in k for k in kept) and len(kept) == 2
+    assert hand_written_sections("", WRITTEN) == []
