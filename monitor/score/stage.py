@@ -32,6 +32,7 @@ are counted as ``windowed``.
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import threading
@@ -191,9 +192,7 @@ def run_score(
     with recorded_run(engine, version, t0) as report:
         if overlap is None:
             overlap = overlap_preparation(predictor, settings.scoring.overlap)
-        def prepared(stop: threading.Event | None = None) -> Iterator[Chunk]:
-            return _prepared_chunks(engine, scorer, version, rescore, pending, stop)
-
+        prepared = functools.partial(_prepared_chunks, engine, scorer, version, rescore, pending)
         chunks = _read_ahead(prepared, report) if overlap else prepared()
         for chunk in chunks:
             _write_chunk(engine, scorer, version, chunk, report, progress)
