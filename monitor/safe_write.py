@@ -4,6 +4,11 @@
 renames it over the target, so a crash or a full disk leaves either the old file or the new
 one, never half of either. It never writes through a symbolic link, and it refuses to replace
 the database, the config file or a link unless told to (``force``, the ``--force`` options).
+
+:func:`protected_as` is the one test of whether a path is one of the files emomon must never
+write (see :meth:`monitor.settings.Settings.protected_paths`): under any name, through symbolic
+links or hard links, or inside a protected directory. :func:`append_text` (the alerts file)
+checks it again on the file it opened, so a link swapped in after the check is refused too.
 """
 
 from __future__ import annotations
@@ -56,7 +61,7 @@ def check_target(path: Path, protected: Mapping[Path, str], *, force: bool = Fal
                               f"{os.readlink(path)!r}); name another file, or pass --force to "
                               "replace the link (what it points to is left alone)")
         return
-    what = next((what for other, what in protected.items() if _same_file(path, other)), None)
+    what = protected_as(path, protected)
     if what is not None and not force:
         raise EmomonError(f"refusing to overwrite {shown}: it is {what}; name another file, "
                           "or pass --force if you really mean to replace it")
@@ -65,11 +70,70 @@ def check_target(path: Path, protected: Mapping[Path, str], *, force: bool = Fal
         raise EmomonError(f"cannot write {shown}: it is {kind}; name a regular file")
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def protected_as(path: Path, protected: Mapping[Path, str]) -> str | None:
+    """What ``path`` is among ``protected`` (e.g. "the database"), or None when it is none of them.
+
+    A path is protected when it names a protected file (symbolic links resolved, so a name the
+    file does not have yet, such as the database's ``-wal``, counts too), when it is the same
+    file under another name (a hard link: same device and inode), or when it lies inside a
+    protected directory.
+    """
+    real = Path(os.path.realpath(path))
+    info = _stat(path)
+    for other, what in protected.items():
+        other_real = Path(os.path.realpath(other))
+        other_info = _stat(other)
+        if real == other_real or (info is not None and other_info is not None and _same(info, other_info)):
+            return what
+        if other_info is not None and stat.S_ISDIR(other_info.st_mode) and real.is_relative_to(other_real):
+            return f"a file in {what}"
+    return None
+
+
+def check_protected(path: Path, protected: Mapping[Path, str], *, action: str = "write") -> None:
+    """Raise :class:`EmomonError` when ``path`` is one of the ``protected`` files (:func:`protected_as`)."""
+    what = protected_as(path, protected)
+    if what is not None:
+        raise EmomonError(f"refusing to {action} {str(path)!r}: it is {what}; name another file")
+
+
+def append_text(path: Path, text: str, *, protected: Mapping[Path, str]) -> None:
+    """Append ``text`` (UTF-8) to ``path``, created with its directory if missing, and fsync it.
+
+    The protected files are checked by name before the file is opened and by device and inode
+    on the opened file, so a name turned into a link to the database in between is refused too.
+
+    Raises:
+        EmomonError: ``path`` is protected, or writing failed (the message names the file).
+    """
+    check_protected(path, protected, action="append to")
+    data = text.encode("utf-8")
     try:
-        return os.path.samefile(a, b)
-    except OSError:  # one of them does not exist (yet)
-        return False
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)  # umask applies
+        with os.fdopen(fd, "ab") as fh:
+            opened = os.fstat(fh.fileno())
+            what = next((w for other, w in protected.items()
+                         if (info := _stat(other)) is not None and _same(opened, info)), None)
+            if what is not None:
+                raise EmomonError(f"refusing to append to {str(path)!r}: it is {what}; name another file")
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        raise EmomonError(describe_os_error(exc, path, action="append to")) from exc
+
+
+def _stat(path: Path) -> os.stat_result | None:
+    """``os.stat`` (links followed), None for a path that does not exist or cannot be reached."""
+    try:
+        return os.stat(path)
+    except (OSError, ValueError):
+        return None
+
+
+def _same(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
 def _replace(path: Path, data: bytes) -> None:

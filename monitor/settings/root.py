@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Self
 
@@ -123,21 +124,43 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _outputs_unprotected(self) -> Self:
+        from monitor.clock import utcnow
+        from monitor.safe_write import protected_as
+
+        protected = self.protected_paths()
+        outputs = [("[channels.file] path", str(self.channels.file.path), self.channels.file.path, "alerts.jsonl")]
+        if self.schedule.report_output:
+            day = utcnow().date().isoformat()
+            written = _resolve(Path(self.schedule.report_output.format(date=day)), self.base_dir)
+            outputs.append(("[schedule] report_output", self.schedule.report_output, written,
+                            "reports/emomon-{date}.html"))
+        for key, value, path, example in outputs:
+            what = protected_as(path, protected)
+            if what is not None:
+                raise ValueError(f"{key} = {value!r} is {what}: emomon would write into it; "
+                                 f"name another file, e.g. {example!r}")
+        return self
+
     def source(self, name: str) -> SourceSettings | None:
         """The configured source called ``name``, if any."""
         return next((s for s in self.sources if s.name == name), None)
 
     def protected_paths(self) -> dict[Path, str]:
-        """Files an output must not replace without ``--force``: the config file and the SQLite
-        database with its journal files (see :func:`monitor.safe_write.write_text_atomic`)."""
+        """What no file emomon writes may be (:func:`monitor.safe_write.protected_as`): the config
+        file, the SQLite database with its journal files (beside the name given and beside the
+        file it links to, where SQLite puts them) and the model directory."""
         found: dict[Path, str] = {}
         if self.path is not None:
             found[self.path] = "the config file"
         url = make_url(self.database.url)
         if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
             found[Path(str(url.database))] = "the database"
-            for suffix in ("-wal", "-shm", "-journal"):
-                found[Path(f"{url.database}{suffix}")] = "a journal file of the database"
+            for name in dict.fromkeys((str(url.database), os.path.realpath(str(url.database)))):
+                for suffix in ("-wal", "-shm", "-journal"):
+                    found[Path(f"{name}{suffix}")] = "a journal file of the database"
+        found[_resolve(Path(self.model.path), self.base_dir)] = "the model directory"
         return found
 
 
