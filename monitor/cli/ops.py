@@ -70,7 +70,8 @@ def schedule_cmd(app: AppContext, list_only: bool) -> None:
     """Run the configured stages on their cron schedule until stopped (Ctrl-C).
 
     Uses APScheduler with jobs kept in the database; missed runs are coalesced and still run
-    within [schedule] misfire_grace_hours.
+    within [schedule] misfire_grace_hours. One scheduler per database: a second one is refused,
+    naming the first (pid, host).
 
     Example: emomon schedule
     """
@@ -89,14 +90,17 @@ def schedule_cmd(app: AppContext, list_only: bool) -> None:
         finally:
             probe.shutdown(wait=False)
         return
-    configure_logging(app.verbosity)
-    scheduler = build_scheduler(settings, db_url=app.db_url)
-    if app.verbosity >= 0:
-        click.echo(f"emomon schedule: {settings.schedule.timezone}; Ctrl-C stops", err=True)
-    try:
-        scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        scheduler.shutdown(wait=False)
+    from monitor.store.runs import scheduler_lock
+
+    with scheduler_lock(settings, engine=app.engine()):  # one scheduler per database
+        configure_logging(app.verbosity)
+        scheduler = build_scheduler(settings, db_url=app.db_url)
+        if app.verbosity >= 0:
+            click.echo(f"emomon schedule: {settings.schedule.timezone}; Ctrl-C stops", err=True)
+        try:
+            scheduler.start()
+        except (KeyboardInterrupt, SystemExit):
+            scheduler.shutdown(wait=False)
 
 
 @click.command("cron")

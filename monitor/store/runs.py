@@ -1,16 +1,18 @@
-"""Run records and the run lock.
+"""Run records, the run lock and the scheduler lock.
 
 Every stage leaves one ``runs`` row (:func:`start_run` / :func:`finish_run`, or
 :func:`record_run` for a stage that records only at its end), its stats and message stored with
 URL secrets redacted (:mod:`monitor.redact`). The run lock keeps one writer at a time across the
-scheduler, cron-started and manual runs (:func:`exclusive`).
+scheduler, cron-started and manual runs (:func:`exclusive`); the scheduler lock keeps one
+`emomon schedule` per database (:func:`scheduler_lock`).
 
-On PostgreSQL the lock is a session advisory lock in the database (:class:`AdvisoryLock`), so
-writers on different machines exclude each other. Elsewhere it is a file taken with
+On PostgreSQL a lock is a session advisory lock in the database (:class:`AdvisoryLock`), so
+processes on different machines exclude each other. Elsewhere it is a file taken with
 ``fcntl.flock`` (:class:`RunLock`): it sits beside a SQLite database's real file
-(``emomon.db.lock``, symlinks resolved), or in the temporary directory, named after the
-database URL. Either way the lock goes when its holder's process does, even after SIGKILL,
-so a crashed run never leaves a stale lock. POSIX only.
+(``emomon.db.lock``, ``emomon.db.schedule.lock``; symlinks resolved), or in the temporary
+directory, named after the database URL. Either way the lock goes when its holder's process
+does, even after SIGKILL, so a crashed run never leaves a stale lock. A process that has to
+wait is told the holder's pid and host. POSIX only.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import fcntl
 import hashlib
 import json
 import os
+import socket
 import tempfile
 import time
 from collections.abc import Iterator
@@ -40,6 +43,15 @@ from monitor.store.schema import Run
 
 #: The advisory-lock key of the run lock (PostgreSQL keys advisory locks per database).
 ADVISORY_KEY = int.from_bytes(hashlib.sha256(b"emomon run lock").digest()[:4], "big") >> 1
+#: The advisory-lock key of the scheduler lock.
+SCHEDULER_KEY = int.from_bytes(hashlib.sha256(b"emomon scheduler lock").digest()[:4], "big") >> 1
+
+#: What a run that waited in vain for the run lock is told.
+RUN_REFUSAL = ("another emomon run holds the lock {where} ({holder}); "
+               "waited {timeout:g}s: let it finish, or raise schedule.lock_timeout")
+#: What a second `emomon schedule` on one database is told.
+SCHEDULER_REFUSAL = ("another emomon schedule already runs on this database ({holder}; lock {where}): "
+                     "stop that one first, or leave it running; two schedulers would run every job twice")
 
 if TYPE_CHECKING:
     from monitor.settings import Settings
@@ -65,32 +77,37 @@ class StageResult:
                 "counts": self.counts, "message": self.message}
 
 
-def lock_path(database_url: str) -> Path:
+def lock_path(database_url: str, kind: str = "run") -> Path:
     """Where the lock file of the (non-PostgreSQL) database at ``database_url`` lives.
 
     A SQLite database's lock sits beside the file it really is (symlinks resolved), so every path
-    that reaches one database, however spelled, takes the same lock.
+    that reaches one database, however spelled, takes the same lock. ``kind`` "run" is the run
+    lock (``.lock``); another kind gets its own file (``.schedule.lock``).
     """
+    suffix = ".lock" if kind == "run" else f".{kind}.lock"
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        return Path(f"{os.path.realpath(url.database)}.lock")
+        return Path(f"{os.path.realpath(url.database)}{suffix}")
     digest = hashlib.sha256(url.render_as_string(hide_password=True).encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"emomon-{digest}.lock"
+    return Path(tempfile.gettempdir()) / f"emomon-{digest}{suffix}"
 
 
 class _PollingLock:
     """An exclusive lock taken by polling :meth:`_try` until ``timeout`` seconds have passed."""
 
-    def __init__(self, *, timeout: float, label: str, poll: float) -> None:
+    def __init__(self, *, timeout: float, label: str, poll: float, refusal: str = RUN_REFUSAL) -> None:
         self.timeout = timeout
         self.label = label
         self.poll = poll
+        self.refusal = refusal
 
     def acquire(self) -> None:
         """Take the lock, waiting as long as allowed.
 
         Raises:
-            RunLocked: Another process still holds the lock after ``timeout`` seconds.
+            RunLocked: Another process still holds the lock after ``timeout`` seconds; the
+                message is ``refusal`` with the lock (``where``), its ``holder`` (pid, label,
+                since when, host) and the ``timeout``.
         """
         deadline = time.monotonic() + self.timeout
         self._open()
@@ -98,10 +115,7 @@ class _PollingLock:
             if time.monotonic() >= deadline:
                 holder, where = self._holder(), self._where()
                 self._close()
-                raise RunLocked(
-                    f"another emomon run holds the lock {where} ({holder}); "
-                    f"waited {self.timeout:g}s: let it finish, or raise schedule.lock_timeout"
-                )
+                raise RunLocked(self.refusal.format(where=where, holder=holder, timeout=self.timeout))
             time.sleep(self.poll)
 
     def release(self) -> None:
@@ -141,8 +155,9 @@ class RunLock(_PollingLock):
             ...
     """
 
-    def __init__(self, path: Path, *, timeout: float, label: str = "run", poll: float = 0.2) -> None:
-        super().__init__(timeout=timeout, label=label, poll=poll)
+    def __init__(self, path: Path, *, timeout: float, label: str = "run", poll: float = 0.2,
+                 refusal: str = RUN_REFUSAL) -> None:
+        super().__init__(timeout=timeout, label=label, poll=poll, refusal=refusal)
         self.path = path
         self._fh: IO[str] | None = None
 
@@ -159,7 +174,8 @@ class RunLock(_PollingLock):
         self._fh.seek(0)
         self._fh.truncate()
         self._fh.write(json.dumps({"pid": os.getpid(), "label": self.label,
-                                   "since": datetime.now(UTC).isoformat(timespec="seconds")}))
+                                   "since": datetime.now(UTC).isoformat(timespec="seconds"),
+                                   "host": socket.gethostname()}))
         self._fh.flush()
         return True
 
@@ -184,13 +200,16 @@ class AdvisoryLock(_PollingLock):
 
     The server keys advisory locks per database, so writers on different machines that share
     one database exclude each other; the server releases the lock when the holding connection
-    ends, even when its process was killed. The holder's note travels as the connection's
-    ``application_name``, which a waiting run reads from ``pg_stat_activity``.
+    ends, even when its process was killed. The holder's note (pid, since when, host, label)
+    travels as the connection's ``application_name``, which a waiting run reads from
+    ``pg_stat_activity``. ``key`` picks the lock (:data:`ADVISORY_KEY`, :data:`SCHEDULER_KEY`).
     """
 
-    def __init__(self, engine: Engine, *, timeout: float, label: str = "run", poll: float = 0.2) -> None:
-        super().__init__(timeout=timeout, label=label, poll=poll)
+    def __init__(self, engine: Engine, *, timeout: float, label: str = "run", poll: float = 0.2,
+                 key: int = ADVISORY_KEY, refusal: str = RUN_REFUSAL) -> None:
+        super().__init__(timeout=timeout, label=label, poll=poll, refusal=refusal)
         self.engine = engine
+        self.key = key
         self._conn: Connection | None = None
 
     def _open(self) -> None:
@@ -198,10 +217,12 @@ class AdvisoryLock(_PollingLock):
 
     def _try(self) -> bool:
         assert self._conn is not None
-        got = bool(self._conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_KEY}).scalar())
+        got = bool(self._conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key}).scalar())
         if got:
-            since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            note = f"emomon pid {os.getpid()}, {self.label[:16]} since {since}"  # application_name keeps 63 bytes
+            since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%MZ")
+            host = "".join(socket.gethostname().split())[:24] or "?"
+            note = f"emomon {os.getpid()} {since} {host} {self.label}"
+            note = note.encode()[:63].decode("utf-8", "ignore")  # application_name keeps 63 bytes
             self._conn.execute(text("SELECT set_config('application_name', :note, false)"), {"note": note})
         return got
 
@@ -212,8 +233,12 @@ class AdvisoryLock(_PollingLock):
             "WHERE l.locktype = 'advisory' AND l.granted AND l.database = "
             "(SELECT oid FROM pg_database WHERE datname = current_database()) "
             "AND l.classid = 0 AND l.objid = :key AND l.objsubid = 1"
-        ), {"key": ADVISORY_KEY}).scalar()
-        return note.removeprefix("emomon ") if note and note.startswith("emomon pid ") else "holder unknown"
+        ), {"key": self.key}).scalar()
+        parts = (note or "").split(" ", 4)
+        if len(parts) != 5 or parts[0] != "emomon":
+            return "holder unknown"
+        _, pid, since, host, label = parts
+        return f"pid {pid}, {label} since {since}, on host {host}"
 
     def _close(self) -> None:
         """Close the dedicated connection (not back into the pool): the server drops its lock."""
@@ -223,7 +248,7 @@ class AdvisoryLock(_PollingLock):
             self._conn = None
 
     def _where(self) -> str:
-        return f"pg_advisory_lock({ADVISORY_KEY}) on database {self.engine.url.database!r}"
+        return f"pg_advisory_lock({self.key}) on database {self.engine.url.database!r}"
 
 
 def _describe(note: str) -> str:
@@ -233,7 +258,8 @@ def _describe(note: str) -> str:
         return "holder unknown"
     if not info or not isinstance(info, dict):
         return "holder unknown"
-    return f"pid {info.get('pid')}, {info.get('label')} since {info.get('since')}"
+    host = f", on host {info['host']}" if info.get("host") else ""
+    return f"pid {info.get('pid')}, {info.get('label')} since {info.get('since')}{host}"
 
 
 def run_lock(settings: Settings, *, label: str, timeout: float | None = None,
@@ -243,18 +269,31 @@ def run_lock(settings: Settings, *, label: str, timeout: float | None = None,
     return database_lock(settings.database.url, label=label, timeout=wait, engine=engine)
 
 
-def database_lock(url: str, *, label: str, timeout: float, engine: Engine | None = None) -> RunLock | AdvisoryLock:
-    """The run lock of the database at ``url``.
+def database_lock(url: str, *, label: str, timeout: float, engine: Engine | None = None,
+                  kind: str = "run") -> RunLock | AdvisoryLock:
+    """The run lock (``kind`` "run") or the scheduler lock ("schedule") of the database at ``url``.
 
     On PostgreSQL an advisory lock in the database itself (so machines sharing the database
     share it; ``engine``, when given, must be on ``url``); elsewhere a lock file
     (:func:`lock_path`).
     """
+    key, refusal = (ADVISORY_KEY, RUN_REFUSAL) if kind == "run" else (SCHEDULER_KEY, SCHEDULER_REFUSAL)
     if make_url(url).get_backend_name() == "postgresql":
         from monitor.store.engine import make_engine
 
-        return AdvisoryLock(engine if engine is not None else make_engine(url), timeout=timeout, label=label)
-    return RunLock(lock_path(url), timeout=timeout, label=label)
+        return AdvisoryLock(engine if engine is not None else make_engine(url), timeout=timeout, label=label,
+                            key=key, refusal=refusal)
+    return RunLock(lock_path(url, kind), timeout=timeout, label=label, refusal=refusal)
+
+
+def scheduler_lock(settings: Settings, *, engine: Engine | None = None) -> RunLock | AdvisoryLock:
+    """The lock one `emomon schedule` holds on its database for as long as it runs.
+
+    It does not wait: a second scheduler on the same database is refused at once
+    (:class:`~monitor.errors.RunLocked`, naming the first one's pid and host). It is not the run
+    lock, which the scheduler's jobs take for each run.
+    """
+    return database_lock(settings.database.url, label="schedule", timeout=0, engine=engine, kind="schedule")
 
 
 @contextmanager
