@@ -6,7 +6,7 @@ rate (log-normal around ``--posts-per-day``, Poisson arrival times) for ``--days
 sadness/fear sentences (CARER labels 0 and 4) at ``--base-rate`` and joy/love/anger/surprise
 sentences otherwise; shifted authors do the same until a known post, from which on
 sadness/fear make up ``--shift-rate`` of their posts. Every distinct sentence is scored once
-with the shipped model (``monitor.model.load_model``), then the configured author rules
+with the shipped model (``monitor.model.predictor.load_model``), then the configured author rules
 (level, rise, burst; ``config.toml``) and the naive rule run over the same score frame.
 
 The naive rule trades delay for false alerts through its threshold, so it is shown at several

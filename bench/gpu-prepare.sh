@@ -22,8 +22,8 @@ case "$OUT_DIR" in
 esac
 version() { python -c "import importlib.metadata as m, sys; print(m.version(sys.argv[1]))" "$1"; }
 pins=()
-for name in SQLAlchemy alembic Mako MarkupSafe APScheduler tzlocal pydantic pydantic_core pydantic-settings \
-            python-dotenv annotated-types typing-inspection typing_extensions; do
+for name in SQLAlchemy alembic Mako MarkupSafe APScheduler tzlocal pydantic pydantic_core \
+            annotated-types typing-inspection typing_extensions; do
     pins+=("$name==$(version "$name")")
 done
 platforms=()

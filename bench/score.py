@@ -58,7 +58,7 @@ sys.path.insert(0, str(REPO))
 import torch  # noqa: E402
 
 import monitor  # noqa: E402,F401  (sets the oneDNN cache cap before torch starts)
-from monitor.model import Predictor, split_windows  # noqa: E402
+from monitor.model.predictor import Predictor, split_windows  # noqa: E402
 from monitor.settings import load_settings  # noqa: E402
 from monitor.store import posts as store  # noqa: E402
 from monitor.store.engine import ensure_schema, make_engine, session_scope  # noqa: E402

@@ -42,10 +42,9 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from score import read_texts, take  # noqa: E402  (bench/score.py: the benchmark's posts)
 
-from monitor.model import load_model  # noqa: E402
 from monitor.model.inference import forward_batches  # noqa: E402
 from monitor.model.int8 import OUTPUTS, export_onnx, head_nodes, head_probabilities, open_session  # noqa: E402
-from monitor.model.predictor import Predictor, WindowPlan  # noqa: E402
+from monitor.model.predictor import Predictor, WindowPlan, load_model  # noqa: E402
 
 Call = Callable[[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]
 

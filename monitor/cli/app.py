@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from monitor.choices import DEVICES
 from monitor.errors import EmomonError
 from monitor.redact import redact
 
@@ -132,6 +133,8 @@ class EmomonGroup(click.Group):
             raise click.ClickException(line) from None
         except EmomonError as exc:
             raise click.ClickException(redact(str(exc))) from exc
+        except (click.exceptions.Exit, click.Abort):  # --help, --version, Ctrl-C: nothing to describe
+            raise
         except Exception as exc:
             from monitor.failures import describe
 
@@ -184,7 +187,7 @@ def model_option(func: F) -> F:
 def device_option(func: F) -> F:
     """The shared ``--device`` option."""
     return click.option(
-        "--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None,
+        "--device", type=click.Choice(DEVICES), default=None,
         help="Where the model runs (default [scoring] device). Example: --device cuda",
     )(func)
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import click
 
+from monitor.choices import DEVICES, PRECISIONS, TRAIN_PRECISIONS
 from monitor.cli.app import AppContext, counted_progress, device_option, json_option, model_option, pass_app, print_json
 from monitor.errors import EmomonError
-from monitor.model.device import PRECISIONS
 
 
 def model_dir(app: AppContext, override: Path | None) -> Path:
@@ -96,8 +96,8 @@ DEFAULT_TASK_PROBS = "goemotions=0.45,carer=0.4,big5=0.15"
 @click.option("--eval-every", type=click.IntRange(1), default=500, show_default=True,
               help="Validate (and keep the best weights) every N steps. Example: --eval-every 800")
 @click.option("--seed", type=int, default=13, show_default=True, help="Random seed (also fixes the author split). Example: --seed 13")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True, help="Where to train. Example: --device cuda")
-@click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True,
+@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True, help="Where to train. Example: --device cuda")
+@click.option("--precision", type=click.Choice(TRAIN_PRECISIONS), default="auto", show_default=True,
               help="bf16 autocast where supported, or fp32. Example: --precision fp32")
 @click.option("--export/--no-export", default=True, show_default=True,
               help="After training, calibrate on validation, write the model directory and its test metrics. Example: --no-export")

@@ -39,8 +39,10 @@ def report_cmd(app: AppContext, since: str | None, until: str | None, source: st
 
     Example: emomon report --since 2025-01-01 --by week --format html --output report.html
     """
-    from monitor import report
+    from monitor.report.common import fit_width
     from monitor.report.data import load_report_data
+    from monitor.report.terminal import terminal_report
+    from monitor.report.text import export
     from monitor.safe_write import check_target, write_text_atomic
     from monitor.store.engine import session_scope
 
@@ -54,14 +56,14 @@ def report_cmd(app: AppContext, since: str | None, until: str | None, source: st
     if output is None and fmt == "terminal":
         from rich.console import Console
 
-        w = report.fit_width(width, app.console.width)
-        Console(width=w).print(report.terminal_report(data, w))
+        w = fit_width(width, app.console.width)
+        Console(width=w).print(terminal_report(data, w))
     elif output is None:
-        click.echo(report.export(data, fmt), nl=False)
+        click.echo(export(data, fmt), nl=False)
     else:
-        text = (_terminal_text(report.terminal_report(data, width or 80), width or 80)
+        text = (_terminal_text(terminal_report(data, width or 80), width or 80)
                 if fmt == "terminal"
-                else report.export(data, fmt))
+                else export(data, fmt))
         write_text_atomic(output, text, protected=protected, force=force)
         if app.verbosity >= 0:
             click.echo(f"wrote {fmt} report to {output}", err=True)

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from monitor.choices import SCORING_ENGINES
 from monitor.cli.app import AppContext, counted_progress, device_option, json_option, model_option, pass_app, print_json
 
 
@@ -22,7 +23,7 @@ from monitor.cli.app import AppContext, counted_progress, device_option, json_op
 @click.option("--batch-tokens", type=click.IntRange(min=1), default=None,
               help="Tokens per forward batch, padding included (default [scoring] batch_tokens). "
                    "Example: --batch-tokens 65536")
-@click.option("--engine", "engine_name", type=click.Choice(["local", "ray"]), default=None,
+@click.option("--engine", "engine_name", type=click.Choice(SCORING_ENGINES), default=None,
               help="Score in this process (local) or in a pool of Ray actors, one per GPU or else per CPU "
                    "(ray; needs pip install 'emomon[ray]'). Default [scoring] engine. Example: --engine ray")
 @click.option("--address", default=None,

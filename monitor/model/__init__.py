@@ -1,5 +1,7 @@
-"""The shipped model: network, artifact, and the one inference path (:class:`Predictor`)."""
+"""The shipped model: network, artifact I/O, runtimes, and the one inference path
+(:class:`monitor.model.predictor.Predictor`).
 
-from monitor.model.predictor import PostScores, Predictor, WindowOptions, load_model, split_windows
-
-__all__ = ["PostScores", "Predictor", "WindowOptions", "load_model", "split_windows"]
+Nothing is re-exported here: import from the submodules (``from monitor.model.predictor import
+load_model``), so that importing this package costs nothing and torch loads only where a
+submodule needs it.
+"""

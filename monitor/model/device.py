@@ -7,6 +7,8 @@ from collections.abc import Iterator
 
 import torch
 
+from monitor.choices import DEVICES, PRECISIONS
+
 
 def choose_device(requested: str = "auto") -> torch.device:
     """"auto" picks CUDA when present, else the CPU; "cuda" without a GPU is an error."""
@@ -14,8 +16,8 @@ def choose_device(requested: str = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if requested == "cuda" and not torch.cuda.is_available():
         raise ValueError("device 'cuda' requested but no CUDA GPU is available; use --device cpu or auto")
-    if requested not in ("cpu", "cuda"):
-        raise ValueError(f"unknown device {requested!r}; use auto, cpu or cuda")
+    if requested not in DEVICES:
+        raise ValueError(f"unknown device {requested!r}; use {', '.join(DEVICES)}")
     return torch.device(requested)
 
 
@@ -39,10 +41,6 @@ def choose_autocast(device: torch.device, precision: str = "auto") -> torch.dtyp
     if precision == "bf16" or cpu_supports_bf16():
         return torch.bfloat16
     return None
-
-
-#: The [scoring] precision values.
-PRECISIONS = ("auto", "bf16", "int8", "fp32")
 
 
 def choose_precision(device: torch.device, requested: str = "auto") -> str:

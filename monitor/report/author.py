@@ -202,7 +202,6 @@ def load_author_view(session: Session, settings: Settings, author: str, *,
         EmomonError: No author has this pseudonym.
     """
 
-    from monitor.model.configured import model_path
     from monitor.report.data import report_end
     from monitor.store import alerts as alert_store
     from monitor.store import scores
@@ -216,7 +215,7 @@ def load_author_view(session: Session, settings: Settings, author: str, *,
     return build_author_view(
         frame, docs, author=author, end=report_end(session, since=since, until=until),
         recent_days=t.recent_days, threshold=t.threshold, min_std=t.min_std,
-        min_posts_big5=t.min_posts_big5, big5=big5_validation(model_path(settings)),
+        min_posts_big5=t.min_posts_big5, big5=big5_validation(settings.model_dir()),
         span=(since.date() if since else None,
               (until - timedelta(microseconds=1)).date() if until else None),
     )

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from monitor.report.data import ReportData
+if TYPE_CHECKING:
+    from monitor.report.data import ReportData
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 24

@@ -334,7 +334,6 @@ def load_report_data(
         by: ``day`` or ``week`` (default ``[trends] by``).
         now: Generation time.
     """
-    from monitor.model.configured import model_path
     from monitor.report.author import big5_validation
     from monitor.store import alerts as alert_store
     from monitor.store import scores
@@ -361,7 +360,7 @@ def load_report_data(
         frame, alerts, by=by or t.by, threshold=t.threshold, recent_days=t.recent_days,
         min_posts_big5=t.min_posts_big5, min_std=t.min_std, filters=filters, now=now,
         end=report_end(session, since=since, until=span_until),
-        big5=big5_validation(model_path(settings)),
+        big5=big5_validation(settings.model_dir()),
         alert_threshold=settings.alerts.rules.level.threshold,
     )
 

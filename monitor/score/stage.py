@@ -13,7 +13,7 @@ order::
     padded to their longest member (pinned on GPU)  in one transaction
 
 Preparing and scoring a chunk is :mod:`monitor.score.prepare`, over the predictor's one
-inference path (:meth:`monitor.model.Predictor.plan`, ``window_logits``, ``combine``).
+inference path (:meth:`monitor.model.predictor.Predictor.plan`, ``window_logits``, ``combine``).
 
 Tokenising and reading overlap with the model where there is something to overlap with: on a
 GPU, or on a CPU with a core that torch's threads leave free, the reader runs in a thread (the

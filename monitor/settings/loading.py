@@ -10,9 +10,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from monitor.errors import ConfigError
 from monitor.settings.base import expected, model_class, strip_optional
@@ -24,7 +23,7 @@ _FALSE = ("0", "false", "no", "off")
 _ALIASES = {"EMOMON_PSEUDONYM_SALT": ("privacy", "pseudonym_salt")}
 
 
-class EnvOverlay(PydanticBaseSettingsSource):
+class EnvOverlay:
     """``EMOMON_<SECTION>_<KEY>`` variables of a given mapping, as nested typed values.
 
     Only keys of the top-level sections are read (not sub-tables such as ``[alerts.rules]``);
@@ -35,8 +34,8 @@ class EnvOverlay(PydanticBaseSettingsSource):
         ConfigError: A value does not parse as the key's type, or a variable names a table.
     """
 
-    def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]) -> None:
-        super().__init__(settings_cls)
+    def __init__(self, settings_cls: type[BaseModel], env: Mapping[str, str]) -> None:
+        self.settings_cls = settings_cls
         self.env = env
         self.origins: dict[tuple[str, str], tuple[str, str]] = {}
 

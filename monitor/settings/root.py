@@ -6,8 +6,7 @@ import os
 from pathlib import Path
 from typing import Self
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from sqlalchemy.engine import make_url
 
 from monitor.settings.alerts import AlertsSettings, ChannelsSettings
@@ -25,14 +24,14 @@ from monitor.settings.sections import (
 )
 
 
-class Settings(BaseSettings):
+class Settings(BaseModel):
     """All settings; ``path`` is the config file read (None: built-in defaults).
 
     Relative paths (the SQLite file, source locations, ``channels.file.path``,
     ``channels.email.cafile``) are made absolute against ``base_dir``.
     """
 
-    model_config = SettingsConfigDict(
+    model_config = ConfigDict(
         extra="forbid", frozen=True, strict=True, allow_inf_nan=False, validate_default=True
     )
 
@@ -49,18 +48,6 @@ class Settings(BaseSettings):
     channels: ChannelsSettings = Field(default_factory=ChannelsSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Only the arguments: :func:`load_settings` merges the file and :class:`EnvOverlay`."""
-        return (init_settings,)
 
     @field_validator("database")
     @classmethod
@@ -146,6 +133,10 @@ class Settings(BaseSettings):
     def source(self, name: str) -> SourceSettings | None:
         """The configured source called ``name``, if any."""
         return next((s for s in self.sources if s.name == name), None)
+
+    def model_dir(self, override: Path | None = None) -> Path:
+        """The model directory: ``override`` or ``[model] path``, relative to ``base_dir``."""
+        return _resolve(Path(override) if override is not None else Path(self.model.path), self.base_dir)
 
     def protected_paths(self) -> dict[Path, str]:
         """What no file emomon writes may be (:func:`monitor.safe_write.protected_as`): the config

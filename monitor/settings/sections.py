@@ -14,6 +14,7 @@ from pydantic_core import PydanticCustomError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from monitor.choices import Device, Precision, ScoringEngine
 from monitor.settings.base import COLUMN_KEYS, Combine, SourceKind, Table, Unit, Weight, choices, is_url
 
 
@@ -135,8 +136,8 @@ class ScoringIndex(Table):
 class ScoringSettings(Table):
     """[scoring]: how `emomon score` runs the model over the store (see monitor/score)."""
 
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    precision: Literal["auto", "bf16", "int8", "fp32"] = "auto"
+    device: Device = "auto"
+    precision: Precision = "auto"
     batch_tokens: int = Field(default=8192, ge=1)
     chunk_size: int = Field(default=8192, ge=1)
     languages: tuple[str, ...] = Field(default=("en",), strict=False)
@@ -145,7 +146,7 @@ class ScoringSettings(Table):
     window_emotions: Combine = "max"
     window_traits: Combine = "mean"
     overlap: Literal["auto", "thread", "inline"] = "auto"
-    engine: Literal["local", "ray"] = "local"
+    engine: ScoringEngine = "local"
     ray_address: str = ""
     ray_actors: int = Field(default=0, ge=0)
     index: ScoringIndex = Field(default_factory=ScoringIndex)

@@ -29,7 +29,10 @@ def default_encoder_dir() -> Path:
 
 def load_encoder(encoder_dir: Path):
     """Tokenizer and encoder from a local Hugging Face directory (never from the network)."""
-    from transformers import AutoModel, AutoTokenizer
+    try:
+        from transformers import AutoModel, AutoTokenizer
+    except ImportError as exc:
+        raise ModelNotFound("training needs 'transformers', which is not installed; run `pip install -e '.[train]'`") from exc
 
     if not (encoder_dir / "config.json").exists():
         raise ModelNotFound(f"no Hugging Face model in {str(encoder_dir)!r}; pass --encoder with a model directory")

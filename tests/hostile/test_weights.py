@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import ModelNotFound
-from monitor.model import load_model
 from monitor.model.artifact import read_model_info
+from monitor.model.predictor import load_model
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "models" / "emomon-mtl-v2"

@@ -31,12 +31,14 @@ def test_bert_encoder_matches_transformers_on_padded_batches(tmp_path):
     assert torch.allclose(ours[keep], theirs[keep], atol=1e-5)
 
 
-def test_loading_does_not_import_transformers_modelling(tmp_path):
+def test_loading_and_scoring_do_not_import_transformers(tmp_path):
+    """Scoring needs torch, tokenizers and safetensors; transformers is in the train extra only."""
     import subprocess
     import sys
 
     path = build_tiny_model(tmp_path / "m")
-    code = ("import sys; from monitor.model import load_model; load_model(sys.argv[1], precision='fp32'); "
-            "print('transformers.modeling_utils' in sys.modules)")
+    code = ("import sys; from monitor.model.predictor import load_model; "
+            "load_model(sys.argv[1], precision='fp32').predict(['a post']); "
+            "print(any(name.split('.')[0] == 'transformers' for name in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

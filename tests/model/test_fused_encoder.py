@@ -9,8 +9,8 @@ import pytest
 import torch
 from tiny_model import build_tiny_encoder, build_tiny_model
 
-from monitor.model import load_model
 from monitor.model.fused_encoder import FusedBertEncoder, fuse_encoder, fusion_available, unsupported_reason
+from monitor.model.predictor import load_model
 
 needs_fusion = pytest.mark.skipif(not fusion_available(), reason="no oneDNN bf16 fused kernels in this torch build")
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from monitor.model import load_model
 from monitor.model.device import choose_device, choose_precision
+from monitor.model.predictor import load_model
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 SHIPPED = Path(__file__).resolve().parents[2] / "models" / "emomon-mtl-v2"

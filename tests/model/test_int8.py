@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from tiny_model import build_tiny_model
 
-from monitor.model import load_model
 from monitor.model.artifact import read_model_info
 from monitor.model.int8 import cache_dir
+from monitor.model.predictor import load_model
 
 TEXTS = ["i am so sad today", "happy joy love", "afraid scared " * 30]
 

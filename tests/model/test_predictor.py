@@ -11,8 +11,8 @@ import torch
 from tiny_model import build_tiny_model
 
 from monitor.errors import ModelNotFound
-from monitor.model import WindowOptions, load_model, split_windows
 from monitor.model.artifact import Calibration, read_artifact, save_artifact
+from monitor.model.predictor import WindowOptions, load_model, split_windows
 
 SHIPPED = Path(__file__).resolve().parents[2] / "models" / "emomon-mtl-v2"
 

@@ -15,8 +15,11 @@ import pytest
 from rich.console import Console
 from scoreframes import T0, score_frame
 
-from monitor import report
-from monitor.report import ReportData, build_report_data
+from monitor.report.common import fit_width, sparkline
+from monitor.report.data import ReportData, build_report_data
+from monitor.report.html import to_html
+from monitor.report.terminal import terminal_report
+from monitor.report.text import export, to_json, to_markdown
 
 SHIFTED = "a-00000000000s"
 
@@ -46,7 +49,7 @@ def data() -> ReportData:
 
 def render(data: ReportData, width: int = 80) -> str:
     console = Console(width=width, record=True, force_terminal=False, color_system=None)
-    console.print(report.terminal_report(data))
+    console.print(terminal_report(data))
     return console.export_text()
 
 
@@ -72,14 +75,14 @@ def test_terminal_report_of_nothing_says_what_to_do() -> None:
 
 
 def test_sparkline_scales_and_marks_gaps() -> None:
-    assert report.sparkline([0.0, 0.5, 1.0]) == "▁▅█"
-    assert report.sparkline([0.2, None, 0.2]) == "▄ ▄"
-    assert report.sparkline([]) == ""
-    assert len(report.sparkline(list(range(100)), width=10)) == 10
+    assert sparkline([0.0, 0.5, 1.0]) == "▁▅█"
+    assert sparkline([0.2, None, 0.2]) == "▄ ▄"
+    assert sparkline([]) == ""
+    assert len(sparkline(list(range(100)), width=10)) == 10
 
 
 def test_json_export_parses_and_carries_the_numbers(data: ReportData) -> None:
-    doc = json.loads(report.export(data, "json"))
+    doc = json.loads(export(data, "json"))
     assert doc["overview"]["posts"] == 180 and doc["overview"]["model_versions"] == ["test-v1"]
     assert len(doc["periods"]) == len(doc["volume"]) == len(doc["trends"][0]["values"])
     assert sum(doc["volume"]) == 180
@@ -89,11 +92,11 @@ def test_json_export_parses_and_carries_the_numbers(data: ReportData) -> None:
 
 
 def test_csv_export_parses_into_the_same_numbers(data: ReportData) -> None:
-    rows = list(csv.DictReader(io.StringIO(report.export(data, "csv"))))
+    rows = list(csv.DictReader(io.StringIO(export(data, "csv"))))
     assert set(rows[0]) == {"section", "subject", "period", "metric", "value"}
     volume = [int(r["value"]) for r in rows if r["section"] == "trend" and r["metric"] == "posts"]
     assert sum(volume) == 180
-    doc = json.loads(report.to_json(data))
+    doc = json.loads(to_json(data))
     idx = [float(r["value"]) for r in rows if r["section"] == "trend"
            and r["subject"] == "depression_index" and r["metric"] == "mean" and r["value"]]
     assert idx == [v for v in doc["trends"][0]["values"] if v is not None]
@@ -102,7 +105,7 @@ def test_csv_export_parses_into_the_same_numbers(data: ReportData) -> None:
 
 
 def test_markdown_tables_are_well_formed(data: ReportData) -> None:
-    md = report.export(data, "md")
+    md = export(data, "md")
     assert md.startswith("# emomon trend report")
     table: list[str] = []
     for line in md.splitlines() + [""]:
@@ -148,7 +151,7 @@ class _Checker(HTMLParser):
 
 
 def test_html_export_is_balanced_and_has_inline_svg_charts(data: ReportData) -> None:
-    page = report.export(data, "html")
+    page = export(data, "html")
     checker = _Checker()
     checker.feed(page)
     checker.close()
@@ -163,13 +166,13 @@ def test_html_export_is_balanced_and_has_inline_svg_charts(data: ReportData) -> 
 def test_html_escapes_names() -> None:
     rows = [{"post_id": 1, "author": "a-x", "source": "<b>evil</b>",
              "created_at": T0, "depression_index": 0.3}]
-    page = report.to_html(build_report_data(score_frame(rows), []))
+    page = to_html(build_report_data(score_frame(rows), []))
     assert "<b>evil</b>" not in page and "&lt;b&gt;evil&lt;/b&gt;" in page
 
 
 def test_unknown_export_format() -> None:
     with pytest.raises(ValueError, match="format must be one of"):
-        report.export(build_report_data(score_frame([]), []), "pdf")
+        export(build_report_data(score_frame([]), []), "pdf")
 
 
 def test_html_escapes_hostile_author_and_source_names() -> None:
@@ -182,7 +185,7 @@ def test_html_escapes_hostile_author_and_source_names() -> None:
                "evidence": {}}]
     data = build_report_data(score_frame(rows), alerts, min_posts_big5=1,
                              filters={"source": source, "author": author})
-    page = report.to_html(data)
+    page = to_html(data)
     assert "<script" not in page and "<img" not in page
     assert "&lt;script&gt;alert(&#39;a&#39;)&lt;/script&gt;" in page  # author: review table
     assert 'of &lt;script src=&#34;x&#34;&gt;&lt;/script&gt;&amp;"' in page  # SVG aria-label
@@ -196,7 +199,7 @@ def test_html_escapes_hostile_author_and_source_names() -> None:
 
 
 def test_html_needs_no_network(data: ReportData) -> None:
-    page = report.to_html(data)
+    page = to_html(data)
     for marker in ("<link", "<script", "<img", "<iframe", "src=", "@import", "url("):
         assert marker not in page, marker  # nothing the browser would fetch
     assert page.count('href="#author-') == len(data.review)  # only links within the page
@@ -215,21 +218,21 @@ def test_terminal_report_uses_the_width_it_is_given(data: ReportData, width: int
 
 def render_at(data: ReportData, width: int) -> str:
     console = Console(width=width, record=True, force_terminal=False, color_system=None)
-    console.print(report.terminal_report(data, width))
+    console.print(terminal_report(data, width))
     return console.export_text()
 
 
 def test_every_report_format_carries_the_legend(data: ReportData) -> None:
-    for text in (render(data), report.to_html(data)):
+    for text in (render(data), to_html(data)):
         for term in ("recent", "baseline", "z", "share ≥ 0.5"):
             assert f"{term}:" in text or f"<dt>{term}</dt>" in text, term
-    legend = json.loads(report.to_json(data))["legend"]
+    legend = json.loads(to_json(data))["legend"]
     assert "up to 2025-01-30" in legend["recent"]
 
 
 def test_fit_width_honours_the_option_then_the_terminal_within_limits() -> None:
-    assert report.fit_width(None, 40) == 60 and report.fit_width(None, 500) == 200
-    assert report.fit_width(100, 80) == 100 and report.fit_width(None, 132) == 132
+    assert fit_width(None, 40) == 60 and fit_width(None, 500) == 200
+    assert fit_width(100, 80) == 100 and fit_width(None, 132) == 132
 
 
 def test_figures_of_one_author_do_not_depend_on_the_other_authors() -> None:
@@ -274,6 +277,6 @@ def test_time_chart_has_a_fixed_scale_date_ticks_threshold_and_markers() -> None
 
 
 def test_markdown_carries_the_legend_and_the_big_five_caveat(data: ReportData) -> None:
-    md = report.to_markdown(data)
+    md = to_markdown(data)
     assert "## What the numbers mean" in md and "- **baseline**:" in md
     assert "_Big Five: weak signal:" in md

@@ -20,8 +20,8 @@ from sqlalchemy import Engine, func, select, update
 from tiny_model import build_tiny_model
 
 from monitor.errors import ConfigError, ModelNotFound
-from monitor.model import Predictor, load_model, split_windows
 from monitor.model.configured import index_from_settings, load_predictor, scores_version
+from monitor.model.predictor import Predictor, load_model, split_windows
 from monitor.score.stage import run_score
 from monitor.settings import Settings
 from monitor.store import posts as store
@@ -509,7 +509,7 @@ _CHILD = textwrap.dedent(
     import sys, time
     from monitor.settings import load_settings
     from monitor.store.engine import make_engine
-    from monitor.model import load_model
+    from monitor.model.predictor import load_model
     from monitor.score.stage import run_score
 
     url, model = sys.argv[1], sys.argv[2]
