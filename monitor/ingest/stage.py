@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -170,11 +170,13 @@ def _ingest_source(
         row = store.get_or_create_source(session, name=source.name, kind=source.kind, location=source.location)
         source_id = row.id
         state = store.feed_state(row)
+    feed_state = None  # a feed's new state, stored once all its records are
     batcher = _Batcher(engine, settings, source_id, source.author_platform(), salt, report, now)
     limits = ReadLimits.from_settings(settings.ingest)
     try:
         if source.kind == "feed":
-            records: Iterable[RawRecord] = _fetch_feed(engine, settings, source_id, state, report, now, limits)
+            records: Iterable[RawRecord]
+            records, feed_state = _fetch_feed(engine, settings, source_id, state, report, now, limits)
         else:
             records = read_source(source, limits)
         for record in records:
@@ -199,6 +201,8 @@ def _ingest_source(
         report.warnings.append(_text_column_warning(source))
     if report.status != "error":
         with session_scope(engine) as session:
+            if feed_state is not None:
+                store.save_feed_state(session, source_id, feed_state)
             store.mark_ingested(session, source_id, now)
     return report
 
@@ -232,10 +236,16 @@ def _text_column_warning(source: SourceSettings) -> str:
 
 
 def _fetch_feed(
-    engine: Engine, settings: Settings, source_id: int, state: Any, report: SourceReport, now: datetime,
+    engine: Engine, settings: Settings, source_id: int, state: store.FeedState, report: SourceReport, now: datetime,
     limits: ReadLimits,
-) -> list[RawRecord]:
-    """Fetch a feed source (the feed reader itself holds back a paused or backing-off source)."""
+) -> tuple[list[RawRecord], store.FeedState]:
+    """Fetch a feed source (the feed reader itself holds back a paused or backing-off source).
+
+    Returns the records and the state to store once they all are. The new URL, pause and back-off
+    are stored at once; the new validators (ETag, Last-Modified) only then: stored before, they
+    would answer the next run's conditional request with 304 and lose the records a cut-short
+    or killed run did not store. The stored validators always describe a body stored whole.
+    """
     # The feed reader pulls in httpx and feedparser; file-only runs never import them.
     from monitor.ingest.feeds import read_feed
 
@@ -248,10 +258,11 @@ def _fetch_feed(
         time_left=limits.time_left(),
     )
     with session_scope(engine) as session:
-        store.save_feed_state(session, source_id, result.state)
+        store.save_feed_state(session, source_id, replace(result.state, etag=state.etag,
+                                                          last_modified=state.last_modified))
     report.status = result.status
     report.warnings.extend(result.warnings)
-    return result.records
+    return result.records, result.state
 
 
 @dataclass(frozen=True)
