@@ -17,7 +17,7 @@ from monitor.clock import utcnow
 from monitor.store import alerts as alert_store
 from monitor.store import scores as score_store
 from monitor.store.engine import session_scope
-from monitor.store.runs import StageResult, record_run
+from monitor.store.runs import StageResult, recorded_stage
 from monitor.store.schema import Post
 
 if TYPE_CHECKING:
@@ -48,27 +48,26 @@ def alerts_stage(engine: Engine, settings: Settings, *, console: Console, env: M
     Rules see the posts of :func:`lookback_span`, anchored on the run's clock. New alerts are
     committed (pending on every channel) before delivery, so a failing channel never loses an
     alert: it stays pending and the next run sends it again; the error is kept in the stage's
-    counts and message.
+    counts and message. The ``runs`` row is written "running" first (:func:`recorded_stage`).
     """
-    started, t0 = utcnow(), time.perf_counter()
+    t0 = time.perf_counter()
     a = settings.alerts
     outlets = channels.build_channels(settings, console=console, env=env)  # config errors first
-    with session_scope(engine) as s:
-        since, until = lookback_span(s, now or utcnow(), lookback_days=a.lookback_days,
-                                     future_hours=settings.ingest.future_tolerance_hours)
-        frame = trends.one_model_version(score_store.read_scores(s, since=since, until=until))
-        found = rules.evaluate(frame, a.rules, prior_posts=settings.trends.baseline_prior_posts,
-                               min_std=settings.trends.min_std)
-        new = alert_store.insert_candidates(s, found, cooldowns=rules.rule_cooldowns(a.rules), now=now)
-        alert_store.add_deliveries(s, new, [o.name for o in outlets], now=now)
-        new_ids = [x.id for x in new]
-    delivery, pending = deliver_pending(engine, outlets, settings, now=now)
-    failed = {k: v for k, v in delivery.items() if v not in ("ok", "nothing to send")}
-    result = StageResult(
-        "alerts", "failed" if failed else "ok", time.perf_counter() - t0,
-        counts={"posts": frame.height, "candidates": len(found), "new": len(new),
-                "new_ids": new_ids, "delivery": delivery, "pending": pending},
-        message="; ".join(f"{k}: {v}" for k, v in failed.items()) or None,
-    )
-    record_run(engine, "alerts", started, result.status, result.stats(), result.message)
-    return result
+    with recorded_stage(engine, "alerts") as run:
+        with session_scope(engine) as s:
+            since, until = lookback_span(s, now or utcnow(), lookback_days=a.lookback_days,
+                                         future_hours=settings.ingest.future_tolerance_hours)
+            frame = trends.one_model_version(score_store.read_scores(s, since=since, until=until))
+            found = rules.evaluate(frame, a.rules, prior_posts=settings.trends.baseline_prior_posts,
+                                   min_std=settings.trends.min_std)
+            new = alert_store.insert_candidates(s, found, cooldowns=rules.rule_cooldowns(a.rules), now=now)
+            alert_store.add_deliveries(s, new, [o.name for o in outlets], now=now)
+            new_ids = [x.id for x in new]
+        delivery, pending = deliver_pending(engine, outlets, settings, now=now)
+        failed = {k: v for k, v in delivery.items() if v not in ("ok", "nothing to send")}
+        return run.done(StageResult(
+            "alerts", "failed" if failed else "ok", time.perf_counter() - t0,
+            counts={"posts": frame.height, "candidates": len(found), "new": len(new),
+                    "new_ids": new_ids, "delivery": delivery, "pending": pending},
+            message="; ".join(f"{k}: {v}" for k, v in failed.items()) or None,
+        ))

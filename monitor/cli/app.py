@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -198,7 +198,12 @@ def print_json(data: Any) -> None:
 
 
 def parse_when(value: str | None, option: str) -> datetime | None:
-    """``2025-01-31`` (midnight UTC) or an ISO time (naive means UTC)."""
+    """``2025-01-31`` (midnight UTC) or an ISO time (naive means UTC), as a time in UTC.
+
+    The one parser of every command's date options. A time whose UTC form falls outside the
+    years 1 to 9999 (``9999-12-31T23:00:00-05:00``) is clamped to the first or last moment UTC
+    can hold: it bounds nothing stored, and no later conversion can overflow.
+    """
     if value is None:
         return None
     try:
@@ -209,7 +214,14 @@ def parse_when(value: str | None, option: str) -> datetime | None:
         raise EmomonError(
             f"{option} {value!r} is not a date: use YYYY-MM-DD or an ISO time like 2025-01-31T08:00:00Z"
         ) from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # past the end of year 9999 or before year 1 in UTC
+        offset = parsed.utcoffset()
+        late = offset is not None and offset < timedelta(0)
+        return (datetime.max if late else datetime.min).replace(tzinfo=UTC)
 
 
 def parse_window(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 from sqlalchemy.orm import Session
@@ -216,9 +216,26 @@ def load_author_view(session: Session, settings: Settings, author: str, *,
         frame, docs, author=author, end=report_end(session, since=since, until=until),
         recent_days=t.recent_days, threshold=t.threshold, min_std=t.min_std,
         min_posts_big5=t.min_posts_big5, big5=big5_validation(settings.model_dir()),
-        span=(since.date() if since else None,
-              (until - timedelta(microseconds=1)).date() if until else None),
+        span=timeline_span(frame, settings, since=since, until=until),
     )
+
+
+def timeline_span(frame: pl.DataFrame, settings: Settings, *, since: datetime | None,
+                  until: datetime | None) -> tuple[date | None, date | None]:
+    """The first and last day of the timeline: the ``--since``/``--until`` window, within the days
+    a post can have (``[ingest] earliest`` to today plus the future tolerance) unless a stored post
+    lies outside them. ``--since 0001-01-01`` draws no 740,000 empty days."""
+    from monitor.clock import utcnow
+
+    lo = max(since.date(), settings.ingest.earliest) if since else None
+    latest = (utcnow() + timedelta(hours=settings.ingest.future_tolerance_hours)).date()
+    hi = min((until - timedelta(microseconds=1)).date(), latest) if until else None
+    if frame.height:
+        stamps = frame.get_column("created_at")
+        first, last = cast(datetime, stamps.min()).date(), cast(datetime, stamps.max()).date()
+        lo = min(lo, first) if lo else None
+        hi = max(hi, last) if hi else None
+    return lo, hi
 
 
 def author_dict(view: AuthorView) -> dict[str, Any]:

@@ -7,10 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
-from monitor.clock import utcnow
 from monitor.report.data import ReportData, load_report_data
 from monitor.store.engine import session_scope
-from monitor.store.runs import StageResult, record_run
+from monitor.store.runs import StageResult, recorded_stage
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -20,16 +19,17 @@ if TYPE_CHECKING:
 
 def report_stage(engine: Engine, settings: Settings, *, console: Console | None,
                  **filters: Any) -> tuple[StageResult, ReportData]:
-    """Compute the trend report and, with a console, print it there; one ``runs`` row."""
+    """Compute the trend report and, with a console, print it there; one ``runs`` row, written
+    "running" first (:func:`recorded_stage`)."""
     from monitor.report.terminal import terminal_report
 
-    started, t0 = utcnow(), time.perf_counter()
-    with session_scope(engine) as s:
-        data = load_report_data(s, settings, **filters)
-    if console is not None:
-        console.print(terminal_report(data))
-    result = StageResult("report", "ok", time.perf_counter() - t0,
-                         counts={"posts": data.overview["posts"], "authors": data.overview["authors"],
-                                 "review": len(data.review)})
-    record_run(engine, "report", started, result.status, result.stats(), result.message)
+    t0 = time.perf_counter()
+    with recorded_stage(engine, "report") as run:
+        with session_scope(engine) as s:
+            data = load_report_data(s, settings, **filters)
+        if console is not None:
+            console.print(terminal_report(data))
+        result = run.done(StageResult("report", "ok", time.perf_counter() - t0,
+                                      counts={"posts": data.overview["posts"], "authors": data.overview["authors"],
+                                              "review": len(data.review)}))
     return result, data

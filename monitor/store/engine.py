@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session
 
-from monitor.errors import ConfigError, SchemaOutOfDate
+from monitor.errors import ConfigError, EmomonError, SchemaOutOfDate
 from monitor.redact import redact, redact_url
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -199,9 +199,23 @@ def upgrade(engine: Engine, revision: str = "head") -> str | None:
 
     Returns:
         The revision the database is at afterwards.
+
+    Raises:
+        EmomonError: Alembic cannot go to ``revision`` (unknown, ambiguous, a relative step
+            that does not exist); the message lists the known revisions. Nothing is changed.
     """
-    with engine.begin() as conn:
-        command.upgrade(alembic_config(conn), revision)
+    from alembic.util import CommandError
+
+    try:
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(conn), revision)
+    except CommandError as exc:
+        known = [s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions()][::-1]
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise EmomonError(
+            f"cannot upgrade to revision {revision!r}: {reason}; use 'head' or one of {', '.join(known)} "
+            "(`emomon db current` shows the database's revision)"
+        ) from exc
     return current_revision(engine)
 
 

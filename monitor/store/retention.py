@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from monitor.clock import utcnow
 from monitor.errors import EmomonError
 from monitor.store.engine import session_scope
-from monitor.store.runs import StageResult, record_run
+from monitor.store.runs import StageResult, recorded_stage
 from monitor.store.schema import Author, Post, Rejected, table_of
 
 if TYPE_CHECKING:
@@ -100,20 +100,20 @@ def forget_handles(session: Session) -> int:
 
 def purge_stage(engine: Engine, settings: Settings, *, older_than_days: int | None = None,
                 now: datetime | None = None) -> StageResult:
-    """Remove raw text past ``[retention] raw_text_days`` (skipped when that is 0); one ``runs`` row."""
-    started, t0 = utcnow(), time.perf_counter()
+    """Remove raw text past ``[retention] raw_text_days`` (skipped when that is 0); one ``runs`` row,
+    written "running" first (:func:`recorded_stage`)."""
+    t0 = time.perf_counter()
     days = settings.retention.raw_text_days if older_than_days is None else older_than_days
     if older_than_days is None and days == 0:
         return StageResult("purge", "skipped", 0.0, message="retention.raw_text_days = 0")
-    with session_scope(engine) as s:
-        done = purge_text(s, older_than_days=days, now=now)
-    checkpoint(engine)
-    result = StageResult("purge", "ok", time.perf_counter() - t0,
-                         counts={"older_than_days": days, "cutoff": done.cutoff.isoformat(),
-                                 "posts": done.posts, "rejected": done.rejected,
-                                 "authors": done.authors})
-    record_run(engine, "purge", started, result.status, result.stats(), result.message)
-    return result
+    with recorded_stage(engine, "purge") as run:
+        with session_scope(engine) as s:
+            done = purge_text(s, older_than_days=days, now=now)
+        checkpoint(engine)
+        return run.done(StageResult("purge", "ok", time.perf_counter() - t0,
+                                    counts={"older_than_days": days, "cutoff": done.cutoff.isoformat(),
+                                            "posts": done.posts, "rejected": done.rejected,
+                                            "authors": done.authors}))
 
 
 def checkpoint(engine: Engine) -> None:

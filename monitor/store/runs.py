@@ -1,10 +1,11 @@
 """Run records, the run lock and the scheduler lock.
 
-Every stage leaves one ``runs`` row (:func:`start_run` / :func:`finish_run`, or
-:func:`record_run` for a stage that records only at its end), its stats and message stored with
-URL secrets redacted (:mod:`monitor.redact`). The run lock keeps one writer at a time across the
-scheduler, cron-started and manual runs (:func:`exclusive`); the scheduler lock keeps one
-`emomon schedule` per database (:func:`scheduler_lock`).
+Every stage leaves one ``runs`` row, written "running" when the stage starts and closed with its
+outcome (:func:`recorded_stage`, or :func:`start_run` / :func:`finish_run`), its stats and
+message stored with URL secrets redacted (:mod:`monitor.redact`); a row a killed run left
+"running" becomes "interrupted" when the next writer takes the run lock. The run lock keeps one
+writer at a time across the scheduler, cron-started and manual runs (:func:`exclusive`); the
+scheduler lock keeps one `emomon schedule` per database (:func:`scheduler_lock`).
 
 On PostgreSQL a lock is a session advisory lock in the database (:class:`AdvisoryLock`), so
 processes on different machines exclude each other. Elsewhere it is a file taken with
@@ -37,6 +38,7 @@ from sqlalchemy.engine import make_url
 
 from monitor.clock import utcnow
 from monitor.errors import RunLocked
+from monitor.failures import ended_by
 from monitor.redact import redact, redact_json
 from monitor.store.engine import session_scope
 from monitor.store.schema import Run
@@ -323,6 +325,39 @@ def close_interrupted_runs(engine: Engine) -> int:
             )
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+@dataclass
+class RecordedStage:
+    """The ``runs`` row of a stage in progress (:func:`recorded_stage`)."""
+
+    engine: Engine
+    run_id: int
+    result: StageResult | None = None
+
+    def done(self, result: StageResult) -> StageResult:
+        """Close the row with ``result`` (its status, stats and message); returns ``result``."""
+        finish_run(self.engine, self.run_id, result.status, result.stats(), result.message)
+        self.result = result
+        return result
+
+
+@contextmanager
+def recorded_stage(engine: Engine, command: str) -> Iterator[RecordedStage]:
+    """The ``runs`` row of one stage: written "running" on entry, so a killed or hung run leaves a
+    trace (the next writer marks it "interrupted", :func:`close_interrupted_runs`); closed by
+    :meth:`RecordedStage.done`, or with the error that ends the block (Ctrl-C: "interrupted"),
+    which is re-raised."""
+    stage = RecordedStage(engine, start_run(engine, command))
+    try:
+        yield stage
+    except BaseException as exc:
+        if stage.result is None:
+            status, message = ended_by(exc)
+            finish_run(engine, stage.run_id, status, {}, message)
+        raise
+    if stage.result is None:
+        finish_run(engine, stage.run_id, "failed", {}, "the stage ended without a result")
 
 
 def start_run(engine: Engine, command: str) -> int:
