@@ -1,1 +1,1 @@
-"""alerts"""
+"""Alerts: rules turn stored scores into candidates for human review; channels deliver them."""

@@ -1,1 +1,1 @@
-"""score"""
+"""The score stage: stored posts through the model, in this process or on Ray actors."""

@@ -23,6 +23,16 @@ _FALSE = ("0", "false", "no", "off")
 _ALIASES = {"EMOMON_PSEUDONYM_SALT": ("privacy", "pseudonym_salt")}
 
 
+def env_name(section: str, key: str) -> str:
+    """``EMOMON_<SECTION>_<KEY>``: the variable that sets a single key of a top-level section."""
+    return f"EMOMON_{section}_{key}".upper()
+
+
+def env_aliases(section: str, key: str) -> tuple[str, ...]:
+    """Other variables that set the same key (``EMOMON_PSEUDONYM_SALT`` for ``[privacy] pseudonym_salt``)."""
+    return tuple(var for var, place in _ALIASES.items() if place == (section, key))
+
+
 class EnvOverlay:
     """``EMOMON_<SECTION>_<KEY>`` variables of a given mapping, as nested typed values.
 
@@ -49,7 +59,7 @@ class EnvOverlay:
             if sec == field_name and self.env.get(var):
                 found[key] = self._value(var, sec, key, section.model_fields[key])
         for key, info in section.model_fields.items():
-            var = f"EMOMON_{field_name}_{key}".upper()
+            var = env_name(field_name, key)
             if var not in self.env:
                 continue
             if model_class(info.annotation) is not None:
