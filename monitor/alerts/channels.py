@@ -37,6 +37,8 @@ from monitor.settings import WebhookChannel as WebhookSettings
 
 log = logging.getLogger(__name__)
 
+#: The payload key that carries post text (only with ``[alerts] excerpt = true``).
+TEXT_KEY = "excerpt"
 REVIEW_NOTE = (
     "For human review: scores of this subject's posts changed. This is not a diagnosis."
 )
@@ -133,8 +135,15 @@ class TerminalChannel:
         self.console.print(table)
 
 
+def without_text(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The payload without post text (``excerpt``): what the file channel writes. Its file
+    outlives retention and exclusion, so it never holds text (see ``emomon purge``)."""
+    return {key: value for key, value in payload.items() if key != TEXT_KEY}
+
+
 class JsonlChannel:
-    """Append one JSON object a line to a file (created with its folder if needed)."""
+    """Append one JSON object a line to a file (created with its folder if needed), without post
+    text even when ``[alerts] excerpt = true`` (:func:`without_text`)."""
 
     name = "file"
     per_alert = False
@@ -149,7 +158,7 @@ class JsonlChannel:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as fh:
                 for p in payloads:
-                    fh.write(json.dumps(p, ensure_ascii=False, sort_keys=True) + "\n")
+                    fh.write(json.dumps(without_text(p), ensure_ascii=False, sort_keys=True) + "\n")
         except OSError as exc:
             raise ChannelError(
                 f"cannot append alerts to {str(self.path)!r}: {exc.strerror or exc}; "

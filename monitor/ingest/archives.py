@@ -21,7 +21,7 @@ from monitor.ingest.files import expand, iter_json_lines, scalar_str
 from monitor.ingest.html import html_to_text
 from monitor.ingest.limits import ReadLimits, document_too_large, open_bounded, read_capped
 from monitor.ingest.records import RawRecord
-from monitor.ingest.text import parse_datetime
+from monitor.ingest.text import parse_datetime, shown_value
 
 MAX_RAW = 20_000
 
@@ -120,27 +120,29 @@ def read_mastodon(location: str, limits: ReadLimits | None = None) -> Iterator[R
 def _mastodon_item(location: str, item: Any, actor: str | None) -> RawRecord:
     raw = json.dumps(item, ensure_ascii=False)[:MAX_RAW]
     if not isinstance(item, dict):
-        return RawRecord(location, raw, None, None, None, None, error="not an ActivityStreams object")
+        return RawRecord(location, raw, None, None, actor, None, error="not an ActivityStreams object")
     obj = item.get("object")
+    author = scalar_or_none((obj.get("attributedTo") if isinstance(obj, dict) else None)
+                            or item.get("actor") or actor)
     if item.get("type") != "Create" or not isinstance(obj, dict) or obj.get("type") != "Note":
-        kind = item.get("type") if isinstance(item.get("type"), str) else "unknown"
-        return RawRecord(location, raw, None, None, None, None, error=f"not a post ({kind} activity)")
+        kind = item.get("type")
+        shown = kind if isinstance(kind, str) and kind.isalpha() and len(kind) <= 40 else "unknown"
+        return RawRecord(location, raw, None, None, author, None, error=f"not a post ({shown} activity)")
     content = obj.get("content")
     text = html_to_text(content) if isinstance(content, str) else None
     content_map = obj.get("contentMap")
     language = next(iter(content_map), None) if isinstance(content_map, dict) and content_map else None
-    author = obj.get("attributedTo") or item.get("actor") or actor
     created = obj.get("published") or item.get("published")
     try:
         created_at = parse_datetime(created) if created else None
     except ValueError:
-        return RawRecord(location, raw, None, None, None, None, error=f"unparsable date {created!r}")
+        return RawRecord(location, raw, None, None, author, None, error=f"unparsable date {shown_value(created)}")
     return RawRecord(
         location,
         raw,
         scalar_or_none(obj.get("id")),
         text,
-        scalar_or_none(author),
+        author,
         created_at,
         url=scalar_or_none(obj.get("url")) or scalar_or_none(obj.get("id")),
         language=language,
@@ -209,7 +211,7 @@ def _tweet(location: str, item: Any, username: str | None) -> RawRecord:
     raw = json.dumps(item, ensure_ascii=False)[:MAX_RAW]
     tweet = item.get("tweet", item) if isinstance(item, dict) else None
     if not isinstance(tweet, dict):
-        return RawRecord(location, raw, None, None, None, None, error="not a tweet object")
+        return RawRecord(location, raw, None, None, username, None, error="not a tweet object")
     tweet_id = scalar_or_none(tweet.get("id_str") or tweet.get("id"))
     text = tweet.get("full_text") or tweet.get("text")
     text = html.unescape(text) if isinstance(text, str) else None
@@ -217,7 +219,8 @@ def _tweet(location: str, item: Any, username: str | None) -> RawRecord:
     try:
         created_at = parse_datetime(created) if created else None
     except ValueError:
-        return RawRecord(location, raw, tweet_id, None, None, None, error=f"unparsable date {created!r}")
+        return RawRecord(location, raw, tweet_id, None, username, None,
+                         error=f"unparsable date {shown_value(created)}")
     url = None
     if tweet_id:
         url = f"https://x.com/{username or 'i/web'}/status/{tweet_id}"
@@ -265,7 +268,8 @@ def _reddit(location: str, raw: str, obj: dict[str, Any]) -> RawRecord:
     try:
         created_at = parse_datetime(created) if created not in (None, "") else None
     except ValueError:
-        return RawRecord(location, raw, external_id, None, None, None, error=f"unparsable date {created!r}")
+        return RawRecord(location, raw, external_id, None, author, None,
+                         error=f"unparsable date {shown_value(created)}")
     permalink = scalar_or_none(obj.get("permalink"))
     url = f"https://www.reddit.com{permalink}" if permalink and permalink.startswith("/") else permalink
     if text is None and is_comment and obj.get("body") in _GONE:

@@ -37,7 +37,7 @@ from monitor.ingest.limits import (
 )
 from monitor.ingest.records import RawRecord
 from monitor.ingest.registry import is_glob
-from monitor.ingest.text import parse_datetime
+from monitor.ingest.text import parse_datetime, shown_value
 
 DEFAULT_COLUMNS = {
     "id": "id",
@@ -112,20 +112,28 @@ def record_from_values(
     location: str, raw: str, ext: Any, text: Any, author: Any, created_raw: Any, url: Any,
     language: Any, created_key: str = "created_at",
 ) -> RawRecord:
-    """Build a record from field values, turning bad values into an ``error`` record."""
+    """Build a record from field values, turning bad values into an ``error`` record.
+
+    An error record keeps the author when that field could be read, so an excluded author's
+    record is excluded rather than stored as rejected.
+    """
+    try:
+        if author.__class__ is not str:
+            author = scalar_str(author)
+    except ValueError as exc:
+        return RawRecord(location, raw, None, None, None, None, error=f"bad field: {exc}")
+    author = author or None
     try:
         if ext.__class__ is not str:
             ext = scalar_str(ext)
         if text.__class__ is not str:
             text = scalar_str(text)
-        if author.__class__ is not str:
-            author = scalar_str(author)
         if url is not None:
             url = scalar_str(url)
         if language is not None:
             language = scalar_str(language)
     except ValueError as exc:
-        return RawRecord(location, raw, None, None, None, None, error=f"bad field: {exc}")
+        return RawRecord(location, raw, None, None, author, None, error=f"bad field: {exc}")
     created = None
     if created_raw is not None and created_raw != "":
         try:
@@ -133,9 +141,9 @@ def record_from_values(
         except ValueError:
             return RawRecord(
                 location, raw, ext, text, author, None, url, language,
-                error=f"unparsable date {created_raw!r} in column {created_key!r}",
+                error=f"unparsable date {shown_value(created_raw)} in column {created_key!r}",
             )
-    return RawRecord(location, raw, ext or None, text, author or None, created, url, language)
+    return RawRecord(location, raw, ext or None, text, author, created, url, language)
 
 
 def _getter(obj: dict[str, Any]) -> Callable[[str], Any]:

@@ -10,7 +10,6 @@ stored count as duplicates then.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -18,14 +17,16 @@ from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from monitor.clock import utcnow
 from monitor.errors import SourceError
 from monitor.failures import ended_by
+from monitor.identity import Exclusion, account
 from monitor.ingest.limits import ReadLimits
 from monitor.ingest.records import FeedResult, RawRecord
 from monitor.ingest.registry import canonical_location, guess_kind, read_source
-from monitor.ingest.text import clean_text, content_hash, marker_pattern
+from monitor.ingest.text import clean_text, content_hash, json_unescaped, marker_form, marker_pattern
 from monitor.redact import redact_url
 from monitor.settings import Settings, SourceSettings
 from monitor.store import posts as store
@@ -91,20 +92,6 @@ def adhoc_source(location: str, kind: str | None = None) -> SourceSettings:
     return SourceSettings.model_validate({"name": location, "kind": kind or guess_kind(location), "location": location})
 
 
-def author_exclusion(entries: Iterable[str]) -> Callable[[str, str], bool] | None:
-    """``(platform, handle) -> excluded?`` for ``[privacy] exclude_authors`` entries (``handle``
-    or ``platform:handle``, any case); None when the list is empty."""
-    wanted = frozenset(e.strip().lower() for e in entries if e.strip())
-    if not wanted:
-        return None
-
-    def excluded(platform: str, handle: str) -> bool:
-        handle = handle.lower()
-        return handle in wanted or f"{platform.lower()}:{handle}" in wanted
-
-    return excluded
-
-
 def with_kind(source: SourceSettings, kind: str | None) -> SourceSettings:
     """The source with its kind replaced when ``kind`` is given."""
     return source.model_copy(update={"kind": kind}) if kind else source
@@ -125,10 +112,10 @@ def ingest(
     run_id = start_run(engine, "ingest")
     with session_scope(engine) as session:
         salt = store.pseudonym_salt(session, settings.privacy.pseudonym_salt)
-    excluded = author_exclusion(settings.privacy.exclude_authors)
-    if excluded is not None:
+    exclusion = Exclusion.of(settings.privacy.exclude_authors)
+    if exclusion is not None:
         with session_scope(engine) as session:
-            store.forget_authors(session, excluded)
+            store.forget_authors(session, exclusion)
     report = IngestReport(sources=[], run_id=run_id)
     readers: dict[str, str] = {}  # canonical location -> the source that reads it
     try:
@@ -171,7 +158,8 @@ def _ingest_source(
         source_id = row.id
         state = store.feed_state(row)
     feed_state = None  # a feed's new state, stored once all its records are
-    batcher = _Batcher(engine, settings, source_id, source.author_platform(), salt, report, now)
+    batcher = _Batcher(engine, settings, source_id, source.author_platform(), salt, report, now,
+                       legacy_platforms=(source.name, source.location))
     limits = ReadLimits.from_settings(settings.ingest)
     try:
         if source.kind == "feed":
@@ -212,16 +200,6 @@ def _source_failed(report: SourceReport, batcher: _Batcher, reason: str) -> None
     batcher.flush()
     report.status = "error"
     report.error = " ".join(reason.split())[:500]
-
-
-_JSON_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
-
-
-def _unescaped(raw: str) -> str | None:
-    """``raw`` with its JSON ``\\uXXXX`` escapes turned into characters, or None when it has none."""
-    if "\\u" not in raw:
-        return None
-    return _JSON_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), raw)
 
 
 def _text_column_warning(source: SourceSettings) -> str:
@@ -291,16 +269,21 @@ class DateBounds:
         return None
 
 
+#: The longest rejection reason stored (reasons name the problem, never carry the record's text).
+MAX_REASON = 300
+
+
 class _Batcher:
     """Collects records and stores each full batch in one transaction."""
 
     def __init__(
         self, engine: Engine, settings: Settings, source_id: int, platform: str, salt: str,
-        report: SourceReport, now: datetime,
+        report: SourceReport, now: datetime, *, legacy_platforms: Sequence[str] = (),
     ) -> None:
         self.engine = engine
         self.source_id = source_id
         self.platform = platform
+        self.legacy_platforms = tuple(legacy_platforms)  # how an older store keyed this source's authors
         self.salt = salt
         self.report = report
         self.now = now
@@ -312,12 +295,11 @@ class _Batcher:
         # A purged post sent again gets its text back only while inside retention.
         self.keeps_text_since = now - timedelta(days=days) if days else None
         self.markers = marker_pattern(settings.privacy.opt_out_markers)
-        self.excluded_author = author_exclusion(settings.privacy.exclude_authors)
-        # Handles (with or without their platform) as they may appear in a raw record that failed to parse.
-        names = {n for e in settings.privacy.exclude_authors for n in (e.strip(), e.strip().partition(":")[2])}
-        self.excluded_names = marker_pattern(n for n in names if n)
+        self.exclusion = Exclusion.of(settings.privacy.exclude_authors)
+        # Excluded names as they may appear in a raw record that failed to parse.
+        self.excluded_names = self.exclusion.raw_pattern() if self.exclusion is not None else None
         self.records: list[RawRecord] = []
-        self.author_ids: dict[tuple[str, str], int] = {}
+        self.author_ids: dict[str, int] = {}  # handle as written -> authors row
 
     def add(self, record: RawRecord) -> None:
         self.records.append(record)
@@ -326,9 +308,9 @@ class _Batcher:
         return len(self.records) >= self.batch_size
 
     def _is_excluded_author(self, author: str | None) -> bool:
-        if self.excluded_author is None or not author:
+        if self.exclusion is None or not author:
             return False
-        return self.excluded_author(self.platform, author)
+        return self.exclusion.matches(self.platform, author)
 
     def _opted_out(self, record: RawRecord) -> bool:
         """An excluded author, or a marker anywhere in the record (text, title, other fields)."""
@@ -338,8 +320,25 @@ class _Batcher:
             return False
         # The raw record of a JSON reader spells non-ASCII characters as \uXXXX escapes
         # ("＃nobots" is "\uff03nobots" there): match its unescaped form too.
-        fields = (record.text, record.author, record.raw, _unescaped(record.raw))
+        fields = (record.text, record.author, record.raw, json_unescaped(record.raw))
         return any(self.markers.search(field) for field in fields if field)
+
+    def _names_excluded(self, raw: str) -> bool:
+        """The raw record names an excluded author (its author field may not have been read)."""
+        names = self.excluded_names
+        return names is not None and (names.search(raw) or names.search(json_unescaped(raw)))
+
+    def _earlier_hashes(self, text: str | None) -> list[str]:
+        """Content hashes an earlier copy of an opted-out post without an id may be stored under:
+        its text's, and its text's without the markers (the marker added later)."""
+        if not text:
+            return []
+        hashes = [content_hash(text)]
+        if self.markers is not None:
+            bare = clean_text(self.markers.pattern.sub(" ", marker_form(text)))
+            if bare and bare != text:
+                hashes.append(content_hash(bare))
+        return hashes
 
     def _inside_retention(self, ingested_at: datetime) -> bool:
         """True when a post first ingested at ``ingested_at`` may still keep its text."""
@@ -354,25 +353,34 @@ class _Batcher:
         rejected: list[dict[str, Any]] = []
         pending: dict[str, dict[str, Any]] = {}
         excluded_ids: list[str] = []
+        # (author, created_at) of opted-out records without an id: their earlier copy is found by
+        # author and time, whatever its text (and so its content hash) was.
+        excluded_at: list[tuple[str, datetime]] = []
         opted_out: list[str] = []  # locations of opted-out records (never stored, even rejected)
         source_id, now = self.source_id, self.now
 
         def exclude(record: RawRecord, text: str | None) -> None:
             counts["excluded"] += 1
             opted_out.append(record.location)
-            gone_id = record.external_id or (content_hash(text) if text else None)
-            if gone_id:  # without an id a stored post is known by its text's hash
+            gone = [record.external_id] if record.external_id else self._earlier_hashes(text)
+            if not record.external_id and record.author and record.created_at is not None:
+                excluded_at.append((record.author, record.created_at))
+                who = account(record.author)
+                gone += [ext for ext, row in pending.items()
+                         if row["created_at"] == record.created_at and row["author"] and account(row["author"]) == who]
+            for gone_id in dict.fromkeys(gone):
                 excluded_ids.append(gone_id)
                 if pending.pop(gone_id, None) is not None:  # an earlier version in this batch
                     counts["excluded"] += 1
 
         def reject(record: RawRecord, reason: str) -> None:
-            if self.excluded_names is not None and self.excluded_names.search(record.raw):
+            if self._names_excluded(record.raw):
                 exclude(record, None)  # the raw record names an excluded author: never store it
                 return
             counts["rejected"] += 1
-            rejected.append({"source_id": source_id, "location": record.location, "reason": reason,
-                             "raw": record.raw[: self.max_raw], "rejected_at": now})
+            rejected.append({"source_id": source_id, "location": record.location,
+                             "reason": " ".join(reason.split())[:MAX_REASON], "raw": record.raw[: self.max_raw],
+                             "rejected_at": now, "author": record.author})
 
         for record in records:
             counts["read"] += 1
@@ -405,16 +413,13 @@ class _Batcher:
             }
 
         with session_scope(self.engine) as session:
-            handles = {(self.platform, r["author"]) for r in pending.values() if r["author"]}
-            new_keys = [k for k in handles if k not in self.author_ids]
-            new_ids = store.upsert_authors(session, new_keys, self.salt) if new_keys else {}
-            author_ids = {**self.author_ids, **new_ids}
+            author_ids = self._author_ids(session, [*pending.values(), *rejected])
             existing = store.existing_posts(session, source_id, list(pending) + excluded_ids)
             inserts: list[dict[str, Any]] = []
             updates: list[dict[str, Any]] = []
             for ext, row in pending.items():
                 author = row.pop("author")
-                row["author_id"] = author_ids[(self.platform, author)] if author else None
+                row["author_id"] = author_ids.get(author) if author else None
                 stored = existing.get(ext)
                 if stored is None:
                     counts["inserted"] += 1
@@ -427,15 +432,38 @@ class _Batcher:
                     counts["updated"] += 1
                     row["post_id"] = stored[0]
                     updates.append(row)
+            written = {r["author_id"] for r in (*inserts, *updates) if r["author_id"] is not None}
+            for row in rejected:
+                author = row.pop("author")
+                row["author_id"] = author_ids.get(author) if author else None
+                written.add(row["author_id"])
             store.insert_posts(session, inserts)
             store.update_posts(session, updates)
             store.upsert_rejected(session, rejected)
+            store.restore_handles(session, {i: h for h, i in author_ids.items() if i in written})
+            store.delete_rejected(session, source_id, opted_out)
             # an opted-out record followed by a kept version of the same post in this batch: kept
             gone = [existing[e][0] for e in excluded_ids if e in existing and e not in pending]
+            gone += self._stored_at(session, excluded_at, set(pending))
             if gone:
                 forgotten = store.delete_posts(session, gone)
                 author_ids = {k: v for k, v in author_ids.items() if v not in forgotten}
-            store.delete_rejected(session, source_id, opted_out)
         self.author_ids = author_ids
         for key, value in counts.items():
             setattr(self.report, key, getattr(self.report, key) + value)
+
+    def _author_ids(self, session: Session, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
+        """The authors rows of the handles in ``rows`` (made when missing), by handle as written."""
+        handles = {r["author"] for r in rows if r["author"] and r["author"] not in self.author_ids}
+        found = store.upsert_authors(session, [(self.platform, h) for h in handles], self.salt,
+                                     legacy_platforms=self.legacy_platforms) if handles else {}
+        return {**self.author_ids, **{h: i for (_, h), i in found.items()}}
+
+    def _stored_at(self, session: Session, excluded_at: Sequence[tuple[str, datetime]], kept: set[str]) -> list[int]:
+        """Stored posts of this source by the author at the time of an opted-out record without an id."""
+        if not excluded_at:
+            return []
+        ids = store.upsert_authors(session, [(self.platform, a) for a, _ in excluded_at], self.salt,
+                                   legacy_platforms=self.legacy_platforms, create=False)
+        pairs = [(ids[(self.platform, a)], at) for a, at in excluded_at if (self.platform, a) in ids]
+        return [pid for pid, ext in store.posts_by_author_at(session, self.source_id, pairs) if ext not in kept]

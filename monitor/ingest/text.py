@@ -57,6 +57,19 @@ def marker_form(text: str) -> str:
     return unicodedata.normalize("NFKC", _IGNORABLE.sub("", text))
 
 
+_JSON_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+
+
+def json_unescaped(raw: str) -> str | None:
+    """``raw`` with its JSON ``\\uXXXX`` escapes turned into characters, or None when it has none.
+
+    A JSON writer spells "＃nobots" as "\\uff03nobots": markers and names are searched in both.
+    """
+    if "\\u" not in raw:
+        return None
+    return _JSON_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), raw)
+
+
 @dataclass(frozen=True, slots=True)
 class MarkerPattern:
     """Compiled opt-out markers; :meth:`search` matches them in the marker form of a text."""
@@ -84,6 +97,35 @@ def marker_pattern(markers: Iterable[str]) -> MarkerPattern | None:
         return None
     pattern = re.compile(r"(?<![\w#])(?:" + "|".join(map(re.escape, forms)) + r")(?![\w])", re.IGNORECASE)
     return MarkerPattern(pattern, tuple(f.lower() for f in forms))
+
+
+#: The longest value a rejection reason shows as written.
+MAX_SHOWN = 40
+_DATE_LIKE = re.compile(r"[0-9A-Za-z:+\-./, ]+")
+_DATE_WORDS = frozenset(
+    "mon tue wed thu fri sat sun jan feb mar apr may jun jul aug sep oct nov dec "
+    "t z am pm gmt ut utc est edt cst cdt mst mdt pst pdt".split()
+)
+
+
+def shown_value(value: object) -> str:
+    """How a rejection reason shows a field value without ever carrying the record's text.
+
+    A short date-like value (digits, date punctuation, month/day/zone names) is shown as
+    written, ``'2025-02-30'``; anything else only by its kind and length, ``(a text of 27
+    characters)``: the field may hold the post itself (a date column filled with text).
+    """
+    if isinstance(value, str):
+        words = re.findall(r"[A-Za-z]+", value)
+        if (len(value) <= MAX_SHOWN and _DATE_LIKE.fullmatch(value)
+                and all(w.lower() in _DATE_WORDS for w in words)):
+            return repr(value)
+        return f"(a text of {len(value):,} characters)"
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, (int, float)):
+        return repr(value)[:MAX_SHOWN]
+    return f"(a {type(value).__name__})"
 
 
 #: The largest epoch value read as seconds: 9999-12-31T23:59:59Z, the last second a datetime
@@ -116,19 +158,19 @@ def parse_datetime(value: object) -> datetime:
     elif isinstance(value, datetime):
         parsed = value
     elif isinstance(value, bool):
-        raise ValueError(f"unparsable date {value!r}")
+        raise ValueError(f"unparsable date {shown_value(value)}")
     elif isinstance(value, (int, float)):
         parsed = _from_epoch(value)
     elif isinstance(value, str):
         parsed = _parse_string(value.strip())
     else:
-        raise ValueError(f"unparsable date {value!r}")
+        raise ValueError(f"unparsable date {shown_value(value)}")
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
     try:
         return parsed.astimezone(UTC)
     except OverflowError as exc:  # e.g. 9999-12-31T23:00-05:00 is past the last datetime
-        raise ValueError(f"date {value!r} is out of range in UTC") from exc
+        raise ValueError(f"date {shown_value(value)} is out of range in UTC") from exc
 
 
 def _from_epoch(value: float) -> datetime:
@@ -163,7 +205,7 @@ def _parse_string(value: str) -> datetime:
     try:
         return parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError) as exc:
-        raise ValueError(f"unparsable date {value!r}") from exc
+        raise ValueError(f"unparsable date {shown_value(value)}") from exc
 
 
 def _attempt(parse: Callable[[str], T], value: str) -> T | None:

@@ -52,12 +52,17 @@ class IngestSettings(Table):
     earliest: date = Field(default=date(1990, 1, 1), strict=False)
 
 
+#: The platform of authors in files (JSON Lines, CSV, Parquet, a feed file) without ``platform``.
+FILE_PLATFORM = "file"
+
+
 class SourceSettings(Table):
     """One [[sources]] entry.
 
     ``location`` is a URL, or a path/glob made absolute against the config file's directory.
-    ``platform`` keys author handles (default: the kind for mastodon/x/reddit, the host for
-    feed URLs, else the source name).
+    ``platform`` keys author identities (default: the kind for mastodon/x/reddit, the host for
+    feed URLs, else ``"file"``): never the source's name, so renaming a source, or configuring
+    one first read ad hoc, keeps its authors' pseudonyms.
     """
 
     name: str
@@ -101,13 +106,13 @@ class SourceSettings(Table):
         return self
 
     def author_platform(self) -> str:
-        """The platform part of this source's author keys."""
+        """The platform part of this source's author identities (see :mod:`monitor.identity`)."""
         if self.platform:
             return self.platform
         if self.kind in ("mastodon", "x", "reddit"):
             return self.kind
         host = urlparse(self.location).hostname if is_url(self.location) else None
-        return host or self.name
+        return host or FILE_PLATFORM
 
 
 class PrivacySettings(Table):

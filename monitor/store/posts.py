@@ -6,10 +6,8 @@ portable between SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -17,7 +15,10 @@ from typing import Any, NamedTuple
 from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.orm import Session
 
+from monitor import identity
 from monitor.clock import utcnow
+from monitor.identity import Exclusion
+from monitor.ingest.text import json_unescaped
 from monitor.store.engine import bulk_insert, in_chunks, upsert_insert
 from monitor.store.schema import Alert, Author, Meta, Post, Rejected, Source, table_of
 
@@ -57,39 +58,123 @@ def pseudonym_salt(session: Session, override: str | None = None) -> str:
 
 
 def pseudonym(salt: str, platform: str, handle: str) -> str:
-    """A short stable pseudonym for ``platform:handle``, e.g. ``"a-3f9c2e71b04d"``.
+    """A short stable pseudonym for the author ``handle`` on ``platform``, e.g. ``"a-3f9c2e71b04d"``.
 
-    HMAC-SHA256 keyed with the database salt: without the salt nobody can map a handle to its
-    pseudonym by hashing guesses.
+    HMAC-SHA256 of the normalised identity keyed with the database salt (see
+    :func:`monitor.identity.pseudonym`): ``"@Ann"`` and ``"ann"`` get the same one, and without
+    the salt nobody can map a handle to its pseudonym by hashing guesses.
     """
-    digest = hmac.new(salt.encode(), f"{platform}:{handle}".encode(), hashlib.sha256)
-    return "a-" + digest.hexdigest()[:12]
+    return identity.pseudonym(salt, platform, handle)
 
 
 def upsert_authors(
-    session: Session, keys: Iterable[tuple[str, str]], salt: str
+    session: Session, keys: Iterable[tuple[str, str]], salt: str, *,
+    legacy_platforms: Sequence[str] = (), create: bool = True,
 ) -> dict[tuple[str, str], int]:
-    """Make sure each ``(platform, handle)`` has an authors row; return their ids."""
-    wanted = sorted(set(keys))
-    if not wanted:
-        return {}
-    table = table_of(Author)
-    rows = [{"platform": p, "handle": h, "pseudonym": pseudonym(salt, p, h)} for p, h in wanted]
-    stmt = upsert_insert(session, table).on_conflict_do_nothing(index_elements=["platform", "handle"])
-    session.execute(stmt, rows)
-    ids: dict[tuple[str, str], int] = {}
+    """The authors row of each ``(platform, handle)``, made when missing; ids by the given pairs.
+
+    Rows are found by :func:`monitor.identity.author_digest`, so every spelling of a handle is one
+    author, also after retention replaced the handle. A row from before identities were
+    normalised (no digest yet) is taken over, keeping its pseudonym: found by platform and
+    normal handle, or by its old pseudonym of ``platform:handle`` as written on ``platform`` or
+    one of ``legacy_platforms`` (the source's name or location, the old default platform).
+    Pairs whose handle has no normal form (blank) are left out.
+
+    Args:
+        create: False only looks rows up (for an opted-out record: never store its author).
+    """
+    wanted: dict[tuple[str, str], tuple[str, str, str]] = {}  # pair -> (platform, account, digest)
+    for p, h in set(keys):
+        name = identity.account(h)
+        if name:
+            wanted[(p, h)] = (identity.platform_form(p), name, identity.author_digest(salt, p, h))
+    by_digest = _by_digest(session, sorted({d for _, _, d in wanted.values()}))
+
+    def missing() -> dict[tuple[str, str], tuple[str, str, str]]:
+        return {pair: v for pair, v in wanted.items() if v[2] not in by_digest}
+
+    if missing() and session.scalar(select(Author.id).where(Author.identity_hash.is_(None)).limit(1)) is not None:
+        by_digest.update(_adopt(session, missing(), salt, legacy_platforms))
+    if missing() and create:
+        rows = {d: {"platform": plat, "handle": name, "identity_hash": d, "pseudonym": "a-" + d[:12]}
+                for plat, name, d in missing().values()}
+        session.execute(upsert_insert(session, table_of(Author)).on_conflict_do_nothing(), list(rows.values()))
+        by_digest.update(_by_digest(session, sorted(rows)))
+    if missing():  # rows keyed with another salt (pseudonym_salt changed): still this author's
+        found = _by_handle(session, [(plat, name) for plat, name, _ in missing().values()])
+        by_digest.update({d: found[(plat, name)][0] for plat, name, d in missing().values() if (plat, name) in found})
+    return {pair: by_digest[d] for pair, (_, _, d) in wanted.items() if d in by_digest}
+
+
+def _by_digest(session: Session, digests: Sequence[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for chunk in in_chunks(digests):
+        found.update((str(d), i) for d, i in session.execute(
+            select(Author.identity_hash, Author.id).where(Author.identity_hash.in_(chunk))))
+    return found
+
+
+def _by_handle(session: Session, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, str | None]]:
+    """``(platform, handle) -> (id, identity_hash)`` of the rows with these platforms and handles."""
     by_platform: dict[str, list[str]] = {}
-    for p, h in wanted:
-        by_platform.setdefault(p, []).append(h)
-    for platform, handles in by_platform.items():
-        for chunk in in_chunks(handles):
-            result = session.execute(
-                select(Author.handle, Author.id).where(
-                    Author.platform == platform, Author.handle.in_(chunk)
-                )
-            )
-            ids.update({(platform, handle): id_ for handle, id_ in result})
-    return ids
+    for plat, name in sorted(set(keys)):
+        by_platform.setdefault(plat, []).append(name)
+    found: dict[tuple[str, str], tuple[int, str | None]] = {}
+    for plat, names in by_platform.items():
+        for chunk in in_chunks(names):
+            rows = session.execute(select(Author.handle, Author.id, Author.identity_hash).where(
+                Author.platform == plat, Author.handle.in_(chunk)))
+            found.update(((plat, h), (i, d)) for h, i, d in rows)
+    return found
+
+
+def _adopt(session: Session, wanted: Mapping[tuple[str, str], tuple[str, str, str]], salt: str,
+           legacy_platforms: Sequence[str]) -> dict[str, int]:
+    """Rows from before identities were normalised (no digest), given the digest of their author.
+
+    Returns:
+        ``digest -> id`` of the rows taken over.
+    """
+    from monitor.store.retention import PURGED_HANDLE
+
+    adopted: dict[str, int] = {}
+    by_handle = _by_handle(session, [(plat, name) for plat, name, _ in wanted.values()])
+    for plat, name, digest in wanted.values():
+        row = by_handle.get((plat, name))
+        if row is not None and row[1] is None and digest not in adopted:
+            session.execute(update(Author).where(Author.id == row[0]).values(identity_hash=digest))
+            adopted[digest] = row[0]
+    candidates: dict[str, tuple[str, str, str, str]] = {}  # old pseudonym -> (old platform, platform, name, digest)
+    for (platform, handle), (plat, name, digest) in wanted.items():
+        if digest not in adopted and (plat, name) not in by_handle:
+            for old in dict.fromkeys((platform, *legacy_platforms)):
+                candidates[identity.legacy_pseudonym(salt, old, handle)] = (old, plat, name, digest)
+    for chunk in in_chunks(sorted(candidates)):
+        older = session.execute(select(Author.id, Author.pseudonym, Author.platform, Author.handle).where(
+            Author.identity_hash.is_(None), Author.pseudonym.in_(chunk)).order_by(Author.id)).all()
+        for author_id, pseudo, old_platform, old_handle in older:
+            old, plat, name, digest = candidates[pseudo]
+            if old == old_platform and digest not in adopted:
+                purged = old_handle.startswith(PURGED_HANDLE)
+                session.execute(update(Author).where(Author.id == author_id).values(
+                    identity_hash=digest, platform=plat, handle=old_handle if purged else name))
+                adopted[digest] = author_id
+    return adopted
+
+
+def restore_handles(session: Session, handles: Mapping[int, str]) -> None:
+    """Give back the handle of authors whose handle retention replaced, when text of theirs is
+    stored again (a post with text, or a rejected record with its raw text)."""
+    from monitor.store.retention import PURGED_HANDLE, has_text
+
+    if not handles:
+        return
+    for chunk in in_chunks(sorted(handles)):
+        ids = session.scalars(select(Author.id).where(
+            Author.id.in_(chunk), Author.handle.startswith(PURGED_HANDLE, autoescape=True), has_text())).all()
+        for author_id in ids:
+            session.execute(update(Author).where(Author.id == author_id).values(
+                handle=identity.account(handles[author_id])))
 
 
 # ---------------------------------------------------------------------------- sources
@@ -249,8 +334,20 @@ def update_posts(session: Session, rows: list[dict[str, Any]]) -> None:
     session.connection().execute(stmt, rows)
 
 
+def posts_by_author_at(
+    session: Session, source_id: int, pairs: Iterable[tuple[int, datetime]]
+) -> list[tuple[int, str]]:
+    """``(id, external_id)`` of a source's posts by ``(author id, created_at)``: how a post without
+    an id is found again once its text (and so its content hash) changed."""
+    found: list[tuple[int, str]] = []
+    for author_id, created_at in sorted(set(pairs)):
+        found.extend((int(i), str(e)) for i, e in session.execute(select(Post.id, Post.external_id).where(
+            Post.source_id == source_id, Post.author_id == author_id, Post.created_at == created_at)))
+    return found
+
+
 def delete_posts(session: Session, post_ids: Sequence[int]) -> set[int]:
-    """Delete opted-out posts by id, and the authors rows (handles) left without posts.
+    """Delete opted-out posts by id, and the authors rows (handles) left with nothing stored.
 
     Returns:
         The ids of the authors rows deleted.
@@ -264,12 +361,21 @@ def delete_posts(session: Session, post_ids: Sequence[int]) -> set[int]:
     kept: set[int] = set()
     for chunk in in_chunks(list(authors)):
         kept.update(session.scalars(select(Post.author_id).where(Post.author_id.in_(chunk)).distinct()))
+        kept.update(session.scalars(select(Rejected.author_id).where(Rejected.author_id.in_(chunk)).distinct()))
     _delete_authors(session, sorted(authors - kept))
     return authors - kept
 
 
-def forget_authors(session: Session, excluded: Callable[[str, str], bool]) -> int:
-    """Delete every author ``excluded(platform, handle)`` picks: posts, author alerts, handle.
+#: ``meta`` key of the fingerprint of the exclusion last applied to the rejected records' raw text.
+EXCLUSION_KEY = "exclusion_applied"
+
+
+def forget_authors(session: Session, exclusion: Exclusion) -> int:
+    """Delete everything stored of the authors ``exclusion`` picks: posts (with scores), author
+    alerts, rejected records and the authors row (handle).
+
+    A rejected record whose author could not be read (or was stored before records carried it)
+    is found by the excluded names in its raw text; that scan runs when the exclusion changed.
 
     Returns:
         The number of posts deleted.
@@ -277,14 +383,42 @@ def forget_authors(session: Session, excluded: Callable[[str, str], bool]) -> in
     from sqlalchemy import delete
 
     picked = [(i, pseudonym) for i, p, h, pseudonym in session.execute(
-        select(Author.id, Author.platform, Author.handle, Author.pseudonym)) if excluded(p, h)]
+        select(Author.id, Author.platform, Author.handle, Author.pseudonym)) if exclusion.matches(p, h)]
     deleted = 0
     conn = session.connection()
     for chunk in in_chunks(picked):
-        deleted += conn.execute(delete(Post).where(Post.author_id.in_([i for i, _ in chunk]))).rowcount
+        ids = [i for i, _ in chunk]
+        deleted += conn.execute(delete(Post).where(Post.author_id.in_(ids))).rowcount
+        conn.execute(delete(Rejected).where(Rejected.author_id.in_(ids)))
         conn.execute(delete(Alert).where(Alert.subject_kind == "author", Alert.subject.in_([p for _, p in chunk])))
     _delete_authors(session, [i for i, _ in picked])
+    fingerprint = exclusion.fingerprint()
+    if session.scalar(select(Meta.value).where(Meta.key == EXCLUSION_KEY)) != fingerprint:
+        _forget_raw(session, exclusion)
+        stmt = upsert_insert(session, table_of(Meta)).values(key=EXCLUSION_KEY, value=fingerprint)
+        session.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": fingerprint}))
     return deleted
+
+
+def _forget_raw(session: Session, exclusion: Exclusion) -> None:
+    """Delete rejected records whose raw text names an excluded author."""
+    from sqlalchemy import delete
+
+    from monitor.store.retention import PURGED
+
+    pattern = exclusion.raw_pattern()
+    if pattern is None:
+        return
+    last = 0
+    while True:
+        rows = session.execute(select(Rejected.id, Rejected.raw).where(Rejected.id > last, Rejected.raw != PURGED)
+                               .order_by(Rejected.id).limit(1000)).all()
+        if not rows:
+            return
+        last = rows[-1][0]
+        gone = [i for i, raw in rows if pattern.search(raw) or pattern.search(json_unescaped(raw))]
+        if gone:
+            session.execute(delete(Rejected).where(Rejected.id.in_(gone)))
 
 
 def _delete_authors(session: Session, author_ids: Sequence[int]) -> None:
@@ -322,16 +456,21 @@ def upsert_rejected(session: Session, rows: list[dict[str, Any]]) -> None:
         set_={
             "reason": stmt.excluded.reason,
             "raw": case((table.c.raw == PURGED, PURGED), else_=stmt.excluded.raw),
+            "author_id": stmt.excluded.author_id,
         },
     )
     session.execute(stmt, list(unique.values()))
 
 
 def delete_source(session: Session, name: str) -> None:
-    """Delete a source with its posts, scores and rejected records (foreign keys cascade)."""
+    """Delete a source with its posts, scores and rejected records (foreign keys cascade), and the
+    handle of every author left without text stored (the pseudonym stays for alert history)."""
     from sqlalchemy import delete
 
+    from monitor.store.retention import forget_handles
+
     session.execute(delete(Source).where(Source.name == name))
+    forget_handles(session)
 
 
 class RejectedRow(NamedTuple):

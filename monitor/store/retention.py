@@ -4,10 +4,11 @@ The period is counted from when a post was *ingested* (``posts.ingested_at``), n
 today by its post date: ingesting an archive of old posts keeps their text for the full period.
 A purged post keeps its row (ids, source, author pseudonym, times, hash) and its scores, so
 trends and alerts still work; its ``text`` and ``url`` (a URL can name the author) become NULL.
-Rejected records are blanked by the date they were first rejected. An author left without any
-post that still has text loses the handle: it becomes a random placeholder, the pseudonym stays,
-and a later post by the same handle gets the same pseudonym again (pseudonyms are keyed hashes
-of the handle, see :func:`monitor.store.posts.pseudonym`).
+Rejected records are blanked by the date they were first rejected (their reason never holds
+record text). An author left without any text stored (a post with text, a rejected record with
+its raw text) loses the handle: it becomes a random placeholder, the row and its pseudonym stay,
+and a later post by the same author finds that row by its identity hash and gets the handle
+back (one row, one pseudonym, see :func:`monitor.store.posts.upsert_authors`).
 
 On SQLite every connection runs with ``secure_delete`` (:mod:`monitor.store.engine`) and a purge
 ends with a ``wal_checkpoint(TRUNCATE)``, so removed text lingers neither in freed pages nor in
@@ -16,13 +17,15 @@ the ``-wal`` file.
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import CursorResult, Engine, bindparam, exists, or_, select, text, update
+from sqlalchemy import ColumnElement, CursorResult, Engine, bindparam, exists, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from monitor.clock import utcnow
@@ -83,11 +86,22 @@ def purge_text(session: Session, *, older_than_days: int,
                        authors=forget_handles(session))
 
 
+def has_text() -> ColumnElement[bool]:
+    """SQL: the author (``authors`` row in the query) still has text stored: a post with text or
+    a rejected record with its raw text. A handle is kept exactly as long as this holds, so an
+    exclusion can still find the author's text."""
+    return or_(exists().where(Post.author_id == Author.id, Post.text.is_not(None)),
+               exists().where(Rejected.author_id == Author.id, Rejected.raw != PURGED))
+
+
 def forget_handles(session: Session) -> int:
-    """Replace the handle of every author without a post that has text; return how many."""
-    with_text = exists().where(Post.author_id == Author.id, Post.text.is_not(None))
+    """Replace the handle of every author without text stored (:func:`has_text`); return how many.
+
+    The row, its pseudonym and identity hash stay: a later post of the same author finds it
+    and gets its handle back (:func:`monitor.store.posts.restore_handles`).
+    """
     ids = session.scalars(
-        select(Author.id).where(~with_text, ~Author.handle.startswith(PURGED_HANDLE, autoescape=True))
+        select(Author.id).where(~has_text(), ~Author.handle.startswith(PURGED_HANDLE, autoescape=True))
     ).all()
     if ids:
         table = table_of(Author)
@@ -110,10 +124,48 @@ def purge_stage(engine: Engine, settings: Settings, *, older_than_days: int | No
         with session_scope(engine) as s:
             done = purge_text(s, older_than_days=days, now=now)
         checkpoint(engine)
+        excerpts = scrub_alert_file(settings.channels.file.path)
         return run.done(StageResult("purge", "ok", time.perf_counter() - t0,
                                     counts={"older_than_days": days, "cutoff": done.cutoff.isoformat(),
                                             "posts": done.posts, "rejected": done.rejected,
-                                            "authors": done.authors}))
+                                            "authors": done.authors, "alert_file_excerpts": excerpts}))
+
+
+def scrub_alert_file(path: Path) -> int:
+    """Remove the post text (``excerpt``) that earlier versions wrote to the file channel's JSON
+    Lines file, which today's file channel never writes; returns the number of lines changed.
+
+    The file is rewritten atomically, and only when a line holds text; lines that are not
+    JSON objects are left as they are.
+
+    Raises:
+        EmomonError: The file cannot be read or written (one line naming it and the fix).
+    """
+    from monitor.alerts.channels import TEXT_KEY, without_text
+    from monitor.failures import describe_os_error
+    from monitor.safe_write import write_text_atomic
+
+    real = path.resolve()
+    try:
+        data = real.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return 0
+    except OSError as exc:
+        raise EmomonError(describe_os_error(exc, path, action="read")) from exc
+    if f'"{TEXT_KEY}"' not in data:
+        return 0
+    lines, changed = data.splitlines(keepends=True), 0
+    for number, line in enumerate(lines):
+        try:
+            payload = json.loads(line) if f'"{TEXT_KEY}"' in line else None
+        except ValueError:
+            continue
+        if isinstance(payload, dict) and TEXT_KEY in payload:
+            lines[number] = json.dumps(without_text(payload), ensure_ascii=False, sort_keys=True) + "\n"
+            changed += 1
+    if changed:
+        write_text_atomic(real, "".join(lines))
+    return changed
 
 
 def checkpoint(engine: Engine) -> None:

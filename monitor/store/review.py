@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from monitor.clock import utcnow
 from monitor.errors import EmomonError
 from monitor.store import alerts as alert_store
+from monitor.store.retention import PURGED_HANDLE
 from monitor.store.schema import Alert, AlertAction, Author, Post, Reveal, Source
 
 
@@ -52,7 +53,7 @@ class Identity:
 
     pseudonym: str
     platform: str
-    handle: str
+    handle: str  # the normal form of monitor.identity.account
     links: list[str]  # the newest post's URL, else the source locations
 
 
@@ -65,9 +66,14 @@ def reveal(session: Session, pseudonym: str, *, reason: str, by: str,
     """
     if not reason.strip():
         raise EmomonError("--reason is empty: say why the author must be re-identified")
-    author = session.scalars(select(Author).where(Author.pseudonym == pseudonym)).first()
+    author = session.scalars(select(Author).where(Author.pseudonym == pseudonym).order_by(
+        Author.handle.startswith(PURGED_HANDLE, autoescape=True), Author.id)).first()
     if author is None:
         raise EmomonError(f"no author has the pseudonym {pseudonym!r}: see `emomon alerts list`")
+    if author.handle.startswith(PURGED_HANDLE):
+        raise EmomonError(f"the handle behind {pseudonym!r} is no longer stored: retention (`emomon purge`) or "
+                          "`emomon sources remove --purge` removed it with the last text of theirs; it is stored "
+                          "again only if they post again")
     session.add(Reveal(pseudonym=pseudonym, by=by, at=now or utcnow(), reason=reason.strip()))
     session.flush()
     return Identity(pseudonym, author.platform, author.handle, _links(session, author.id))

@@ -96,15 +96,26 @@ class Source(Base):
 
 
 class Author(Base):
-    """A platform handle and its pseudonym (the only form ever printed or sent)."""
+    """An author: platform, handle and pseudonym (the only form ever printed or sent).
+
+    ``handle`` is the normal form of :func:`monitor.identity.account` (a placeholder once
+    retention removed it); ``identity_hash`` is :func:`monitor.identity.author_digest`, the key a
+    later post of the same author finds the row by, however the handle is written and after the
+    handle is gone. Rows from before identities were normalised have no ``identity_hash`` until
+    the author is ingested again (they keep their pseudonym).
+    """
 
     __tablename__ = "authors"
-    __table_args__ = (UniqueConstraint("platform", "handle"),)
+    __table_args__ = (
+        UniqueConstraint("platform", "handle"),
+        Index("uq_authors_identity_hash", "identity_hash", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     platform: Mapped[str] = mapped_column(String(255))
     handle: Mapped[str] = mapped_column(String(512))
     pseudonym: Mapped[str] = mapped_column(String(32), index=True)
+    identity_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class Post(Base):
@@ -130,10 +141,18 @@ class Post(Base):
 
 
 class Rejected(Base):
-    """A record that could not be stored, with where it was and why (one row per location)."""
+    """A record that could not be stored, with where it was and why (one row per location).
+
+    ``author_id`` is set when the record's author could be read, so excluding the author
+    removes the record too. ``reason`` never holds the record's text (at most a short date-like
+    value, see :func:`monitor.ingest.text.shown_value`).
+    """
 
     __tablename__ = "rejected"
-    __table_args__ = (UniqueConstraint("source_id", "location"),)
+    __table_args__ = (
+        UniqueConstraint("source_id", "location"),
+        Index("ix_rejected_author_id", "author_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
@@ -141,6 +160,7 @@ class Rejected(Base):
     reason: Mapped[str] = mapped_column(Text)
     raw: Mapped[str] = mapped_column(Text)
     rejected_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("authors.id", ondelete="SET NULL"))
 
 
 class Run(Base):

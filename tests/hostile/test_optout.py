@@ -73,7 +73,7 @@ def test_an_excluded_author_without_ids_loses_every_post_and_the_handle(
     ingest(engine, make_settings(), [adhoc_source(path)])
     assert count(engine, Post) == 4
     with session_scope(engine) as s:
-        dee = s.scalar(select(Author.pseudonym).where(Author.handle == "Dee"))
+        dee = s.scalar(select(Author.pseudonym).where(Author.handle == "dee"))  # stored in normal form
         s.add(Alert(rule="level", subject_kind="author", subject=dee,
                     window_start=datetime(2025, 3, 1, tzinfo=UTC), window_end=datetime(2025, 3, 2, tzinfo=UTC),
                     evidence={}, severity="high", status="new", trigger_at=datetime(2025, 3, 1, tzinfo=UTC),

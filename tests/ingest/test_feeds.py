@@ -164,7 +164,7 @@ def test_rss20_record_fields(server: FeedServer) -> None:
     # Only a title; the date cannot be parsed: the record says so instead of guessing.
     assert third.text == "Title only & nothing else"
     assert third.created_at is None
-    assert third.error == "unparsable date: 'sometime next week, probably'"
+    assert third.error == "unparsable date (a text of 28 characters)"  # the value may be the post itself
 
 
 def test_atom_entries_language_author_and_plain_text(server: FeedServer) -> None:

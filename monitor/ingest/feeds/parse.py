@@ -15,6 +15,7 @@ from monitor.ingest.feeds.decode import prepare_document
 from monitor.ingest.feeds.fetch import is_http
 from monitor.ingest.html import collapse_whitespace, html_to_text
 from monitor.ingest.records import RawRecord
+from monitor.ingest.text import shown_value
 
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "html", "xhtml"})
 _FIX_FEED = "fix: check that the URL or path points at an RSS or Atom feed"
@@ -174,7 +175,7 @@ def _entry_time(entry: dict[str, Any]) -> tuple[datetime | None, str | None]:
             return when, None
         unparsed.append(str(raw))
     if unparsed:
-        return None, f"unparsable date: {unparsed[0][:100]!r}"
+        return None, f"unparsable date {shown_value(unparsed[0])}"
     return None, None
 
 
