@@ -3,18 +3,24 @@
 Layout of models/<name>/:
     model.safetensors   network weights (encoder included), fp16 or fp32
     config.json         format, name, version, network config, window length, and the SHA-256 of
-                        every weight file ("weights"), checked on load; the version is derived
-                        from it (name + the first 10 hex digits of model.safetensors' hash)
+                        every file that changes a score ("files": :data:`SCORED_FILES`)
     encoder/config.json Hugging Face config that rebuilds the encoder without its package
     tokenizer/          tokenizer files
     labels.json         label names per head
     calibration.json    GoEmotions thresholds, temperatures, depression-index weights + Platt
+
+The version scores are stored under is derived from config.json, hashes included (see
+:func:`derive_version`), so it names every byte a score depends on. Every load checks
+config.json against the version it records and each scored file against its hash before the
+file is read; a changed file is refused with one line naming it. :func:`seal` records the hashes
+and the version; ``emomon train --export`` calls it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,9 +37,17 @@ from monitor.model.index import DepressionIndex
 from monitor.model.network import MultitaskNetwork, NetworkConfig
 
 FORMAT = "emomon-model/1"
-#: The weight files of a model directory, whose SHA-256 config.json records under "weights".
-WEIGHT_FILES = ("model.safetensors",)
+#: The files of a model directory that change a score, whose SHA-256 config.json records under
+#: "files". tokenizer_config.json (the padding token) is optional: where a directory has none
+#: when it is sealed, none is read.
+SCORED_FILES = ("model.safetensors", "encoder/config.json", "tokenizer/tokenizer.json",
+                "tokenizer/tokenizer_config.json", "labels.json", "calibration.json")
+OPTIONAL_FILES = ("tokenizer/tokenizer_config.json",)
 REQUIRED = ("model.safetensors", "config.json", "encoder/config.json", "tokenizer", "labels.json", "calibration.json")
+#: The shortest usable window: [CLS], one token of text, [SEP].
+MIN_WINDOW = 3
+#: What every refusal of a changed or damaged model directory ends with.
+FIX = "restore the model directory or re-export it with `emomon train --export`"
 
 
 @dataclass(frozen=True)
@@ -54,68 +68,120 @@ class Calibration:
                    {"goemotions": 1.0, "carer": 1.0, "big5": 1.0, **data.get("temperatures", {})},
                    DepressionIndex.from_dict(data.get("depression_index", {})))
 
+    def validate(self) -> None:
+        """Raises ValueError naming the first value no probability can be computed with."""
+        for task in ("goemotions", "carer", "big5"):
+            if not _finite(self.temperatures.get(task), above=0.0):
+                raise ValueError(f"temperatures.{task} = {self.temperatures.get(task)!r}, not a number above 0")
+        for label, threshold in self.goemotions_thresholds.items():
+            if not _finite(threshold, low=0.0, high=1.0):
+                raise ValueError(f"goemotions_thresholds.{label} = {threshold!r}, not a number from 0 to 1")
+        index = self.depression_index
+        for key, value in (("a", index.a), ("b", index.b)):
+            if not _finite(value):
+                raise ValueError(f"depression_index.{key} = {value!r}, not a finite number")
+        for head, weights in (("goemotions", index.goemotions), ("carer", index.carer)):
+            for label, weight in weights.items():
+                if not _finite(weight, low=0.0):
+                    raise ValueError(f"depression_index.{head}.{label} = {weight!r}, not a number >= 0")
+
+
+def _finite(value: object, *, low: float | None = None, high: float | None = None, above: float | None = None) -> bool:
+    """Whether ``value`` is a finite number (not a bool) within the given bounds."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return False
+    return ((low is None or value >= low) and (high is None or value <= high)
+            and (above is None or value > above))
+
 
 def save_artifact(directory: Path, *, name: str, model: MultitaskNetwork, tokenizer, calibration: Calibration,
                   window: int, fp16: bool = True, extra: dict[str, Any] | None = None) -> str:
-    """Write a model directory; returns its version string (name + short weight hash)."""
+    """Write and seal a model directory; returns its version (see :func:`derive_version`).
+
+    ``window`` is cut to the encoder's positions (``max_position_embeddings``): no window is
+    longer than the encoder can read.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     state = {k: (v.half() if fp16 and v.is_floating_point() else v).contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(directory / "model.safetensors"), metadata={"format": FORMAT})
-    weights = {f: hashlib.sha256((directory / f).read_bytes()).hexdigest() for f in WEIGHT_FILES}
-    version = derive_version(name, weights)
     (directory / "encoder").mkdir(exist_ok=True)
     encoder: Any = model.encoder  # a BertEncoder or a transformers model: both have config.to_json_file
+    window = min(window, int(getattr(encoder.config, "max_position_embeddings", window)))
     encoder.config.to_json_file(str(directory / "encoder" / "config.json"))
     tok_dir = directory / "tokenizer"
     if tok_dir.exists():
         shutil.rmtree(tok_dir)
     tokenizer.save_pretrained(str(tok_dir))
-    config = {"format": FORMAT, "name": name, "version": version, "window": window,
-              "network": model.config.to_dict(), "weights": weights, **(extra or {})}
+    config = {"format": FORMAT, "name": name, "version": None, "window": window, "network": model.config.to_dict(),
+              **(extra or {})}  # the version is derived when the directory is sealed
     (directory / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
     labels = {"goemotions": list(model.config.goemotions_labels), "carer": list(model.config.carer_labels),
               "big5": list(model.config.big5_traits)}
     (directory / "labels.json").write_text(json.dumps(labels, indent=2), encoding="utf-8")
-    write_calibration(directory, calibration)
+    return write_calibration(directory, calibration)
+
+
+def content_digest(config: dict[str, Any]) -> str:
+    """SHA-256 of config.json's content but its "version": the settings and, under "files", the
+    hashes of every scored file (canonical JSON, so formatting does not count)."""
+    sealed = {k: v for k, v in config.items() if k != "version"}
+    text = json.dumps(sealed, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def derive_version(config: dict[str, Any]) -> str:
+    """The version scores are stored under: the name and the start of :func:`content_digest`, so
+    any change to a file that changes a score (weights, tokenizer, encoder config, labels,
+    calibration, window) is a new version."""
+    return f"{config['name']}+{content_digest(config)[:10]}"
+
+
+def seal(directory: Path) -> str:
+    """Record the SHA-256 of every scored file in config.json ("files") and the version derived
+    from it; returns the version. Run after any file of the directory was (re)written."""
+    path = directory / "config.json"
+    config = json.loads(path.read_text(encoding="utf-8"))
+    config.pop("weights", None)  # the earlier record, of model.safetensors alone
+    config["files"] = {f: hashlib.sha256((directory / f).read_bytes()).hexdigest()
+                       for f in SCORED_FILES if (directory / f).is_file()}
+    config["version"] = version = derive_version(config)  # the digest leaves "version" out
+    path.write_text(json.dumps(config, indent=2), encoding="utf-8")
     return version
 
 
-def derive_version(name: str, weights: dict[str, str]) -> str:
-    """The version scores are stored under: the name and the start of model.safetensors' SHA-256."""
-    return f"{name}+{weights['model.safetensors'][:10]}"
-
-
-def recorded_weights(directory: Path, config: dict[str, Any]) -> dict[str, str]:
-    """The SHA-256 per weight file recorded in config.json.
+def recorded_files(directory: Path, config: dict[str, Any]) -> dict[str, str]:
+    """The SHA-256 per scored file recorded in config.json (optional files only where recorded).
 
     Raises:
-        ModelNotFound: config.json records no hash for a weight file.
+        ModelNotFound: config.json records no hash for a required file.
     """
-    weights = config.get("weights")
-    missing = [f for f in WEIGHT_FILES if not isinstance(weights, dict) or not isinstance(weights.get(f), str)]
+    files = config.get("files")
+    files = files if isinstance(files, dict) else {}
+    missing = [f for f in SCORED_FILES if f not in OPTIONAL_FILES and not isinstance(files.get(f), str)]
     if missing:
         raise ModelNotFound(f"model directory {str(directory)!r} records no SHA-256 of {', '.join(missing)} "
-                            "(config.json \"weights\"); re-export it with `emomon train --export`")
-    return {f: str(weights[f]) for f in WEIGHT_FILES}  # type: ignore[index]
+                            "(config.json \"files\"); re-export it with `emomon train --export`")
+    return {f: str(files[f]) for f in SCORED_FILES if isinstance(files.get(f), str)}
 
 
-def read_weights(directory: Path, name: str, expected: dict[str, str]) -> bytes:
-    """The bytes of weight file ``name``, after checking them against their recorded SHA-256.
+def read_sealed(directory: Path, name: str, files: dict[str, str]) -> bytes:
+    """The bytes of scored file ``name``, after checking them against their recorded SHA-256.
 
     Raises:
         ModelNotFound: The file's hash differs from the one recorded when it was exported.
     """
     data = (directory / name).read_bytes()
-    if hashlib.sha256(data).hexdigest() != expected[name]:
+    if hashlib.sha256(data).hexdigest() != files[name]:
         raise ModelNotFound(f"model file {str(directory / name)!r} does not match the SHA-256 recorded in "
-                            "config.json (changed or corrupted since export): restore the model directory "
-                            "or re-export it with `emomon train --export`")
+                            f"config.json (changed or corrupted since export): {FIX}")
     return data
 
 
-def write_calibration(directory: Path, calibration: Calibration) -> None:
-    """(Re)write a model directory's calibration.json; weights and version are untouched."""
+def write_calibration(directory: Path, calibration: Calibration) -> str:
+    """(Re)write a model directory's calibration.json and seal the directory again; returns the
+    new version (the calibration changes scores, so it is part of the version)."""
     (directory / "calibration.json").write_text(json.dumps(calibration.to_dict(), indent=2), encoding="utf-8")
+    return seal(directory)
 
 
 def check_artifact(directory: Path) -> None:
@@ -132,83 +198,137 @@ def check_artifact(directory: Path) -> None:
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """What a model directory's JSON files say, read without loading weights or tokenizer."""
+    """What a model directory's JSON files say, checked against config.json's hashes and version
+    and read without loading weights or tokenizer."""
 
+    directory: Path
     config: dict[str, Any]
     calibration: Calibration
     goemotions_labels: tuple[str, ...]
     carer_labels: tuple[str, ...]
+    #: SHA-256 per scored file (config.json "files").
+    files: dict[str, str]
+    #: The encoder's Hugging Face config (encoder/config.json).
+    encoder: dict[str, Any]
 
-    weights: dict[str, str]
+    @property
+    def digest(self) -> str:
+        """SHA-256 of everything a score depends on (:func:`content_digest`)."""
+        return content_digest(self.config)
 
     @property
     def version(self) -> str:
-        """Derived from the recorded weight hashes, so it names the weights that are loaded."""
-        return derive_version(str(self.config["name"]), self.weights)
+        """Derived from config.json and the recorded hashes, so it names every file that is loaded."""
+        return derive_version(self.config)
+
+    @property
+    def window(self) -> int:
+        """The model's window in tokens (checked at read)."""
+        return int(self.config["window"])
+
+    def read(self, name: str) -> bytes:
+        """The bytes of scored file ``name`` (see :data:`SCORED_FILES`), checked against its hash."""
+        return read_sealed(self.directory, name, self.files)
 
 
 def read_model_info(directory: Path) -> ModelInfo:
-    """Config, calibration and labels of a model directory (milliseconds; no torch work)."""
+    """Config, calibration and labels of a model directory (milliseconds; no torch work).
+
+    Raises:
+        ModelNotFound: A part is missing, config.json differs from the version it records, a
+            scored JSON file differs from its recorded hash, or a setting is unusable.
+    """
     check_artifact(directory)
     config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
-    if config.get("format") != FORMAT:
-        raise ModelNotFound(f"model directory {str(directory)!r} has format {config.get('format')!r}, expected {FORMAT!r}")
-    labels = json.loads((directory / "labels.json").read_text(encoding="utf-8"))
-    calibration = Calibration.from_dict(json.loads((directory / "calibration.json").read_text(encoding="utf-8")))
-    return ModelInfo(config, calibration, tuple(labels["goemotions"]), tuple(labels["carer"]),
-                     recorded_weights(directory, config))
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        found = config.get("format") if isinstance(config, dict) else type(config).__name__
+        raise ModelNotFound(f"model directory {str(directory)!r} has format {found!r}, expected {FORMAT!r}; "
+                            "re-export it with `emomon train --export`")
+    files = recorded_files(directory, config)
+    if not isinstance(config.get("name"), str) or not config["name"] or config.get("version") != derive_version(config):
+        raise ModelNotFound(f"model file {str(directory / 'config.json')!r} does not match the version it records "
+                            f"({config.get('version')!r}; changed since export): {FIX}")
+    labels = json.loads(read_sealed(directory, "labels.json", files).decode("utf-8"))
+    calibration = Calibration.from_dict(json.loads(read_sealed(directory, "calibration.json", files).decode("utf-8")))
+    encoder = json.loads(read_sealed(directory, "encoder/config.json", files).decode("utf-8"))
+    info = ModelInfo(directory, config, calibration, tuple(labels["goemotions"]), tuple(labels["carer"]), files,
+                     encoder)
+    check_settings(info)
+    return info
+
+
+def check_settings(info: ModelInfo) -> None:
+    """Refuse settings no score can be computed with: a window that cannot hold a token of text
+    or is longer than the encoder's positions, calibration values that are not finite numbers.
+
+    Raises:
+        ModelNotFound: One line naming the file, the value and the fix.
+    """
+    window, positions = info.config.get("window"), info.encoder.get("max_position_embeddings")
+    longest = positions if isinstance(positions, int) and not isinstance(positions, bool) else None
+    if (not isinstance(window, int) or isinstance(window, bool) or window < MIN_WINDOW
+            or (longest is not None and window > longest)):
+        upto = f"{longest} (the encoder's max_position_embeddings)" if longest else "the encoder's max_position_embeddings"
+        raise ModelNotFound(f"model file {str(info.directory / 'config.json')!r} has \"window\": {json.dumps(window)}, "
+                            f"not a whole number of tokens from {MIN_WINDOW} to {upto}: {FIX}")
+    try:
+        info.calibration.validate()
+    except ValueError as exc:
+        raise ModelNotFound(f"model file {str(info.directory / 'calibration.json')!r} has {exc}: {FIX}") from None
 
 
 def read_artifact(directory: Path) -> tuple[dict[str, Any], MultitaskNetwork, Tokenizer, Calibration]:
     """Rebuild (config, network in fp32, tokenizer, calibration) from a model directory.
 
-    The weights are checked against the SHA-256 recorded in config.json before they are read.
+    Every file is checked against the SHA-256 recorded in config.json before it is read.
 
     Raises:
-        ModelNotFound: A part is missing, or a weight file differs from its recorded hash.
+        ModelNotFound: A part is missing, or a file differs from its recorded hash.
     """
     info = read_model_info(directory)
-    data = read_weights(directory, "model.safetensors", info.weights)
-    state = {k: v.float() if v.is_floating_point() else v for k, v in load_weights(data).items()}
+    return info.config, read_network(info), read_model_tokenizer(info)[0], info.calibration
+
+
+def read_network(info: ModelInfo) -> MultitaskNetwork:
+    """The network of a checked model directory, in fp32 and eval mode."""
+    state = {k: v.float() if v.is_floating_point() else v for k, v in load_weights(info.read("model.safetensors")).items()}
     with torch.device("meta"):  # no random initialisation: every weight is assigned below
-        encoder = build_encoder(directory / "encoder" / "config.json")
+        encoder = build_encoder(info.directory / "encoder" / "config.json", info.encoder)
         network = MultitaskNetwork(encoder, NetworkConfig.from_dict(info.config["network"]))
     if isinstance(encoder, BertEncoder):
         state = {k: v for k, v in state.items()
                  if not k.removeprefix("encoder.").startswith(BertEncoder.UNUSED_PREFIXES)}
     network.load_state_dict(state, assign=True)
-    return info.config, network.eval(), read_tokenizer(directory / "tokenizer"), info.calibration
+    return network.eval()
 
 
-def build_encoder(config_path: Path) -> torch.nn.Module:
-    """The encoder of ``config_path``: :class:`BertEncoder` for BERT, else a ``transformers`` model."""
-    config = BertConfig.from_file(config_path)
+def read_model_tokenizer(info: ModelInfo) -> tuple[Tokenizer, int]:
+    """The checked model's fast tokenizer (truncation and padding off) and its padding token id."""
+    tokenizer = Tokenizer.from_str(info.read("tokenizer/tokenizer.json").decode("utf-8"))
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    name = "tokenizer/tokenizer_config.json"
+    config = json.loads(info.read(name).decode("utf-8")) if name in info.files else {}
+    return tokenizer, pad_id(config, tokenizer)
+
+
+def build_encoder(config_path: Path, data: dict[str, Any] | None = None) -> torch.nn.Module:
+    """The encoder of ``config_path`` (already parsed: ``data``): :class:`BertEncoder` for BERT,
+    else a ``transformers`` model."""
+    config = BertConfig.from_dict(data) if data is not None else BertConfig.from_file(config_path)
     if config is not None:
         return BertEncoder(config)
     from transformers import AutoConfig, AutoModel
 
-    return AutoModel.from_config(AutoConfig.from_pretrained(str(config_path.parent), local_files_only=True))
+    if data is None:
+        return AutoModel.from_config(AutoConfig.from_pretrained(str(config_path.parent), local_files_only=True))
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    return AutoModel.from_config(CONFIG_MAPPING[data["model_type"]].from_dict(data))
 
 
-def read_tokenizer(directory: Path) -> Tokenizer:
-    """The fast tokenizer in ``directory`` (tokenizer.json) with truncation and padding off.
-
-    Raises:
-        ModelNotFound: The directory has no tokenizer.json.
-    """
-    if not (directory / "tokenizer.json").is_file():
-        raise ModelNotFound(f"model tokenizer {str(directory / 'tokenizer.json')!r} not found; "
-                            "re-export the model with `emomon train --export`")
-    tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
-    tokenizer.no_truncation()
-    tokenizer.no_padding()
-    return tokenizer
-
-
-def pad_token_id(directory: Path, tokenizer: Tokenizer) -> int:
-    """The id of the tokenizer's padding token (tokenizer_config.json "pad_token"; 0 when unset)."""
-    path = directory / "tokenizer_config.json"
-    config = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+def pad_id(config: dict[str, Any], tokenizer: Tokenizer) -> int:
+    """The id of the padding token named by a parsed tokenizer_config.json (0 when unset)."""
     token = config.get("pad_token")
     token_id = tokenizer.token_to_id(token) if isinstance(token, str) else None
     return token_id if token_id is not None else 0

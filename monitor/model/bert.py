@@ -42,7 +42,11 @@ class BertConfig:
     @classmethod
     def from_file(cls, path: Path) -> BertConfig | None:
         """The config in ``path``, or None when this module cannot run that encoder."""
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BertConfig | None:
+        """The config of a parsed config.json, or None when this module cannot run that encoder."""
         config = cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
         supported = (config.model_type == "bert" and config.hidden_act == "gelu" and not config.is_decoder
                      and config.position_embedding_type == "absolute"

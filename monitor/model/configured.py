@@ -32,6 +32,8 @@ MODEL_DAMAGE: tuple[type[Exception], ...] = (
     OSError, json.JSONDecodeError, UnicodeDecodeError, LookupError, TypeError, AttributeError,
     RuntimeError, SafetensorError,
 )
+#: What reading a model directory's JSON files raises when it is missing, changed or damaged.
+UNREADABLE: tuple[type[Exception], ...] = (ModelNotFound, ValueError, *MODEL_DAMAGE)
 
 
 def model_path(settings: Settings, override: Path | None = None) -> Path:
@@ -70,10 +72,11 @@ def with_index(version: str, index: DepressionIndex | None) -> str:
 
 
 def scores_version(predictor: Predictor) -> str:
-    """The model version stored with scores: the name and the start of the weights' recorded
-    SHA-256 (checked at load, see :func:`monitor.model.artifact.derive_version`); custom index
-    weights add ``+idx<hash>``. Precision is not part of it: bf16, int8 and fp32 scores of the
-    same weights agree within the model card's tolerances."""
+    """The model version stored with scores: the name and the start of the SHA-256 of config.json
+    with every scored file's recorded hash (checked at load, see
+    :func:`monitor.model.artifact.derive_version`); custom index weights add ``+idx<hash>``.
+    Precision is not part of it: bf16, int8 and fp32 scores of the same weights agree within the
+    model card's tolerances."""
     if predictor.index is predictor.calibration.depression_index:
         return predictor.version
     return with_index(predictor.version, predictor.index)
@@ -87,7 +90,7 @@ def configured_version(settings: Settings, model: Path | None = None) -> str | N
     """
     try:
         info = read_model_info(model_path(settings, model))
-    except (ModelNotFound, OSError, ValueError, KeyError):
+    except UNREADABLE:
         return None
     return with_index(info.version, index_from_settings(
         settings.scoring, info.calibration.depression_index, info.goemotions_labels, info.carer_labels))

@@ -23,7 +23,7 @@ import torch
 from tokenizers import Tokenizer
 
 from monitor.model.activations import sigmoid, softmax
-from monitor.model.artifact import pad_token_id, read_artifact, read_model_info
+from monitor.model.artifact import MIN_WINDOW, read_model_info, read_model_tokenizer, read_network
 from monitor.model.batching import pad
 from monitor.model.device import choose_device, choose_precision
 from monitor.model.fused_encoder import fuse_encoder
@@ -82,12 +82,13 @@ class Predictor:
     def __init__(self, path: Path, *, device: str = "auto", precision: str = "auto",
                  index: DepressionIndex | None = None, fused: bool = True,
                  options: WindowOptions | None = None) -> None:
-        config, network, tokenizer, calibration = read_artifact(Path(path))
         self.path = Path(path)
-        info = read_model_info(self.path)
-        self.name: str = config["name"]
-        self.version: str = info.version  # derived from the checked weights' hash
-        self.max_length: int = int(config["window"])
+        info = read_model_info(self.path)  # every file below is checked against its recorded hash
+        network, (tokenizer, self.pad_id) = read_network(info), read_model_tokenizer(info)
+        calibration = info.calibration
+        self.name: str = info.config["name"]
+        self.version: str = info.version  # derived from config.json and every scored file's hash
+        self.max_length: int = info.window
         self.options = options or WindowOptions()
         if self.options.stride < 1:
             raise ValueError(f"window stride {self.options.stride} must be at least 1")
@@ -96,7 +97,6 @@ class Predictor:
                              f"{self.max_length}: use at least {self.max_length}")
         #: The fast tokenizer (tokenizers.Tokenizer), truncation and padding off.
         self.tokenizer: Tokenizer = tokenizer
-        self.pad_id: int = pad_token_id(self.path / "tokenizer", tokenizer)
         self.device = choose_device(device)
         self.network = network.to(self.device)
         #: "bf16" (encoder weights in bf16, pooling and heads in fp32), "int8" (ONNX Runtime, see
@@ -108,7 +108,7 @@ class Predictor:
         #: The int8 network the forward calls instead of ``network`` (None unless int8).
         self.runtime: OrtNetwork | None = None
         if self.precision == "int8":
-            self.runtime = load_int8(self.network, self._probe_batch(), info.weights["model.safetensors"])
+            self.runtime = load_int8(self.network, self._probe_batch(), info.digest)
             self.precision, self.encoder_path = ("int8", "onnxruntime-int8") if self.runtime else ("fp32", "standard")
         if self.precision == "bf16":
             # Weights cast once rather than per matmul under autocast: no dtype conversions in the
@@ -223,7 +223,13 @@ class Predictor:
 
 def split_windows(ids: Sequence[int], window: int, stride: int) -> list[list[int]]:
     """Split a tokenised text (with [CLS] ... [SEP]) into overlapping windows of at most
-    `window` tokens, each wrapped in the same special tokens; a short text is one window."""
+    `window` tokens, each wrapped in the same special tokens; a short text is one window.
+
+    Raises:
+        ValueError: ``window`` holds no token of text, or ``stride`` is below 1 (no progress).
+    """
+    if window < MIN_WINDOW or stride < 1:
+        raise ValueError(f"window {window} must be at least {MIN_WINDOW} tokens and stride {stride} at least 1")
     if len(ids) <= window:
         return [list(ids)]
     head, body, tail = ids[0], list(ids[1:-1]), ids[-1]

@@ -47,13 +47,15 @@ def export_run(run_dir: Path, out_dir: Path, *, datasets: Path, name: str, windo
     old_card = out_dir / "MODEL_CARD.md"
     old_text = old_card.read_text(encoding="utf-8") if old_card.exists() else ""
     # Written uncalibrated first, so calibration is fitted on the shipped (fp16) weights through the
-    # same inference path that scores posts; then only calibration.json is written again.
-    version = save_artifact(out_dir, name=name, model=network, tokenizer=tokenizer, calibration=Calibration(),
-                            window=window, fp16=True, extra={"training": training})
+    # same inference path that scores posts; then only calibration.json is written again (and the
+    # directory sealed again: the calibration is part of the version).
+    save_artifact(out_dir, name=name, model=network, tokenizer=tokenizer, calibration=Calibration(),
+                  window=window, fp16=True, extra={"training": training})
     log("fitting temperatures, thresholds and the index calibration on validation")
     val = read_splits(datasets, "validation", config.seed)
     uncalibrated = load_model(out_dir, device=config.device, precision=config.precision)
-    write_calibration(out_dir, fit_calibration({task: uncalibrated.post_logits(d.texts) for task, d in val.items()}, val))
+    logits = {task: uncalibrated.post_logits(d.texts) for task, d in val.items()}
+    version = write_calibration(out_dir, fit_calibration(logits, val))
     import csv
 
     rows = csv.DictReader((datasets / "mypersonality" / "mypersonality.csv").open(encoding="utf-8", errors="replace"))
