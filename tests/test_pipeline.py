@@ -20,6 +20,7 @@ from scoreframes import T0, score_frame, stream
 from sqlalchemy import func, select
 
 from monitor import pipeline
+from monitor.alerts.delivery import alert_payloads
 from monitor.alerts.stage import alerts_stage
 from monitor.cli import cli
 from monitor.errors import EmomonError, RunLocked
@@ -98,7 +99,7 @@ def test_alerts_stage_stores_delivers_and_records_a_run(
         assert len(runs) == 2 and runs[0].status == "ok" and runs[0].finished_at is not None
 
 
-def test_excerpt_only_when_switched_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_excerpt_only_when_switched_on_and_never_in_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = settings_for(tmp_path).path
     assert cfg is not None
     cfg.write_text(cfg.read_text().replace('channels = ["file", "terminal"]',
@@ -119,8 +120,11 @@ def test_excerpt_only_when_switched_on(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setattr(score_store, "read_scores", lambda session, **kw: score_frame(rows),
                         raising=False)
     alerts_stage(engine, settings, console=Console(), env={})
-    payloads = [json.loads(x) for x in (tmp_path / "alerts.jsonl").read_text().splitlines()]
-    assert payloads and all(p["excerpt"] == "a long …" for p in payloads)
+    with session_scope(engine) as s:  # what webhook and e-mail send
+        sent = alert_payloads(s, s.scalars(select(Alert)).all(), settings)
+    assert sent and all(p["excerpt"] == "a long …" for p in sent)
+    written = [json.loads(x) for x in (tmp_path / "alerts.jsonl").read_text().splitlines()]
+    assert written and not any("excerpt" in p for p in written)  # the file outlives retention: no text
 
 
 HOLD = textwrap.dedent("""
