@@ -18,6 +18,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from monitor.ingest.text import MarkerPattern, marker_form, marker_pattern
@@ -32,10 +33,13 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 def _fold(text: str) -> str:
     """NFKC, invisible code points and controls removed, case-folded, whitespace trimmed and single."""
+    if text.isascii() and text.isprintable():
+        return " ".join(text.lower().split())
     text = _CONTROLS.sub("", marker_form(text))
     return " ".join(unicodedata.normalize("NFKC", text.casefold()).split())
 
 
+@lru_cache(maxsize=1 << 16)  # handles repeat: every post of an author goes through here
 def account(handle: str) -> str:
     """The normal form of an author's handle ("" when nothing is left).
 
@@ -70,6 +74,7 @@ def _from_url(text: str) -> str:
     return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
 
 
+@lru_cache(maxsize=1 << 10)
 def platform_form(platform: str) -> str:
     """The normal form of a platform name (``"Mastodon "`` is ``"mastodon"``)."""
     return _fold(platform)
