@@ -168,8 +168,7 @@ def run_stages(
         EmomonError: A stage name is unknown, or a user error stops a stage from starting
             (schema out of date, bad channel settings).
     """
-    from rich.console import Console
-
+    from monitor.safe_text import console as safe_console
     from monitor.store.engine import ensure_schema, make_engine
     from monitor.store.runs import StageResult, exclusive
 
@@ -179,7 +178,7 @@ def run_stages(
     if engine is None:
         engine = make_engine(settings.database.url)
     ensure_schema(engine)
-    context = StageRun(engine, settings, console or Console(), os.environ if env is None else env, now)
+    context = StageRun(engine, settings, console or safe_console(), os.environ if env is None else env, now)
     result = RunResult()
     with ExitStack() as held:
         if lock:

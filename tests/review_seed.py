@@ -47,19 +47,20 @@ def posts_plan() -> list[tuple[str, datetime, float]]:
     return sorted(plan, key=lambda p: p[1])
 
 
-def seed(tmp: Path, *, extra_config: str = "", channels: str = '["file"]') -> Path:
-    """Write config.toml and a scored emomon.db under ``tmp``; return the config path."""
+def seed(tmp: Path, *, extra_config: str = "", channels: str = '["file"]', db_url: str | None = None) -> Path:
+    """Write config.toml and a scored emomon.db under ``tmp`` (or into the empty database
+    ``db_url``); return the config path."""
     tmp.mkdir(parents=True, exist_ok=True)
     cfg = tmp / "config.toml"
     cfg.write_text(textwrap.dedent(f"""
         [database]
-        url = "sqlite:///emomon.db"
+        url = "{db_url or 'sqlite:///emomon.db'}"
         [alerts]
         channels = {channels}
         [channels.file]
         path = "alerts.jsonl"
     """) + extra_config, encoding="utf-8")
-    engine = make_engine(f"sqlite:///{tmp / 'emomon.db'}")
+    engine = make_engine(db_url or f"sqlite:///{tmp / 'emomon.db'}")
     ensure_schema(engine)
     with session_scope(engine) as s:
         src = Source(name="forum", kind="jsonl", location="forum.jsonl", paused=False, created_at=T0)

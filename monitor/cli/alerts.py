@@ -101,7 +101,9 @@ def alerts_list(app: AppContext, statuses: tuple[str, ...], rule_names: tuple[st
     if as_json or fmt == "json":
         print_json({"alerts": docs})
     elif fmt == "csv":
-        click.echo(alerts_csv(docs), nl=False)
+        from monitor.safe_text import echo
+
+        echo(alerts_csv(docs), nl=False)
     else:
         _print_table(app, docs, width_of(app, width))
 
@@ -137,23 +139,23 @@ COMPACT_BELOW = 96
 
 def _print_table(app: AppContext, docs: list[dict[str, Any]], width: int) -> None:
     from rich import box
-    from rich.console import Console
     from rich.table import Table
 
     from monitor.alerts.evidence import brief
     from monitor.report.common import plural
+    from monitor.safe_text import console as safe_console
+    from monitor.safe_text import text
 
-    console = Console(width=width, highlight=False)
+    console = safe_console(width=width, highlight=False)
     if width < COMPACT_BELOW:
         # Too narrow for seven columns: one line of fields per alert, its evidence wrapped below.
         from rich.padding import Padding
-        from rich.text import Text
 
         console.print(plural(len(docs), "alert"))
         for d in docs:
-            console.print(Text(f"#{d['id']}  {d['status']}  {d['severity']}  {d['rule']}  {d['subject']}  "
+            console.print(text(f"#{d['id']}  {d['status']}  {d['severity']}  {d['rule']}  {d['subject']}  "
                                f"{(d['trigger_at'] or '')[:10]}", no_wrap=True, overflow="fold"))
-            console.print(Padding(Text(brief(d)), (0, 0, 0, 4)))
+            console.print(Padding(text(brief(d)), (0, 0, 0, 4)))
         if docs:
             app.console.print("Details: emomon alerts show ID", style="dim")
         return
@@ -198,12 +200,11 @@ def alerts_show(app: AppContext, alert_id: int, as_json: bool, width: int | None
     if as_json:
         print_json({**doc, "explanation": explain(doc), "posts": posts, "history": history})
         return
-    from rich.console import Console
-
     from monitor.report.views import alert_view
+    from monitor.safe_text import console
 
     w = width_of(app, width)
-    Console(width=w, highlight=False).print(alert_view(doc, explain(doc), posts, history, width=w))
+    console(width=w, highlight=False).print(alert_view(doc, explain(doc), posts, history, width=w))
 
 
 def _act(app: AppContext, alert_id: int, status: str, note: str, by: str | None,

@@ -24,6 +24,7 @@ from monitor.redact import redact
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.text import Text
     from sqlalchemy import Engine
 
     from monitor.settings import Settings
@@ -94,13 +95,13 @@ class AppContext:
 
     def _console(self, which: str) -> Console:
         if which not in self._consoles:
-            from rich.console import Console
+            from monitor.safe_text import console
 
-            self._consoles[which] = Console(stderr=which == "err")
+            self._consoles[which] = console(stderr=which == "err")  # data printed as data
         return self._consoles[which]
 
-    def log(self, message: str) -> None:
-        """Print a progress note on stderr unless --quiet."""
+    def log(self, message: str | Text) -> None:
+        """Print a progress note on stderr unless --quiet (a string is never read as markup)."""
         if self.verbosity >= 0:
             self.err_console.print(message, highlight=False, soft_wrap=True)
 
@@ -124,15 +125,18 @@ class EmomonGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except click.UsageError:
-            raise
+        except click.UsageError as exc:  # may quote what was typed
+            line = _visible(exc.format_message())
+            if line == exc.format_message():
+                raise
+            raise click.UsageError(line, exc.ctx) from None
         except click.ClickException as exc:
-            line = redact(exc.format_message())
+            line = _visible(redact(exc.format_message()))
             if line == exc.format_message():
                 raise
             raise click.ClickException(line) from None
         except EmomonError as exc:
-            raise click.ClickException(redact(str(exc))) from exc
+            raise click.ClickException(_visible(redact(str(exc)))) from exc
         except (click.exceptions.Exit, click.Abort):  # --help, --version, Ctrl-C: nothing to describe
             raise
         except Exception as exc:
@@ -153,7 +157,15 @@ def _failure(ctx: click.Context, exc: BaseException, line: str) -> click.ClickEx
 
         frames = "".join(traceback.format_tb(exc.__traceback__))
         click.echo(f"Traceback of {type(exc).__name__} (messages left out):\n{frames}", err=True, nl=False)
-    return click.ClickException(redact(line))
+    return click.ClickException(_visible(redact(line)))
+
+
+def _visible(line: str) -> str:
+    """An error line with terminal control characters made visible (:func:`monitor.safe_text.clean`;
+    imported on the first error, so commands start without rich)."""
+    from monitor.safe_text import clean
+
+    return clean(line)
 
 
 pass_app = click.make_pass_decorator(AppContext)
@@ -193,8 +205,10 @@ def device_option(func: F) -> F:
 
 
 def print_json(data: Any) -> None:
-    """Print one JSON document on stdout."""
-    click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+    """Print one JSON document on stdout (terminal controls in strings as ``\\uXXXX`` escapes)."""
+    from monitor.safe_text import echo
+
+    echo(json.dumps(data, indent=2, default=str, ensure_ascii=False), json=True)
 
 
 def parse_when(value: str | None, option: str) -> datetime | None:
@@ -242,13 +256,15 @@ def records_progress(app: AppContext, *, enabled: bool) -> Iterator[Callable[[st
         return
     from rich.progress import Progress, TaskID, TextColumn, TimeElapsedColumn
 
-    with Progress(TextColumn("{task.description}"), TextColumn("{task.completed} records"),
+    with Progress(TextColumn("{task.description}", markup=False), TextColumn("{task.completed} records"),
                   TimeElapsedColumn(), console=app.err_console, transient=True) as progress:
         tasks: dict[str, TaskID] = {}
 
         def update(name: str, read: int) -> None:
             if name not in tasks:
-                tasks[name] = progress.add_task(name, total=None)
+                from monitor.safe_text import clean
+
+                tasks[name] = progress.add_task(clean(name), total=None)
             progress.update(tasks[name], completed=read)
 
         yield update
@@ -286,8 +302,9 @@ def counted_progress(app: AppContext, label: str, unit: str, *, enabled: bool, t
                 return Text(f"-- {unit}/s")
             return Text(f"{done / elapsed:,.1f} {unit}/s")
 
-    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), RateColumn(), TimeElapsedColumn(),
-                  TimeRemainingColumn(), TextColumn("{task.fields[info]}"), console=app.err_console,
+    with Progress(TextColumn(label, markup=False), BarColumn(), MofNCompleteColumn(), RateColumn(),
+                  TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}", markup=False),
+                  console=app.err_console,
                   transient=True) as progress:
         bar = progress.add_task(label, total=total, completed=completed, info=waiting, start=not waiting)
 

@@ -47,19 +47,20 @@ def author_cmd(app: AppContext, pseudonym: str, since: str | None, until: str | 
 
         text = author_html(view)
         if output is None:
-            click.echo(text, nl=False)
+            from monitor.safe_text import echo
+
+            echo(text, nl=False)
             return
         from monitor.safe_write import write_text_atomic
 
         write_text_atomic(output, text, protected=app.settings.protected_paths(), force=force)
         app.log(f"wrote the author page to {output}")
         return
-    from rich.console import Console
-
     from monitor.report.views import author_view
+    from monitor.safe_text import console
 
     w = width_of(app, width)
-    Console(width=w, highlight=False).print(author_view(view, width=w))
+    console(width=w, highlight=False).print(author_view(view, width=w))
 
 
 COMMANDS = (author_cmd,)

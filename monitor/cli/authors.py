@@ -47,10 +47,12 @@ def authors_reveal(app: AppContext, pseudonym: str, reason: str, by: str | None,
         print_json({"pseudonym": ident.pseudonym, "platform": ident.platform,
                     "handle": ident.handle, "links": ident.links, "by": who})
         return
-    click.echo(f"{ident.pseudonym} is {ident.handle} on {ident.platform}")
+    from monitor.safe_text import echo
+
+    echo(f"{ident.pseudonym} is {ident.handle} on {ident.platform}")
     for link in ident.links:
-        click.echo(f"  {link}")
-    click.echo(f"(recorded in `emomon authors audit`: by {who})")
+        echo(f"  {link}")
+    echo(f"(recorded in `emomon authors audit`: by {who})")
 
 
 @authors_group.command("audit")

@@ -76,8 +76,10 @@ def init_cmd(app: AppContext, directory: Path, model: Path | None) -> None:
     finally:
         engine.dispose()
     if not (Path(model_at) if Path(model_at).is_absolute() else directory / model_at).is_dir():
-        app.log(f"[yellow]no model found at {model_at}[/]: set [model] path in {config} to your "
-                "emomon-mtl-v2 directory (or rerun with --model DIR)")
+        from monitor.safe_text import text as safe_text
+
+        app.log(safe_text((f"no model found at {model_at}", "yellow"), f": set [model] path in {config} to "
+                          "your emomon-mtl-v2 directory (or rerun with --model DIR)"))
     flag = "" if directory.resolve() == Path.cwd().resolve() else f" --config {config}"
     click.echo(f"wrote {config} and created the database {settings.database.url}")
     click.echo("next:")

@@ -32,15 +32,14 @@ def run_cmd(app: AppContext, stages: tuple[str, ...], lock_timeout: float | None
     """
     import io
 
-    from rich.console import Console
-
     from monitor.pipeline import STAGE_NAMES, run_stages, stage_counts
+    from monitor.safe_text import console as safe_console
 
     settings = app.settings
     if lock_timeout is not None:
         settings = settings.model_copy(
             update={"schedule": settings.schedule.model_copy(update={"lock_timeout": lock_timeout})})
-    console = Console(file=io.StringIO()) if as_json or app.verbosity < 0 else app.console
+    console = safe_console(file=io.StringIO()) if as_json or app.verbosity < 0 else app.console
     result = run_stages(settings, stages or STAGE_NAMES, engine=app.engine(), console=console)
     if as_json:
         print_json(result.to_json())

@@ -54,29 +54,33 @@ def report_cmd(app: AppContext, since: str | None, until: str | None, source: st
         data = load_report_data(s, app.settings, since=lo, until=hi, source=source,
                                 author=author, by=by)
     if output is None and fmt == "terminal":
-        from rich.console import Console
+        from monitor.safe_text import console
 
         w = fit_width(width, app.console.width)
-        Console(width=w).print(terminal_report(data, w))
+        console(width=w).print(terminal_report(data, w))
     elif output is None:
-        click.echo(export(data, fmt), nl=False)
+        from monitor.safe_text import echo
+
+        echo(export(data, fmt), nl=False, json=fmt == "json")
     else:
         text = (_terminal_text(terminal_report(data, width or 80), width or 80)
                 if fmt == "terminal"
                 else export(data, fmt))
         write_text_atomic(output, text, protected=protected, force=force)
         if app.verbosity >= 0:
-            click.echo(f"wrote {fmt} report to {output}", err=True)
+            from monitor.safe_text import echo
+
+            echo(f"wrote {fmt} report to {output}", err=True)
 
 
 def _terminal_text(renderable: Any, width: int) -> str:
     """The terminal report as plain text (no colour codes) at ``width`` columns."""
     import io
 
-    from rich.console import Console
+    from monitor.safe_text import console
 
     buffer = io.StringIO()
-    Console(file=buffer, width=width, color_system=None).print(renderable)
+    console(file=buffer, width=width, color_system=None).print(renderable)
     return buffer.getvalue()
 
 

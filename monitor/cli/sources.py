@@ -47,7 +47,8 @@ def sources_list(app: AppContext, as_json: bool) -> None:
         return
     from rich import box
     from rich.table import Table
-    from rich.text import Text
+
+    from monitor.safe_text import text
 
     # Readable at 80 columns: the location goes under the name, and only the location wraps.
     table = Table(title="sources", box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False, expand=True)
@@ -56,8 +57,7 @@ def sources_list(app: AppContext, as_json: bool) -> None:
         table.add_column(column, no_wrap=True, justify="right" if column in ("posts", "rejected") else "left")
     for r in rows:
         flags = ", ".join(f for f, on in (("ad-hoc", not r["configured"]), ("disabled", not r["enabled"])) if on)
-        where = Text(r["name"], style="bold").append(f" ({flags})" if flags else "")
-        where.append("\n" + r["location"], style="dim")
+        where = text((r["name"], "bold"), f" ({flags})" if flags else "", ("\n" + r["location"], "dim"))
         last = (r["last_ingested_at"] or "never")[:16].replace("T", " ")
         table.add_row(where, r["kind"], str(r["posts"]), str(r["rejected"]), r["state"], last)
     app.console.print(table)
@@ -112,8 +112,10 @@ def sources_add(app: AppContext, name: str, location: str, kind: str | None, col
     if not is_url(location) and not is_glob(location):
         real = Path(written) if Path(written).is_absolute() else path.parent / written
         if not real.exists():
-            app.log(f"[yellow]warning:[/] {real} does not exist (yet): `emomon ingest {name}` will "
-                    "report the source as failed until it does")
+            from monitor.safe_text import text
+
+            app.log(text(("warning:", "yellow"), f" {real} does not exist (yet): `emomon ingest {name}` "
+                         "will report the source as failed until it does"))
 
 
 @sources.command("remove")

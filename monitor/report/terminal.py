@@ -1,5 +1,9 @@
 """The trend report as rich renderables for the terminal, drawn at the terminal's width
-(60 to 200 columns; every table is laid out for the width it is given)."""
+(60 to 200 columns; every table is laid out for the width it is given).
+
+Names from the store or the command line enter as :func:`monitor.safe_text.text` (cleaned,
+never read as markup).
+"""
 
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ from monitor.report.common import (
 )
 from monitor.report.data import ReportData
 from monitor.report.views import legend_text
+from monitor.safe_text import clean, text
 
 WIDTH = 80
 
@@ -56,12 +61,12 @@ def _header(data: ReportData, width: int) -> Panel:
     head.append("\nalerts ", style="dim").append(
         f"{data.alert_counts.get('new', 0)} new, {data.alert_counts.get('acknowledged', 0)} "
         f"acknowledged, {data.alert_counts.get('resolved', 0)} resolved")
-    head.append("\nmodel ", style="dim").append(", ".join(o["model_versions"]) or "–")
+    head.append("\nmodel ", style="dim").append(clean(", ".join(o["model_versions"]) or "–"))
     head.append(f"  by {data.by}", style="dim")
     if data.filters:
-        head.append("\nfilters ", style="dim").append(
+        head.append("\nfilters ", style="dim").append(clean(
             " ".join(f"{k}={day(v) if isinstance(v, datetime) else v}"
-                     for k, v in data.filters.items()))
+                     for k, v in data.filters.items())))
     head.append(f"\n{NOTE}", style="italic dim")
     return Panel(head, title="emomon trend report", title_align="left", width=width)
 
@@ -109,7 +114,7 @@ def _review_table(data: ReportData, width: int) -> Table:
     rv.add_column("z", justify="right", no_wrap=True)
     rv.add_column("alerts" if narrow else "open alerts", ratio=1, min_width=6)
     for row in data.review:
-        rv.add_row(row["author"], str(row["posts"]), num(row["baseline_mean"]),
+        rv.add_row(text(row["author"]), str(row["posts"]), num(row["baseline_mean"]),
                    num(row["recent_mean"]), num(row["z"], 1), alert_brief(row["open_alerts"]))
     if not data.review:
         rv.add_row("none", "", "", "", "", "")
@@ -127,7 +132,7 @@ def _sources_table(data: ReportData, width: int, spark: int = SPARK_WIDTH) -> Ta
     trend = max(8, min(spark, width - 56))
     st.add_column("trend", no_wrap=True, width=trend)
     for row in data.sources:
-        st.add_row(row["source"], str(row["posts"]), num(row["mean_index"]),
+        st.add_row(text(row["source"]), str(row["posts"]), num(row["mean_index"]),
                    pct(row["share_high"]), signed(row["recent_change"]),
                    sparkline(row["index_by_period"], width=trend))
     return st

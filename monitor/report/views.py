@@ -1,7 +1,8 @@
 """Terminal views of the review loop: one alert with its evidence, one author's timeline.
 
 Each function takes plain data (alert dicts, :class:`~monitor.report.author.AuthorView`) and
-returns a rich renderable sized to ``width``; nothing here queries the store.
+returns a rich renderable sized to ``width``; nothing here queries the store. Every value from
+the store enters as :func:`monitor.safe_text.text` (cleaned, never read as markup).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from rich.text import Text
 from monitor.report.author import AuthorView
 from monitor.report.common import NOTE, day, legend, num
 from monitor.report.textchart import timeline
+from monitor.safe_text import clean, text
 
 
 def _emotions(items: Sequence[Mapping[str, Any]], key: str) -> str:
@@ -27,21 +29,20 @@ def legend_text(lines: Sequence[tuple[str, str]]) -> Text:
     """The legend as dim ``term: meaning`` lines."""
     out = Text(style="dim")
     for i, (term, meaning) in enumerate(lines):
-        out.append(("\n" if i else "") + f"{term}: ", style="bold dim").append(meaning)
+        out.append(("\n" if i else "") + f"{term}: ", style="bold dim").append(clean(meaning))
     return out
 
 
 def alert_view(alert: Mapping[str, Any], explanation: str, posts: Sequence[Mapping[str, Any]],
                history: Sequence[Mapping[str, Any]], *, width: int) -> RenderableType:
     """What fired and why, the window, the posts behind it in order, and the history."""
-    head = Text()
-    head.append(f"alert {alert['id']}", style="bold").append(
-        f"  {alert['status']}  {alert['severity']}  rule {alert['rule']}  "
-        f"{alert['subject_kind']} {alert['subject']}")
-    head.append(f"\nwindow {day(alert['window_start'])} – {day(alert['window_end'])}"
-                f"  triggered {str(alert['trigger_at'])[:16].replace('T', ' ')} UTC"
-                f"\nmodel {alert.get('model_version') or '–'}", style="dim")
-    parts: list[RenderableType] = [head, Text(explanation), Text(NOTE, style="italic dim")]
+    head = text((f"alert {alert['id']}", "bold"),
+                f"  {alert['status']}  {alert['severity']}  rule {alert['rule']}  "
+                f"{alert['subject_kind']} {alert['subject']}",
+                (f"\nwindow {day(alert['window_start'])} – {day(alert['window_end'])}"
+                 f"  triggered {str(alert['trigger_at'])[:16].replace('T', ' ')} UTC"
+                 f"\nmodel {alert.get('model_version') or '–'}", "dim"))
+    parts: list[RenderableType] = [head, text(explanation), Text(NOTE, style="italic dim")]
     table = Table(title=f"Posts behind it ({len(posts)}, oldest first; ▶ the post it fired at)",
                   title_justify="left", width=width)
     table.add_column("", width=1, no_wrap=True)
@@ -50,11 +51,11 @@ def alert_view(alert: Mapping[str, Any], explanation: str, posts: Sequence[Mappi
     table.add_column("top emotions", min_width=14, ratio=1)
     table.add_column("text", ratio=2, overflow="fold")
     for p in posts:
-        text = p.get("text")
-        table.add_row("▶" if p.get("trigger") else "", p["created_at"][:16].replace("T", " "),
-                      num(p["index"]), _emotions(p["top_emotions"], "p"),
-                      text if text is not None else Text("(text removed by retention)",
-                                                         style="dim"))
+        body = p.get("text")
+        table.add_row("▶" if p.get("trigger") else "", text(p["created_at"][:16].replace("T", " ")),
+                      num(p["index"]), text(_emotions(p["top_emotions"], "p")),
+                      text(body) if body is not None else Text("(text removed by retention)",
+                                                               style="dim"))
     parts.append(table)
     if history:
         h = Table(title="History", title_justify="left", width=width)
@@ -62,7 +63,8 @@ def alert_view(alert: Mapping[str, Any], explanation: str, posts: Sequence[Mappi
             h.add_column(col, no_wrap=True)
         h.add_column("note", ratio=1)
         for row in history:
-            h.add_row(row["at"][:16].replace("T", " "), row["action"], row["by"], row["note"])
+            h.add_row(*(text(v) for v in (row["at"][:16].replace("T", " "), row["action"], row["by"],
+                                          row["note"])))
         parts.append(h)
     else:
         parts.append(Text("History: no action yet (`emomon alerts ack ID --note …`)", style="dim"))
@@ -73,11 +75,10 @@ def author_view(view: AuthorView, *, width: int) -> RenderableType:
     """The author's summary, timeline chart, alerts, top emotions and (caveated) Big Five."""
     s = view.summary
     if view.empty:
-        return Text(f"{view.author}: no scored posts in this span (widen --since/--until).")
-    head = Text()
-    head.append(f"author {view.author}", style="bold").append(
-        f"  {s['posts']} posts, {view.series.days[0]} – {view.series.days[-1]}")
-    head.append(f"\nrecent {num(s.get('recent_mean'))} ({s.get('recent_posts')} posts)"
+        return text(f"{view.author}: no scored posts in this span (widen --since/--until).")
+    head = text((f"author {view.author}", "bold"),
+                f"  {s['posts']} posts, {view.series.days[0]} – {view.series.days[-1]}"
+                f"\nrecent {num(s.get('recent_mean'))} ({s.get('recent_posts')} posts)"
                 f"  baseline {num(s.get('baseline_mean'))}  z {num(s.get('z'), 1)}")
     alert_days = [date.fromisoformat(a["trigger_at"][:10]) for a in view.alerts]
     chart = Text("\n".join(timeline(view.series.days, view.series.index, view.series.posts,
@@ -93,10 +94,10 @@ def author_view(view: AuthorView, *, width: int) -> RenderableType:
             at.add_column(col, no_wrap=True)
         at.add_column("why", ratio=1)
         for a in view.alerts:
-            at.add_row(str(a["id"]), day(a["trigger_at"]), a["rule"], a["status"],
-                       a["explanation"])
+            at.add_row(*(text(v) for v in (a["id"], day(a["trigger_at"]), a["rule"], a["status"],
+                                          a["explanation"])))
         parts.append(at)
-    parts.append(Text(f"Top emotions (mean probability): {_emotions(view.top_emotions, 'mean')}"))
+    parts.append(text(f"Top emotions (mean probability): {_emotions(view.top_emotions, 'mean')}"))
     parts.append(_big5(view.big5))
     parts.append(legend_text(legend(view.recent_days, view.end, view.threshold, view.min_std)))
     parts.append(Text(NOTE, style="italic dim"))
@@ -105,6 +106,6 @@ def author_view(view: AuthorView, *, width: int) -> RenderableType:
 
 def _big5(big5: Mapping[str, Any]) -> Text:
     if not big5.get("shown"):
-        return Text(f"Big Five: not shown below {big5.get('min_posts')} posts.", style="dim")
+        return text(f"Big Five: not shown below {big5.get('min_posts')} posts.", style="dim")
     traits = "  ".join(f"{t['trait']} {num(t['mean'])}" for t in big5.get("traits", []))
-    return Text(f"Big Five (mean probability): {traits}\n  {big5['caveat']}")
+    return text(f"Big Five (mean probability): {traits}\n  {big5['caveat']}")

@@ -14,12 +14,14 @@ from typing import Any
 
 @dataclass
 class Answer:
-    """One scripted answer: status, headers, body, and seconds to wait before answering."""
+    """One scripted answer: status, headers, body, and seconds to wait before answering;
+    ``reason`` replaces the status line's reason phrase (its characters are sent as latin-1 bytes)."""
 
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    reason: str | None = None
 
 
 @dataclass
@@ -68,7 +70,7 @@ def _handler(state: Loopback) -> type[BaseHTTPRequestHandler]:
                 time.sleep(answer.delay)
             state.received.append({"path": path, "json": doc, "ok": 200 <= answer.status < 300})
             try:
-                self.send_response(answer.status)
+                self.send_response(answer.status, answer.reason)
                 for name, value in {"Content-Length": str(len(answer.body)), **answer.headers}.items():
                     self.send_header(name, value)
                 self.end_headers()

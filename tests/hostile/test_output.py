@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import gc
 import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from hostile.permissions import permissions_bind
 
 from monitor.cli import cli
-from monitor.safe_write import write_text_atomic
 
 
 @pytest.fixture()
@@ -113,16 +116,28 @@ def test_a_missing_directory_is_one_line(home: Path) -> None:
     assert not (home / "no").exists()
 
 
-def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(tmp_path: Path) -> None:
-    out = tmp_path / "report.md"
+def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(home: Path) -> None:
+    locked = home / "locked"
+    locked.mkdir()
+    out = locked / "report.md"
     out.write_text("old report", encoding="utf-8")
-    os.chmod(tmp_path, 0o500)  # the directory cannot take the temporary file
+    os.chmod(locked, 0o500)  # the directory cannot take the temporary file
+    preexec = permissions_bind()  # as root: a child without the capabilities that override permissions
     try:
-        if os.access(tmp_path, os.W_OK):
-            pytest.skip("running with permission to write anywhere (root): chmod does not block")
-        with pytest.raises(Exception, match="cannot write .*report.md.*Permission denied; fix: "):
-            write_text_atomic(out, "new report")
+        probe = subprocess.run([sys.executable, "-c", f"open({str(locked / 'probe')!r}, 'w')"],
+                               preexec_fn=preexec, capture_output=True, text=True)
+        if probe.returncode == 0:
+            pytest.skip("cannot make a directory read-only for this user (root without CAP_SETPCAP?)")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("EMOMON_")}
+        result = subprocess.run([sys.executable, "-c", "from monitor.cli import cli; cli(prog_name='emomon')",
+                                 "--config", str(home / "config.toml"), "report", "--format", "md",
+                                 "--output", str(out)], cwd=home, env=env, preexec_fn=preexec,
+                                capture_output=True, text=True, timeout=300)
     finally:
-        os.chmod(tmp_path, 0o700)
+        os.chmod(locked, 0o700)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and re.fullmatch(r"Error: cannot write .*report\.md.*Permission denied; fix: .+",
+                                            lines[0]), result.stderr
     assert out.read_text(encoding="utf-8") == "old report"
-    assert [p.name for p in tmp_path.iterdir()] == ["report.md"]
+    assert [p.name for p in locked.iterdir()] == ["report.md"]
