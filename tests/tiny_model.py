@@ -35,12 +35,15 @@ def build_tiny_encoder(vocab_size: int, *, hidden: int = 32, layers: int = 2, ma
     return BertModel(config)
 
 
-def build_tiny_model(directory: str | Path, *, window: int = 32, seed: int = 0, name: str = "tiny-test") -> Path:
-    """Write a complete, loadable model directory with random weights; returns its path."""
+def build_tiny_model(directory: str | Path, *, window: int = 32, seed: int = 0, name: str = "tiny-test",
+                     distress: bool = False) -> Path:
+    """Write a complete, loadable model directory with random weights (``distress``: with the
+    personal-distress head, as v3 has); returns its path."""
     directory = Path(directory)
     tokenizer = build_tiny_tokenizer(directory / "_vocab")
     encoder = build_tiny_encoder(tokenizer.vocab_size, max_positions=max(64, window), seed=seed)
-    network = MultitaskNetwork(encoder, NetworkConfig(hidden_size=32, branch_size=16, embedding_size=8))
+    network = MultitaskNetwork(encoder, NetworkConfig(hidden_size=32, branch_size=16, embedding_size=8,
+                                                          distress_head=distress))
     save_artifact(directory, name=name, model=network, tokenizer=tokenizer, calibration=Calibration(),
                   window=window, fp16=False)
     (directory / "metrics.json").write_text(json.dumps({"model": name, "note": "random weights, for tests"}), encoding="utf-8")

@@ -43,7 +43,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from score import read_texts, take  # noqa: E402  (bench/score.py: the benchmark's posts)
 
 from monitor.model.inference import forward_batches  # noqa: E402
-from monitor.model.int8 import OUTPUTS, export_onnx, head_nodes, head_probabilities, open_session  # noqa: E402
+from monitor.model.int8 import export_onnx, head_nodes, head_probabilities, open_session  # noqa: E402
 from monitor.model.predictor import Predictor, WindowPlan, load_model  # noqa: E402
 
 Call = Callable[[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]
@@ -60,10 +60,11 @@ def installed_mb(distribution: str) -> float | None:
 
 def ort_call(model: Path, threads: int) -> Call:
     session = open_session(model.read_bytes(), threads)
+    names = [output.name for output in session.get_outputs()]
 
     def call(ids: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
         values = session.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})
-        return {name: torch.from_numpy(v) for name, v in zip(OUTPUTS, values)}
+        return {name: torch.from_numpy(v) for name, v in zip(names, values)}
     return call
 
 
@@ -78,7 +79,7 @@ def openvino_call(model: Path, threads: int, precision: str | None) -> Call:
 
     def call(ids: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
         result = request.infer({"input_ids": ids.numpy(), "attention_mask": mask.numpy()})
-        return {name: torch.from_numpy(np.asarray(result[compiled.output(name)])) for name in OUTPUTS}
+        return {output.get_any_name(): torch.from_numpy(np.asarray(result[output])) for output in compiled.outputs}
     return call
 
 

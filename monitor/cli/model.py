@@ -73,6 +73,8 @@ DEFAULT_TASK_PROBS = "goemotions=0.45,carer=0.4,big5=0.15"
               help="Folder with carer_emotion/, goemotions/, mypersonality/ (default [model] datasets). Example: --datasets ../shared/datasets")
 @click.option("--steps", type=click.IntRange(1), default=9000, show_default=True, help="Optimiser steps. Example: --steps 9000")
 @click.option("--batch-size", type=click.IntRange(2), default=32, show_default=True, help="Examples per step. Example: --batch-size 32")
+@click.option("--max-length", type=click.IntRange(8, 512), default=96, show_default=True,
+              help="Tokens per training example (longer ones are cut). Example: --max-length 128")
 @click.option("--task-probs", "task_probs", type=str, default=DEFAULT_TASK_PROBS, show_default=True,
               help="Relative share of steps per task (normalised; a task left out is not trained; "
                    "ignored by --mode alternate). Example: --task-probs goemotions=0.3,carer=0.6,big5=0.1")
@@ -93,6 +95,9 @@ DEFAULT_TASK_PROBS = "goemotions=0.45,carer=0.4,big5=0.15"
               help="Add GoEmotions train posts with one CARER-equivalent label to CARER's training set. Example: --carer-from-goemotions")
 @click.option("--init-from", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Start from an exported model's weights instead of the base encoder. Example: --init-from models/emomon-mtl-v1")
+@click.option("--distress-head-only", is_flag=True,
+              help="Fit only the personal-distress head on the frozen encoder of --init-from (Dreaddit + headlines); "
+                   "every other head keeps its weights. Example: --distress-head-only --init-from models/emomon-mtl-v2")
 @click.option("--eval-every", type=click.IntRange(1), default=500, show_default=True,
               help="Validate (and keep the best weights) every N steps. Example: --eval-every 800")
 @click.option("--seed", type=int, default=13, show_default=True, help="Random seed (also fixes the author split). Example: --seed 13")
@@ -105,9 +110,9 @@ DEFAULT_TASK_PROBS = "goemotions=0.45,carer=0.4,big5=0.15"
               help="Model directory to write (default [model] path). Example: --model models/my-model")
 @pass_app
 def train(app: AppContext, run_dir: Path, resume: bool, encoder: Path | None, datasets: Path | None, steps: int,
-          batch_size: int, task_probs: str, lr_encoder: float, gate: str, carer_loss: str, joint: str, mode: str,
+          batch_size: int, max_length: int, task_probs: str, lr_encoder: float, gate: str, carer_loss: str, joint: str, mode: str,
           goemotions_loss: str, augment_probability: float, carer_from_goemotions: bool, init_from: Path | None,
-          eval_every: int, seed: int, device: str, precision: str, export: bool, out_dir: Path | None) -> None:
+          distress_head_only: bool, eval_every: int, seed: int, device: str, precision: str, export: bool, out_dir: Path | None) -> None:
     """Train the multitask model (GoEmotions, CARER, Big Five) and export it.
 
     Checkpoints are written to --run-dir every 150 steps; an interrupted run continues with
@@ -115,22 +120,36 @@ def train(app: AppContext, run_dir: Path, resume: bool, encoder: Path | None, da
 
     Example: nohup emomon train --run-dir ~/emomon-runs/v1 > train.log 2>&1 &
     """
+    from monitor.model.network import TASKS
     from monitor.training.export import export_run
     from monitor.training.run import train_model
     from monitor.training.trainer import TrainConfig
 
     data_root = datasets_dir(app, datasets)
-    config = TrainConfig(steps=steps, batch_size=batch_size, task_probs=parse_task_probs(task_probs), lr_encoder=lr_encoder, gate=gate, carer_loss=carer_loss,
+    probs = parse_task_probs(task_probs)
+    config = TrainConfig(steps=steps, batch_size=batch_size, max_length=max_length, task_probs=probs,
+                         tasks=tuple(t for t in TASKS if probs.get(t, 0.0) > 0), lr_encoder=lr_encoder, gate=gate, carer_loss=carer_loss,
                              joint=joint, mode=mode, seed=seed, device=device, precision=precision,
                              goemotions_loss=goemotions_loss, augment_probability=augment_probability,
                              carer_from_goemotions=carer_from_goemotions, eval_every=eval_every,
                              init_from=str(init_from.resolve()) if init_from else "")
     started = time.perf_counter()
-    with counted_progress(app, "train", "steps", enabled=app.interactive(), total=config.steps) as bar:
-        trainer = train_model(run_dir=run_dir, config=config, datasets=data_root, encoder_dir=encoder, resume=resume,
-                              log=app.log, on_step=_step_display(bar[1]) if bar else None)
-    app.log(f"trained to step {trainer.step} in {time.perf_counter() - started:.0f}s; "
-            f"best validation score {trainer.best_score:.4f}")
+    if distress_head_only:
+        if init_from is None:
+            raise click.UsageError("--distress-head-only needs --init-from MODEL_DIR (the model whose encoder it reads)")
+        from monitor.training.head_only import train_distress_head
+        from monitor.training.run import default_encoder_dir
+
+        record = train_distress_head(init_from, run_dir, datasets=data_root, encoder_dir=encoder or default_encoder_dir(),
+                                     seed=seed, log=app.log)
+        app.log(f"fitted the distress head in {time.perf_counter() - started:.0f}s; "
+                f"validation score {record['score']:.4f} (weight decay {record['weight_decay']}, epoch {record['step']})")
+    else:
+        with counted_progress(app, "train", "steps", enabled=app.interactive(), total=config.steps) as bar:
+            trainer = train_model(run_dir=run_dir, config=config, datasets=data_root, encoder_dir=encoder,
+                                  resume=resume, log=app.log, on_step=_step_display(bar[1]) if bar else None)
+        app.log(f"trained to step {trainer.step} in {time.perf_counter() - started:.0f}s; "
+                f"best validation score {trainer.best_score:.4f}")
     if export:
         target = model_dir(app, out_dir)
         metrics = export_run(run_dir, target, datasets=data_root, name=target.name, log=app.log)

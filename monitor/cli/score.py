@@ -104,11 +104,13 @@ def predict(app: AppContext, texts: tuple[str, ...], file_: Any, model: Path | N
     from rich.table import Table
 
     table = Table(title=f"{predictor.version}")
-    for col in ("text", "CARER", "GoEmotions", "index"):
+    distress = bool(results) and "distress" in results[0]
+    for col in ("text", "CARER", "GoEmotions", "index", *(("distress",) if distress else ())):
         table.add_column(col)
     for r in results:
+        extra = (f"{r['distress']:.2f}" + (f" ({r['impersonal']})" if r["impersonal"] else ""),) if distress else ()
         table.add_row(r["text"][:60], f"{r['carer_label']} {r['carer'][r['carer_label']]:.2f}",
-                      ", ".join(r["goemotions_labels"]) or "-", f"{r['depression_index']:.2f}")
+                      ", ".join(r["goemotions_labels"]) or "-", f"{r['depression_index']:.2f}", *extra)
     app.console.print(table)
 
 

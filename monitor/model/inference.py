@@ -28,16 +28,19 @@ def make_batches(ids: Sequence[Sequence[int]], budget: int, *, pad_id: int, pin:
 
 @torch.inference_mode()
 def forward_batches(network: MultitaskNetwork, batches: Sequence[Batch], n_rows: int, *, device: torch.device,
-                    dtype: torch.dtype | None = None, heads: tuple[str, ...] = ("goemotions", "carer", "big5"),
+                    dtype: torch.dtype | None = None, heads: tuple[str, ...] | None = None,
                     after_batch: Callable[[int], None] | None = None,
                     call: Callable[[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]] | None = None,
                     ) -> dict[str, np.ndarray]:
-    """Logits of ``heads`` for every row, in input order: name -> [n_rows, K] float32.
+    """Logits of ``heads`` (default: every task head the network has) for every row, in input
+    order: name -> [n_rows, K] float32.
 
     ``after_batch(rows done)`` runs after each batch (progress, memory trimming). ``call`` replaces
     the network's forward (e.g. ``{"pooled": network.pooled(ids, mask)}`` for sentence vectors)."""
     network.eval()
     forward = call or network
+    if heads is None:
+        heads = network.config.heads
     out: dict[str, np.ndarray] = {}
     pin = device.type == "cuda"
     done = 0

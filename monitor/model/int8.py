@@ -50,8 +50,8 @@ from monitor.model.network import MultitaskNetwork
 log = logging.getLogger(__name__)
 
 FORMAT = "emomon-int8/2"
-#: Outputs of the exported graph, in order.
-OUTPUTS = ("goemotions", "carer", "big5", "pooled")
+#: Outputs of the exported graph, in order: the network's heads (``NetworkConfig.heads``), then this.
+POOLED = "pooled"
 #: Texts of the load-time check: everyday posts of different lengths and emotions.
 PROBE_TEXTS = (
     "i feel so alone tonight and nothing seems to help",
@@ -145,13 +145,15 @@ class _Heads(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
         pooled = self.network.pooled(input_ids, attention_mask)
         heads = self.network.heads(pooled)
-        return heads["goemotions"], heads["carer"], heads["big5"], pooled
+        return (*(heads[name] for name in self.network.config.heads), pooled)
 
 
 def head_probabilities(logits: dict[str, np.ndarray]) -> np.ndarray:
     """All heads' probabilities side by side (temperature 1), for comparing two forwards."""
-    return np.concatenate([sigmoid(logits["goemotions"]), softmax(logits["carer"], 1.0),
-                           sigmoid(logits["big5"])], axis=1)
+    parts = [sigmoid(logits["goemotions"]), softmax(logits["carer"], 1.0), sigmoid(logits["big5"])]
+    if "distress" in logits:
+        parts.append(sigmoid(logits["distress"]))
+    return np.concatenate(parts, axis=1)
 
 
 def export_int8(network: MultitaskNetwork, probe: tuple[torch.Tensor, torch.Tensor], out: Path,
@@ -189,11 +191,11 @@ def export_int8(network: MultitaskNetwork, probe: tuple[torch.Tensor, torch.Tens
 
 def export_onnx(network: MultitaskNetwork, probe: tuple[torch.Tensor, torch.Tensor], path: Path) -> None:
     """Write ``network`` (fp32, eval mode) as an fp32 ONNX graph: token ids and mask in (any batch
-    and length), the heads' logits and the pooled vector out (:data:`OUTPUTS`)."""
+    and length), the heads' logits and the pooled vector out (``config.heads``, then :data:`POOLED`)."""
     with warnings.catch_warnings():  # the TorchScript exporter's deprecation notices
         warnings.simplefilter("ignore")
         torch.onnx.export(_Heads(network).eval(), probe, str(path), input_names=["input_ids", "attention_mask"],
-                          output_names=list(OUTPUTS), opset_version=17, dynamo=False,
+                          output_names=[*network.config.heads, POOLED], opset_version=17, dynamo=False,
                           dynamic_axes={"input_ids": {0: "batch", 1: "tokens"},
                                         "attention_mask": {0: "batch", 1: "tokens"}})
 
@@ -203,7 +205,7 @@ def head_nodes(path: Path) -> list[str]:
     stay in fp32: they are small, and the heads' outputs are what a score is made of."""
     import onnx
 
-    prefixes = ["goemotions_head", "carer_head", "big5_head", "embedding", "branches"]
+    prefixes = ["goemotions_head", "carer_head", "big5_head", "distress_head", "embedding", "branches"]
     graph = onnx.load(str(path), load_external_data=False).graph
     return [n.name for n in graph.node if any(f"/{p}" in n.name for p in prefixes)]
 
@@ -217,11 +219,11 @@ class OrtNetwork:
 
     def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> dict[str, torch.Tensor]:
         values = self.session.run(None, {"input_ids": input_ids.numpy(), "attention_mask": attention_mask.numpy()})
-        return {name: torch.from_numpy(v) for name, v in zip(OUTPUTS, values)}
+        return {output.name: torch.from_numpy(v) for output, v in zip(self.session.get_outputs(), values)}
 
     def pooled(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Token ids [B, T] -> sentence vector [B, H]."""
-        return self(input_ids, attention_mask)["pooled"]
+        return self(input_ids, attention_mask)[POOLED]
 
     def eval(self) -> OrtNetwork:
         return self
@@ -243,7 +245,7 @@ def check_gap(runtime: OrtNetwork, network: MultitaskNetwork, probe: tuple[torch
     with torch.inference_mode():
         reference = network(*probe)
     out = runtime(*probe)
-    heads = ("goemotions", "carer", "big5")
+    heads = network.config.heads
     gap = np.abs(head_probabilities({k: out[k].numpy() for k in heads})
                  - head_probabilities({k: reference[k].float().numpy() for k in heads}))
     return float(gap.mean()), float(gap.max())

@@ -14,7 +14,7 @@ from torch import nn
 
 from monitor.labels import BIG5_TRAITS, CARER_LABELS, GOEMOTIONS_LABELS
 
-TASKS: tuple[str, ...] = ("goemotions", "carer", "big5")
+TASKS: tuple[str, ...] = ("goemotions", "carer", "big5", "distress")
 
 GateKind = Literal["sog", "sig", "silg", "none"]
 
@@ -32,7 +32,13 @@ class NetworkConfig:
     goemotions_labels: tuple[str, ...] = GOEMOTIONS_LABELS
     carer_labels: tuple[str, ...] = CARER_LABELS
     big5_traits: tuple[str, ...] = BIG5_TRAITS
+    distress_head: bool = False  # personal distress (Dreaddit): v3 and later; v2 directories have none
     extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def heads(self) -> tuple[str, ...]:
+        """The task heads this network has, in output order."""
+        return TASKS if self.distress_head else TASKS[:3]
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -88,7 +94,7 @@ def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tenso
 
 
 class MultitaskNetwork(nn.Module):
-    """Encoder + gated branches + GoEmotions, CARER and Big Five heads + emotion embedding."""
+    """Encoder + gated branches + GoEmotions, CARER, Big Five (and personal distress) heads + emotion embedding."""
 
     def __init__(self, encoder: nn.Module, config: NetworkConfig) -> None:
         super().__init__()
@@ -99,6 +105,9 @@ class MultitaskNetwork(nn.Module):
         self.goemotions_head = nn.Linear(config.branch_size, len(config.goemotions_labels))
         self.carer_head = nn.Linear(config.embedding_size, len(config.carer_labels))
         self.big5_head = nn.Linear(config.branch_size, len(config.big5_traits))
+        # Distress reads both branches: the emotion branch (what is felt) and the personality
+        # branch (who writes: first person, about oneself), concatenated.
+        self.distress_head = nn.Linear(2 * config.branch_size, 1) if config.distress_head else None
         self.dropout = nn.Dropout(config.dropout)
 
     def pooled(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -110,12 +119,15 @@ class MultitaskNetwork(nn.Module):
         """Sentence vectors [B, H] -> logits per task and the emotion embedding [B, E]."""
         h_e, h_p = self.branches(pooled)
         embedding = self.embedding(self.dropout(h_e))  # [B, E]
-        return {
+        out = {
             "goemotions": self.goemotions_head(self.dropout(h_e)),  # [B, 28]
             "carer": self.carer_head(embedding),  # [B, 6]
             "big5": self.big5_head(self.dropout(h_p)),  # [B, 5]
             "embedding": embedding,
         }
+        if self.distress_head is not None:
+            out["distress"] = self.distress_head(self.dropout(torch.cat([h_e, h_p], dim=-1)))  # [B, 1]
+        return out
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.heads(self.pooled(input_ids, attention_mask))

@@ -27,6 +27,7 @@ from monitor.model.artifact import MIN_WINDOW, read_model_info, read_model_token
 from monitor.model.batching import pad
 from monitor.model.device import choose_device, choose_precision
 from monitor.model.fused_encoder import fuse_encoder
+from monitor.model.impersonal import impersonal_reason
 from monitor.model.index import DepressionIndex
 from monitor.model.inference import Batch, forward_batches, make_batches
 from monitor.model.int8 import PROBE_TEXTS, OrtNetwork, load_int8
@@ -67,13 +68,16 @@ class WindowPlan:
 
 @dataclass(frozen=True)
 class PostScores:
-    """Per-post probabilities of every head and the depression index."""
+    """Per-post probabilities of every head, the depression index and (models with the head)
+    personal distress, 0 for posts recognised as impersonal (:mod:`monitor.model.impersonal`)."""
 
     goemotions: np.ndarray  # [P, 28]
     carer: np.ndarray  # [P, 6], rows sum to 1
     big5: np.ndarray  # [P, 5]
     index: np.ndarray  # [P]
     windows: np.ndarray  # [P]
+    distress: np.ndarray | None = None  # [P]; None when the model has no distress head
+    impersonal: list[str | None] | None = None  # why each post is impersonal (None: personal)
 
 
 class Predictor:
@@ -162,16 +166,23 @@ class Predictor:
     def probabilities(self, logits: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Temperature-scaled probabilities from head logits."""
         t = self.calibration.temperatures
-        return {
+        probs = {
             "goemotions": sigmoid(logits["goemotions"] / t["goemotions"]).astype(np.float32),
             "carer": softmax(logits["carer"], t["carer"]).astype(np.float32),
             "big5": sigmoid(logits["big5"] / t["big5"]).astype(np.float32),
         }
+        if "distress" in logits:
+            probs["distress"] = sigmoid(logits["distress"] / t.get("distress", 1.0)).astype(np.float32)
+        return probs
 
-    def combine(self, plan: WindowPlan, probs: dict[str, np.ndarray]) -> PostScores:
+    def combine(self, plan: WindowPlan, probs: dict[str, np.ndarray],
+                impersonal: Sequence[str | None] | None = None) -> PostScores:
         """Per-window probabilities -> per-post scores; the index is computed per window, then
-        combined like the emotions."""
+        combined like the emotions, and so is distress (a post expresses distress if any part
+        does). ``impersonal`` (one reason or None per post, :func:`impersonal_reasons`) sets the
+        distress of impersonal posts to 0."""
         goemotions, carer, big5 = probs["goemotions"], probs["carer"], probs["big5"]
+        distress = probs["distress"] if "distress" in probs else None
         index = self.depression_index(goemotions, carer).astype(np.float32)
         if plan.n_windows != plan.posts:  # some posts were split into windows
             starts = plan.starts
@@ -180,12 +191,20 @@ class Predictor:
             carer = carer / carer.sum(axis=1, keepdims=True)
             big5 = reduce_windows(big5, starts, plan.windows, self.options.traits)
             index = reduce_windows(index[:, None], starts, plan.windows, self.options.emotions)[:, 0]
-        return PostScores(goemotions, carer, big5, index, plan.windows)
+            if distress is not None:
+                distress = reduce_windows(distress, starts, plan.windows, self.options.emotions)
+        if distress is not None:
+            distress = distress[:, 0].copy()
+            if impersonal is not None:
+                distress[[reason is not None for reason in impersonal]] = 0.0
+        return PostScores(goemotions, carer, big5, index, plan.windows, distress,
+                          list(impersonal) if impersonal is not None else None)
 
-    def score_ids(self, ids: Sequence[Sequence[int]], after_batch: Callable[[int], None] | None = None) -> PostScores:
-        """Plan, forward and combine pre-tokenised posts."""
+    def score_ids(self, ids: Sequence[Sequence[int]], after_batch: Callable[[int], None] | None = None, *,
+                  impersonal: Sequence[str | None] | None = None) -> PostScores:
+        """Plan, forward and combine pre-tokenised posts (``impersonal``: see :meth:`combine`)."""
         plan = self.plan(ids)
-        return self.combine(plan, self.probabilities(self.window_logits(plan, after_batch)))
+        return self.combine(plan, self.probabilities(self.window_logits(plan, after_batch)), impersonal)
 
     def post_logits(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """Per-post head logits (windows combined like :meth:`combine`), for evaluation and
@@ -195,7 +214,8 @@ class Predictor:
         if plan.n_windows == plan.posts:
             return logits
         starts = plan.starts
-        how = {"goemotions": self.options.emotions, "carer": self.options.emotions, "big5": self.options.traits}
+        how = {"goemotions": self.options.emotions, "carer": self.options.emotions, "big5": self.options.traits,
+               "distress": self.options.emotions}
         return {k: reduce_windows(v, starts, plan.windows, how[k]) for k, v in logits.items()}
 
     def depression_index(self, goemotions: np.ndarray, carer: np.ndarray) -> np.ndarray:
@@ -204,7 +224,7 @@ class Predictor:
 
     def predict(self, texts: Sequence[str]) -> list[dict[str, Any]]:
         """Score texts; one dict per text with every head's probabilities and the index."""
-        scores = self.score_ids(self.encode(texts))
+        scores = self.score_ids(self.encode(texts), impersonal=impersonal_reasons(texts))
         results = []
         for i, text in enumerate(texts):
             goemotions, carer, big5 = scores.goemotions[i], scores.carer[i], scores.big5[i]
@@ -218,7 +238,15 @@ class Predictor:
                 "depression_index": float(scores.index[i]),
                 "windows": int(scores.windows[i]),
             })
+            if scores.distress is not None:
+                results[-1]["distress"] = float(scores.distress[i])
+                results[-1]["impersonal"] = scores.impersonal[i] if scores.impersonal else None
         return results
+
+
+def impersonal_reasons(texts: Sequence[str]) -> list[str | None]:
+    """:func:`impersonal_reason` of each text."""
+    return [impersonal_reason(text) for text in texts]
 
 
 def split_windows(ids: Sequence[int], window: int, stride: int) -> list[list[int]]:

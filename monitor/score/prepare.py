@@ -13,7 +13,7 @@ import numpy as np
 
 from monitor.clock import utcnow
 from monitor.errors import ModelNotFound
-from monitor.model.predictor import Predictor, WindowPlan
+from monitor.model.predictor import Predictor, WindowPlan, impersonal_reasons
 from monitor.score.language import language_filter
 from monitor.score.memory import trim_if_above
 from monitor.store import scores as score_store
@@ -31,6 +31,8 @@ class Chunk:
     post_ids: list[int]
     text_hashes: list[str]
     plan: WindowPlan
+    #: Why each kept post is impersonal, or None (:mod:`monitor.model.impersonal`).
+    impersonal: list[str | None] = field(default_factory=list)
     #: Seconds this chunk spent in each preparation step ("read", "language", "tokenise").
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -68,9 +70,11 @@ class ChunkScorer:
             else:
                 skipped.append(_skip_row(c, reason, now))
         t1 = time.perf_counter()
-        plan = self.predictor.plan(self.predictor.encode([c.text or "" for c in keep]) if keep else [])
+        texts = [c.text or "" for c in keep]
+        plan = self.predictor.plan(self.predictor.encode(texts) if keep else [])
         seconds = {"language": t1 - t0, "tokenise": time.perf_counter() - t1}
-        return Chunk(skipped, [c.post_id for c in keep], [c.text_hash for c in keep], plan, seconds)
+        return Chunk(skipped, [c.post_id for c in keep], [c.text_hash for c in keep], plan,
+                     impersonal_reasons(texts), seconds)
 
     def score_chunk(self, chunk: Chunk, tick: Callable[[float], None] | None = None) -> list[dict[str, Any]]:
         """Score rows (scored and skipped) of one prepared chunk; ``tick(fraction of windows done)``."""
@@ -84,7 +88,8 @@ class ChunkScorer:
                 tick(done / chunk.plan.n_windows)
 
         predictor = self.predictor
-        scores = predictor.combine(chunk.plan, predictor.probabilities(predictor.window_logits(chunk.plan, after_batch)))
+        scores = predictor.combine(chunk.plan, predictor.probabilities(predictor.window_logits(chunk.plan, after_batch)),
+                                   chunk.impersonal)
         packed = np.concatenate([scores.goemotions, scores.carer, scores.big5], axis=1)[:, self.columns]
         blobs = score_store.pack_probs(packed)
         now = utcnow()
@@ -92,13 +97,14 @@ class ChunkScorer:
             rows.append({
                 "post_id": post_id, "status": "scored", "reason": None,
                 "depression_index": float(scores.index[i]), "probs": blobs[i],
+                "distress": float(scores.distress[i]) if scores.distress is not None else None,
                 "windows": int(scores.windows[i]), "text_hash": chunk.text_hashes[i], "scored_at": now,
             })
         return rows
 
 
 def _skip_row(c: score_store.Candidate, reason: str, now: datetime) -> dict[str, Any]:
-    return {"post_id": c.post_id, "status": "skipped", "reason": reason, "depression_index": None,
+    return {"post_id": c.post_id, "status": "skipped", "reason": reason, "depression_index": None, "distress": None,
             "probs": None, "windows": 0, "text_hash": c.text_hash, "scored_at": now}
 
 

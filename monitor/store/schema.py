@@ -283,6 +283,7 @@ class Score(Base):
       than the model's own bf16 inference noise, and plenty for trends and thresholds.
     * ``depression_index`` is promoted to a REAL column: alert rules and ad-hoc SQL filter and
       aggregate it without decoding the blob, and it keeps full precision.
+      ``distress`` (personal distress, from models with that head; NULL otherwise) likewise.
     * The primary key ``(post_id, model_version)`` is the uniqueness rule, and the table is
       ``WITHOUT ROWID`` on SQLite, so rows are clustered by post id: the join from ``posts``
       is one B-tree lookup and no separate unique index is stored.
@@ -302,6 +303,7 @@ class Score(Base):
     status: Mapped[str] = mapped_column(String(8))  # scored | skipped
     reason: Mapped[str | None] = mapped_column(String(64))  # e.g. "language:de", "no-text"
     depression_index: Mapped[float | None] = mapped_column(Float)
+    distress: Mapped[float | None] = mapped_column(Float)
     probs: Mapped[bytes | None] = mapped_column(LargeBinary)  # 39 x float16, SCORE_COLUMNS order
     windows: Mapped[int] = mapped_column(SmallInteger)  # windows the post was split into (0: skipped)
     text_hash: Mapped[str] = mapped_column(String(8))

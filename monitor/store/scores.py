@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     import polars as pl  # imported where a frame is built: scoring itself never needs it
 
 HASH_CHARS = 8
-_UPDATED = ("status", "reason", "depression_index", "probs", "windows", "text_hash", "scored_at")
+_UPDATED = ("status", "reason", "depression_index", "distress", "probs", "windows", "text_hash", "scored_at")
 _SQLITE_UPSERT = (
     f"INSERT INTO {Score.__tablename__} (post_id, model_version, {', '.join(_UPDATED)}) "
     f"VALUES ({', '.join('?' * (2 + len(_UPDATED)))}) "
@@ -163,7 +163,7 @@ def _upsert_sqlite(session: Session, model_version: str, rows: Sequence[dict[str
         if stamp not in stamps:
             stamps[stamp] = to_db(stamp) if to_db is not None else stamp
         params.append((row["post_id"], model_version, row["status"], row["reason"], row["depression_index"],
-                       row["probs"], row["windows"], row["text_hash"], stamps[stamp]))
+                       row.get("distress"), row["probs"], row["windows"], row["text_hash"], stamps[stamp]))
     session.connection().exec_driver_sql(_SQLITE_UPSERT, params)
 
 
@@ -179,7 +179,8 @@ def read_scores(
     """Scored posts as a score frame, by ``created_at`` then ``post_id``.
 
     Columns: ``post_id`` (i64), ``source`` (name), ``author`` (pseudonym, null when unknown),
-    ``created_at`` (UTC), ``model_version``, ``depression_index`` (f32), then the 39
+    ``created_at`` (UTC), ``model_version``, ``depression_index`` (f32), ``distress`` (f32, null
+    for models without the distress head), then the 39
     probabilities ``goemo_<label>``, ``carer_<label>``, ``big5_<trait>`` (f32). Skipped posts
     are left out.
 
@@ -200,7 +201,7 @@ def read_scores(
     stmt = (
         select(
             Score.post_id, Post.source_id, Post.author_id, created, Score.model_version,
-            Score.depression_index, Score.probs,
+            Score.depression_index, Score.distress, Score.probs,
         )
         .join(Post, Post.id == Score.post_id)
         .where(Score.status == "scored")
@@ -217,8 +218,8 @@ def read_scores(
     if model_version is not None:
         stmt = stmt.where(Score.model_version == model_version)
     rows = session.connection().execute(stmt).all()  # Core rows: no ORM bookkeeping per row
-    post_ids, source_ids, author_ids, times, versions, index, blobs = (
-        map(list, zip(*rows)) if rows else ([] for _ in range(7))
+    post_ids, source_ids, author_ids, times, versions, index, distress, blobs = (
+        map(list, zip(*rows)) if rows else ([] for _ in range(8))
     )
     names = dict(session.execute(select(Source.id, Source.name)).all())
     wanted = sorted({a for a in author_ids if a is not None})
@@ -251,6 +252,7 @@ def read_scores(
             created_at,
             pl.Series("model_version", versions, dtype=pl.String),
             pl.Series("depression_index", index, dtype=pl.Float32),
+            pl.Series("distress", distress, dtype=pl.Float32),
         ]
     )
     return frame.hstack(

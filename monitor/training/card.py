@@ -16,7 +16,8 @@ def _pct(x: float) -> str:
 
 #: The targets a shipped model is measured against (test splits).
 TARGETS = {"carer_accuracy": ">= 93.8%", "carer_macro_f1": ">= 0.905", "goemotions_macro_f1": ">= 0.50",
-           "crossdomain": ">= 82%", "index_auroc": ">= 0.955", "ece": "<= 0.03"}
+           "crossdomain": ">= 82%", "index_auroc": ">= 0.955", "ece": "<= 0.03",
+           "distress_f1": ">= 0.81", "distress_auroc": ">= 0.88", "headlines": "<= 2%", "sad_headlines": "<= 5%"}
 
 
 def metrics_section(m: dict[str, Any]) -> list[str]:
@@ -139,6 +140,42 @@ def baselines_section(b: dict[str, Any]) -> list[str]:
     return lines
 
 
+def distress_section(m: dict[str, Any], selection: dict[str, Any] | None = None) -> list[str]:
+    """What the distress head measures, its test figures, and (head-only runs) its validation choices."""
+    d = m["distress"]["dreaddit"]
+    lines = [
+        "`distress` (0-1) estimates how likely it is that the *author* expresses their own distress: stress, "
+        "hopelessness, pain, a need for help. It is trained on Dreaddit (Turcan & McKeown 2019: Reddit post "
+        "segments labelled by annotators as the author expressing stress or not; validation carved from train by "
+        "post) with the trial part of the affective headlines as impersonal negatives (emotional words about "
+        "something else). It does not mean the emotion words of a text, a diagnosis, or risk; it is not "
+        "validated on clinical outcomes. Posts recognised as impersonal by rule (retweets, quotes, links with "
+        "their titles, hashtag campaigns, headline-cased text without a first-person word; "
+        "`monitor/model/impersonal.py`) get distress 0; their emotions and index are kept.", "",
+        "| set | metric | value | target |", "|---|---|---|---|",
+        f"| Dreaddit test ({d['n']} segments) | positive-class F1 at 0.5 | {d['f1']:.4f} | {TARGETS['distress_f1']} |",
+        f"| Dreaddit test | AUROC | {d['auroc']:.4f} | {TARGETS['distress_auroc']} |",
+        f"| Dreaddit test | precision / recall at 0.5 | {d['precision']:.4f} / {d['recall']:.4f} | |",
+        f"| Dreaddit test | ECE (15 bins) | {d['ece']:.4f} | |",
+    ]
+    h = m["distress"].get("headlines")
+    if h:
+        lines += [f"| affective headlines test ({h['n']}) | share with distress >= 0.5 | {_pct(h['share_at_0.5'])} | "
+                  f"{TARGETS['headlines']} |",
+                  f"| headlines with sadness >= 50 ({h['sad_n']}) | share with distress >= 0.5 | "
+                  f"{_pct(h['sad_share_at_0.5'])} | {TARGETS['sad_headlines']} |"]
+    if selection and selection.get("ablation"):
+        lines += ["", "The head was fitted on the frozen encoder and branches of the starting model (every other head "
+                  "keeps its weights); weight decay and epoch chosen on validation (score: Dreaddit F1 + AUROC - "
+                  "share of validation headlines at >= 0.5):", "",
+                  "| weight decay | epoch | Dreaddit val F1 | Dreaddit val AUROC | val headlines >= 0.5 | score |",
+                  "|---|---|---|---|---|---|"]
+        for row in selection["ablation"]:
+            lines.append(f"| {row['weight_decay']} | {row['epoch']} | {row['distress_f1']:.4f} | "
+                         f"{row['distress_auroc']:.4f} | {_pct(row['distress_headline_rate'])} | {row['score']:.4f} |")
+    return lines
+
+
 def ablation_section(a: dict[str, Any]) -> list[str]:
     lines = [f"Reduced budget: {a['budget']}. Higher is better; the score is CARER macro-F1 + GoEmotions macro-F1 "
              "+ 0.5 x mean Big Five macro-F1.", "",
@@ -150,6 +187,18 @@ def ablation_section(a: dict[str, Any]) -> list[str]:
         lines.append(f"| {r['variant']} | {f('carer_accuracy')} | {f('carer_macro_f1')} | "
                      f"{f('goemotions_macro_f1_tuned')} | {f('big5_status_macro_f1')} | {f('score')} |")
     return lines
+
+
+def _training_paragraph(training: dict[str, Any], tc: dict[str, Any], notes: str) -> str:
+    if training.get("distress_selection"):
+        return (f"The encoder, the gated branches and the GoEmotions, CARER and Big Five heads are those of "
+                f"`{Path(tc.get('init_from', '?')).name}`, unchanged (its card describes how they were trained); "
+                "this model adds the personal-distress head, a linear layer over both branches fitted with full-batch "
+                "AdamW on their frozen outputs (see Personal distress below). " + notes).strip()
+    return (f"AdamW (encoder lr {tc.get('lr_encoder')}, heads lr {tc.get('lr_heads')}), warm-up then linear decay, "
+            f"gradient clipping {tc.get('clip_norm')}, batch {tc.get('batch_size')}, "
+            f"{tc.get('steps')} steps, seed {tc.get('seed')}; checkpoint selected on the validation splits at step "
+            f"{training.get('selected_step')}. {_data_choices(tc)} {notes}")
 
 
 def _goemotions_loss(tc: dict[str, Any]) -> str:
@@ -226,10 +275,7 @@ def write_model_card(model_dir: Path, *, baselines: dict[str, Any] | None = None
         f"{tc.get('task_probs', {})}. Window {config['window']} tokens: longer posts are scored on overlapping "
         "windows (max for emotions and the index, mean for traits).", "",
         "## Training", "",
-        f"AdamW (encoder lr {tc.get('lr_encoder')}, heads lr {tc.get('lr_heads')}), warm-up then linear decay, "
-        f"gradient clipping {tc.get('clip_norm')}, batch {tc.get('batch_size')}, "
-        f"{tc.get('steps')} steps, seed {tc.get('seed')}; checkpoint selected on the validation splits at step "
-        f"{training.get('selected_step')}. {_data_choices(tc)} {training_notes}", "",
+        _training_paragraph(training, tc, training_notes), "",
         "## Data and licences", "",
         "- CARER (Saravia et al., EMNLP 2018; DAIR.AI split 16,000/2,000/2,000): educational and research "
         "purposes only. Do not use CARER-trained weights commercially without checking its terms.",
@@ -240,6 +286,13 @@ def write_model_card(model_dir: Path, *, baselines: dict[str, Any] | None = None
         "This model is released for research and monitoring use under those terms.", "",
         "## Metrics", "", *metrics_section(metrics), "",
     ]
+    if "distress" in metrics:
+        at = lines.index("This model is released for research and monitoring use under those terms.") - 1
+        lines[at:at] = ["- Dreaddit (Turcan & McKeown, LOUHI 2019; 2,838 train / 715 test Reddit post segments): research "
+                        "use; cite the paper. Validation carved from train by post (15% of posts, seed 13).",
+                        "- Affective headlines (SemEval-2007 Task 14, Strapparava & Mihalcea 2007; trial 250 / test "
+                        "1,000): research use; the trial part split by id into training negatives and validation."]
+        lines += ["## Personal distress", "", *distress_section(metrics, training.get("distress_selection")), ""]
     if previous:
         lines += [f"## Compared with {previous['model']}", "", *previous_section(previous, metrics), ""]
     if baselines:

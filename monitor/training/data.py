@@ -1,4 +1,6 @@
-"""Readers for the three training datasets and the author-disjoint myPersonality split."""
+"""Readers for the training datasets: CARER, GoEmotions, the author-disjoint myPersonality split,
+and personal distress (Dreaddit, with validation carved from train by post, plus news headlines
+as impersonal negatives)."""
 
 from __future__ import annotations
 
@@ -119,6 +121,64 @@ def read_mypersonality(root: Path, split: str, seed: int = 13) -> TaskData:
     return TaskData("big5", split, texts, np.asarray(targets, dtype=np.float32), authors)
 
 
+#: Share of Dreaddit's train posts (whole posts, by ``post_id``) held out as the validation split.
+DREADDIT_VALIDATION_SHARE = 0.15
+#: Share of the affective headlines' trial part used for training; the rest is validation.
+HEADLINES_TRAIN_SHARE = 0.6
+
+
+def dreaddit_validation_posts(post_ids: list[str], seed: int = 13) -> set[str]:
+    """The post ids of Dreaddit's train file held out for validation (fixed by ``seed``)."""
+    unique = sorted(set(post_ids))
+    order = np.random.default_rng([seed, 4242]).permutation(len(unique))
+    return {unique[i] for i in order[:round(DREADDIT_VALIDATION_SHARE * len(unique))]}
+
+
+def read_dreaddit(root: Path, split: str, seed: int = 13) -> TaskData:
+    """Dreaddit segments of ``split``: label 1 = the author expresses their own stress/distress.
+
+    Dreaddit has no validation split: it is carved from train by ``post_id`` (segments of one post
+    stay together). Targets are float [N, 1]."""
+    name = "test.csv" if split == "test" else "train.csv"
+    with _require(root / "dreaddit" / name).open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if split != "test":
+        held_out = dreaddit_validation_posts([r["post_id"] for r in rows], seed)
+        rows = [r for r in rows if (r["post_id"] in held_out) == (split == "validation")]
+    texts = [r["text"] for r in rows]
+    targets = np.asarray([[float(r["label"])] for r in rows], dtype=np.float32)
+    return TaskData("distress", split, texts, targets)
+
+
+def read_headlines(root: Path, split: str) -> tuple[list[str], np.ndarray]:
+    """Affective headlines of ``split`` and their sadness (0-100).
+
+    ``test`` is the published test part; the trial part is divided by id into ``train`` (60%) and
+    ``validation``. Nobody in a headline expresses their own distress."""
+    texts, sadness = [], []
+    with _require(root / "affective_headlines" / "headlines.jsonl").open(encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            if row["split"] == "test":
+                part = "test"
+            else:
+                part = "train" if (int(row["id"]) * 2654435761) % 1000 < HEADLINES_TRAIN_SHARE * 1000 else "validation"
+            if part == split:
+                texts.append(row["text"])
+                sadness.append(float(row["sadness"]))
+    return texts, np.asarray(sadness, dtype=np.float32)
+
+
+def read_distress(root: Path, split: str, seed: int = 13) -> TaskData:
+    """The distress task: Dreaddit segments, plus (train only) the training headlines as negatives."""
+    data = read_dreaddit(root, split, seed)
+    if split != "train":
+        return data
+    headlines, _ = read_headlines(root, "train")
+    return TaskData("distress", split, data.texts + headlines,
+                    np.concatenate([data.targets, np.zeros((len(headlines), 1), dtype=np.float32)]))
+
+
 def read_task(root: Path, task: str, split: str, seed: int = 13) -> TaskData:
     """Read one task split by name."""
     if split not in SPLITS:
@@ -126,6 +186,8 @@ def read_task(root: Path, task: str, split: str, seed: int = 13) -> TaskData:
     readers = {"carer": read_carer, "goemotions": read_goemotions}
     if task == "big5":
         return read_mypersonality(root, split, seed)
+    if task == "distress":
+        return read_distress(root, split, seed)
     if task not in readers:
         raise ValueError(f"unknown task {task!r}")
     return readers[task](root, split)

@@ -14,7 +14,7 @@ from monitor.model.index import DepressionIndex, fit_platt
 from monitor.model.network import BIG5_TRAITS, CARER_LABELS, GOEMOTIONS_LABELS
 from monitor.model.predictor import Predictor
 from monitor.training.crossdomain import crossdomain_figures
-from monitor.training.data import TaskData, read_task
+from monitor.training.data import TaskData, read_headlines, read_task
 from monitor.training.metrics import (
     EKMAN_GROUPS,
     auroc,
@@ -64,6 +64,9 @@ def fit_calibration(logits: dict[str, dict[str, np.ndarray]], data: dict[str, Ta
         targets.append(depression_target(task, data[task]))
     a, b = fit_platt(np.concatenate(raws), np.concatenate(targets))
     index = DepressionIndex(base.goemotions, base.carer, a, b)
+    if "distress" in data:
+        temperatures["distress"] = fit_temperature(logits["distress"]["distress"], data["distress"].targets,
+                                                   multilabel=True)
     return Calibration({l: round(float(t), 2) for l, t in zip(GOEMOTIONS_LABELS, thresholds)}, temperatures, index)
 
 
@@ -105,6 +108,8 @@ def evaluate_logits(logits: dict[str, dict[str, np.ndarray]], data: dict[str, Ta
         author[trait] = binary_scores(label, mean_prob >= 0.5)
     result["big5"] = {"status": status, "author": author, "authors": len(unique)}
     result["ece"] = calibration_errors(logits, data, t)
+    if "distress" in data:
+        result["distress"] = distress_figures(logits, data, t)
     idx, target = index_values(logits, data, calibration)
     result["depression_index"] = {
         "ece": expected_calibration_error(np.maximum(idx, 1 - idx), (idx >= 0.5) == (target > 0.5)),
@@ -112,6 +117,27 @@ def evaluate_logits(logits: dict[str, dict[str, np.ndarray]], data: dict[str, Ta
         "auroc": auroc(target, idx),
     }
     return result
+
+
+def distress_figures(logits: dict[str, dict[str, np.ndarray]], data: dict[str, TaskData],
+                     temperatures: dict[str, float]) -> dict[str, Any]:
+    """Dreaddit: positive-class F1 at 0.5, AUROC, ECE; headlines: the share read as distress."""
+    truth = data["distress"].targets[:, 0] > 0.5
+    probs = sigmoid(logits["distress"]["distress"][:, 0] / temperatures.get("distress", 1.0))
+    pred = probs >= 0.5
+    tp, fp, fn = int((truth & pred).sum()), int((~truth & pred).sum()), int((truth & ~pred).sum())
+    out: dict[str, Any] = {
+        "dreaddit": {"f1": 2 * tp / max(1, 2 * tp + fp + fn), "precision": tp / max(1, tp + fp),
+                     "recall": tp / max(1, tp + fn), "auroc": auroc(truth, probs),
+                     "accuracy": float((pred == truth).mean()), "n": int(len(truth)),
+                     "ece": expected_calibration_error(np.maximum(probs, 1 - probs), pred == truth)},
+    }
+    if "distress_headlines" in data:
+        head = sigmoid(logits["distress_headlines"]["distress"][:, 0] / temperatures.get("distress", 1.0))
+        sad = data["distress_headlines"].targets[:, 0] >= 50
+        out["headlines"] = {"n": int(len(head)), "share_at_0.5": float((head >= 0.5).mean()),
+                            "sad_n": int(sad.sum()), "sad_share_at_0.5": float((head[sad] >= 0.5).mean()) if sad.any() else 0.0}
+    return out
 
 
 def index_values(logits: dict[str, dict[str, np.ndarray]], data: dict[str, TaskData],
@@ -147,9 +173,15 @@ def calibration_errors(logits: dict[str, dict[str, np.ndarray]], data: dict[str,
     return out
 
 
-def read_splits(datasets: Path, split: str, seed: int = 13) -> dict[str, TaskData]:
-    """The three tasks' data of one split."""
-    return {task: read_task(datasets, task, split, seed) for task in ("carer", "goemotions", "big5")}
+def read_splits(datasets: Path, split: str, seed: int = 13, *, distress: bool = False) -> dict[str, TaskData]:
+    """The tasks' data of one split; with ``distress``, Dreaddit and the split's headlines too
+    (``distress_headlines``: targets hold each headline's sadness, 0-100)."""
+    tasks = ("carer", "goemotions", "big5", "distress") if distress else ("carer", "goemotions", "big5")
+    data = {task: read_task(datasets, task, split, seed) for task in tasks}
+    if distress:
+        texts, sadness = read_headlines(datasets, split)
+        data["distress_headlines"] = TaskData("distress", split, texts, sadness[:, None])
+    return data
 
 
 def split_logits(predictor: Predictor, data: dict[str, TaskData]) -> dict[str, dict[str, np.ndarray]]:
@@ -164,7 +196,7 @@ def evaluate_predictor(predictor: Predictor, datasets: Path, split: str, *, seed
 
     With ``beside`` (the same model at another precision), the same texts are scored by it too
     and ``result["beside"]`` holds its headline metrics and the differences (this minus beside)."""
-    data = read_splits(datasets, split, seed)
+    data = read_splits(datasets, split, seed, distress=predictor.network.config.distress_head)
     if log:
         log(f"scoring {sum(len(d) for d in data.values())} {split} texts ({predictor.precision})")
     logits = split_logits(predictor, data)

@@ -44,6 +44,8 @@ def export_run(run_dir: Path, out_dir: Path, *, datasets: Path, name: str, windo
     best = json.loads((run_dir / "best.json").read_text(encoding="utf-8"))
     training = {"train_config": asdict(config), "selected_step": best["step"],
                 "validation_at_selection": best.get("summary", {})}
+    if best.get("head_only"):
+        training["distress_selection"] = {k: best[k] for k in ("weight_decay", "ablation")}
     old_card = out_dir / "MODEL_CARD.md"
     old_text = old_card.read_text(encoding="utf-8") if old_card.exists() else ""
     # Written uncalibrated first, so calibration is fitted on the shipped (fp16) weights through the
@@ -52,7 +54,7 @@ def export_run(run_dir: Path, out_dir: Path, *, datasets: Path, name: str, windo
     save_artifact(out_dir, name=name, model=network, tokenizer=tokenizer, calibration=Calibration(),
                   window=window, fp16=True, extra={"training": training})
     log("fitting temperatures, thresholds and the index calibration on validation")
-    val = read_splits(datasets, "validation", config.seed)
+    val = read_splits(datasets, "validation", config.seed, distress="distress" in config.tasks)
     uncalibrated = load_model(out_dir, device=config.device, precision=config.precision)
     logits = {task: uncalibrated.post_logits(d.texts) for task, d in val.items()}
     version = write_calibration(out_dir, fit_calibration(logits, val))

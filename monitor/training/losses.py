@@ -178,4 +178,6 @@ class TaskLosses(nn.Module):
             return self.carer(outputs["carer"], outputs["embedding"], targets)
         if task == "big5":
             return self.big5(outputs["big5"].float(), targets.float())
+        if task == "distress":
+            return F.binary_cross_entropy_with_logits(outputs["distress"].float(), targets.float())
         raise ValueError(f"unknown task {task!r}")

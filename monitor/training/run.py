@@ -8,9 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from monitor.errors import ModelNotFound
 from monitor.model.device import choose_autocast, choose_device
-from monitor.training.data import concat, goemotions_as_carer, read_task
+from monitor.training.data import TaskData, concat, goemotions_as_carer, read_headlines, read_task
 from monitor.training.trainer import TrainConfig, Trainer, build_network
 from monitor.training.validation import make_validator
 
@@ -53,6 +55,10 @@ def prepare_trainer(*, encoder_dir: Path, datasets: Path, run_dir: Path, config:
         val = {t: read_task(datasets, t, "validation", config.seed) for t in config.tasks}
         if "carer" in val:
             val["carer_crossdomain"] = goemotions_as_carer(datasets, "validation")
+        if "distress" in val:
+            headlines, _ = read_headlines(datasets, "validation")
+            val["distress_headlines"] = TaskData("distress", "validation", headlines,
+                                                 np.zeros((len(headlines), 1), dtype=np.float32))
         device = choose_device(config.device)
         validator = make_validator(tokenizer, val, max_length=config.max_length, device=device,
                                    dtype=choose_autocast(device, config.precision))
@@ -73,7 +79,12 @@ def start_from_model(model, directory: Path) -> None:
 
     check_artifact(directory)
     state = load_file(str(directory / "model.safetensors"))
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    missing, unexpected = model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()},
+                                                strict=False)
+    new_heads = [k for k in missing if not k.startswith("distress_head.")]  # a head the old model lacks starts fresh
+    if new_heads or unexpected:
+        raise ValueError(f"weights of {str(directory)!r} do not fit this network: missing {new_heads}, "
+                         f"unexpected {list(unexpected)}")
 
 
 def line_logger(log: Callable[[str], None], every: int = 25) -> Callable[[dict[str, Any]], None]:

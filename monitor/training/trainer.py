@@ -24,7 +24,8 @@ from monitor.training.checkpoint import load_checkpoint, save_best, save_checkpo
 from monitor.training.data import TaskData
 from monitor.training.losses import TaskLosses
 
-TASK_HEAD_PREFIX = {"goemotions": ("goemotions_head.",), "carer": ("embedding.", "carer_head."), "big5": ("big5_head.",)}
+TASK_HEAD_PREFIX = {"goemotions": ("goemotions_head.",), "carer": ("embedding.", "carer_head."), "big5": ("big5_head.",),
+                    "distress": ("distress_head.",)}
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class TrainConfig:
     checkpoint_every: int = 100
     precision: str = "auto"
     device: str = "auto"
-    tasks: tuple[str, ...] = TASKS
+    tasks: tuple[str, ...] = TASKS[:3]  # add "distress" to train the personal-distress head (v3)
 
     def validate(self) -> None:
         if self.mode not in ("sample", "alternate", "meta"):
@@ -294,6 +295,7 @@ def meta_query_loss(model: MultitaskNetwork, losses: TaskLosses, task: str, pool
 
 def build_network(encoder: nn.Module, config: TrainConfig, hidden_size: int) -> MultitaskNetwork:
     """A fresh multitask network around `encoder` with the run's gate settings."""
-    net_config = NetworkConfig(hidden_size=hidden_size, gate=config.gate, gate_levels=config.gate_levels)  # type: ignore[arg-type]
+    net_config = NetworkConfig(hidden_size=hidden_size, gate=config.gate, gate_levels=config.gate_levels,  # type: ignore[arg-type]
+                               distress_head="distress" in config.tasks)
     torch.manual_seed(config.seed)
     return MultitaskNetwork(encoder, net_config)

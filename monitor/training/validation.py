@@ -12,7 +12,7 @@ from monitor.model.activations import sigmoid
 from monitor.model.inference import logits_for_texts
 from monitor.model.network import MultitaskNetwork
 from monitor.training.data import TaskData
-from monitor.training.metrics import macro_f1, multilabel_f1, tune_thresholds
+from monitor.training.metrics import auroc, macro_f1, multilabel_f1, tune_thresholds
 
 
 def validation_summary(logits: dict[str, dict[str, np.ndarray]], data: dict[str, TaskData]) -> dict[str, float]:
@@ -33,16 +33,27 @@ def validation_summary(logits: dict[str, dict[str, np.ndarray]], data: dict[str,
         probs = sigmoid(logits["big5"]["big5"])
         summary["big5_status_macro_f1"] = float(np.mean([
             macro_f1(data["big5"].targets[:, j].astype(int), (probs[:, j] >= 0.5).astype(int), 2) for j in range(5)]))
+    if "distress" in data:
+        probs = sigmoid(logits["distress"]["distress"][:, 0])
+        truth = data["distress"].targets[:, 0].astype(int)
+        summary["distress_f1"] = float(multilabel_f1(truth[:, None], (probs >= 0.5)[:, None]).mean())
+        summary["distress_auroc"] = float(auroc(truth, probs))
+    if "distress_headlines" in data:
+        summary["distress_headline_rate"] = float((sigmoid(logits["distress_headlines"]["distress"][:, 0]) >= 0.5).mean())
     return summary
 
 
 def selection_score(summary: dict[str, float]) -> float:
     """The single number that picks the best checkpoint: CARER macro-F1 + GoEmotions macro-F1
     + half the CARER head's accuracy on GoEmotions posts (robustness off CARER's style)
-    + half the mean Big Five macro-F1 (the weakest, noisiest signal)."""
+    + half the mean Big Five macro-F1 (the weakest, noisiest signal)
+    + (with the distress head) its Dreaddit F1 and AUROC, less the share of validation headlines
+    it reads as distress."""
     return (summary.get("carer_macro_f1", 0.0) + summary.get("goemotions_macro_f1_tuned", 0.0)
             + 0.5 * summary.get("carer_crossdomain_accuracy", 0.0)
-            + 0.5 * summary.get("big5_status_macro_f1", 0.0))
+            + 0.5 * summary.get("big5_status_macro_f1", 0.0)
+            + summary.get("distress_f1", 0.0) + summary.get("distress_auroc", 0.0)
+            - summary.get("distress_headline_rate", 0.0))
 
 
 def make_validator(tokenizer, data: dict[str, TaskData], *, max_length: int, device: torch.device,
