@@ -28,7 +28,8 @@ from monitor.model.network import MultitaskNetwork
 from monitor.model.predictor import load_model
 from monitor.training.big5_cv import encode_features
 from monitor.training.data import read_headlines, read_task
-from monitor.training.trainer import TrainConfig
+from monitor.training.run import load_encoder, start_from_model
+from monitor.training.trainer import TrainConfig, build_network
 from monitor.training.validation import selection_score, validation_summary
 
 WEIGHT_DECAYS: tuple[float, ...] = (0.0, 1e-4, 1e-3, 1e-2, 1e-1)
@@ -104,16 +105,19 @@ def train_distress_head(start_from: Path, run_dir: Path, *, datasets: Path, enco
             chosen = (decay, head, score, epoch)
     assert chosen is not None
     decay, head, score, epoch = chosen
-    config = replace(network.config, distress_head=True)
-    full = MultitaskNetwork(network.encoder, config)
-    state = {k: v for k, v in network.state_dict().items()}
-    state.update({f"distress_head.{k}": v for k, v in head.state_dict().items()})
-    full.load_state_dict(state)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().float().contiguous() for k, v in full.state_dict().items()}, str(run_dir / "best.safetensors"))
+    config = network.config
     train_config = TrainConfig(tasks=("goemotions", "carer", "big5", "distress"), seed=seed, steps=epoch,
                                task_probs={"distress": 1.0}, init_from=str(start_from.resolve()),
                                gate=config.gate, gate_levels=config.gate_levels, device="cpu", precision="fp32")
+    # The network a training run of this config builds (the base encoder's own layout), holding the
+    # starting model's weights and the fitted head: what export reads from a run directory.
+    tokenizer, encoder = load_encoder(encoder_dir)
+    full = build_network(encoder, train_config, encoder.config.hidden_size)
+    start_from_model(full, start_from)
+    assert full.distress_head is not None
+    full.distress_head.load_state_dict(head.state_dict())
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().float().contiguous() for k, v in full.state_dict().items()}, str(run_dir / "best.safetensors"))
     record = {"step": epoch, "score": score, "summary": summary_of(head), "head_only": True,
               "weight_decay": decay, "ablation": ablation}
     (run_dir / "train_config.json").write_text(json.dumps(asdict(train_config), indent=2), encoding="utf-8")
