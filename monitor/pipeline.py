@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from monitor.errors import EmomonError
+from monitor.stages import STAGE_NAMES, STAGE_SUMMARIES
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -113,14 +114,12 @@ class Stage:
 
 #: The stages in run order; the one list every caller derives from.
 STAGES: dict[str, Stage] = {s.name: s for s in (
-    Stage("ingest", "read every enabled [[sources]] entry into the database", _ingest),
-    Stage("score", "score every post without a score from the configured model", _score),
-    Stage("alerts", "evaluate the alert rules and deliver new alerts to the channels", _alerts),
-    Stage("purge", "remove post text past [retention] raw_text_days (scores and alerts stay)", _purge,
-          enabled=lambda settings: settings.retention.raw_text_days > 0),
-    Stage("report", "print the trend report", _report),
+    Stage("ingest", STAGE_SUMMARIES["ingest"], _ingest),
+    Stage("score", STAGE_SUMMARIES["score"], _score),
+    Stage("alerts", STAGE_SUMMARIES["alerts"], _alerts),
+    Stage("purge", STAGE_SUMMARIES["purge"], _purge, enabled=lambda settings: settings.retention.raw_text_days > 0),
+    Stage("report", STAGE_SUMMARIES["report"], _report),
 )}
-STAGE_NAMES: tuple[str, ...] = tuple(STAGES)
 
 
 @dataclass

@@ -144,7 +144,7 @@ def test_models_default_to_the_tuned_rule_values_and_are_frozen():
 
 
 def test_schedule_stages_are_the_pipeline_registry():
-    from monitor.pipeline import STAGE_NAMES
+    from monitor.stages import STAGE_NAMES
 
     options = {"timezone", "lock_timeout", "misfire_grace_hours", "jobstore_url", "report_output", "report_email"}
     assert set(ScheduleSettings.model_fields) - options == set(STAGE_NAMES)

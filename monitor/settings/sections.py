@@ -16,6 +16,7 @@ from sqlalchemy.exc import ArgumentError
 
 from monitor.choices import Device, Precision, ScoringEngine
 from monitor.settings.base import COLUMN_KEYS, Combine, SourceKind, Table, Unit, Weight, choices, is_url
+from monitor.stages import STAGE_NAMES
 
 
 class DatabaseSettings(Table):
@@ -71,6 +72,10 @@ class SourceSettings(Table):
     columns: dict[str, str] = Field(default_factory=dict)
     enabled: bool = True
     platform: str | None = None
+    # A closed archive: alerts replay its authors' whole timelines, whatever the run's clock.
+    archive: bool = False
+    # Store this source's mood shifts (rule source_shift) as alerts; otherwise a report trend only.
+    alert_on_shift: bool = False
 
     @field_validator("name")
     @classmethod
@@ -185,7 +190,7 @@ class ScheduleSettings(Table):
     """[schedule]: when `emomon schedule` (or the system cron) runs each stage.
 
     Every other key than the options in ``_SCHEDULE_OPTIONS`` is a stage of
-    ``monitor.pipeline.STAGE_NAMES`` with a cron expression; "" leaves the stage out.
+    ``monitor.stages.STAGE_NAMES`` with a cron expression; "" leaves the stage out.
     """
 
     timezone: str = "UTC"
@@ -204,8 +209,6 @@ class ScheduleSettings(Table):
     @classmethod
     def _stage_keys(cls, data: Any) -> Any:
         if isinstance(data, Mapping):
-            from monitor.pipeline import STAGE_NAMES
-
             for key in data:
                 if key not in _SCHEDULE_OPTIONS and key not in STAGE_NAMES:
                     known = ", ".join((*_SCHEDULE_OPTIONS, *STAGE_NAMES))
@@ -261,8 +264,6 @@ class ScheduleSettings(Table):
     @property
     def jobs(self) -> dict[str, str]:
         """``{stage: cron expression}`` of the scheduled stages, in the pipeline's order."""
-        from monitor.pipeline import STAGE_NAMES
-
         exprs = {stage: getattr(self, stage, "") for stage in STAGE_NAMES}
         return {stage: expr for stage, expr in exprs.items() if expr}
 
