@@ -27,7 +27,6 @@ as it is.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -39,11 +38,10 @@ import numpy as np
 from sqlalchemy import Engine
 
 from monitor import errors
-from monitor.clock import utcnow
 from monitor.errors import ConfigError, EmomonError, ModelNotFound
 from monitor.model.configured import configured_version, load_predictor, model_path, scores_version
+from monitor.score.plan import Progress, RunPlan, ScoreReport, recorded_run, score_candidates
 from monitor.score.prepare import ChunkScorer
-from monitor.score.stage import Progress, ScoreReport, nothing_to_do, recorded_run, score_candidates
 from monitor.store import scores as score_store
 from monitor.store.engine import make_engine, session_scope
 
@@ -133,28 +131,23 @@ def run_distributed(
         ModelNotFound: The model directory is missing or unreadable.
     """
     ray = import_ray()
-    t0, started = time.perf_counter(), utcnow()
-    if limit is not None and limit < 0:
-        raise ConfigError(f"--limit {limit!r} must be 0 or more")
-    if limit == 0:
-        return nothing_to_do(engine, None, t0, started, "--limit 0: nothing scored")
-    if not rescore:
-        with session_scope(engine) as session:  # version-independent: no model needed
-            if score_store.count_candidates(session, model_version="", rescore=False) == 0:
-                return nothing_to_do(engine, configured_version(settings, model), t0, started)
+    plan = RunPlan(engine, limit, rescore)
+    done = plan.done_before_loading(settings, model)
+    if done is not None:
+        return done
     path = model_path(settings, model)
     version = configured_version(settings, model)
     if version is None:
         raise ModelNotFound(f"model directory {str(path)!r} is missing or unreadable: set [model] path in the "
-                            "config or pass --model PATH (e.g. train one with `emomon train`)")
-    ranges = candidate_ranges(engine, version=version, rescore=rescore, size=settings.scoring.chunk_size,
-                              limit=limit)
+                            "config (e.g. train one with `emomon train`)")
+    ranges = [PostRange(page[0].post_id, page[-1].post_id, len(page))
+              for page in plan.pages(version, settings.scoring.chunk_size)]
     if not ranges:
-        return nothing_to_do(engine, version, t0, started)
+        return plan.nothing_to_do(version)
     if on_total is not None:
         on_total(sum(r.posts for r in ranges))
     sc = settings.scoring
-    with recorded_run(engine, version, t0) as report, \
+    with recorded_run(engine, version, plan.t0) as report, \
             ray_session(ray, sc.ray_address if address is None else address, sc.ray_actors):
         pool = actor_pool(ray, device or sc.device, sc.ray_actors)
         job = ScoringJob(settings=settings, database_url=absolute_url(engine), model=path.resolve(),
@@ -166,22 +159,6 @@ def run_distributed(
             if progress is not None:
                 progress(int(row["posts"]))
     return report
-
-
-def candidate_ranges(engine: Engine, *, version: str, rescore: bool, size: int, limit: int | None) -> list[PostRange]:
-    """The posts to score now, in post-id order, as ranges of up to ``size`` posts each."""
-    ranges: list[PostRange] = []
-    after, left = 0, limit
-    while left is None or left > 0:
-        with session_scope(engine) as session:
-            page = score_store.next_candidates(session, after_id=after, limit=size if left is None else min(size, left),
-                                               model_version=version, rescore=rescore)
-        if not page:
-            break
-        ranges.append(PostRange(page[0].post_id, page[-1].post_id, len(page)))
-        after = page[-1].post_id
-        left = None if left is None else left - len(page)
-    return ranges
 
 
 def range_candidates(session: Session, span: PostRange, *, version: str, rescore: bool) -> list[score_store.Candidate]:
