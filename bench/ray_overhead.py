@@ -44,7 +44,8 @@ from score import build_store, model_dir, read_texts, take  # noqa: E402  (bench
 
 import monitor  # noqa: E402,F401  (sets the oneDNN cache cap before torch starts)
 from monitor.score.distributed import run_distributed  # noqa: E402
-from monitor.score.stage import ScoreReport, run_score  # noqa: E402
+from monitor.score.plan import ScoreReport  # noqa: E402
+from monitor.score.stage import run_score  # noqa: E402
 from monitor.settings import Settings, load_settings  # noqa: E402
 from monitor.store import scores as score_store  # noqa: E402
 from monitor.store.engine import make_engine, session_scope  # noqa: E402

@@ -352,7 +352,7 @@ def test_prepared_in_a_thread_or_inline_the_rows_are_the_same(
 
 
 def test_the_bounding_step_is_the_model_unless_it_waits_for_preparation() -> None:
-    from monitor.score.stage import ScoreReport
+    from monitor.score.plan import ScoreReport
 
     report = ScoreReport(model_version="v")
     assert report.bound_by() is None
