@@ -36,6 +36,8 @@ from typing import Literal
 import polars as pl
 
 INDEX = "depression_index"
+DISTRESS = "distress"
+SIGNAL_CHOICES = ("auto", DISTRESS, INDEX)
 EMOTION_PREFIXES = ("goemo_", "carer_")
 BIG5_COLUMNS = ("big5_ext", "big5_neu", "big5_agr", "big5_con", "big5_opn")
 OVERALL = "all"
@@ -58,6 +60,40 @@ def signal_columns(frame: pl.DataFrame) -> list[str]:
     """
     emotions = [c for c in frame.columns if c.startswith(EMOTION_PREFIXES)]
     return ([INDEX] if INDEX in frame.columns else []) + emotions
+
+
+def has_distress(frame: pl.DataFrame) -> bool:
+    """True when the frame carries a distress score (a model with the distress head scored it)."""
+    return DISTRESS in frame.columns and frame.height > 0 and frame[DISTRESS].null_count() < frame.height
+
+
+def person_signal(frame: pl.DataFrame, choice: str = "auto") -> str:
+    """The score column that alerts and reviews about a person read (``[alerts] signal``).
+
+    ``auto`` reads ``distress`` (how likely the author expresses their own distress) when the
+    frame has it and ``depression_index`` for stores scored by a model without the distress
+    head; ``distress`` or ``depression_index`` name the column outright.
+
+    Raises:
+        ValueError: ``choice`` is not one of :data:`SIGNAL_CHOICES`, or it is ``distress`` and
+            the frame has no distress score.
+    """
+    if choice not in SIGNAL_CHOICES:
+        raise ValueError(f"signal must be one of {', '.join(SIGNAL_CHOICES)}, got {choice!r}")
+    if choice == INDEX:
+        return INDEX
+    if has_distress(frame):
+        return DISTRESS
+    if choice == DISTRESS and frame.height:
+        raise ValueError("[alerts] signal = 'distress' but the stored scores have no distress score "
+                         "(a model without the distress head scored them); rescore with a model that "
+                         "has it, or set signal = 'auto'")
+    return INDEX
+
+
+def signal_label(column: str) -> str:
+    """How reports and alert explanations name a signal column: ``distress``, ``depression index``."""
+    return column.replace("_", " ")
 
 
 def subject_expr(level: Level) -> pl.Expr:
@@ -289,27 +325,33 @@ def author_summary(
 ) -> pl.DataFrame:
     """Per author: posts, baseline (older posts) and recent mean, and the recent z-score.
 
-    The recent window is the ``recent_days`` days up to ``end`` (default: the frame's latest
-    post); the baseline is every earlier post of the same author. Pass the same ``end`` to
-    get the same figures for an author from a frame of one author as from a frame of all.
+    Each author's recent window is the ``recent_days`` days up to *their own* latest post (at
+    or before ``end`` when given), so an author who stopped posting years before the newest post
+    of the store is still read over their last days; the baseline is every earlier post of the
+    same author. An author's figures therefore never depend on the other authors in the frame.
 
     Returns:
-        ``author``, ``posts``, ``recent_posts``, ``recent_mean``, ``baseline_mean``,
-        ``baseline_std``, ``z`` (null when the author has no baseline posts), sorted by z.
+        ``author``, ``posts``, ``recent_end`` (the author's latest post), ``recent_posts``,
+        ``recent_mean``, ``baseline_mean``, ``baseline_std``, ``z`` (null when the author has
+        no baseline posts), sorted by z.
     """
     data = frame.filter(pl.col("author").is_not_null())
+    if end is not None:
+        data = data.filter(pl.col("created_at") <= end)
     if data.height == 0:
         return pl.DataFrame(
-            schema={"author": pl.String, "posts": pl.UInt32, "recent_posts": pl.UInt32,
+            schema={"author": pl.String, "posts": pl.UInt32,
+                    "recent_end": pl.Datetime("us", "UTC"), "recent_posts": pl.UInt32,
                     "recent_mean": pl.Float64, "baseline_mean": pl.Float64,
                     "baseline_std": pl.Float64, "z": pl.Float64}
         )
-    last = end if end is not None else data["created_at"].max()
-    cut = last - timedelta(days=recent_days)  # type: ignore[operator]
-    recent = (pl.col("created_at") > cut) & (pl.col("created_at") <= last)
+    last = pl.col("created_at").max().over("author")
+    data = data.with_columns((pl.col("created_at") > last - timedelta(days=recent_days)).alias("_recent"))
+    recent = pl.col("_recent")
     x = pl.col(column).cast(pl.Float64)
     out = data.group_by("author").agg(
         pl.len().alias("posts"),
+        pl.col("created_at").max().alias("recent_end"),
         recent.sum().cast(pl.UInt32).alias("recent_posts"),
         x.filter(recent).mean().alias("recent_mean"),
         x.filter(~recent).mean().alias("baseline_mean"),
@@ -371,6 +413,57 @@ def rising(
         r = float(recent[c].mean())  # type: ignore[arg-type]
         rows.append({"signal": c, "before": b, "recent": r, "change": r - b})
     return pl.DataFrame(rows, schema=schema).sort("change", descending=True)
+
+
+def source_days(frame: pl.DataFrame, *, baseline_days: int, min_std: float = 0.02) -> pl.DataFrame:
+    """Per source and day: posts, mean index, and the baseline of the previous days' means.
+
+    Returns:
+        ``source``, ``day``, ``posts``, ``mean``, ``base_days``, ``base_mean``, ``base_std``,
+        ``z`` sorted by source and day. The baseline covers [day - baseline_days, day).
+    """
+    window = f"{baseline_days}d"
+    daily = (
+        frame.with_columns(pl.col("created_at").dt.truncate("1d").alias("day"))
+        .group_by("source", "day")
+        .agg(pl.len().alias("posts"), pl.col(INDEX).cast(pl.Float64).mean().alias("mean"))
+        .sort("source", "day")
+    )
+    m = pl.col("mean")
+    return daily.with_columns(
+        pl.lit(1).cast(pl.Int64).alias("_one")
+    ).with_columns(
+        pl.col("_one").rolling_sum_by("day", window_size=window, closed="left")
+        .over("source").fill_null(0).alias("base_days"),
+        m.rolling_mean_by("day", window_size=window, closed="left").over("source")
+        .alias("base_mean"),
+        m.rolling_std_by("day", window_size=window, closed="left", ddof=0).over("source")
+        .alias("_std"),
+    ).with_columns(
+        pl.max_horizontal(pl.col("_std").fill_null(0.0), pl.lit(min_std)).alias("base_std")
+    ).with_columns(
+        ((m - pl.col("base_mean")) / pl.col("base_std")).alias("z")
+    ).drop("_one", "_std")
+
+
+def source_shifts(frame: pl.DataFrame, *, z: float, baseline_days: int, min_baseline_days: int = 1,
+                  min_posts: int = 1, direction: str = "up") -> pl.DataFrame:
+    """The days a source's mood shifted: the first day of each run of days whose mean index is
+    ``z`` or more baseline standard deviations from the mean of the previous ``baseline_days``
+    days (upward, or both ways with ``direction = "both"``). A source trend for reports; the
+    ``source_shift`` alert rule reads the same days.
+
+    Returns:
+        The rows of :func:`source_days` that open a shift, sorted by source and day.
+    """
+    days = source_days(frame, baseline_days=baseline_days)
+    moved = pl.col("z") >= z
+    if direction == "both":
+        moved = moved | (pl.col("z") <= -z)
+    cond = (moved & (pl.col("posts") >= min_posts) & (pl.col("base_days") >= min_baseline_days)).fill_null(False)
+    return days.with_columns(cond.alias("_c")).filter(
+        pl.col("_c") & ~pl.col("_c").shift(1).over("source").fill_null(False)
+    ).drop("_c")
 
 
 def one_model_version(frame: pl.DataFrame) -> pl.DataFrame:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from monitor.store.engine import in_chunks
 from monitor.store.schema import SCORE_COLUMNS, Post, Score
 from monitor.store.scores import unpack_probs
+from monitor.trends import INDEX, signal_label
 
 TOP_EMOTIONS = 3
 
@@ -55,9 +56,10 @@ def explain(alert: Mapping[str, Any]) -> str:
     """
     ev: Mapping[str, Any] = alert.get("evidence") or {}
     who, rule = alert["subject"], _rule_of(alert)
+    what = signal_label(ev.get("signal") or INDEX)  # alerts stored before distress: the index
     posts = len(ev.get("post_ids") or [])
     if rule == "rise":
-        return (f"The depression index of {who} averaged {_n(ev.get('run_mean'))} over its last "
+        return (f"The {what} of {who} averaged {_n(ev.get('run_mean'))} over its last "
                 f"{_plural(posts, 'post')}, against its own baseline of "
                 f"{_n(ev.get('baseline_mean'))} (sd {_n(ev.get('baseline_std'))}) over "
                 f"{_plural(ev.get('baseline_posts'), 'earlier post')}; the accumulated rise "
@@ -65,13 +67,13 @@ def explain(alert: Mapping[str, Any]) -> str:
                 f"h = {ev.get('h')} (rule `rise`, allowance k = {ev.get('k')}, "
                 f"z capped at {ev.get('z_cap')}).")
     if rule == "level":
-        return (f"The depression index of {who} averaged {_n(ev.get('window_mean'))} over "
+        return (f"The {what} of {who} averaged {_n(ev.get('window_mean'))} over "
                 f"{_plural(ev.get('posts'), 'post')} in the {ev.get('window_days')} days before "
                 f"{str(alert['trigger_at'])[:10]}, at or above the threshold "
                 f"{ev.get('threshold')} (rule `level`, needs at least {ev.get('min_posts')} "
                 "posts).")
     if rule == "burst":
-        return (f"{_plural(ev.get('high_posts'), 'post')} of {who} had a depression index of "
+        return (f"{_plural(ev.get('high_posts'), 'post')} of {who} had a {what} of "
                 f"at least {ev.get('post_threshold')} within {ev.get('window_hours')} hours "
                 f"(highest {_n(ev.get('max_index'))}); rule `burst` fires at "
                 f"{ev.get('count')}.")
@@ -128,14 +130,16 @@ def evidence_posts(session: Session, alert: Mapping[str, Any], *, with_text: boo
         max_chars: Cut texts to this many characters (None: whole text).
 
     Returns:
-        Dicts with ``post_id``, ``created_at`` (ISO), ``index``, ``top_emotions``,
+        Dicts with ``post_id``, ``created_at`` (ISO), ``index``, ``distress`` (None for models
+        without the distress head), ``top_emotions``,
         ``trigger`` (the post the rule fired at) and, with text, ``text`` (None once purged).
     """
     ids = [int(i) for i in (alert.get("evidence") or {}).get("post_ids") or []]
     rows: list[tuple[Any, ...]] = []
     for chunk in in_chunks(sorted(set(ids))):
         stmt = (
-            select(Post.id, Post.created_at, Post.text, Score.depression_index, Score.probs)
+            select(Post.id, Post.created_at, Post.text, Score.depression_index, Score.probs,
+                   Score.distress)
             .join(Score, Score.post_id == Post.id)
             .where(Post.id.in_(chunk), Score.status == "scored")
         )
@@ -150,6 +154,7 @@ def evidence_posts(session: Session, alert: Mapping[str, Any], *, with_text: boo
             "post_id": int(row[0]),
             "created_at": row[1].isoformat().replace("+00:00", "Z"),
             "index": None if row[3] is None else round(float(row[3]), 3),
+            "distress": None if row[5] is None else round(float(row[5]), 3),
             "top_emotions": top_emotions(p.tolist()),
             "trigger": int(row[0]) == alert.get("trigger_post_id"),
         }

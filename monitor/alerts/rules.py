@@ -1,15 +1,20 @@
 """Alert rules: score frame -> alert candidates for human review.
 
-Four rules, each configured under ``[alerts.rules.<name>]``:
+Four rules, each configured under ``[alerts.rules.<name>]``. The three person rules read one
+signal per post, chosen once by :func:`monitor.trends.person_signal` (``[alerts] signal``):
+``distress`` when the model that scored the store has the distress head, else the
+depression-emotion index; "signal" below is that column.
 
-- ``level``: an author's mean depression-emotion index over the trailing ``window_days`` is at
+- ``level``: an author's mean signal over the trailing ``window_days`` is at
   least ``threshold`` with at least ``min_posts`` posts in the window.
 - ``rise``: the one-sided CUSUM of the author's z-scores (capped at ``z_cap``) against their
   own baseline (:func:`monitor.trends.change_statistic`) exceeds ``h``, once the author has
   ``min_baseline_posts`` earlier posts.
-- ``burst``: ``count`` or more posts with index >= ``post_threshold`` within ``window_hours``.
+- ``burst``: ``count`` or more posts with signal >= ``post_threshold`` within ``window_hours``.
 - ``source_shift``: a source's daily mean index is ``z`` or more baseline standard deviations
-  away from its mean over the previous ``baseline_days`` days (upward, or both ways).
+  away from its mean over the previous ``baseline_days`` days (upward, or both ways). A whole
+  source's mood is a trend (reports show it), not a person to review: the alerts stage keeps
+  these candidates only for sources with ``alert_on_shift = true``.
 
 One episode raises one alert: a rule's condition is evaluated at every post (every day for
 sources) and only the first post of each unbroken run of true conditions becomes a candidate;
@@ -20,7 +25,7 @@ cooldown of a stored one (:mod:`monitor.store.alerts`). Alerts mean "review", ne
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -51,6 +56,8 @@ def evaluate(
     *,
     prior_posts: float = 5.0,
     min_std: float = 0.05,
+    signal: str = "auto",
+    shift_sources: Collection[str] | None = None,
 ) -> list[AlertCandidate]:
     """Run every enabled rule over a score frame.
 
@@ -60,21 +67,29 @@ def evaluate(
         rules: The configured rules.
         prior_posts: Baseline prior weight for ``rise`` (``[trends] baseline_prior_posts``).
         min_std: Baseline standard deviation floor for ``rise`` (``[trends] min_std``).
+        signal: ``[alerts] signal``, resolved by :func:`monitor.trends.person_signal`.
+        shift_sources: The sources whose ``source_shift`` episodes become candidates (None:
+            every source; the alerts stage passes those with ``alert_on_shift = true``).
 
     Returns:
         The candidates, one per episode and cooldown, ordered by trigger time.
+
+    Raises:
+        ValueError: ``signal`` is ``distress`` and the frame has no distress score.
     """
     out: list[AlertCandidate] = []
     if frame.height == 0:
         return out
+    column = trends.person_signal(frame, signal)
     if rules.level.enabled:
-        out += level_rule(frame, rules.level)
+        out += level_rule(frame, rules.level, column=column)
     if rules.rise.enabled:
-        out += rise_rule(frame, rules.rise, prior_posts=prior_posts, min_std=min_std)
+        out += rise_rule(frame, rules.rise, prior_posts=prior_posts, min_std=min_std, column=column)
     if rules.burst.enabled:
-        out += burst_rule(frame, rules.burst)
-    if rules.source_shift.enabled:
-        out += source_shift_rule(frame, rules.source_shift)
+        out += burst_rule(frame, rules.burst, column=column)
+    if rules.source_shift.enabled and (shift_sources is None or shift_sources):
+        shifting = frame if shift_sources is None else frame.filter(pl.col("source").is_in(list(shift_sources)))
+        out += source_shift_rule(shifting, rules.source_shift)
     return sorted(out, key=lambda c: (c.trigger_at, c.rule, c.subject))
 
 
@@ -125,10 +140,10 @@ def _r(x: Any) -> float | None:
     return None if x is None else round(float(x), 4)
 
 
-def level_rule(frame: pl.DataFrame, rule: LevelRule) -> list[AlertCandidate]:
-    """Candidates of the ``level`` rule (see module docstring)."""
+def level_rule(frame: pl.DataFrame, rule: LevelRule, *, column: str = trends.INDEX) -> list[AlertCandidate]:
+    """Candidates of the ``level`` rule on the signal ``column`` (see module docstring)."""
     period = timedelta(days=rule.window_days)
-    win = trends.post_windows(frame, key="author", period=f"{rule.window_days}d").with_columns(
+    win = trends.post_windows(frame, key="author", period=f"{rule.window_days}d", column=column).with_columns(
         pl.int_range(1, pl.len() + 1).over("author").alias("seq")
     )
     cond = (pl.col("win_mean") >= rule.threshold) & (pl.col("win_posts") >= rule.min_posts)
@@ -149,6 +164,7 @@ def level_rule(frame: pl.DataFrame, rule: LevelRule) -> list[AlertCandidate]:
                 trigger_at=t,
                 model_version=row["model_version"],
                 evidence={
+                    "signal": column,
                     "window_mean": _r(row["win_mean"]),
                     "threshold": rule.threshold,
                     "posts": int(row["win_posts"]),
@@ -162,10 +178,11 @@ def level_rule(frame: pl.DataFrame, rule: LevelRule) -> list[AlertCandidate]:
 
 
 def rise_rule(frame: pl.DataFrame, rule: RiseRule, *, prior_posts: float = 5.0,
-              min_std: float = 0.05) -> list[AlertCandidate]:
-    """Candidates of the ``rise`` rule (see module docstring and :mod:`monitor.trends`)."""
+              min_std: float = 0.05, column: str = trends.INDEX) -> list[AlertCandidate]:
+    """Candidates of the ``rise`` rule on the signal ``column`` (see module docstring and
+    :mod:`monitor.trends`)."""
     stat = trends.change_statistic(
-        frame, k=rule.k, h=rule.h, prior_posts=prior_posts, min_std=min_std, z_cap=rule.z_cap
+        frame, column=column, k=rule.k, h=rule.h, prior_posts=prior_posts, min_std=min_std, z_cap=rule.z_cap
     )
     cond = pl.col("cusum_alarm") & (pl.col("baseline_n") >= rule.min_baseline_posts)
     out = []
@@ -190,6 +207,7 @@ def rise_rule(frame: pl.DataFrame, rule: RiseRule, *, prior_posts: float = 5.0,
                 trigger_at=row["created_at"],
                 model_version=row["model_version"],
                 evidence={
+                    "signal": column,
                     "cusum": _r(row["cusum"]),
                     "h": rule.h,
                     "k": rule.k,
@@ -198,7 +216,7 @@ def rise_rule(frame: pl.DataFrame, rule: RiseRule, *, prior_posts: float = 5.0,
                     "baseline_mean": _r(row["baseline_mean"]),
                     "baseline_std": _r(row["baseline_std"]),
                     "baseline_posts": int(row["baseline_n"]),
-                    "run_mean": _r(run[trends.INDEX].mean()),
+                    "run_mean": _r(run[column].mean()),
                     "post_ids": [int(i) for i in run["post_id"].to_list()[-MAX_EVIDENCE_POSTS:]],
                 },
             )
@@ -206,18 +224,18 @@ def rise_rule(frame: pl.DataFrame, rule: RiseRule, *, prior_posts: float = 5.0,
     return apply_cooldown(out, timedelta(hours=rule.cooldown_hours))
 
 
-def burst_rule(frame: pl.DataFrame, rule: BurstRule) -> list[AlertCandidate]:
-    """Candidates of the ``burst`` rule (see module docstring)."""
+def burst_rule(frame: pl.DataFrame, rule: BurstRule, *, column: str = trends.INDEX) -> list[AlertCandidate]:
+    """Candidates of the ``burst`` rule on the signal ``column`` (see module docstring)."""
     period = timedelta(hours=rule.window_hours)
     win = trends.post_windows(
-        frame, key="author", period=_hours(rule.window_hours), threshold=rule.post_threshold
+        frame, key="author", period=_hours(rule.window_hours), column=column, threshold=rule.post_threshold
     ).with_columns(pl.int_range(1, pl.len() + 1).over("author").alias("seq"))
     cond = pl.col("win_high") >= rule.count
     out = []
     for row in _episode_starts(win, "author", cond).iter_rows(named=True):
         t = row["created_at"]
         stream = win.filter(
-            (pl.col("author") == row["author"]) & (pl.col(trends.INDEX) >= rule.post_threshold)
+            (pl.col("author") == row["author"]) & (pl.col(column) >= rule.post_threshold)
         )
         high = stream.filter((pl.col("created_at") > t - period) & (pl.col("created_at") <= t))
         out.append(
@@ -233,11 +251,12 @@ def burst_rule(frame: pl.DataFrame, rule: BurstRule) -> list[AlertCandidate]:
                 trigger_at=t,
                 model_version=row["model_version"],
                 evidence={
+                    "signal": column,
                     "high_posts": int(row["win_high"]),
                     "count": rule.count,
                     "post_threshold": rule.post_threshold,
                     "window_hours": rule.window_hours,
-                    "max_index": _r(high[trends.INDEX].max()),
+                    "max_index": _r(high[column].max()),
                     "post_ids": [int(i) for i in high["post_id"].to_list()[-MAX_EVIDENCE_POSTS:]],
                 },
             )
@@ -249,47 +268,11 @@ def _hours(hours: float) -> str:
     return f"{int(round(hours * 3600))}s"
 
 
-def source_days(frame: pl.DataFrame, *, baseline_days: int, min_std: float = 0.02) -> pl.DataFrame:
-    """Per source and day: posts, mean index, and the baseline of the previous days' means.
-
-    Returns:
-        ``source``, ``day``, ``posts``, ``mean``, ``base_days``, ``base_mean``, ``base_std``,
-        ``z`` sorted by source and day. The baseline covers [day - baseline_days, day).
-    """
-    window = f"{baseline_days}d"
-    daily = (
-        frame.with_columns(pl.col("created_at").dt.truncate("1d").alias("day"))
-        .group_by("source", "day")
-        .agg(pl.len().alias("posts"), pl.col(trends.INDEX).cast(pl.Float64).mean().alias("mean"))
-        .sort("source", "day")
-    )
-    m = pl.col("mean")
-    return daily.with_columns(
-        pl.lit(1).cast(pl.Int64).alias("_one")
-    ).with_columns(
-        pl.col("_one").rolling_sum_by("day", window_size=window, closed="left")
-        .over("source").fill_null(0).alias("base_days"),
-        m.rolling_mean_by("day", window_size=window, closed="left").over("source")
-        .alias("base_mean"),
-        m.rolling_std_by("day", window_size=window, closed="left", ddof=0).over("source")
-        .alias("_std"),
-    ).with_columns(
-        pl.max_horizontal(pl.col("_std").fill_null(0.0), pl.lit(min_std)).alias("base_std")
-    ).with_columns(
-        ((m - pl.col("base_mean")) / pl.col("base_std")).alias("z")
-    ).drop("_one", "_std")
-
-
 def source_shift_rule(frame: pl.DataFrame, rule: SourceShiftRule) -> list[AlertCandidate]:
     """Candidates of the ``source_shift`` rule (see module docstring)."""
-    days = source_days(frame, baseline_days=rule.baseline_days)
-    moved = pl.col("z") >= rule.z
-    if rule.direction == "both":
-        moved = moved | (pl.col("z") <= -rule.z)
-    cond = moved & (pl.col("posts") >= rule.min_posts) & (
-        pl.col("base_days") >= rule.min_baseline_days
-    )
-    starts = _episode_starts(days, "source", cond)
+    starts = trends.source_shifts(frame, z=rule.z, baseline_days=rule.baseline_days,
+                                  min_baseline_days=rule.min_baseline_days, min_posts=rule.min_posts,
+                                  direction=rule.direction)
     if starts.height == 0:
         return []
     posts = frame.sort("source", "created_at", "post_id").with_columns(

@@ -14,6 +14,7 @@ from monitor import trends
 from monitor.alerts import channels, rules
 from monitor.alerts.delivery import deliver_pending
 from monitor.clock import utcnow
+from monitor.errors import ConfigError
 from monitor.store import alerts as alert_store
 from monitor.store import scores as score_store
 from monitor.store.engine import session_scope
@@ -21,6 +22,7 @@ from monitor.store.runs import StageResult, recorded_stage
 from monitor.store.schema import Post
 
 if TYPE_CHECKING:
+    import polars as pl
     from rich.console import Console
 
     from monitor.settings import Settings
@@ -41,11 +43,36 @@ def lookback_span(session: Session, now: datetime, *, lookback_days: int,
     return since, now + timedelta(hours=future_hours, microseconds=1)
 
 
+def evaluation_frame(session: Session, settings: Settings, now: datetime) -> pl.DataFrame:
+    """The scores the rules replay: the live window, plus every post of each archive source.
+
+    Live streams are read over :func:`lookback_span` (the run's clock). A source marked
+    ``archive = true`` is a closed collection whose dates have nothing to do with the run's
+    clock (a research set of 2009–2017 posts): every post of it up to the same far-future
+    horizon is read, so the rules replay each of its authors' timelines post by post, from
+    their first post, and raise each alert at the post where a rule first fires. One model
+    version is kept (:func:`monitor.trends.one_model_version`).
+    """
+    import polars as pl
+
+    since, until = lookback_span(session, now, lookback_days=settings.alerts.lookback_days,
+                                 future_hours=settings.ingest.future_tolerance_hours)
+    frame = score_store.read_scores(session, since=since, until=until)
+    archives = [src.name for src in settings.sources if src.archive]
+    if archives:
+        frame = pl.concat([frame.filter(~pl.col("source").is_in(archives)),
+                           *(score_store.read_scores(session, until=until, source=name) for name in archives)])
+        frame = frame.sort("created_at", "post_id")
+    return trends.one_model_version(frame)
+
+
 def alerts_stage(engine: Engine, settings: Settings, *, console: Console, env: Mapping[str, str],
                  now: datetime | None = None) -> StageResult:
     """Evaluate the alert rules, store new alerts, then send them through the channels.
 
-    Rules see the posts of :func:`lookback_span`, anchored on the run's clock. New alerts are
+    Rules see the posts of :func:`evaluation_frame`: live streams over :func:`lookback_span`,
+    anchored on the run's clock, and archive sources whole. A source's mood shift is stored as
+    an alert only for sources with ``alert_on_shift = true``. New alerts are
     committed (pending on every channel) before delivery, so a failing channel never loses an
     alert: it stays pending and the next run sends it again; the error is kept in the stage's
     counts and message. The ``runs`` row is written "running" first (:func:`recorded_stage`).
@@ -55,11 +82,13 @@ def alerts_stage(engine: Engine, settings: Settings, *, console: Console, env: M
     outlets = channels.build_channels(settings, console=console, env=env)  # config errors first
     with recorded_stage(engine, "alerts") as run:
         with session_scope(engine) as s:
-            since, until = lookback_span(s, now or utcnow(), lookback_days=a.lookback_days,
-                                         future_hours=settings.ingest.future_tolerance_hours)
-            frame = trends.one_model_version(score_store.read_scores(s, since=since, until=until))
-            found = rules.evaluate(frame, a.rules, prior_posts=settings.trends.baseline_prior_posts,
-                                   min_std=settings.trends.min_std)
+            frame = evaluation_frame(s, settings, now or utcnow())
+            try:
+                found = rules.evaluate(frame, a.rules, prior_posts=settings.trends.baseline_prior_posts,
+                                       min_std=settings.trends.min_std, signal=a.signal,
+                                       shift_sources={src.name for src in settings.sources if src.alert_on_shift})
+            except ValueError as e:  # [alerts] signal = "distress" on scores without it
+                raise ConfigError(str(e)) from None
             new = alert_store.insert_candidates(s, found, cooldowns=rules.rule_cooldowns(a.rules), now=now)
             alert_store.add_deliveries(s, new, [o.name for o in outlets], now=now)
             new_ids = [x.id for x in new]

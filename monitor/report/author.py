@@ -2,8 +2,9 @@
 
 :func:`build_author_view` is pure (a score frame and alerts in, an :class:`AuthorView` out);
 :func:`load_author_view` reads the store. The baseline, recent mean and z come from
-:func:`monitor.trends.author_summary` with the report's reference time, so ``emomon author``,
-``emomon report --author`` and the full report show the same figures for the same author.
+:func:`monitor.trends.author_summary`, whose "recent" ends at the author's own latest post, so
+``emomon author``, ``emomon report --author`` and the full report show the same figures for the
+same author, and an author whose posts are years old is read over their own last days.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class AuthorView:
     """What ``emomon author`` shows (see :func:`build_author_view`)."""
 
     author: str
-    end: datetime | None  # reference time of "recent"
+    end: datetime | None  # end of "recent": the author's own latest post
     recent_days: int
     threshold: float
     min_std: float
@@ -47,6 +48,7 @@ class AuthorView:
     alerts: list[dict[str, Any]]
     top_emotions: list[dict[str, Any]]
     big5: dict[str, Any] = field(default_factory=dict)
+    signal: str = trends.INDEX  # the score of recent, baseline and z (trends.person_signal)
 
     @property
     def empty(self) -> bool:
@@ -155,6 +157,7 @@ def build_author_view(
     min_posts_big5: int = 20,
     big5: Mapping[str, Any] | None = None,
     span: tuple[date | None, date | None] = (None, None),
+    signal: str = "auto",
 ) -> AuthorView:
     """One author's view from a score frame (other authors' rows are ignored).
 
@@ -162,22 +165,27 @@ def build_author_view(
         frame: A score frame.
         alerts: Alerts as from :func:`monitor.store.alerts.alert_dict`.
         author: The pseudonym.
-        end: Reference time of "recent" (the report's; default the author's last post).
+        end: Leave out the author's posts after this time; "recent" ends at the author's own
+            latest post (at or before ``end``), never at another author's.
         recent_days: Length of "recent".
         threshold: The share threshold (shown in the legend).
         min_std: Floor of the baseline standard deviation.
         min_posts_big5: Below this many posts the Big Five profile is not shown.
         big5: Held-out validation figures (:func:`big5_validation`).
         span: First and last day of the timeline (default: the author's first and last post).
+        signal: ``[alerts] signal`` (:func:`monitor.trends.person_signal`): the score of the summary.
     """
     from monitor.alerts.evidence import explain
 
     mine = frame.filter(pl.col("author") == author)
-    summary = trends.author_summary(mine, recent_days=recent_days, min_std=min_std, end=end)
+    column = trends.person_signal(mine, signal)
+    summary = trends.author_summary(mine, recent_days=recent_days, min_std=min_std, end=end,
+                                    column=column)
     stats = summary.row(0, named=True) if summary.height else {"posts": 0}
+    own_end = cast(datetime | None, stats.pop("recent_end", None))
     return AuthorView(
         author=author,
-        end=end if end is not None else (mine["created_at"].max() if mine.height else None),  # type: ignore[arg-type]
+        end=own_end,
         recent_days=recent_days,
         threshold=threshold,
         min_std=min_std,
@@ -191,6 +199,7 @@ def build_author_view(
         ],
         top_emotions=mean_emotions(mine),
         big5=_big5(mine, min_posts_big5, big5),
+        signal=column,
     )
 
 
@@ -202,7 +211,6 @@ def load_author_view(session: Session, settings: Settings, author: str, *,
         EmomonError: No author has this pseudonym.
     """
 
-    from monitor.report.data import report_end
     from monitor.store import alerts as alert_store
     from monitor.store import scores
     from monitor.store.posts import require_pseudonym
@@ -213,8 +221,7 @@ def load_author_view(session: Session, settings: Settings, author: str, *,
         scores.read_scores(session, since=since, until=until, author=author))
     docs = [alert_store.alert_dict(a) for a in alert_store.list_alerts(session, subject=author)]
     return build_author_view(
-        frame, docs, author=author, end=report_end(session, since=since, until=until),
-        recent_days=t.recent_days, threshold=t.threshold, min_std=t.min_std,
+        frame, docs, author=author, signal=settings.alerts.signal, recent_days=t.recent_days, threshold=t.threshold, min_std=t.min_std,
         min_posts_big5=t.min_posts_big5, big5=big5_validation(settings.model_dir()),
         span=timeline_span(frame, settings, since=since, until=until),
     )
@@ -245,6 +252,7 @@ def author_dict(view: AuthorView) -> dict[str, Any]:
         "author": view.author,
         "recent_end": None if view.end is None else view.end.isoformat().replace("+00:00", "Z"),
         "recent_days": view.recent_days,
+        "signal": view.signal,
         "summary": view.summary,
         "days": [{"day": d.isoformat(), "posts": n, "index": v}
                  for d, n, v in zip(s.days, s.posts, s.index, strict=True)],

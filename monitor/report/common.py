@@ -48,15 +48,27 @@ def fit_width(width: int | None, detected: int) -> int:
 
 
 def legend(recent_days: int, end: datetime | None, threshold: float,
-           min_std: float) -> list[tuple[str, str]]:
-    """What the report's terms mean, one line each (shown under every report and view)."""
-    until = f" up to {day(end)}" if end is not None else ""
-    return [
+           min_std: float, *, signal: str = "depression_index") -> list[tuple[str, str]]:
+    """What the report's terms mean, one line each (shown under every report and view).
+
+    ``end`` is the report's newest post (rising signals and sources are measured up to it);
+    ``signal`` is the per-post score the author figures read (:func:`monitor.trends.person_signal`).
+    """
+    what = "distress" if signal == "distress" else "index"
+    lines = [
         ("index", "depression-emotion index of a post, 0–1: how strongly it expresses sadness, "
                   "grief, fear and related emotions; not a diagnosis"),
-        ("recent", f"mean index of an author's posts in the {recent_days} days{until} "
-                   "(the newest post of the span, whatever the filters)"),
-        ("baseline", "mean index of the same author's posts before the recent window"),
+    ]
+    if signal == "distress":
+        lines.append(("distress", "how likely a post's author expresses their own distress (stress, "
+                                  "hopelessness, pain, a need for help), 0–1; news, quotes and "
+                                  "reposts score 0; not a diagnosis"))
+    until = f"; signals and sources up to {day(end)}" if end is not None else ""
+    return [
+        *lines,
+        ("recent", f"mean {what} of an author's posts in the {recent_days} days up to the author's "
+                   f"own latest post{until}"),
+        ("baseline", f"mean {what} of the same author's posts before the recent window"),
         ("z", f"(recent − baseline) ÷ the baseline's standard deviation (at least {min_std:g}); "
               "2 or more puts an author on the review list"),
         (f"share ≥ {threshold:g}", f"percentage of posts whose score is at least {threshold:g}"),
@@ -111,6 +123,15 @@ def alert_brief(alerts: Sequence[dict[str, Any]]) -> str:
     return ", ".join(f"#{a['id']} {a['rule']} {a['severity']}" for a in alerts) or "none"
 
 
+def shift_brief(shifts: Sequence[dict[str, Any]]) -> str:
+    """A source's latest mood shift in a few words: ``2025-03-14 z 3.4 (+1 earlier)``, or ``–``."""
+    if not shifts:
+        return "–"
+    last = shifts[-1]
+    more = f" (+{len(shifts) - 1} earlier)" if len(shifts) > 1 else ""
+    return f"{day(last['day'])} z {last['z']:.1f}{more}" if last["z"] is not None else day(last["day"])
+
+
 def last_value(values: Sequence[float | None]) -> float | None:
     """The latest value that is not None."""
     return next((v for v in reversed(values) if v is not None), None)
@@ -141,7 +162,9 @@ def report_dict(data: ReportData) -> dict[str, Any]:
         "personality": data.personality,
         "recent_end": iso(data.end),
         "recent_days": data.recent_days,
-        "legend": dict(legend(data.recent_days, data.end, data.threshold, data.min_std)),
+        "signal": data.signal,
+        "legend": dict(legend(data.recent_days, data.end, data.threshold, data.min_std,
+                              signal=data.signal)),
         "alerts": data.alerts,
         "timelines": {
             a: [{"day": d.isoformat(), "posts": n, "index": v}

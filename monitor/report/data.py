@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from monitor import trends
 from monitor.clock import utcnow
 from monitor.report.author import DailySeries, big5_caveat, daily_series
+from monitor.report.common import iso
 from monitor.settings import Settings
 
 # Signals that get a trend line: the index, the CARER classes and the depression-related
@@ -67,6 +68,7 @@ class ReportData:
     alerts: list[dict[str, Any]] = field(default_factory=list)  # id, rule, subject, trigger_at
     timelines: dict[str, DailySeries] = field(default_factory=dict)  # review author -> days
     alert_threshold: float | None = None  # [alerts.rules.level] threshold, drawn on index charts
+    signal: str = "depression_index"  # the person signal of "Authors to review" (trends.person_signal)
 
     @property
     def empty(self) -> bool:
@@ -92,6 +94,8 @@ def build_report_data(
     end: datetime | None = None,
     big5: Mapping[str, Any] | None = None,
     alert_threshold: float | None = None,
+    signal: str = "auto",
+    shift: Mapping[str, Any] | None = None,
 ) -> ReportData:
     """Compute a report from scores and alerts.
 
@@ -110,11 +114,17 @@ def build_report_data(
         big5: Held-out Big Five validation figures for the caveat
             (:func:`monitor.report.author.big5_validation`).
         alert_threshold: The level rule's threshold, drawn as a line on index charts.
+        signal: ``[alerts] signal``: the per-post score the review list reads
+            (:func:`monitor.trends.person_signal`).
+        shift: The ``source_shift`` rule's settings (``z``, ``baseline_days``,
+            ``min_baseline_days``, ``min_posts``, ``direction``): each source's mood shifts are
+            listed as a source trend (None: not computed).
     """
     generated = now or datetime.now(UTC)
     if end is None and frame.height:
         end = frame["created_at"].max()  # type: ignore[assignment]
-    review = _review(frame, alerts, recent_days=recent_days, min_std=min_std, end=end)
+    column = trends.person_signal(frame, signal)
+    review = _review(frame, alerts, recent_days=recent_days, min_std=min_std, end=end, column=column)
     overall = trends.aggregate(frame, level="overall", by=by, threshold=threshold)  # type: ignore[arg-type]
     periods = overall["period"].to_list() if overall.height else []
     return ReportData(
@@ -129,7 +139,7 @@ def build_report_data(
         rising=_rising(frame, recent_days, end),
         review=review,
         sources=_sources(frame, by=by, threshold=threshold, recent_days=recent_days,
-                         periods=periods, end=end),
+                         periods=periods, end=end, shift=shift),
         personality=_personality(frame, min_posts_big5, big5),
         alert_counts=_alert_counts(alerts),
         end=end,
@@ -139,6 +149,7 @@ def build_report_data(
                                    "trigger_at")} for a in alerts],
         timelines=_timelines(frame, [r["author"] for r in review]),
         alert_threshold=alert_threshold,
+        signal=column,
     )
 
 
@@ -190,14 +201,18 @@ def _overview(frame: pl.DataFrame) -> dict[str, Any]:
 
 def _review(
     frame: pl.DataFrame, alerts: Sequence[Mapping[str, Any]], *, recent_days: int,
-    min_std: float, end: datetime | None,
+    min_std: float, end: datetime | None, column: str = trends.INDEX,
 ) -> list[dict[str, Any]]:
-    """Authors with open alerts first (by severity), then authors whose recent z >= REVIEW_Z."""
+    """Authors with open alerts first (by severity), then authors whose recent z >= REVIEW_Z.
+
+    Each author's "recent" ends at their own latest post (:func:`monitor.trends.author_summary`).
+    """
     open_by_author: dict[str, list[Mapping[str, Any]]] = {}
     for a in alerts:
         if a["subject_kind"] == "author" and a["status"] in ("new", "acknowledged"):
             open_by_author.setdefault(a["subject"], []).append(a)
-    summary = trends.author_summary(frame, recent_days=recent_days, min_std=min_std, end=end)
+    summary = trends.author_summary(frame, recent_days=recent_days, min_std=min_std, end=end,
+                                    column=column)
     stats = {r["author"]: r for r in summary.iter_rows(named=True)}
     names = set(open_by_author) | {
         a for a, r in stats.items() if r["z"] is not None and r["z"] >= REVIEW_Z
@@ -210,6 +225,7 @@ def _review(
         rows.append({
             "author": name,
             "posts": r.get("posts", 0),
+            "recent_end": iso(r.get("recent_end")),
             "recent_posts": r.get("recent_posts", 0),
             "recent_mean": _f(r.get("recent_mean")),
             "baseline_mean": _f(r.get("baseline_mean")),
@@ -232,10 +248,12 @@ def _review(
 
 def _sources(
     frame: pl.DataFrame, *, by: str, threshold: float, recent_days: int,
-    periods: list[datetime], end: datetime | None,
+    periods: list[datetime], end: datetime | None, shift: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
+    """Each source's index over the periods, its recent change and the days its mood shifted."""
     if frame.height == 0:
         return []
+    shifts = trends.source_shifts(frame, **shift) if shift is not None else None
     agg = trends.aggregate(frame, level="source", by=by, threshold=threshold,  # type: ignore[arg-type]
                            columns=[trends.INDEX])
     out = []
@@ -253,6 +271,10 @@ def _sources(
             "share_high": _f((part[trends.INDEX] >= threshold).mean()),
             "recent_change": _f(change["change"][0]) if change.height else None,
             "index_by_period": [_f(series.get(p)) for p in periods],
+            "shifts": [] if shifts is None else [
+                {"day": iso(r["day"]), "mean": _f(r["mean"]), "baseline_mean": _f(r["base_mean"]),
+                 "z": _f(r["z"])}
+                for r in shifts.filter(pl.col("source") == name).iter_rows(named=True)],
         })
     return out
 
@@ -361,7 +383,9 @@ def load_report_data(
         min_posts_big5=t.min_posts_big5, min_std=t.min_std, filters=filters, now=now,
         end=report_end(session, since=since, until=span_until),
         big5=big5_validation(settings.model_dir()),
-        alert_threshold=settings.alerts.rules.level.threshold,
+        alert_threshold=settings.alerts.rules.level.threshold, signal=settings.alerts.signal,
+        shift=settings.alerts.rules.source_shift.model_dump(
+            include={"z", "baseline_days", "min_baseline_days", "min_posts", "direction"}),
     )
 
 

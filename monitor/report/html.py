@@ -26,6 +26,7 @@ from monitor.report.common import (
     pct,
     plural,
     report_dict,
+    shift_brief,
     signal_label,
     signed,
 )
@@ -200,7 +201,7 @@ def _environment() -> Environment:
         undefined=StrictUndefined,
     )
     env.filters.update(num=num, pct=pct, signed=signed, day=day, signal=signal_label,
-                       alert_brief=alert_brief)
+                       alert_brief=alert_brief, shift_brief=shift_brief)
     env.globals.update(time_chart=time_chart, bar_chart=bar_chart, plural=plural,
                        markers=_alert_markers)
     return env
@@ -213,7 +214,7 @@ def to_html(data: ReportData) -> str:
     """A self-contained HTML page with inline SVG charts and the same tables as Markdown."""
     context: dict[str, Any] = {
         "d": report_dict(data), "data": data, "note": NOTE,
-        "legend": legend(data.recent_days, data.end, data.threshold, data.min_std),
+        "legend": legend(data.recent_days, data.end, data.threshold, data.min_std, signal=data.signal),
         "generated": data.generated_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
     return _ENV.get_template("report.html.j2").render(context)
@@ -224,6 +225,6 @@ def author_html(view: AuthorView) -> str:
     end = view.end or datetime.combine(date.today(), time(0), tzinfo=UTC)
     context: dict[str, Any] = {
         "v": view, "a": author_dict(view), "note": NOTE,
-        "legend": legend(view.recent_days, end, view.threshold, view.min_std),
+        "legend": legend(view.recent_days, end, view.threshold, view.min_std, signal=view.signal),
     }
     return _ENV.get_template("author.html.j2").render(context)

@@ -24,6 +24,7 @@ from monitor.report.common import (
     num,
     pct,
     plural,
+    shift_brief,
     signal_label,
     signed,
     sparkline,
@@ -47,7 +48,8 @@ def terminal_report(data: ReportData, width: int = WIDTH) -> RenderableType:
         parts.append(_rising_table(data, width))
     parts += [_review_table(data, width), _sources_table(data, width, spark),
               _personality(data, width),
-              legend_text(legend(data.recent_days, data.end, data.threshold, data.min_std))]
+              legend_text(legend(data.recent_days, data.end, data.threshold, data.min_std,
+                                 signal=data.signal))]
     return Group(*parts)
 
 
@@ -131,10 +133,11 @@ def _sources_table(data: ReportData, width: int, spark: int = SPARK_WIDTH) -> Ta
     st.add_column("Δ", justify="right", no_wrap=True)
     trend = max(8, min(spark, width - 56))
     st.add_column("trend", no_wrap=True, width=trend)
+    st.add_column("mood shift", no_wrap=True)
     for row in data.sources:
         st.add_row(text(row["source"]), str(row["posts"]), num(row["mean_index"]),
                    pct(row["share_high"]), signed(row["recent_change"]),
-                   sparkline(row["index_by_period"], width=trend))
+                   sparkline(row["index_by_period"], width=trend), shift_brief(row.get("shifts", [])))
     return st
 
 

@@ -15,6 +15,7 @@ from monitor.report.common import (
     num,
     pct,
     report_dict,
+    shift_brief,
     signal_label,
     signed,
     sparkline,
@@ -131,12 +132,13 @@ def _md_review(d: dict[str, Any]) -> list[str]:
 
 def _md_sources(d: dict[str, Any]) -> list[str]:
     lines = ["", "## Sources (depression index)", "",
-             "| source | posts | authors | mean | share | Δ recent | trend |",
-             "|---|---:|---:|---:|---:|---:|---|"]
+             "| source | posts | authors | mean | share | Δ recent | trend | mood shift |",
+             "|---|---:|---:|---:|---:|---:|---|---|"]
     for r in d["sources"]:
         lines.append(f"| {_md(r['source'])} | {r['posts']} | {r['authors']} | "
                      f"{num(r['mean_index'])} | {pct(r['share_high'])} | "
-                     f"{signed(r['recent_change'])} | `{sparkline(r['index_by_period'])}` |")
+                     f"{signed(r['recent_change'])} | `{sparkline(r['index_by_period'])}` | "
+                     f"{shift_brief(r.get('shifts', []))} |")
     return lines
 
 

@@ -99,7 +99,8 @@ def author_view(view: AuthorView, *, width: int) -> RenderableType:
         parts.append(at)
     parts.append(text(f"Top emotions (mean probability): {_emotions(view.top_emotions, 'mean')}"))
     parts.append(_big5(view.big5))
-    parts.append(legend_text(legend(view.recent_days, view.end, view.threshold, view.min_std)))
+    parts.append(legend_text(legend(view.recent_days, view.end, view.threshold, view.min_std,
+                                    signal=view.signal)))
     parts.append(Text(NOTE, style="italic dim"))
     return Group(*parts)
 

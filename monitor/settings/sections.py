@@ -76,6 +76,10 @@ class SourceSettings(Table):
     archive: bool = False
     # Store this source's mood shifts (rule source_shift) as alerts; otherwise a report trend only.
     alert_on_shift: bool = False
+    # A closed archive: alerts replay its authors' whole timelines, whatever the run's clock.
+    archive: bool = False
+    # Store this source's mood shifts (rule source_shift) as alerts; otherwise a report trend only.
+    alert_on_shift: bool = False
 
     @field_validator("name")
     @classmethod

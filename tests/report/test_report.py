@@ -227,7 +227,7 @@ def test_every_report_format_carries_the_legend(data: ReportData) -> None:
         for term in ("recent", "baseline", "z", "share ≥ 0.5"):
             assert f"{term}:" in text or f"<dt>{term}</dt>" in text, term
     legend = json.loads(to_json(data))["legend"]
-    assert "up to 2025-01-30" in legend["recent"]
+    assert "author's own latest post" in legend["recent"] and "up to 2025-01-30" in legend["recent"]
 
 
 def test_fit_width_honours_the_option_then_the_terminal_within_limits() -> None:
@@ -252,7 +252,10 @@ def test_figures_of_one_author_do_not_depend_on_the_other_authors() -> None:
     for key in ("recent_posts", "recent_mean", "baseline_mean", "z"):
         assert alone[key] == full[SHIFTED][key], key
     own_end = build_report_data(mine, []).review[0]
-    assert own_end["recent_posts"] != full[SHIFTED]["recent_posts"]  # why `end` is needed
+    for key in ("recent_posts", "recent_mean", "baseline_mean", "z", "recent_end"):
+        assert own_end[key] == full[SHIFTED][key], key  # recent ends at the author's own last post
+    assert full[SHIFTED]["recent_end"] == (T0 + timedelta(hours=12 * 59)).isoformat().replace("+00:00", "Z")
+    assert full[SHIFTED]["recent_posts"] == 14
 
 
 def test_time_chart_has_a_fixed_scale_date_ticks_threshold_and_markers() -> None:
