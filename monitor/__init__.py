@@ -1,6 +1,16 @@
-"""emomon: watch social-media text streams, score emotions, raise alerts for human review."""
+"""emomon: watch social-media text streams, score emotions, raise alerts for human review.
+
+``from monitor import Emomon`` is the Python API (:mod:`monitor.api`); it is imported on first
+use, so ``import monitor.cli`` stays light.
+"""
+
+from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from monitor.api import Emomon
 
 # oneDNN caches a compiled kernel for every new tensor shape; with dynamic padding almost every
 # batch has a new shape and the cache alone grew past 1 GB over 200,000 posts. The cap must be
@@ -8,3 +18,13 @@ import os
 os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "32")
 
 __version__ = "0.1.0"
+__all__ = ["Emomon", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    """Import :class:`monitor.api.Emomon` on first use (PEP 562)."""
+    if name == "Emomon":
+        from monitor.api import Emomon
+
+        return Emomon
+    raise AttributeError(f"module 'monitor' has no attribute {name!r}")

@@ -49,6 +49,16 @@ def write_text_atomic(path: Path, text: str, *, protected: Mapping[Path, str] | 
         raise EmomonError(describe_os_error(exc, path, action="write")) from exc
 
 
+def write_bytes_atomic(path: Path, data: bytes, *, protected: Mapping[Path, str] | None = None,
+                       force: bool = False) -> None:
+    """:func:`write_text_atomic` for bytes (a Parquet file, say): the same checks, the same rename."""
+    check_target(path, protected or {}, force=force)
+    try:
+        _replace(path, data)
+    except OSError as exc:
+        raise EmomonError(describe_os_error(exc, path, action="write")) from exc
+
+
 def check_target(path: Path, protected: Mapping[Path, str], *, force: bool = False) -> None:
     """Raise :class:`EmomonError` when ``path`` may not be (over)written."""
     shown = repr(str(path))

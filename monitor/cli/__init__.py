@@ -17,6 +17,7 @@ from monitor.cli import (
     author,
     authors,
     db,
+    export,
     ingest,
     init,
     model,
@@ -59,6 +60,6 @@ def cli(ctx: click.Context, config_path: Path | None, db_url: str | None, verbos
 
 
 for _module in (init, db, sources, ingest, rejected, score, model, alerts, author, authors,
-                report, ops):
+                report, export, ops):
     for _command in _module.COMMANDS:
         cli.add_command(_command)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import getpass
 import io
-from typing import Any
+from typing import Any, Literal
 
 import click
 
@@ -110,17 +110,9 @@ def alerts_list(app: AppContext, statuses: tuple[str, ...], rule_names: tuple[st
 
 def list_docs(app: AppContext, statuses: tuple[str, ...], rule_names: tuple[str, ...],
               since: str | None, until: str | None, limit: int | None) -> list[dict[str, Any]]:
-    """The filtered alerts as dicts with their one-line explanation."""
-    from monitor.alerts.evidence import explain
-    from monitor.store import alerts as alert_store
-    from monitor.store.engine import session_scope
-
+    """The filtered alerts as dicts with their one-line explanation (:meth:`monitor.api.Emomon.alerts`)."""
     lo, hi = parse_window(since, until)
-    with session_scope(app.engine()) as s:
-        rows = alert_store.list_alerts(s, status=statuses or None, since=lo, until=hi)
-        docs = [alert_store.alert_dict(a) for a in rows if not rule_names or a.rule in rule_names]
-    docs = docs[:limit] if limit is not None else docs
-    return [{**d, "explanation": explain(d)} for d in docs]
+    return app.api.alerts(statuses, rule_names, lo, hi, limit)
 
 
 def alerts_csv(docs: list[dict[str, Any]]) -> str:
@@ -183,41 +175,22 @@ def alerts_show(app: AppContext, alert_id: int, as_json: bool, width: int | None
 
     Example: emomon alerts show 12
     """
-    from monitor.alerts.evidence import evidence_posts, explain
-    from monitor.errors import AlertNotFound
-    from monitor.store import alerts as alert_store
-    from monitor.store import review
-    from monitor.store.engine import session_scope
-    from monitor.store.schema import Alert
-
-    with session_scope(app.engine()) as s:
-        row = s.get(Alert, alert_id)
-        if row is None:
-            raise AlertNotFound(f"alert {alert_id} does not exist: see `emomon alerts list` for alert ids")
-        doc = alert_store.alert_dict(row)
-        posts = evidence_posts(s, doc)
-        history = review.history(s, alert_id)
+    doc = app.api.alert(alert_id)
     if as_json:
-        print_json({**doc, "explanation": explain(doc), "posts": posts, "history": history})
+        print_json(doc)
         return
     from monitor.report.views import alert_view
     from monitor.safe_text import console
 
     w = width_of(app, width)
-    console(width=w, highlight=False).print(alert_view(doc, explain(doc), posts, history, width=w))
+    console(width=w, highlight=False).print(alert_view(doc, doc["explanation"], doc["posts"], doc["history"],
+                                                       width=w))
 
 
-def _act(app: AppContext, alert_id: int, status: str, note: str, by: str | None,
+def _act(app: AppContext, alert_id: int, status: Literal["acknowledged", "resolved"], note: str, by: str | None,
          as_json: bool) -> None:
-    from monitor.store import alerts as alert_store
-    from monitor.store import review
-    from monitor.store.engine import session_scope
-    from monitor.store.runs import exclusive
-
     who = reviewer(by)
-    with exclusive(app.settings, app.engine(), label="alerts review"), session_scope(app.engine()) as s:
-        doc = alert_store.alert_dict(review.act(s, alert_id, status, note=note, by=who))
-        doc["history"] = review.history(s, alert_id)
+    doc = app.api.act(alert_id, status, note=note, by=who)
     if as_json:
         print_json(doc)
     else:

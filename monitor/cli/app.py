@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from rich.text import Text
     from sqlalchemy import Engine
 
+    from monitor.api import Emomon
     from monitor.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -69,6 +70,14 @@ class AppContext:
             if migrate:
                 ensure_schema(self._engine)
         return self._engine
+
+    @property
+    def api(self) -> Emomon:
+        """The :class:`monitor.api.Emomon` every command calls: these settings, and this engine once
+        one is open (else the API opens the database when a method first needs it)."""
+        from monitor.api import Emomon
+
+        return Emomon(self.settings, engine=self._engine)
 
     def database_label(self) -> str | None:
         """How error lines name the database: the SQLite file, or the URL without secrets."""

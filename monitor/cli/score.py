@@ -88,15 +88,14 @@ def predict(app: AppContext, texts: tuple[str, ...], file_: Any, model: Path | N
     """
     import json
 
-    from monitor.model.configured import load_predictor
-
     items = list(texts)
     if file_ is not None:
         items += [line.rstrip("\n") for line in file_ if line.strip()]
     if not items:
         raise click.UsageError("give texts as arguments or --file F (or --file - for stdin)")
-    predictor = load_predictor(app.settings, model=model, device=device)
-    results = predictor.predict(items)
+    api = app.api
+    predictor = api.predictor(model=model, device=device)
+    results = api.predict(items, model=model, device=device)
     if as_json:
         for r in results:
             click.echo(json.dumps(r, ensure_ascii=False))
