@@ -12,6 +12,8 @@ from typing import Literal, get_args
 Device = Literal["auto", "cpu", "cuda"]
 Precision = Literal["auto", "bf16", "int8", "fp32"]
 ScoringEngine = Literal["local", "ray"]
+#: "feed" is RSS/Atom over HTTP or from a file; the rest are files and platform archives.
+SourceKind = Literal["feed", "jsonl", "csv", "parquet", "mastodon", "x", "reddit"]
 
 #: Where a model runs ([scoring] device, --device).
 DEVICES: tuple[str, ...] = get_args(Device)
@@ -21,3 +23,5 @@ PRECISIONS: tuple[str, ...] = get_args(Precision)
 TRAIN_PRECISIONS: tuple[str, ...] = tuple(p for p in PRECISIONS if p != "int8")
 #: Where `emomon score` runs ([scoring] engine, --engine).
 SCORING_ENGINES: tuple[str, ...] = get_args(ScoringEngine)
+#: The formats emomon reads ([[sources]] kind, --format).
+SOURCE_KINDS: tuple[str, ...] = get_args(SourceKind)

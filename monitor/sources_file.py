@@ -19,7 +19,8 @@ from tomlkit.items import AoT, Comment, Item, Key, Null, Table, Whitespace
 from tomlkit.toml_document import TOMLDocument
 
 from monitor.errors import ConfigError
-from monitor.ingest.registry import canonical_location, is_url
+from monitor.ingest.registry import canonical_location
+from monitor.locations import is_url
 from monitor.redact import redact_url
 from monitor.settings import COLUMN_KEYS, SOURCE_KINDS
 

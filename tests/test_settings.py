@@ -330,3 +330,15 @@ def test_durations_have_an_upper_bound(tmp_path, table, key, value):
     cfg.write_text(f"[{table}]\n{key} = {value}\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=rf"\[{re.escape(table)}\] {key} = \S+ is out of range; use a value"):
         load_settings(cfg, {})
+
+
+def test_a_scheme_in_capitals_is_still_a_url(make_settings):
+    from monitor.ingest.registry import canonical_location, guess_kind
+
+    url = "HTTPS://example.org/feed.xml"
+    source = make_settings(f'[[sources]]\nname = "news"\nkind = "feed"\nlocation = "{url}"\n').sources[0]
+    assert source.location == url  # not made a path under the config's directory
+    assert source.author_platform() == "example.org"
+    assert guess_kind(url) == "feed" and canonical_location(url) == "https://example.org/feed.xml"
+    with pytest.raises(ConfigError, match="is a URL but kind = 'jsonl'"):
+        make_settings(f'[[sources]]\nname = "news"\nkind = "jsonl"\nlocation = "{url}"\n')

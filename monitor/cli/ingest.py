@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from monitor.choices import SOURCE_KINDS
 from monitor.cli.app import AppContext, json_option, pass_app, print_json, records_progress
 from monitor.errors import EmomonError
-from monitor.ingest.registry import SOURCE_KINDS
 
 if TYPE_CHECKING:
     from monitor.settings import SourceSettings
@@ -66,7 +66,7 @@ def _require_location(name: str, known: list[str]) -> None:
     """A SOURCE that is not configured and looks like no path, URL or glob is a mistyped name."""
     import difflib
 
-    from monitor.ingest.registry import is_glob, is_url
+    from monitor.locations import is_glob, is_url
 
     if is_url(name) or is_glob(name) or Path(name).expanduser().exists():
         return

@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
+from monitor.choices import SOURCE_KINDS
 from monitor.cli.app import DEFAULT_CONFIG, AppContext, EmomonGroup, json_option, pass_app, print_json
 from monitor.errors import EmomonError
-from monitor.ingest.registry import SOURCE_KINDS
 from monitor.redact import redact_url
 
 
@@ -95,7 +95,8 @@ def sources_add(app: AppContext, name: str, location: str, kind: str | None, col
 
     Example: emomon sources add news https://example.org/feed.xml
     """
-    from monitor.ingest.registry import canonical_location, guess_kind, is_glob, is_url
+    from monitor.ingest.registry import canonical_location, guess_kind
+    from monitor.locations import is_glob, is_url
     from monitor.sources_file import add_source, config_location
 
     mapping: dict[str, str] = {}

@@ -36,8 +36,8 @@ from monitor.ingest.limits import (
     read_capped,
 )
 from monitor.ingest.records import RawRecord
-from monitor.ingest.registry import is_glob
 from monitor.ingest.text import parse_datetime, shown_value
+from monitor.locations import is_glob
 
 DEFAULT_COLUMNS = {
     "id": "id",

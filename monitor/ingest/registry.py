@@ -3,7 +3,6 @@ reads it. Light to import (the command line's choices come from here)."""
 
 from __future__ import annotations
 
-import glob
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -11,27 +10,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
+from monitor.choices import SOURCE_KINDS
 from monitor.errors import SourceError
+from monitor.locations import is_url
 
 if TYPE_CHECKING:
     from monitor.ingest.limits import ReadLimits
     from monitor.ingest.records import RawRecord
     from monitor.settings import SourceSettings
 
-#: Every source kind; "feed" is RSS/Atom over HTTP or from a file, the rest are files/archives.
-SOURCE_KINDS = ("feed", "jsonl", "csv", "parquet", "mastodon", "x", "reddit")
 _SUFFIX_KINDS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet",
                  ".pq": "parquet", ".xml": "feed", ".rss": "feed", ".atom": "feed", ".rdf": "feed"}
-
-
-def is_url(location: str) -> bool:
-    """True for http(s) locations."""
-    return location.lower().startswith(("http://", "https://"))
-
-
-def is_glob(location: str) -> bool:
-    """Whether a location is a glob pattern (``*``, ``?`` or ``[``) rather than one path."""
-    return glob.has_magic(location)
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -19,6 +19,7 @@ environment, :func:`load_settings`), :mod:`~monitor.settings.errors` (one-line m
 
 from __future__ import annotations
 
+from monitor.choices import SOURCE_KINDS, SourceKind
 from monitor.settings.alerts import (
     AlertRules,
     AlertsSettings,
@@ -33,15 +34,12 @@ from monitor.settings.alerts import (
 )
 from monitor.settings.base import (
     COLUMN_KEYS,
-    SOURCE_KINDS,
     ChannelName,
     ColumnKey,
     Combine,
     Severity,
-    SourceKind,
     Unit,
     Weight,
-    is_url,
 )
 from monitor.settings.loading import EnvOverlay, load_settings
 from monitor.settings.root import Settings
@@ -90,6 +88,5 @@ __all__ = [
     "Unit",
     "WebhookChannel",
     "Weight",
-    "is_url",
     "load_settings",
 ]

@@ -9,24 +9,17 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SourceKind = Literal["feed", "jsonl", "csv", "parquet", "mastodon", "x", "reddit"]
 ColumnKey = Literal["id", "text", "author", "created_at", "url", "language"]
 Severity = Literal["low", "medium", "high"]
 ChannelName = Literal["terminal", "file", "webhook", "email"]
 Combine = Literal["max", "mean"]
 
-SOURCE_KINDS: tuple[str, ...] = typing.get_args(SourceKind)
 COLUMN_KEYS: tuple[str, ...] = typing.get_args(ColumnKey)
 
 # The tables are strict: no "20" for a number, no 1 for a bool. Lists and paths set
 # strict=False, so TOML arrays and strings still become tuples and paths.
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 Weight = Annotated[float, Field(ge=0.0)]
-
-
-def is_url(location: str) -> bool:
-    """True for http(s) URLs (anything else is a local path)."""
-    return location.startswith(("http://", "https://"))
 
 
 class Table(BaseModel):

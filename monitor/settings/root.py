@@ -9,8 +9,8 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from sqlalchemy.engine import make_url
 
+from monitor.locations import is_url
 from monitor.settings.alerts import AlertsSettings, ChannelsSettings
-from monitor.settings.base import is_url
 from monitor.settings.sections import (
     DatabaseSettings,
     IngestSettings,

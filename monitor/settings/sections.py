@@ -14,8 +14,9 @@ from pydantic_core import PydanticCustomError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from monitor.choices import Device, Precision, ScoringEngine
-from monitor.settings.base import COLUMN_KEYS, Combine, SourceKind, Table, Unit, Weight, choices, is_url
+from monitor.choices import Device, Precision, ScoringEngine, SourceKind
+from monitor.locations import is_url
+from monitor.settings.base import COLUMN_KEYS, Combine, Table, Unit, Weight, choices
 from monitor.stages import STAGE_NAMES
 
 
@@ -72,10 +73,6 @@ class SourceSettings(Table):
     columns: dict[str, str] = Field(default_factory=dict)
     enabled: bool = True
     platform: str | None = None
-    # A closed archive: alerts replay its authors' whole timelines, whatever the run's clock.
-    archive: bool = False
-    # Store this source's mood shifts (rule source_shift) as alerts; otherwise a report trend only.
-    alert_on_shift: bool = False
     # A closed archive: alerts replay its authors' whole timelines, whatever the run's clock.
     archive: bool = False
     # Store this source's mood shifts (rule source_shift) as alerts; otherwise a report trend only.
