@@ -7,6 +7,7 @@ import click
 import pytest
 
 from monitor.cli import cli
+from monitor.errors import ExitStatus
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -71,9 +72,9 @@ def test_ingest_table_output_and_adhoc_path(project, runner):
     assert "inserted" in result.stdout and "total" in result.stdout
 
 
-def test_missing_source_exits_1_with_one_line(project, runner):
+def test_missing_source_exits_failed_with_one_line(project, runner):
     result = runner.invoke(cli, ["ingest", "--json", "nowhere.jsonl"])
-    assert result.exit_code == 1
+    assert result.exit_code == ExitStatus.FAILED
     assert "Traceback" not in result.output
     assert "not found" in result.stderr
     assert json.loads(result.stdout)["sources"][0]["status"] == "error"
@@ -83,7 +84,7 @@ def test_config_error_is_one_clean_line(tmp_path, runner):
     bad = tmp_path / "bad.toml"
     bad.write_text("[ingest]\nbatch_size = 'x'\n")
     result = runner.invoke(cli, ["--config", str(bad), "ingest"])
-    assert result.exit_code == 1
+    assert result.exit_code == ExitStatus.CONFIG
     assert result.stderr.strip().count("\n") == 0
     assert "[ingest] batch_size = 'x'" in result.stderr and "whole number" in result.stderr
 
@@ -106,8 +107,6 @@ def test_db_upgrade_and_current(tmp_path, runner):
 def test_old_schema_tells_user_to_upgrade(tmp_path, runner):
     from monitor.store import engine as db
 
-    if db.head_revision() == "0001":
-        pytest.skip("only one revision exists")
     url = f"sqlite:///{tmp_path / 'old.db'}"
     db.upgrade(db.make_engine(url), "0001")
     result = runner.invoke(cli, ["--db", url, "ingest", "--json", str(REPO / "examples" / "posts.jsonl")])
@@ -122,7 +121,7 @@ def test_sources_add_list_remove(project, runner):
     assert added.exit_code == 0, added.output
     assert "forum" in (project / "config.toml").read_text()
     dup = runner.invoke(cli, ["sources", "add", "forum", "forum.csv"])
-    assert dup.exit_code == 1 and "already exists" in dup.stderr
+    assert dup.exit_code == ExitStatus.CONFIG and "already exists" in dup.stderr
     ingested = runner.invoke(cli, ["ingest", "--json", "forum"])
     assert json.loads(ingested.stdout)["totals"]["inserted"] == 8
     listed = json.loads(runner.invoke(cli, ["sources", "list", "--json"]).stdout)["sources"]
