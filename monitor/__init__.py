@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from monitor.version import __version__
+
 if TYPE_CHECKING:
     from monitor.api import Emomon
 
@@ -17,7 +19,6 @@ if TYPE_CHECKING:
 # in the environment before torch sets oneDNN up, so it is set here, on first import.
 os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "32")
 
-__version__ = "0.1.0"
 __all__ = ["Emomon", "__version__"]
 
 

@@ -14,7 +14,6 @@ from urllib.request import url2pathname
 
 import httpx
 
-from monitor import __version__
 from monitor.deadline import TOTAL_TIMEOUT_FACTOR as TOTAL_TIMEOUT_FACTOR
 from monitor.deadline import Deadline, http_client
 from monitor.errors import SourceError
@@ -22,6 +21,7 @@ from monitor.ingest.records import FeedResult
 from monitor.redact import redact, redact_url
 from monitor.retry_after import retry_after_delay
 from monitor.store.posts import FeedState
+from monitor.version import __version__
 
 USER_AGENT = f"emomon/{__version__} (+https://github.com/emomon/emomon)"
 ACCEPT = (
