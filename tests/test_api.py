@@ -17,7 +17,7 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 from review_seed import DRIFT, DRIFT_HANDLE, STEADY, T0, seed
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from tiny_model import build_tiny_model
 
 from monitor import Emomon
@@ -50,6 +50,9 @@ def project(tmp_path: Path, db_url: str, tiny_dir: Path, monkeypatch: pytest.Mon
     with session_scope(engine) as s:  # the seeded scores are of the stored text: the tiny model leaves them alone
         for post_id, text_hash in s.execute(select(Score.post_id, Score.text_hash)).all():
             s.execute(update(Post).where(Post.id == post_id).values(content_hash=text_hash.ljust(32, "0")))
+        if engine.dialect.name == "postgresql":  # the seed chose its ids: move the sequences past them
+            for table in ("posts", "authors", "sources"):
+                s.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
     engine.dispose()
     (tmp_path / "posts.jsonl").write_text("".join(json.dumps(p) + "\n" for p in POSTS), encoding="utf-8")
     monkeypatch.chdir(tmp_path)
