@@ -151,10 +151,18 @@ def test_the_monitor_package_has_no_import_cycle() -> None:
     assert not found, "import cycles:\n" + "\n".join(" -> ".join(cycle) for cycle in found)
 
 
-def test_stage_names_live_in_a_leaf_module() -> None:
+LEAVES = ["monitor.stages", "monitor.choices", "monitor.locations", "monitor.numbers", "monitor.version",
+          "monitor.report.common"]
+
+
+@pytest.mark.parametrize("module", LEAVES)
+def test_what_many_layers_share_is_a_leaf(module: str) -> None:
+    assert import_graph()[module] == set(), f"{module} must import nothing of monitor"
+
+
+def test_the_pipeline_runs_the_stages_the_leaf_names_in_its_order() -> None:
     from monitor import pipeline, stages
 
-    assert import_graph()["monitor.stages"] == set()
     assert tuple(pipeline.STAGES) == stages.STAGE_NAMES
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from monitor.numbers import plural
 from monitor.store.engine import in_chunks
 from monitor.store.schema import SCORE_COLUMNS, Post, Score
 from monitor.store.scores import unpack_probs
@@ -24,10 +25,6 @@ TOP_EMOTIONS = 3
 
 def _n(x: Any, digits: int = 2) -> str:
     return "?" if x is None else f"{float(x):.{digits}f}"
-
-
-def _plural(n: Any, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 #: The evidence keys each rule's sentence needs; evidence without them (an older or unknown
@@ -60,29 +57,29 @@ def explain(alert: Mapping[str, Any]) -> str:
     posts = len(ev.get("post_ids") or [])
     if rule == "rise":
         return (f"The {what} of {who} averaged {_n(ev.get('run_mean'))} over its last "
-                f"{_plural(posts, 'post')}, against its own baseline of "
+                f"{plural(posts, 'post')}, against its own baseline of "
                 f"{_n(ev.get('baseline_mean'))} (sd {_n(ev.get('baseline_std'))}) over "
-                f"{_plural(ev.get('baseline_posts'), 'earlier post')}; the accumulated rise "
+                f"{plural(ev.get('baseline_posts'), 'earlier post')}; the accumulated rise "
                 f"(CUSUM of z-scores) reached {_n(ev.get('cusum'), 1)}, above the limit "
                 f"h = {ev.get('h')} (rule `rise`, allowance k = {ev.get('k')}, "
                 f"z capped at {ev.get('z_cap')}).")
     if rule == "level":
         return (f"The {what} of {who} averaged {_n(ev.get('window_mean'))} over "
-                f"{_plural(ev.get('posts'), 'post')} in the {ev.get('window_days')} days before "
+                f"{plural(ev.get('posts'), 'post')} in the {ev.get('window_days')} days before "
                 f"{str(alert['trigger_at'])[:10]}, at or above the threshold "
                 f"{ev.get('threshold')} (rule `level`, needs at least {ev.get('min_posts')} "
                 "posts).")
     if rule == "burst":
-        return (f"{_plural(ev.get('high_posts'), 'post')} of {who} had a {what} of "
+        return (f"{plural(ev.get('high_posts'), 'post')} of {who} had a {what} of "
                 f"at least {ev.get('post_threshold')} within {ev.get('window_hours')} hours "
                 f"(highest {_n(ev.get('max_index'))}); rule `burst` fires at "
                 f"{ev.get('count')}.")
     if rule == "source_shift":
         return (f"The mean depression index of source {who} was {_n(ev.get('day_mean'))} over "
-                f"{_plural(ev.get('posts'), 'post')} on {str(alert['window_start'])[:10]}, "
+                f"{plural(ev.get('posts'), 'post')} on {str(alert['window_start'])[:10]}, "
                 f"z = {_n(ev.get('z'), 1)} against its baseline of "
                 f"{_n(ev.get('baseline_mean'))} (sd {_n(ev.get('baseline_std'))}) over "
-                f"{_plural(ev.get('baseline_days'), 'day')} (rule `source_shift`, threshold "
+                f"{plural(ev.get('baseline_days'), 'day')} (rule `source_shift`, threshold "
                 f"z = {ev.get('z_threshold')}).")
     figures = ", ".join(f"{k} = {v}" for k, v in ev.items() if k != "post_ids")
     return f"Rule `{alert['rule']}` fired for {who}: {figures}."
@@ -93,14 +90,14 @@ def brief(alert: Mapping[str, Any]) -> str:
     ev: Mapping[str, Any] = alert.get("evidence") or {}
     rule = _rule_of(alert)
     if rule == "rise":
-        return (f"{_n(ev.get('run_mean'))} over {_plural(len(ev.get('post_ids') or []), 'post')} "
+        return (f"{_n(ev.get('run_mean'))} over {plural(len(ev.get('post_ids') or []), 'post')} "
                 f"vs baseline {_n(ev.get('baseline_mean'))}; CUSUM {_n(ev.get('cusum'), 1)} > "
                 f"{ev.get('h')}")
     if rule == "level":
-        return (f"mean {_n(ev.get('window_mean'))} over {_plural(ev.get('posts'), 'post')} in "
+        return (f"mean {_n(ev.get('window_mean'))} over {plural(ev.get('posts'), 'post')} in "
                 f"{ev.get('window_days')} d ≥ {ev.get('threshold')}")
     if rule == "burst":
-        return (f"{_plural(ev.get('high_posts'), 'post')} ≥ {ev.get('post_threshold')} in "
+        return (f"{plural(ev.get('high_posts'), 'post')} ≥ {ev.get('post_threshold')} in "
                 f"{ev.get('window_hours')} h")
     if rule == "source_shift":
         return (f"day mean {_n(ev.get('day_mean'))} vs {_n(ev.get('baseline_mean'))}, "

@@ -27,11 +27,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
-from typing import Any
 
 import polars as pl
 
 from monitor import trends
+from monitor.numbers import rounded
 from monitor.settings import (
     AlertRules,
     BurstRule,
@@ -136,10 +136,6 @@ def _ids_between(
     return [int(i) for i in ids[-MAX_EVIDENCE_POSTS:]]
 
 
-def _r(x: Any) -> float | None:
-    return None if x is None else round(float(x), 4)
-
-
 def level_rule(frame: pl.DataFrame, rule: LevelRule, *, column: str = trends.INDEX) -> list[AlertCandidate]:
     """Candidates of the ``level`` rule on the signal ``column`` (see module docstring)."""
     period = timedelta(days=rule.window_days)
@@ -165,7 +161,7 @@ def level_rule(frame: pl.DataFrame, rule: LevelRule, *, column: str = trends.IND
                 model_version=row["model_version"],
                 evidence={
                     "signal": column,
-                    "window_mean": _r(row["win_mean"]),
+                    "window_mean": rounded(row["win_mean"]),
                     "threshold": rule.threshold,
                     "posts": int(row["win_posts"]),
                     "min_posts": rule.min_posts,
@@ -208,15 +204,15 @@ def rise_rule(frame: pl.DataFrame, rule: RiseRule, *, prior_posts: float = 5.0,
                 model_version=row["model_version"],
                 evidence={
                     "signal": column,
-                    "cusum": _r(row["cusum"]),
+                    "cusum": rounded(row["cusum"]),
                     "h": rule.h,
                     "k": rule.k,
                     "z_cap": rule.z_cap,
-                    "z": _r(row["z"]),
-                    "baseline_mean": _r(row["baseline_mean"]),
-                    "baseline_std": _r(row["baseline_std"]),
+                    "z": rounded(row["z"]),
+                    "baseline_mean": rounded(row["baseline_mean"]),
+                    "baseline_std": rounded(row["baseline_std"]),
                     "baseline_posts": int(row["baseline_n"]),
-                    "run_mean": _r(run[column].mean()),
+                    "run_mean": rounded(run[column].mean()),
                     "post_ids": [int(i) for i in run["post_id"].to_list()[-MAX_EVIDENCE_POSTS:]],
                 },
             )
@@ -256,7 +252,7 @@ def burst_rule(frame: pl.DataFrame, rule: BurstRule, *, column: str = trends.IND
                     "count": rule.count,
                     "post_threshold": rule.post_threshold,
                     "window_hours": rule.window_hours,
-                    "max_index": _r(high[column].max()),
+                    "max_index": rounded(high[column].max()),
                     "post_ids": [int(i) for i in high["post_id"].to_list()[-MAX_EVIDENCE_POSTS:]],
                 },
             )
@@ -296,11 +292,11 @@ def source_shift_rule(frame: pl.DataFrame, rule: SourceShiftRule) -> list[AlertC
                 trigger_at=last["created_at"],
                 model_version=last["model_version"],
                 evidence={
-                    "day_mean": _r(row["mean"]),
-                    "baseline_mean": _r(row["base_mean"]),
-                    "baseline_std": _r(row["base_std"]),
+                    "day_mean": rounded(row["mean"]),
+                    "baseline_mean": rounded(row["base_mean"]),
+                    "baseline_std": rounded(row["base_std"]),
                     "baseline_days": int(row["base_days"]),
-                    "z": _r(row["z"]),
+                    "z": rounded(row["z"]),
                     "z_threshold": rule.z,
                     "posts": int(row["posts"]),
                     "post_ids": [

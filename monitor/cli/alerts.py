@@ -134,7 +134,7 @@ def _print_table(app: AppContext, docs: list[dict[str, Any]], width: int) -> Non
     from rich.table import Table
 
     from monitor.alerts.evidence import brief
-    from monitor.report.common import plural
+    from monitor.numbers import plural
     from monitor.safe_text import console as safe_console
     from monitor.safe_text import text
 

@@ -20,6 +20,7 @@ import polars as pl
 from sqlalchemy.orm import Session
 
 from monitor import trends
+from monitor.numbers import rounded
 from monitor.settings import Settings
 
 TOP_EMOTIONS = 5
@@ -78,12 +79,8 @@ def daily_series(frame: pl.DataFrame, start: date | None = None,
     return DailySeries(
         days=days,
         posts=[stats.get(d, (0, None))[0] for d in days],
-        index=[_f(stats[d][1]) if d in stats else None for d in days],
+        index=[rounded(stats[d][1]) if d in stats else None for d in days],
     )
-
-
-def _f(x: Any) -> float | None:
-    return None if x is None else round(float(x), 4)
 
 
 def mean_emotions(frame: pl.DataFrame, k: int = TOP_EMOTIONS) -> list[dict[str, Any]]:
@@ -93,7 +90,7 @@ def mean_emotions(frame: pl.DataFrame, k: int = TOP_EMOTIONS) -> list[dict[str, 
         return []
     means = frame.select(pl.col(c).cast(pl.Float64).mean() for c in cols).row(0)
     ranked = sorted(zip(cols, means, strict=True), key=lambda x: -(x[1] or 0.0))
-    return [{"emotion": c.removeprefix("goemo_"), "mean": _f(m)} for c, m in ranked[:k]]
+    return [{"emotion": c.removeprefix("goemo_"), "mean": rounded(m)} for c, m in ranked[:k]]
 
 
 def big5_validation(model_dir: Path) -> dict[str, Any] | None:
@@ -140,7 +137,7 @@ def _big5(frame: pl.DataFrame, min_posts: int,
         prof = trends.big5_profiles(frame, min_posts=min_posts)
         if prof.height:
             row = prof.row(0, named=True)
-            out["traits"] = [{"trait": t.removeprefix("big5_").upper(), "mean": _f(row[t])}
+            out["traits"] = [{"trait": t.removeprefix("big5_").upper(), "mean": rounded(row[t])}
                              for t in trends.BIG5_COLUMNS if t in row]
     return out
 
@@ -190,7 +187,7 @@ def build_author_view(
         threshold=threshold,
         min_std=min_std,
         series=daily_series(mine, *span),
-        summary={k: (_f(v) if isinstance(v, float) else v) for k, v in stats.items()},
+        summary={k: (rounded(v) if isinstance(v, float) else v) for k, v in stats.items()},
         alerts=[
             {"id": a["id"], "rule": a["rule"], "severity": a["severity"], "status": a["status"],
              "trigger_at": a["trigger_at"], "explanation": explain(a)}

@@ -1,17 +1,15 @@
-"""What every report format shares: the note, number formatting, sparklines, the plain dict.
+"""What every report format shares: the note, number formatting, sparklines, the legend.
 
-Every renderer draws a :class:`monitor.report.data.ReportData`; none of them queries anything,
-so the same numbers appear in every format.
+Every renderer draws a :class:`monitor.report.data.ReportData` (or its plain dict,
+:func:`monitor.report.data.report_dict`); none of them queries anything, so the same numbers appear
+in every format. A leaf of the report package: it imports none of the others.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from monitor.report.data import ReportData
+from typing import Any
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 24
@@ -75,11 +73,6 @@ def legend(recent_days: int, end: datetime | None, threshold: float,
     ]
 
 
-def plural(n: int, word: str, many: str | None = None) -> str:
-    """``1 source``, ``2 sources`` (``many`` for irregular plurals)."""
-    return f"{n} {word if n == 1 else (many or word + 's')}"
-
-
 def signal_label(signal: str) -> str:
     """A readable name: ``depression index``, ``CARER sadness``, ``grief``."""
     if signal == "depression_index":
@@ -135,40 +128,3 @@ def shift_brief(shifts: Sequence[dict[str, Any]]) -> str:
 def last_value(values: Sequence[float | None]) -> float | None:
     """The latest value that is not None."""
     return next((v for v in reversed(values) if v is not None), None)
-
-
-def report_dict(data: ReportData) -> dict[str, Any]:
-    """The report as plain JSON-ready data (the source of the json, md, csv and html exports)."""
-    o = data.overview
-    return {
-        "generated_at": iso(data.generated_at),
-        "note": NOTE,
-        "by": data.by,
-        "threshold": data.threshold,
-        "filters": {k: (iso(v) if isinstance(v, datetime) else v)
-                    for k, v in data.filters.items()},
-        "overview": {**o, "first": iso(o["first"]), "last": iso(o["last"])},
-        "alert_counts": data.alert_counts,
-        "periods": [iso(p) for p in data.periods],
-        "volume": data.volume,
-        "trends": [
-            {"signal": s.signal, "mean": s.mean, "share": s.share, "values": s.values,
-             "shares": s.shares}
-            for s in data.trends
-        ],
-        "rising": data.rising,
-        "review": data.review,
-        "sources": data.sources,
-        "personality": data.personality,
-        "recent_end": iso(data.end),
-        "recent_days": data.recent_days,
-        "signal": data.signal,
-        "legend": dict(legend(data.recent_days, data.end, data.threshold, data.min_std,
-                              signal=data.signal)),
-        "alerts": data.alerts,
-        "timelines": {
-            a: [{"day": d.isoformat(), "posts": n, "index": v}
-                for d, n, v in zip(t.days, t.posts, t.index, strict=True)]
-            for a, t in data.timelines.items()
-        },
-    }

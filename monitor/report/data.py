@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 
 from monitor import trends
 from monitor.clock import utcnow
+from monitor.numbers import rounded
 from monitor.report.author import DailySeries, big5_caveat, daily_series
-from monitor.report.common import iso
+from monitor.report.common import NOTE, iso, legend
 from monitor.settings import Settings
 
 # Signals that get a trend line: the index, the CARER classes and the depression-related
@@ -76,8 +77,41 @@ class ReportData:
         return self.overview["posts"] == 0
 
 
-def _f(x: Any) -> float | None:
-    return None if x is None else round(float(x), 4)
+def report_dict(data: ReportData) -> dict[str, Any]:
+    """The report as plain JSON-ready data (the source of the json, md, csv and html exports)."""
+    o = data.overview
+    return {
+        "generated_at": iso(data.generated_at),
+        "note": NOTE,
+        "by": data.by,
+        "threshold": data.threshold,
+        "filters": {k: (iso(v) if isinstance(v, datetime) else v)
+                    for k, v in data.filters.items()},
+        "overview": {**o, "first": iso(o["first"]), "last": iso(o["last"])},
+        "alert_counts": data.alert_counts,
+        "periods": [iso(p) for p in data.periods],
+        "volume": data.volume,
+        "trends": [
+            {"signal": s.signal, "mean": s.mean, "share": s.share, "values": s.values,
+             "shares": s.shares}
+            for s in data.trends
+        ],
+        "rising": data.rising,
+        "review": data.review,
+        "sources": data.sources,
+        "personality": data.personality,
+        "recent_end": iso(data.end),
+        "recent_days": data.recent_days,
+        "signal": data.signal,
+        "legend": dict(legend(data.recent_days, data.end, data.threshold, data.min_std,
+                              signal=data.signal)),
+        "alerts": data.alerts,
+        "timelines": {
+            a: [{"day": d.isoformat(), "posts": n, "index": v}
+                for d, n, v in zip(t.days, t.posts, t.index, strict=True)]
+            for a, t in data.timelines.items()
+        },
+    }
 
 
 def build_report_data(
@@ -167,10 +201,10 @@ def _trends(frame: pl.DataFrame, overall: pl.DataFrame, threshold: float) -> lis
     return [
         SignalTrend(
             signal=s,
-            values=[_f(v) for v in overall[f"mean_{s}"].to_list()],
-            shares=[_f(v) for v in overall[f"share_{s}"].to_list()],
-            mean=_f(frame[s].mean()) if frame.height else None,
-            share=_f((frame[s] >= threshold).mean()) if frame.height else None,
+            values=[rounded(v) for v in overall[f"mean_{s}"].to_list()],
+            shares=[rounded(v) for v in overall[f"share_{s}"].to_list()],
+            mean=rounded(frame[s].mean()) if frame.height else None,
+            share=rounded((frame[s] >= threshold).mean()) if frame.height else None,
         )
         for s in REPORT_SIGNALS if s in frame.columns
     ]
@@ -179,7 +213,7 @@ def _trends(frame: pl.DataFrame, overall: pl.DataFrame, threshold: float) -> lis
 def _rising(frame: pl.DataFrame, recent_days: int, end: datetime | None) -> list[dict[str, Any]]:
     """The (at most 8) signals that rose by at least MIN_RISE, most first."""
     return [
-        {k: (_f(v) if k != "signal" else v) for k, v in row.items()}
+        {k: (rounded(v) if k != "signal" else v) for k, v in row.items()}
         for row in trends.rising(frame, recent_days=recent_days, end=end)
         .filter(pl.col("change") >= MIN_RISE).head(8).iter_rows(named=True)
     ]
@@ -227,9 +261,9 @@ def _review(
             "posts": r.get("posts", 0),
             "recent_end": iso(r.get("recent_end")),
             "recent_posts": r.get("recent_posts", 0),
-            "recent_mean": _f(r.get("recent_mean")),
-            "baseline_mean": _f(r.get("baseline_mean")),
-            "z": _f(r.get("z")),
+            "recent_mean": rounded(r.get("recent_mean")),
+            "baseline_mean": rounded(r.get("baseline_mean")),
+            "z": rounded(r.get("z")),
             "open_alerts": [
                 {"id": a["id"], "rule": a["rule"], "severity": a["severity"],
                  "status": a["status"], "trigger_at": a["trigger_at"],
@@ -267,13 +301,13 @@ def _sources(
             "source": name,
             "posts": part.height,
             "authors": int(part["author"].drop_nulls().n_unique()),
-            "mean_index": _f(part[trends.INDEX].mean()),
-            "share_high": _f((part[trends.INDEX] >= threshold).mean()),
-            "recent_change": _f(change["change"][0]) if change.height else None,
-            "index_by_period": [_f(series.get(p)) for p in periods],
+            "mean_index": rounded(part[trends.INDEX].mean()),
+            "share_high": rounded((part[trends.INDEX] >= threshold).mean()),
+            "recent_change": rounded(change["change"][0]) if change.height else None,
+            "index_by_period": [rounded(series.get(p)) for p in periods],
             "shifts": [] if shifts is None else [
-                {"day": iso(r["day"]), "mean": _f(r["mean"]), "baseline_mean": _f(r["base_mean"]),
-                 "z": _f(r["z"])}
+                {"day": iso(r["day"]), "mean": rounded(r["mean"]), "baseline_mean": rounded(r["base_mean"]),
+                 "z": rounded(r["z"])}
                 for r in shifts.filter(pl.col("source") == name).iter_rows(named=True)],
         })
     return out
@@ -292,10 +326,10 @@ def _personality(frame: pl.DataFrame, min_posts: int,
         col = prof[t]
         out["traits"].append({
             "trait": t.removeprefix("big5_").upper(),
-            "mean": _f(col.mean()),
-            "p25": _f(col.quantile(0.25, "linear")),
-            "median": _f(col.median()),
-            "p75": _f(col.quantile(0.75, "linear")),
+            "mean": rounded(col.mean()),
+            "p25": rounded(col.quantile(0.25, "linear")),
+            "median": rounded(col.median()),
+            "p75": rounded(col.quantile(0.75, "linear")),
         })
     return out
 

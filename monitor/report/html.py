@@ -16,6 +16,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from monitor.numbers import plural
 from monitor.report.author import AuthorView, author_dict
 from monitor.report.common import (
     NOTE,
@@ -24,13 +25,11 @@ from monitor.report.common import (
     legend,
     num,
     pct,
-    plural,
-    report_dict,
     shift_brief,
     signal_label,
     signed,
 )
-from monitor.report.data import ReportData
+from monitor.report.data import ReportData, report_dict
 
 BAR_ROW = 18  # height of one bar chart row
 BAR_LABEL_WIDTH = 140

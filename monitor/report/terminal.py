@@ -14,6 +14,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from monitor.numbers import plural
 from monitor.report.common import (
     NOTE,
     SPARK_WIDTH,
@@ -23,7 +24,6 @@ from monitor.report.common import (
     legend,
     num,
     pct,
-    plural,
     shift_brief,
     signal_label,
     signed,

@@ -14,13 +14,12 @@ from monitor.report.common import (
     last_value,
     num,
     pct,
-    report_dict,
     shift_brief,
     signal_label,
     signed,
     sparkline,
 )
-from monitor.report.data import ReportData
+from monitor.report.data import ReportData, report_dict
 from monitor.report.html import to_html
 
 FORMATS = ("terminal", "md", "html", "csv", "json")
