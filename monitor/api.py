@@ -83,11 +83,9 @@ class Emomon:
         """The database engine: a new database is created at the head revision, an old one refused
         ("schema out of date: run `emomon db upgrade`")."""
         if self._engine is None:
-            from monitor.store.engine import ensure_schema, make_engine
+            from monitor.store.engine import open_store
 
-            engine = make_engine(self._settings.database.url)
-            ensure_schema(engine)
-            self._engine = engine
+            self._engine = open_store(self._settings)
         return self._engine
 
     def close(self) -> None:

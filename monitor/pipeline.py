@@ -168,15 +168,16 @@ def run_stages(
             (schema out of date, bad channel settings).
     """
     from monitor.safe_text import console as safe_console
-    from monitor.store.engine import ensure_schema, make_engine
+    from monitor.store.engine import ensure_schema, open_store
     from monitor.store.runs import StageResult, exclusive
 
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
         raise EmomonError(f"unknown stage {unknown[0]!r}: use {', '.join(STAGE_NAMES)}")
     if engine is None:
-        engine = make_engine(settings.database.url)
-    ensure_schema(engine)
+        engine = open_store(settings)
+    else:
+        ensure_schema(engine)
     context = StageRun(engine, settings, console or safe_console(), os.environ if env is None else env, now)
     result = RunResult()
     with ExitStack() as held:

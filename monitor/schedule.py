@@ -33,7 +33,7 @@ from monitor.clock import utcnow
 from monitor.errors import EmomonError
 from monitor.pipeline import STAGES
 from monitor.settings import Settings, load_settings
-from monitor.store.engine import ensure_schema, make_engine
+from monitor.store.engine import open_store
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ def build_scheduler(
     if not sched.jobstore_url:
         # The job store adds its table to our database: create the schema first, so the
         # database is never mistaken for a foreign one.
-        ensure_schema(make_engine(settings.database.url))
+        open_store(settings).dispose()
     scheduler = scheduler_class(
         timezone=zone,
         jobstores={"default": SQLAlchemyJobStore(url=store_url, tablename=JOBS_TABLE)},

@@ -64,11 +64,9 @@ class AppContext:
     def engine(self, *, migrate: bool = True) -> Engine:
         """The database engine; a new database is created at head, an old one refused."""
         if self._engine is None:
-            from monitor.store.engine import ensure_schema, make_engine
+            from monitor.store.engine import open_store
 
-            self._engine = make_engine(self.settings.database.url)
-            if migrate:
-                ensure_schema(self._engine)
+            self._engine = open_store(self.settings, migrate=migrate)
         return self._engine
 
     @property

@@ -61,7 +61,7 @@ def init_cmd(app: AppContext, directory: Path, model: Path | None) -> None:
     Example: emomon init ~/emomon
     """
     from monitor.settings import load_settings
-    from monitor.store.engine import ensure_schema, make_engine
+    from monitor.store.engine import open_store
 
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / "config.toml"
@@ -70,11 +70,7 @@ def init_cmd(app: AppContext, directory: Path, model: Path | None) -> None:
     text, model_at = init_config_text(model.resolve() if model else None)
     config.write_text(text, encoding="utf-8")
     settings = load_settings(config, {})
-    engine = make_engine(settings.database.url)
-    try:
-        ensure_schema(engine)
-    finally:
-        engine.dispose()
+    open_store(settings).dispose()
     if not (Path(model_at) if Path(model_at).is_absolute() else directory / model_at).is_dir():
         from monitor.safe_text import text as safe_text
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -25,6 +25,9 @@ from sqlalchemy.orm import Session
 
 from monitor.errors import ConfigError, EmomonError, SchemaOutOfDate
 from monitor.redact import redact, redact_url
+
+if TYPE_CHECKING:
+    from monitor.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 30_000
@@ -54,6 +57,25 @@ def make_engine(url: str) -> Engine:
         ) from exc
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def open_store(settings: Settings, *, migrate: bool = True) -> Engine:
+    """The engine of ``[database] url``, every caller's one way to open the store: a new database is
+    created at head and an old one refused (:func:`ensure_schema`); ``migrate=False`` leaves the
+    schema alone (for the commands that migrate it).
+
+    Raises:
+        ConfigError: The URL is not usable, or the database is not an emomon one.
+        SchemaOutOfDate: The database is at an older revision.
+    """
+    engine = make_engine(settings.database.url)
+    if migrate:
+        try:
+            ensure_schema(engine)
+        except BaseException:
+            engine.dispose()
+            raise
     return engine
 
 

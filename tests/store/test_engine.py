@@ -72,3 +72,20 @@ def test_session_scope_rolls_back_on_error(engine):
             raise RuntimeError("boom")
     with db.session_scope(engine) as session:
         assert session.scalars(select(Source)).all() == []
+
+
+def test_open_store_is_the_one_way_to_open_the_configured_database(db_url, make_settings):
+    settings = make_settings("")
+    old = db.make_engine(db_url)
+    db.upgrade(old, "0001")
+    untouched = db.open_store(settings, migrate=False)
+    assert db.current_revision(untouched) == "0001" and untouched.url.render_as_string(False) == db_url
+    untouched.dispose()
+    if db.head_revision() != "0001":
+        with pytest.raises(SchemaOutOfDate, match="emomon db upgrade"):
+            db.open_store(settings)
+    db.upgrade(old)
+    old.dispose()
+    engine = db.open_store(settings)
+    assert db.current_revision(engine) == db.head_revision()
+    engine.dispose()
