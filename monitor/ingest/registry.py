@@ -122,7 +122,8 @@ def guess_kind(location: str) -> str:
     suffix = Path(name).suffix
     if suffix in _SUFFIX_KINDS:
         return _SUFFIX_KINDS[suffix]
-    raise SourceError(f"cannot tell the format of {location!r}: pass --format ({'|'.join(SOURCE_KINDS)})")
+    raise SourceError(f"cannot tell the format of {location!r} from its name: give its kind, one of "
+                      f"{', '.join(SOURCE_KINDS)}")
 
 
 def read_source(source: SourceSettings, limits: ReadLimits | None = None) -> Iterator[RawRecord]:

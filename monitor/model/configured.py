@@ -134,8 +134,8 @@ def load_predictor(settings: Settings, *, model: Path | None = None, device: str
     sc = settings.scoring
     path = model_path(settings, model)
     if not path.is_dir():
-        raise ModelNotFound(f"model directory {str(path)!r} not found: set [model] path in the config or pass "
-                            "--model PATH (e.g. train one with `emomon train`)")
+        raise ModelNotFound(f"model directory {str(path)!r} not found: set [model] path in the config "
+                            "(e.g. train one with `emomon train`)")
     options = WindowOptions(stride=sc.window_stride, emotions=sc.window_emotions, traits=sc.window_traits,
                             batch_tokens=batch_tokens or sc.batch_tokens)
     try:

@@ -102,7 +102,7 @@ def import_ray() -> ModuleType:
         import ray
         import ray.data  # noqa: F401  (the pipeline API)
     except ImportError as exc:
-        raise ConfigError(f"--engine ray needs Ray ({exc.name or 'ray'} is not installed): {EXTRA}") from exc
+        raise ConfigError(f"the Ray engine needs Ray ({exc.name or 'ray'} is not installed): {EXTRA}") from exc
     return ray
 
 
@@ -186,8 +186,8 @@ def ray_session(ray: ModuleType, address: str, actors: int) -> Iterator[None]:
             ray.init(num_cpus=actors or LOCAL_CPUS, include_dashboard=False,
                      object_store_memory=LOCAL_OBJECT_STORE, **quiet)
     except ConnectionError as exc:
-        raise ConfigError(f"cannot join the Ray cluster at {address!r} ({exc}): check --address or "
-                          "[scoring] ray_address, or leave it empty for a local instance") from exc
+        raise ConfigError(f"cannot join the Ray cluster at {address!r} ({exc}): check the address "
+                          "([scoring] ray_address), or leave it empty for a local instance") from exc
     try:
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False
@@ -207,7 +207,7 @@ def actor_pool(ray: ModuleType, device: str, actors: int) -> Pool:
     resources = ray.cluster_resources()
     gpus, cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 0))
     if device == "cuda" and gpus == 0:
-        raise ConfigError("device 'cuda' but the Ray cluster has no GPU: use --device auto or cpu, or add GPU nodes")
+        raise ConfigError("device 'cuda' but the Ray cluster has no GPU: use device 'auto' or 'cpu', or add GPU nodes")
     gpu = gpus > 0 and device != "cpu"
     return Pool(size=actors or max(gpus if gpu else cpus, 1), gpu=gpu)
 

@@ -113,7 +113,7 @@ def test_guess_kind(tmp_path):
     assert guess_kind("x.csv") == "csv"
     assert guess_kind("data/tweets.js") == "x"
     assert guess_kind("outbox.json") == "mastodon"
-    with pytest.raises(SourceError, match="--format"):
+    with pytest.raises(SourceError, match="cannot tell the format of 'mystery.bin' from its name: give its kind"):
         guess_kind("mystery.bin")
 
 

@@ -277,7 +277,7 @@ def test_a_cluster_that_cannot_be_joined_is_one_line_naming_the_setting(tmp_path
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("Error: cannot join the Ray cluster at 'auto' (") and "check --address or [scoring] ray_address" in last
+    assert last.startswith("Error: cannot join the Ray cluster at 'auto' (") and "check the address ([scoring] ray_address)" in last
     with session_scope(make_engine(f"sqlite:///{db}")) as s:
         assert s.scalars(select(Run.status).where(Run.command == "score")).all() == ["failed"]
         assert s.scalar(select(func.count()).select_from(Score)) == 0
@@ -290,7 +290,7 @@ def test_engine_ray_without_ray_is_one_line_naming_the_extra(tmp_path: Path) -> 
     result = subprocess.run([sys.executable, "-c", hide_ray, "--config", str(config), "score", "--engine", "ray"],
                             env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
-    assert result.stderr == "Error: --engine ray needs Ray (ray is not installed): pip install 'emomon[ray]'\n"
+    assert result.stderr == "Error: the Ray engine needs Ray (ray is not installed): pip install 'emomon[ray]'\n"
 
 
 def test_address_needs_the_ray_engine(runner, make_settings: Callable[..., Settings], tmp_path: Path) -> None:
