@@ -4,8 +4,9 @@
 (``<!-- generated: NAME -->`` and ``<!-- end generated: NAME -->``) and leaves the rest as
 written; ``python -m monitor.docs --check`` changes nothing and exits 1 naming every page that
 is out of date (a test runs the same check). The sources are the click commands (their
-``--help`` at a fixed width), the settings models with the packaged ``default.toml``, and the
-first paragraph of every module's docstring (read with :mod:`ast`: nothing is imported).
+``--help`` at a fixed width) and the exit statuses of :mod:`monitor.errors`, the settings models
+with the packaged ``default.toml``, and the first paragraph of every module's docstring (read
+with :mod:`ast`: nothing is imported).
 """
 
 from __future__ import annotations
@@ -313,18 +314,32 @@ def render_modules() -> str:
     return "\n".join(rows)
 
 
-#: Page (under docs/) → (block name, what renders it).
-PAGES: dict[str, tuple[str, Callable[[], str]]] = {
-    "cli.md": ("commands", render_commands),
-    "configuration.md": ("settings", render_settings),
-    "architecture.md": ("modules", render_modules),
+def render_exit_statuses() -> str:
+    """The exit statuses every command shares (:data:`monitor.errors.EXIT_STATUSES`)."""
+    from monitor.errors import exit_status_table
+
+    return exit_status_table()
+
+
+#: Page (under docs/) → its blocks: (block name, what renders it).
+PAGES: dict[str, tuple[tuple[str, Callable[[], str]], ...]] = {
+    "cli.md": (("exit-statuses", render_exit_statuses), ("commands", render_commands)),
+    "configuration.md": (("settings", render_settings),),
+    "architecture.md": (("modules", render_modules),),
 }
+
+
+def rendered(page: str, blocks: tuple[tuple[str, Callable[[], str]], ...]) -> str:
+    """``page`` with each of its generated ``blocks`` rendered anew."""
+    for block, render in blocks:
+        page = splice(page, block, render())
+    return page
 
 
 def stale(docs: Path) -> list[str]:
     """The pages under ``docs`` whose generated blocks differ from what the code gives now."""
-    return [name for name, (block, render) in PAGES.items()
-            if (page := (docs / name).read_text(encoding="utf-8")) != splice(page, block, render())]
+    return [name for name, blocks in PAGES.items()
+            if (page := (docs / name).read_text(encoding="utf-8")) != rendered(page, blocks)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -337,10 +352,10 @@ def main(argv: list[str] | None = None) -> int:
         for name in out_of_date:
             print(f"{args.docs / name} is out of date: run python -m monitor.docs", file=sys.stderr)
         return 1 if out_of_date else 0
-    for name, (block, render) in PAGES.items():
+    for name, blocks in PAGES.items():
         path = args.docs / name
         page = path.read_text(encoding="utf-8")
-        new = splice(page, block, render())
+        new = rendered(page, blocks)
         if new != page:
             path.write_text(new, encoding="utf-8")
             print(f"wrote {path}")

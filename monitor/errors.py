@@ -1,12 +1,67 @@
-"""Domain errors: things a user can cause and fix. The CLI prints them as one line."""
+"""Domain errors: things a user can cause and fix, and the exit status of each.
+
+The CLI prints a domain error as one line and exits with its class's :attr:`EmomonError.exit_status`;
+:data:`EXIT_STATUSES` is the table of every status (``exit_status_table()`` renders it as Markdown
+for the command reference), so a cron wrapper can tell "try again later" from "a person must fix
+the config".
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import ClassVar
+
+
+class ExitStatus(IntEnum):
+    """How an ``emomon`` command ended (modelled on httpie's ``ExitStatus``).
+
+    Distinct numbers for what a wrapper acts on differently; 75 and 78 are the ``sysexits.h``
+    values that schedulers and mail systems already read as "temporary" and "configuration".
+    """
+
+    OK = 0
+    ERROR = 1
+    USAGE = 2
+    FAILED = 3
+    LOCKED = 75
+    CONFIG = 78
+
+
+#: What each exit status means, for the command reference.
+EXIT_STATUSES: dict[ExitStatus, str] = {
+    ExitStatus.OK: "done: everything asked for was done",
+    ExitStatus.ERROR: "an error a user can fix, printed as one line naming the thing and the fix "
+                      "(a missing file, a bad value, the database)",
+    ExitStatus.USAGE: "a usage error: an unknown command or option, a value of the wrong type",
+    ExitStatus.FAILED: "a source or a stage failed (a file not found, a feed unreachable, every record "
+                       "rejected); the others still ran and what they stored is kept; the line names "
+                       "each failure",
+    ExitStatus.LOCKED: "already running: another emomon run holds the run lock past the wait (or "
+                       "another `emomon schedule` runs on the database); nothing was done, try again "
+                       "later (EX_TEMPFAIL)",
+    ExitStatus.CONFIG: "no config file was found (run `emomon init`), or the config or an EMOMON_* "
+                       "variable is invalid; nothing was done (EX_CONFIG)",
+}
+
+
+def exit_status_table() -> str:
+    """:data:`EXIT_STATUSES` as a Markdown table: status, name, meaning."""
+    rows = ["| status | name | meaning |", "| --- | --- | --- |"]
+    rows += [f"| {status.value} | `{status.name.lower()}` | {meaning} |" for status, meaning in EXIT_STATUSES.items()]
+    return "\n".join(rows)
 
 
 class EmomonError(Exception):
     """Base class of every error the user can cause; the message names the thing and the fix."""
 
+    #: The exit status of a command this error ends.
+    exit_status: ClassVar[ExitStatus] = ExitStatus.ERROR
+
 
 class ConfigError(EmomonError):
-    """The configuration file or an EMOMON_* variable is invalid."""
+    """No configuration file was found, or it or an EMOMON_* variable is invalid."""
+
+    exit_status = ExitStatus.CONFIG
 
 
 class SchemaOutOfDate(EmomonError):
@@ -22,7 +77,15 @@ class SourceError(EmomonError):
 
 
 class RunLocked(EmomonError):
-    """Another emomon run holds the run lock."""
+    """Another emomon run holds the run lock (or another scheduler the scheduler lock)."""
+
+    exit_status = ExitStatus.LOCKED
+
+
+class StageFailed(EmomonError):
+    """A source or a stage of a run failed; the others ran (the message names each failure)."""
+
+    exit_status = ExitStatus.FAILED
 
 
 class ModelDataError(EmomonError):

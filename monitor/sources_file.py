@@ -18,7 +18,7 @@ from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import AoT, Comment, Item, Key, Null, Table, Whitespace
 from tomlkit.toml_document import TOMLDocument
 
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, EmomonError
 from monitor.ingest.registry import canonical_location
 from monitor.locations import is_url
 from monitor.redact import redact_url
@@ -37,6 +37,8 @@ def add_source(path: Path, *, name: str, kind: str, location: str, columns: dict
     Raises:
         ConfigError: The name is taken, another source reads the same location, or the kind
             or a column key is unknown.
+        EmomonError: The JSON lines or CSV file there has no column the mapping (or the
+            default text column) names.
     """
     doc = _parse(path)
     sources = _sources(doc, path)
@@ -57,6 +59,8 @@ def add_source(path: Path, *, name: str, kind: str, location: str, columns: dict
     for key in columns:
         if key not in COLUMN_KEYS:
             raise ConfigError(f"column key {key!r} is not one of {', '.join(COLUMN_KEYS)}")
+    if not is_url(wanted):
+        _check_columns(wanted, kind, columns)
     entry = tomlkit.table()
     entry.add("name", name)
     entry.add("kind", kind)
@@ -79,6 +83,31 @@ def add_source(path: Path, *, name: str, kind: str, location: str, columns: dict
         for item in intro:
             entry.value.add(item)
     _write(path, doc, [t.get("name") for t in sources])
+
+
+def _check_columns(location: str, kind: str, columns: dict[str, str]) -> None:
+    """Refuse a column mapping (or the default text column) that matches no column of the file's
+    head, naming the columns it has; a file that is not there yet is not checked.
+
+    Raises:
+        EmomonError: A mapped column is not in the file.
+    """
+    import difflib
+
+    from monitor.ingest.files import unmatched_columns
+
+    checked = unmatched_columns(location, kind, columns)
+    if checked is None or not checked[0]:
+        return
+    missing, found = checked
+    wrong = ", ".join(f"column {field}={name}" if field in columns else f"the default {field} column {name!r}"
+                      for field, name in missing.items())
+    guesses = [f"{field}={close[0]}" for field, name in missing.items()
+               if (close := difflib.get_close_matches(name, found, n=1, cutoff=0.5))]
+    shown = ", ".join(found[:30]) + (f" and {len(found) - 30} more" if len(found) > 30 else "")
+    hint = f" (did you mean {', '.join(guesses)}?)" if guesses else ""
+    raise EmomonError(f"{wrong} match{'es' if len(missing) == 1 else ''} nothing in {location!r}, which has the columns {shown}: map "
+                      f"{', '.join(missing)} to one of them{hint}")
 
 
 def config_location(location: str, config_dir: Path) -> str:

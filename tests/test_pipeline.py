@@ -23,7 +23,7 @@ from monitor import pipeline
 from monitor.alerts.delivery import alert_payloads
 from monitor.alerts.stage import alerts_stage
 from monitor.cli import cli
-from monitor.errors import EmomonError, RunLocked
+from monitor.errors import EmomonError, ExitStatus, RunLocked
 from monitor.settings import Settings, load_settings
 from monitor.store import scores as score_store
 from monitor.store.engine import ensure_schema, make_engine, session_scope
@@ -150,13 +150,13 @@ def test_a_second_run_stops_with_a_clear_message(tmp_path: Path) -> None:
             pipeline.run_stages(settings, ["purge"])
         result = CliRunner().invoke(cli, ["--config", str(settings.path), "run", "--stage",
                                           "purge", "--lock-timeout", "0"])
-        assert result.exit_code == 1
+        assert result.exit_code == ExitStatus.LOCKED
         assert "another emomon run holds the lock" in result.output
         # manual ingest and score are writers too: they wait for the same lock
         for command in (["ingest", str(ROOT / "examples" / "posts.jsonl")], ["score"],
                         ["purge", "--older-than", "30"]):
             result = CliRunner().invoke(cli, ["--config", str(settings.path), *command])
-            assert result.exit_code == 1, command
+            assert result.exit_code == ExitStatus.LOCKED, command
             assert "another emomon run holds the lock" in result.output, command
     finally:
         proc.kill()

@@ -1,8 +1,10 @@
 """The ``emomon`` command line: the group and its global options; each command group lives in
 its own module and every command parses, calls one public function, renders.
 
-Domain errors (:class:`monitor.errors.EmomonError`) become one-line messages (exit 1, no
-traceback); usage errors exit 2.
+Domain errors (:class:`monitor.errors.EmomonError`) become one-line messages (no traceback)
+and exit with their :class:`~monitor.errors.ExitStatus`; usage errors exit 2. Every command but
+``init`` needs a config file (``--config``, ``EMOMON_CONFIG``, ``./config.toml``, then
+``$XDG_CONFIG_HOME/emomon/config.toml``).
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ from monitor.cli.app import DEFAULT_CONFIG, AppContext, EmomonGroup
 @click.option(
     "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), envvar="EMOMON_CONFIG",
     default=None, show_envvar=True,
-    help="Config file to read (default ./config.toml). Example: --config /etc/emomon/config.toml",
+    help="Config file to read (default ./config.toml, else $XDG_CONFIG_HOME/emomon/config.toml). "
+         "Example: --config /etc/emomon/config.toml",
 )
 @click.option(
     "--db", "db_url", envvar="EMOMON_DATABASE_URL", show_envvar=True, default=None,
@@ -51,11 +54,13 @@ def cli(ctx: click.Context, config_path: Path | None, db_url: str | None, verbos
 
     Example: emomon --config config.toml ingest
     """
+    from_env = ctx.get_parameter_source("config_path") == click.core.ParameterSource.ENVIRONMENT
     ctx.obj = AppContext(
         config_path=config_path or DEFAULT_CONFIG,
         config_explicit=config_path is not None,
         db_url=db_url,
         verbosity=-1 if quiet else verbose,
+        config_named_by="EMOMON_CONFIG" if from_env else "--config",
     )
 
 

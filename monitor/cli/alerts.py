@@ -10,7 +10,7 @@ from typing import Any, Literal
 import click
 
 from monitor.cli.app import AppContext, json_option, parse_window, pass_app, print_json
-from monitor.errors import EmomonError
+from monitor.errors import EmomonError, StageFailed
 
 RULE_NAMES = ("level", "rise", "burst", "source_shift")
 CSV_COLUMNS = ("id", "status", "severity", "rule", "subject_kind", "subject", "trigger_at",
@@ -70,7 +70,7 @@ def alerts_run(app: AppContext, as_json: bool) -> None:
                           f"candidate(s) over {c.get('posts', 0)} scored post(s)"
                           + (f"; {stage.message}" if stage.message else ""), highlight=False)
     if not result.ok:
-        raise click.ClickException(f"alerts stage failed: {stage.message}")
+        raise StageFailed(f"alerts stage failed: {stage.message}")
 
 
 @alerts_group.command("list")

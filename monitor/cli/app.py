@@ -7,6 +7,7 @@ Nothing heavy is imported here: settings, rich, the database and torch load on f
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -14,12 +15,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import click
 
 from monitor.choices import DEVICES
-from monitor.errors import EmomonError
+from monitor.errors import ConfigError, EmomonError, ExitStatus
 from monitor.redact import redact
 
 if TYPE_CHECKING:
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from monitor.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 DEFAULT_CONFIG = Path("config.toml")
 
 
@@ -42,6 +45,8 @@ class AppContext:
     config_explicit: bool
     db_url: str | None
     verbosity: int = 0
+    config_named_by: str = "--config"  # or "EMOMON_CONFIG": how an explicit config_path was named
+    _config_file: Path | None = None
     _settings: Settings | None = None
     _engine: Engine | None = None
     _consoles: dict[str, Console] = field(default_factory=dict)
@@ -55,11 +60,34 @@ class AppContext:
             env = dict(os.environ)
             if self.db_url:
                 env["EMOMON_DATABASE_URL"] = self.db_url
-            path = self.config_path
-            if path is not None and not self.config_explicit and not path.exists():
-                path = None  # no ./config.toml: built-in defaults
-            self._settings = load_settings(path, env)
+            self._settings = load_settings(self.config_file(), env)
         return self._settings
+
+    def config_file(self) -> Path:
+        """The config file every command but ``init`` reads: the one named by ``--config`` or
+        ``EMOMON_CONFIG``, else the first found of ``./config.toml`` and
+        ``$XDG_CONFIG_HOME/emomon/config.toml``.
+
+        Raises:
+            ConfigError: The named file does not exist, or none was found (one line pointing to
+                ``emomon init``; nothing is created).
+        """
+        if self._config_file is None:
+            from monitor.settings.loading import config_places, find_config
+
+            if self.config_explicit and self.config_path is not None:
+                if not self.config_path.expanduser().exists():
+                    raise ConfigError(f"config file {str(self.config_path)!r} ({self.config_named_by}) not found: "
+                                      "check the path, or write one with `emomon init DIRECTORY`")
+                self._config_file = self.config_path
+            else:
+                found = find_config(os.environ)
+                if found is None:
+                    here, user = config_places(os.environ)
+                    raise ConfigError(f"no config file found (looked for ./{here} and {user}): create one here "
+                                      "with `emomon init`, or name one with --config PATH or EMOMON_CONFIG")
+                self._config_file = found
+        return self._config_file
 
     def engine(self, *, migrate: bool = True) -> Engine:
         """The database engine; a new database is created at head, an old one refused."""
@@ -120,9 +148,10 @@ class AppContext:
 
 
 class EmomonGroup(click.Group):
-    """The error boundary: every failure a user can hit becomes one line on stderr, exit 1.
+    """The error boundary: every failure a user can hit becomes one line on stderr and an exit status.
 
-    Domain errors carry their own line; database and file-system errors are described by
+    Domain errors carry their own line and :class:`~monitor.errors.ExitStatus` (config 78, lock
+    held 75, a source or stage failed 3, else 1); database and file-system errors are described by
     :func:`monitor.failures.describe` (the thing and the fix, never SQL parameters or post
     text). URLs in any error line are redacted. Anything else is a bug and keeps its traceback.
     With ``-v`` a database or file-system failure also prints its stack frames first (file,
@@ -141,9 +170,9 @@ class EmomonGroup(click.Group):
             line = _visible(redact(exc.format_message()))
             if line == exc.format_message():
                 raise
-            raise click.ClickException(line) from None
-        except EmomonError as exc:
-            raise click.ClickException(_visible(redact(str(exc)))) from exc
+            raise exiting(line, exc.exit_code) from None
+        except EmomonError as exc:  # the one place a domain error becomes its exit status
+            raise exiting(_visible(redact(str(exc))), exc.exit_status) from exc
         except (click.exceptions.Exit, click.Abort):  # --help, --version, Ctrl-C: nothing to describe
             raise
         except Exception as exc:
@@ -154,6 +183,17 @@ class EmomonGroup(click.Group):
             if described is None:
                 raise
             raise _failure(ctx, exc, described) from None
+
+
+def exiting(line: str, status: int = ExitStatus.ERROR) -> click.ClickException:
+    """The exception that prints ``Error: <line>`` on stderr and exits with ``status``."""
+    return _exiting_with(int(status))(line)
+
+
+@functools.cache
+def _exiting_with(status: int) -> type[click.ClickException]:
+    """A ClickException class whose ``exit_code`` is ``status``."""
+    return type(f"ClickExceptionExit{status}", (click.ClickException,), {"exit_code": status})
 
 
 def _failure(ctx: click.Context, exc: BaseException, line: str) -> click.ClickException:
@@ -175,7 +215,20 @@ def _visible(line: str) -> str:
     return clean(line)
 
 
-pass_app = click.make_pass_decorator(AppContext)
+#: Pass the app context to a command that needs no config file (``init``).
+pass_app_without_config = click.make_pass_decorator(AppContext)
+
+
+def pass_app(func: Callable[Concatenate[AppContext, P], R]) -> Callable[P, R]:
+    """Pass the app context to a command, once its config file is found: the one check that every
+    command but ``init`` makes before it does anything (see :meth:`AppContext.config_file`)."""
+
+    @functools.wraps(func)
+    def configured(app: AppContext, *args: P.args, **kwargs: P.kwargs) -> R:
+        app.config_file()
+        return func(app, *args, **kwargs)
+
+    return pass_app_without_config(configured)
 
 
 def json_option(func: F) -> F:

@@ -9,7 +9,7 @@ import click
 
 from monitor.choices import SOURCE_KINDS
 from monitor.cli.app import AppContext, json_option, pass_app, print_json, records_progress
-from monitor.errors import EmomonError
+from monitor.errors import EmomonError, StageFailed
 
 if TYPE_CHECKING:
     from monitor.settings import SourceSettings
@@ -27,8 +27,8 @@ def ingest(app: AppContext, sources: tuple[str, ...], kind: str | None, as_json:
 
     SOURCES are names of configured sources, or paths, globs and feed URLs. With none, every
     enabled configured source is read. A path or URL that a configured source reads (however
-    it is spelled: relative, with .., through a symlink) is read as that source. Exit 1 when a
-    source failed as a whole.
+    it is spelled: relative, with .., through a symlink) is read as that source. Exit 3 when a
+    source failed as a whole (or every record of it was rejected).
 
     Example: emomon ingest examples/posts.jsonl 'dumps/*.ndjson.gz' --format reddit
     """
@@ -59,7 +59,7 @@ def ingest(app: AppContext, sources: tuple[str, ...], kind: str | None, as_json:
         app.console.print(ingest_table(report))
     if not report.ok:
         failed = "; ".join(f"{s.name}: {s.error}" for s in report.sources if s.status == "error")
-        raise click.ClickException(failed)
+        raise StageFailed(failed)
 
 
 def _require_location(name: str, known: list[str]) -> None:

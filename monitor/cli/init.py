@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from monitor.cli.app import AppContext, pass_app
+from monitor.cli.app import AppContext, pass_app_without_config
 from monitor.errors import EmomonError
 
 #: The model directory name the embedded default configures.
@@ -52,7 +52,7 @@ def init_config_text(model: Path | None) -> tuple[str, str]:
 @click.option("--model", "model", type=click.Path(file_okay=False, exists=True, path_type=Path),
               default=None, help="Model directory to configure (default: the shipped model, if "
                                  "found). Example: --model /opt/emomon/models/emomon-mtl-v2")
-@pass_app
+@pass_app_without_config
 def init_cmd(app: AppContext, directory: Path, model: Path | None) -> None:
     """Start a new emomon directory: a commented config.toml, the database, the next steps.
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from monitor.cli.app import AppContext, pass_app, print_json
-from monitor.errors import EmomonError
+from monitor.errors import EmomonError, StageFailed
 from monitor.pipeline import STAGE_NAMES
 
 
@@ -26,7 +26,8 @@ def run_cmd(app: AppContext, stages: tuple[str, ...], lock_timeout: float | None
             as_json: bool) -> None:
     """Run ingest, score, alerts, purge (retention) and report once, in order.
 
-    One `runs` row per stage. Exit 1 when a stage failed (the later stages still ran).
+    One `runs` row per stage. Exit 3 when a source or stage failed (the later stages still ran),
+    75 when another run holds the lock.
 
     Example: emomon run
     """
@@ -56,7 +57,7 @@ def run_cmd(app: AppContext, stages: tuple[str, ...], lock_timeout: float | None
         app.console.print(table)
     if not result.ok:
         failed = "; ".join(f"{s.name}: {s.message}" for s in result.stages if s.status == "failed")
-        raise click.ClickException(f"stage failed: {failed}")
+        raise StageFailed(f"stage failed: {failed}")
 
 
 # -------------------------------------------------------------------------- schedule, cron

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from monitor.choices import SOURCE_KINDS
-from monitor.cli.app import DEFAULT_CONFIG, AppContext, EmomonGroup, json_option, pass_app, print_json
+from monitor.cli.app import AppContext, EmomonGroup, json_option, pass_app, print_json
 from monitor.errors import EmomonError
 from monitor.redact import redact_url
 
@@ -159,12 +159,8 @@ def sources_remove(app: AppContext, name: str, purge: bool) -> None:
 
 
 def _config_file(app: AppContext) -> Path:
-    path = app.config_path or DEFAULT_CONFIG
-    if not path.exists():
-        raise EmomonError(f"config file {str(path)!r} not found: create one here with `emomon init`, "
-                          "or pass --config PATH to the file to edit")
     app.settings  # validate before editing  # noqa: B018
-    return path
+    return app.config_file()
 
 
 COMMANDS = (sources,)

@@ -422,6 +422,38 @@ def column_names(location: str, kind: str) -> list[str] | None:
     return None
 
 
+def unmatched_columns(location: str, kind: str, columns: Mapping[str, str]) -> tuple[dict[str, str], list[str]] | None:
+    """The fields of ``columns`` (field -> input column; ``text`` defaulted) that name a column no
+    record at the head of a JSON lines or CSV location has, and the columns it has (a CSV
+    header; the keys of the first JSON objects, dotted paths reaching into them). None when
+    that cannot be told: another kind, no file there (yet), nothing readable in its first 64 KiB.
+    """
+    if kind not in ("jsonl", "csv"):
+        return None
+    records: list[dict[str, Any]] = []
+    try:
+        with _open_text_head(expand(location)[0]) as head:
+            if kind == "csv":
+                records = [dict.fromkeys(next(csv.reader(head), None) or ())]
+            else:
+                for line in head:
+                    try:
+                        obj = json.loads(line) if line.strip() else None
+                    except ValueError:
+                        continue
+                    if isinstance(obj, dict):
+                        records.append(obj)
+    except (SourceError, OSError, ValueError, EOFError, zlib.error, csv.Error):
+        return None
+    found = list(dict.fromkeys(key for record in records for key in record))
+    if not found:
+        return None
+    wanted = {"text": DEFAULT_COLUMNS["text"], **columns}
+    missing = {field: name for field, name in wanted.items()
+               if not any(_getter(record)(name) is not None or name in record for record in records)}
+    return missing, found
+
+
 @contextmanager
 def _open_text_head(path: Path) -> Iterator[io.StringIO]:
     """The first 64 KiB of a file (gunzipped when it ends in .gz) as text lines, BOM removed."""

@@ -54,6 +54,7 @@ class SourceReport:
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
     no_text: int = 0  # of the rejected: records without text (a column mapping that never matches)
+    first_rejection: str | None = None  # the reason the first rejected record was given
 
     def counts(self) -> dict[str, int]:
         """The six counts by name."""
@@ -106,8 +107,8 @@ def ingest(
 ) -> IngestReport:
     """Ingest the given sources and record the run in ``runs``.
 
-    A source that fails as a whole (missing file, unreachable feed) is reported with status
-    ``"error"`` and the others still run.
+    A source that fails as a whole (missing file, unreachable feed, every record rejected so
+    nothing could be stored) is reported with status ``"error"`` and the others still run.
     """
     run_id = start_run(engine, "ingest")
     with session_scope(engine) as session:
@@ -185,8 +186,8 @@ def _ingest_source(
                                         "please report this as a bug")
     if progress is not None:
         progress(source.name, report.read)
-    if report.no_text and report.no_text == report.read - report.excluded:
-        report.warnings.append(_text_column_warning(source))
+    if report.status != "error" and report.rejected and not (report.inserted + report.updated + report.duplicate):
+        report.status, report.error = "error", _all_rejected(source, report)  # nothing stored: a failed source
     if report.status != "error":
         with session_scope(engine) as session:
             if feed_state is not None:
@@ -202,8 +203,18 @@ def _source_failed(report: SourceReport, batcher: _Batcher, reason: str) -> None
     report.error = " ".join(reason.split())[:500]
 
 
+def _all_rejected(source: SourceSettings, report: SourceReport) -> str:
+    """Why a source whose every record was rejected failed: the text column when most records had
+    no text, else the first record's reason."""
+    if report.no_text * 2 >= report.rejected:
+        return _text_column_warning(source)
+    first = (report.first_rejection or "").rstrip(".")
+    return (f"every record ({report.rejected}) was rejected, the first as {first!r}: fix the file or the "
+            f"source's settings and ingest it again (the records are kept with their reasons)")
+
+
 def _text_column_warning(source: SourceSettings) -> str:
-    """The warning for a source whose every record had no text: which column, and what the file has."""
+    """The reason for a source whose records had no text: which column, and what the file has."""
     from monitor.ingest.files import column_map, column_names
 
     wanted = column_map(source.columns)["text"]
@@ -378,6 +389,8 @@ class _Batcher:
                 exclude(record, None)  # the raw record names an excluded author: never store it
                 return
             counts["rejected"] += 1
+            if self.report.first_rejection is None:
+                self.report.first_rejection = reason
             rejected.append({"source_id": source_id, "location": record.location,
                              "reason": " ".join(reason.split())[:MAX_REASON], "raw": record.raw[: self.max_raw],
                              "rejected_at": now, "author": record.author})

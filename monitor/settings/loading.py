@@ -105,6 +105,29 @@ class EnvOverlay:
         return raw
 
 
+#: The config file looked for in the working directory.
+LOCAL_CONFIG = Path("config.toml")
+
+
+def user_config(env: Mapping[str, str]) -> Path:
+    """``$XDG_CONFIG_HOME/emomon/config.toml``; ``~/.config`` when the variable is unset, empty or
+    relative (as the XDG base directory specification says)."""
+    base = env.get("XDG_CONFIG_HOME", "")
+    root = Path(base) if base and Path(base).is_absolute() else Path(env.get("HOME") or Path.home()) / ".config"
+    return root / "emomon" / "config.toml"
+
+
+def config_places(env: Mapping[str, str]) -> tuple[Path, Path]:
+    """Where a config file is looked for when none is named, in order: ``./config.toml``, then
+    :func:`user_config`."""
+    return LOCAL_CONFIG, user_config(env)
+
+
+def find_config(env: Mapping[str, str]) -> Path | None:
+    """The first of :func:`config_places` that is a file, or None."""
+    return next((path for path in config_places(env) if path.is_file()), None)
+
+
 def load_settings(path: Path | None, env: Mapping[str, str]) -> Settings:
     """Read, override and validate settings.
 

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from review_seed import DRIFT, DRIFT_HANDLE, GAP_DAYS, STEADY, T0, seed
 
 from monitor.cli import cli
+from monitor.errors import ExitStatus
 
 
 def invoke(cfg: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
@@ -167,7 +168,7 @@ def test_report_and_report_author_agree_on_an_author(cfg: Path) -> None:
 def test_reveal_is_off_by_default_and_audited_when_on(tmp_path: Path) -> None:
     cfg = seed(tmp_path)
     code, out = invoke(cfg, "authors", "reveal", DRIFT, "--reason", "check-in agreed")
-    assert code == 1 and "allow_reveal = true" in out and DRIFT_HANDLE not in out
+    assert code == ExitStatus.CONFIG and "allow_reveal = true" in out and DRIFT_HANDLE not in out
     cfg = seed(tmp_path / "on", extra_config="[privacy]\nallow_reveal = true\n")
     code, out = invoke(cfg, "authors", "reveal", DRIFT, "--reason", "alert 1: check-in", "--by", "sam")
     assert code == 0 and DRIFT_HANDLE in out and "https://forum.example/quiet_harbor/" in out

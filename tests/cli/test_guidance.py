@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from monitor.cli import cli
+from monitor.errors import ExitStatus
 
 POST = {"id": "1", "text": "an invented post", "author": "quiet_harbor", "created_at": "2025-03-01T10:00:00Z"}
 
@@ -54,8 +55,9 @@ def test_since_after_until_is_a_usage_error(site: Path, command: list[str]) -> N
 
 def test_sources_add_without_a_config_offers_init(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     result = CliRunner().invoke(cli, ["sources", "add", "forum", "posts.jsonl"])
-    assert result.exit_code == 1 and "create one here with `emomon init`" in result.output
+    assert result.exit_code == ExitStatus.CONFIG and "create one here with `emomon init`" in result.output
 
 
 def test_sources_add_warns_about_a_path_that_does_not_exist(site: Path) -> None:
@@ -67,7 +69,7 @@ def test_sources_add_warns_about_a_path_that_does_not_exist(site: Path) -> None:
 def test_a_failed_adhoc_source_can_be_removed(site: Path) -> None:
     bad = site / "bad.jsonl"
     bad.write_text("{broken\n", encoding="utf-8")
-    assert run(site, "ingest", str(bad)).exit_code == 0
+    assert run(site, "ingest", str(bad)).exit_code == ExitStatus.FAILED  # its one record was rejected
     name = str(bad.resolve())
     refused = run(site, "sources", "remove", name)
     assert refused.exit_code == 1 and "only in the database" in refused.output and "--purge" in refused.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -51,7 +52,15 @@ def test_init_with_a_model_directory_names_it(tmp_path: Path) -> None:
     assert load_settings(tmp_path / "config.toml", {}).model.path == str(model.resolve())
 
 
-def test_the_packaged_default_is_the_repository_config() -> None:
-    """`emomon init` writes the package's copy; it must be the config.toml the repo documents."""
-    packaged = REPO / "monitor" / "settings" / "default.toml"
-    assert packaged.read_bytes() == (REPO / "config.toml").read_bytes()
+def test_the_packaged_default_is_the_repository_config_with_its_examples_commented() -> None:
+    """`emomon init` writes the package's copy: the config.toml the repo documents, its example
+    sources as comments (their files are in the repository's examples/, not beside a new config)."""
+    packaged = (REPO / "monitor" / "settings" / "default.toml").read_text(encoding="utf-8")
+    head, marker, examples = packaged.partition("# Examples of each kind")
+    intro, blank, tables = examples.partition("\n\n")
+    assert marker and tables.startswith("# [[sources]]")
+    assert all(line.startswith("# ") for line in tables.splitlines() if line), "examples must stay comments"
+    assert "sources" not in tomllib.loads(packaged)
+    enabled = head + marker + intro + blank + re.sub(r"(?m)^# ", "", tables)
+    assert (REPO / "config.toml").read_text(encoding="utf-8") == enabled, (
+        "config.toml must be monitor/settings/default.toml with the example [[sources]] uncommented")

@@ -54,6 +54,7 @@ def runner() -> CliRunner:
 
 def test_train_exports_a_loadable_model_with_test_metrics(tmp_path, runner, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "config.toml").write_text("# every setting at its default\n", encoding="utf-8")
     data = write_datasets(tmp_path / "data")
     encoder = write_encoder(tmp_path / "encoder")
     args = ["train", "--encoder", str(encoder), "--datasets", str(data), "--steps", "6", "--batch-size", "8",

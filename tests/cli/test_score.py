@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from tiny_model import build_tiny_model
 
 from monitor.cli import cli
+from monitor.errors import ExitStatus
 
 POSTS = [
     {"id": "1", "text": "i am so sad today", "author": "ann"},
@@ -94,10 +95,10 @@ def test_user_errors_are_one_line(project: Path) -> None:
     assert code == 1 and "model directory" in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
     code, _, err = invoke("score", "--batch-tokens", "8")
-    assert code == 1 and "smaller than the model window" in err
+    assert code == ExitStatus.CONFIG and "smaller than the model window" in err
     if not torch.cuda.is_available():
         code, _, err = invoke("score", "--device", "cuda")
-        assert code == 1 and "cuda" in err.lower()
+        assert code == ExitStatus.CONFIG and "cuda" in err.lower()
 
 
 def test_progress_bar_shows_posts_per_second() -> None:

@@ -10,7 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -35,12 +35,23 @@ def examples_copy(tmp_path: Path) -> Path:
     return copy_examples(tmp_path / "site")
 
 
+def config_here(cwd: Path, args: Sequence[str] = (), env: Mapping[str, str] | None = None) -> None:
+    """Give a command run in ``cwd`` a config: unless ``args`` or the environment name one, a
+    ``config.toml`` with every setting at its default is written there when it has none (every
+    command but ``emomon init`` needs a config; relative paths then start at ``cwd``)."""
+    named = "--config" in args or "EMOMON_CONFIG" in {**os.environ, **(env or {})}
+    if not named and not (cwd / "config.toml").exists():
+        (cwd / "config.toml").write_text("# every setting at its default\n", encoding="utf-8")
+
+
 @pytest.fixture(scope="session")
 def emomon() -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run the installed ``emomon`` command in a directory: ``emomon(cwd, "run", "--json")``;
-    ``env`` adds environment variables."""
+    ``env`` adds environment variables. A directory without a config gets one of defaults
+    (:func:`config_here`)."""
 
     def run(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        config_here(cwd, args, env)
         return subprocess.run([str(EMOMON), *args], cwd=cwd, capture_output=True, text=True,
                               timeout=600, check=False, env={**os.environ, **(env or {})})
 

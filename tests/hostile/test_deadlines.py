@@ -25,7 +25,7 @@ from sqlalchemy import Engine, func, select
 
 from monitor.alerts.channels import WebhookChannel
 from monitor.deadline import TOTAL_TIMEOUT_FACTOR
-from monitor.errors import ChannelError
+from monitor.errors import ChannelError, ExitStatus
 from monitor.store.engine import ensure_schema, make_engine, session_scope
 from monitor.store.schema import Alert, Delivery
 
@@ -105,8 +105,8 @@ def emomon(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def one_line(proc: subprocess.CompletedProcess[str]) -> str:
-    """The single ``Error:`` line of a failed run."""
-    assert proc.returncode == 1, proc.stdout + proc.stderr
+    """The single ``Error:`` line of a failed run (a source or stage failed)."""
+    assert proc.returncode == ExitStatus.FAILED, proc.stdout + proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: "), proc.stderr
     return lines[0]

@@ -19,9 +19,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hostile.conftest import config_here
 from pydantic import BaseModel
 
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, ExitStatus
 from monitor.settings import Settings, load_settings
 from monitor.settings.base import model_class, strip_optional
 
@@ -32,8 +33,9 @@ POST_TEXT = "my private diary line about the hospital"
 
 def emomon(cwd: Path, *args: str, preexec: Callable[[], None] | None = None,
            wrap: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
-    """Run the CLI in a fresh interpreter in ``cwd`` (no EMOMON_* variables)."""
+    """Run the CLI in a fresh interpreter in ``cwd`` (no EMOMON_* variables; a config of defaults)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("EMOMON_")}
+    config_here(cwd, args, env)
     command = [*wrap, sys.executable, "-c", "from monitor.cli import cli; cli(prog_name='emomon')", *args]
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300,
                           preexec_fn=preexec)
@@ -267,11 +269,12 @@ def test_no_float_setting_accepts_a_non_finite_number(tmp_path: Path, table: tup
 
 def test_a_non_finite_timeout_from_the_environment_is_one_line(tmp_path: Path) -> None:
     env = {"EMOMON_INGEST_TIMEOUT_S": "nan"}
+    config_here(tmp_path)
     result = subprocess.run([sys.executable, "-c", "from monitor.cli import cli; cli(prog_name='emomon')",
                              *db_arg(tmp_path / "emomon.db"), "sources", "list"], cwd=tmp_path,
                             env={**{k: v for k, v in os.environ.items() if not k.startswith("EMOMON_")}, **env},
                             capture_output=True, text=True, timeout=300)
-    line = one_line(result)
+    line = one_line(result, code=ExitStatus.CONFIG)
     assert "EMOMON_INGEST_TIMEOUT_S" in line and "finite" in line
 
 

@@ -23,6 +23,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from monitor.errors import ExitStatus
 from monitor.store.engine import make_engine, session_scope
 from monitor.store.schema import Post, Source
 
@@ -153,7 +154,7 @@ def test_a_feed_cut_short_by_the_source_budget_is_completed_by_the_next_run(
     configure(tmp_path, db_url, feed.url, "source_budget_s = 2.0")
     code, report = ingest(tmp_path)
     engine = make_engine(db_url)
-    assert code == 1 and report["status"] == "error" and "source_budget_s" in str(report["error"]), report
+    assert code == ExitStatus.FAILED and report["status"] == "error" and "source_budget_s" in str(report["error"]), report
     first = int(str(report["inserted"]))
     assert first < ITEMS and stored(engine) == (first, first)
     assert stored_etag(engine) is None  # the body was not stored whole: no validators

@@ -15,6 +15,7 @@ from hostile.loopback import Answer, Loopback, loopback
 from sqlalchemy import Engine, func, select
 
 from monitor.cli import cli
+from monitor.errors import ExitStatus
 from monitor.ingest.registry import canonical_location, canonical_url
 from monitor.ingest.stage import adhoc_source, ingest
 from monitor.settings import Settings
@@ -80,7 +81,7 @@ def test_a_file_read_ad_hoc_first_keeps_its_posts_when_configured(project: Path)
 
 def test_sources_add_refuses_a_second_name_for_one_file(project: Path) -> None:
     result = CliRunner().invoke(cli, ["--config", "config.toml", "sources", "add", "again", "link.jsonl"])
-    assert result.exit_code == 1
+    assert result.exit_code == ExitStatus.CONFIG
     assert "source 'posts'" in result.stderr and "already reads" in result.stderr
     assert "again" not in (project / "config.toml").read_text()
 
@@ -89,7 +90,7 @@ def test_two_config_entries_for_one_file_store_it_once(project: Path) -> None:
     with (project / "config.toml").open("a", encoding="utf-8") as f:
         f.write('\n[[sources]]\nname = "twin"\nkind = "jsonl"\nlocation = "link.jsonl"\n')
     result = CliRunner().invoke(cli, ["--config", "config.toml", "ingest", "--json"])
-    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.exit_code == ExitStatus.FAILED and "Traceback" not in result.output
     twin = json.loads(result.stdout)["sources"][1]
     assert twin["status"] == "error" and "like source 'posts'" in twin["error"]
     assert stored(project) == (["posts"], N, N)

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from monitor.alerts.channels import JsonlChannel, alert_payload
-from monitor.errors import ChannelError, ConfigError
+from monitor.errors import ChannelError, ConfigError, ExitStatus
 from monitor.settings import load_settings
 from monitor.store.engine import ensure_schema, make_engine
 
@@ -49,8 +49,8 @@ def snapshot(home: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in (home / "config.toml", home / "emomon.db", home / "emomon.db-wal")}
 
 
-def one_line(done: subprocess.CompletedProcess[str]) -> str:
-    assert done.returncode == 1, done.stdout + done.stderr
+def one_line(done: subprocess.CompletedProcess[str], code: int = ExitStatus.ERROR) -> str:
+    assert done.returncode == code, done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: "), done.stderr
@@ -72,7 +72,7 @@ def test_the_file_channel_cannot_be_the_config_or_the_database_through_a_symlink
                        (make_link(home, "symlink", "emomon.db-wal"), "a journal file of the database")):
         write_config(home, path)
         before = snapshot(home)
-        line = one_line(emomon(home, "--config", "config.toml", "run", "--stage", "alerts"))
+        line = one_line(emomon(home, "--config", "config.toml", "run", "--stage", "alerts"), ExitStatus.CONFIG)
         assert f"[channels.file] path = '{home / path}' is {what}" in line and "name another file" in line, line
         assert snapshot(home) == before
 
@@ -101,7 +101,7 @@ def test_every_name_of_a_protected_file_is_refused_at_load(home: Path, target: s
 def test_the_scheduled_report_cannot_be_the_database(home: Path, emomon: Emomon) -> None:
     write_config(home, "alerts.jsonl", '\n[schedule]\nreport_output = "emomon.db"\n')
     before = snapshot(home)
-    line = one_line(emomon(home, "--config", "config.toml", "alerts", "list"))
+    line = one_line(emomon(home, "--config", "config.toml", "alerts", "list"), ExitStatus.CONFIG)
     assert "[schedule] report_output" in line and "the database" in line, line
     assert snapshot(home) == before
 

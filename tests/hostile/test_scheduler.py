@@ -18,6 +18,8 @@ from pathlib import Path
 
 from hostile.conftest import EMOMON
 
+from monitor.errors import ExitStatus
+
 NEVER = "0 0 1 1 *"  # every stage once a year, on 1 January: nothing runs during the test
 
 
@@ -62,7 +64,7 @@ def test_a_second_scheduler_on_the_same_database_is_refused(tmp_path: Path, db_u
                                 env={**os.environ, "EMOMON_DATABASE_URL": db_url},
                                 capture_output=True, text=True, timeout=120, check=False)
         assert time.monotonic() - t0 < 60  # at once, not after a lock timeout
-        assert second.returncode == 1, second.stdout + second.stderr
+        assert second.returncode == ExitStatus.LOCKED, second.stdout + second.stderr  # already running
         assert "Traceback" not in second.stdout + second.stderr
         lines = second.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("Error: another emomon schedule already runs"), second.stderr

@@ -20,9 +20,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hostile.conftest import config_here
 from hostile.loopback import Answer, Loopback, loopback
 
 from monitor.clock import utcnow
+from monitor.errors import ExitStatus
 from monitor.redact import redact, redact_url
 from monitor.store.engine import ensure_schema, make_engine, session_scope
 from monitor.store.schema import Author, Post, Score, Source
@@ -90,14 +92,15 @@ def test_a_missing_driver_error_does_not_print_the_database_password(tmp_path: P
     for result in (emomon(tmp_path, "--db", url, "sources", "list"),
                    emomon(tmp_path, "sources", "list"),  # from ./config.toml
                    emomon(tmp_path, "-v", "sources", "list", env={"EMOMON_DATABASE_URL": url})):
-        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert result.returncode == ExitStatus.CONFIG and "Traceback" not in result.stderr
         assert "needs the driver" in result.stderr and "bob" not in result.stderr
         assert_secret_free(result.stderr, result.stdout)
 
 
 def test_an_invalid_database_url_does_not_print_the_password(tmp_path: Path) -> None:
+    config_here(tmp_path)
     result = emomon(tmp_path, "--db", f"postgresql://bob:{PASSWORD}@db:notaport/x", "sources", "list")
-    assert result.returncode == 1 and "Traceback" not in result.stderr and "[database] url" in result.stderr
+    assert result.returncode == ExitStatus.CONFIG and "Traceback" not in result.stderr and "[database] url" in result.stderr
     assert_secret_free(result.stderr, result.stdout)
 
 
@@ -149,7 +152,7 @@ def test_a_failing_webhook_with_credentials_and_a_token_keeps_both_secret(tmp_pa
                emomon(tmp_path, "-v", "run", "--stage", "alerts", "--json")]
     assert len(server.received) >= 2  # the webhook was really called (and failed)
     for result in results:
-        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert result.returncode == ExitStatus.FAILED and "Traceback" not in result.stderr
         assert "HTTP 500" in result.stderr + result.stdout
         assert "127.0.0.1" in result.stderr + result.stdout  # the webhook is still named
         assert_secret_free(result.stderr, result.stdout)
@@ -180,7 +183,7 @@ def test_a_failing_feed_with_a_token_keeps_it_secret(tmp_path: Path, server: Loo
                emomon(tmp_path, "sources", "list"), emomon(tmp_path, "sources", "list", "--json")]
     assert server.received, "the feed was really fetched"
     ingest, ingest_json = results[0], results[1]
-    assert ingest.returncode == 1 and "Traceback" not in ingest.stderr
+    assert ingest.returncode == ExitStatus.FAILED and "Traceback" not in ingest.stderr
     assert "HTTP 500" in ingest.stderr + ingest.stdout
     sources = json.loads(results[3].stdout)["sources"]
     assert sources[0]["location"].endswith("token=***")

@@ -17,6 +17,7 @@ from hostile.loopback import Answer, Loopback, loopback
 from sqlalchemy import select
 
 from monitor.cli import cli
+from monitor.errors import ExitStatus
 from monitor.ingest.feeds import MAX_RETRY_AFTER, read_feed
 from monitor.retry_after import retry_after_delay
 from monitor.settings import load_settings
@@ -135,7 +136,7 @@ def test_hostile_sources_first_do_not_stop_the_good_one(tmp_path: Path, server: 
         location = "{good}"
     """))
     result = CliRunner().invoke(cli, ["--config", str(cfg), "ingest", "--json"])
-    assert result.exit_code == 1
+    assert result.exit_code == ExitStatus.FAILED
     assert "Traceback" not in result.output
     by_name = {s["name"]: s for s in json.loads(result.stdout)["sources"]}
     assert by_name["good"]["inserted"] == 2 and by_name["good"]["status"] == "ok"

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import torch
+from hostile.conftest import config_here
 from tiny_model import build_tiny_model
 
 from monitor.errors import ModelNotFound
@@ -67,6 +68,7 @@ def test_flipped_weight_bytes_are_refused_naming_the_file(tampered: Path) -> Non
 
 def test_the_cli_prints_one_line_and_no_traceback(tampered: Path, tmp_path: Path) -> None:
     emomon = Path(sys.executable).with_name("emomon")
+    config_here(tmp_path)
     out = subprocess.run([str(emomon), "predict", "i feel sad", "--model", str(tampered)],
                          capture_output=True, text=True, cwd=tmp_path, timeout=300, check=False)
     assert out.returncode != 0
@@ -272,6 +274,7 @@ def test_window_zero_is_refused_at_once(tmp_path: Path, tiny: Path) -> None:
     """``"window": 0`` looped for ever, growing 100 MB/s; now one line, before any post is read."""
     _with_window(tiny, 0)
     emomon = Path(sys.executable).with_name("emomon")
+    config_here(tmp_path)
     out = subprocess.run([str(emomon), "predict", "i feel sad today " * 40, "--model", str(tiny)],
                          capture_output=True, text=True, cwd=tmp_path, timeout=120, check=False)
     lines = [line for line in out.stderr.splitlines() if line.strip()]

@@ -1,4 +1,4 @@
-"""Ingest diagnostics: a text column that never matches is a warning naming it and the file's columns."""
+"""Ingest diagnostics: a text column that never matches fails the source, naming it and the file's columns."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ import pytest
 from click.testing import CliRunner
 
 from monitor.cli import cli
+from monitor.errors import ExitStatus
 
 
-def _ingest(tmp_path: Path, path: Path, *extra: str) -> dict:
+def _ingest(tmp_path: Path, path: Path, *extra: str, status: int = ExitStatus.OK) -> dict:
     result = CliRunner().invoke(cli, ["--db", f"sqlite:///{tmp_path / 'e.db'}", "ingest", str(path), *extra, "--json"])
-    assert result.exit_code == 0, result.output
-    return json.loads(result.output)
+    assert result.exit_code == status, result.output
+    return json.loads(result.stdout)
 
 
 @pytest.mark.parametrize("kind", ["csv", "jsonl"])
@@ -26,11 +27,10 @@ def test_a_text_column_that_never_matches_names_the_file_columns(tmp_path: Path,
                         encoding="utf-8")
     else:
         path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    (source,) = _ingest(tmp_path, path)["sources"]
-    assert source["rejected"] == 3
-    (warning,) = source["warnings"]
-    assert "column 'text' matched nothing; the file has the columns post_id, body, user" in warning
-    assert "--column text=NAME" in warning
+    (source,) = _ingest(tmp_path, path, status=ExitStatus.FAILED)["sources"]
+    assert (source["rejected"], source["status"], source["warnings"]) == (3, "error", [])
+    assert "column 'text' matched nothing; the file has the columns post_id, body, user" in source["error"]
+    assert "--column text=NAME" in source["error"]
 
 
 def test_no_warning_when_some_records_have_text(tmp_path: Path) -> None:
