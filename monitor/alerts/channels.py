@@ -27,7 +27,7 @@ from rich.table import Table
 from monitor.alerts.evidence import explain
 from monitor.clock import utcnow
 from monitor.deadline import Deadline, http_client
-from monitor.errors import ChannelError, ConfigError
+from monitor.errors import ChannelError, ConfigError, EmomonError
 from monitor.failures import summary
 from monitor.redact import redact, redact_url
 from monitor.retry_after import retry_after_delay
@@ -143,27 +143,29 @@ def without_text(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 class JsonlChannel:
     """Append one JSON object a line to a file (created with its folder if needed), without post
-    text even when ``[alerts] excerpt = true`` (:func:`without_text`)."""
+    text even when ``[alerts] excerpt = true`` (:func:`without_text`).
+
+    The file is never one of ``protected`` (the config file, the database, the model directory:
+    :meth:`monitor.settings.Settings.protected_paths`), checked on the file opened.
+    """
 
     name = "file"
     per_alert = False
     budgeted = False
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, protected: Mapping[Path, str] | None = None) -> None:
         self.path = path
+        self.protected = dict(protected or {})
 
     def send(self, payloads: Sequence[Mapping[str, Any]], *, budget: Budget | None = None) -> None:
         """Append the payloads and flush them to disk."""
+        from monitor.safe_write import append_text
+
+        text = "".join(json.dumps(without_text(p), ensure_ascii=False, sort_keys=True) + "\n" for p in payloads)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as fh:
-                for p in payloads:
-                    fh.write(json.dumps(without_text(p), ensure_ascii=False, sort_keys=True) + "\n")
-        except OSError as exc:
-            raise ChannelError(
-                f"cannot append alerts to {str(self.path)!r}: {exc.strerror or exc}; "
-                "fix channels.file.path"
-            ) from exc
+            append_text(self.path, text, protected=self.protected)
+        except EmomonError as exc:
+            raise ChannelError(f"{exc} (channels.file.path)") from exc
 
 
 class WebhookChannel:
@@ -405,7 +407,7 @@ def build_channels(
         if name == "terminal":
             out.append(TerminalChannel(console))
         elif name == "file":
-            out.append(JsonlChannel(settings.channels.file.path))
+            out.append(JsonlChannel(settings.channels.file.path, settings.protected_paths()))
         elif name == "webhook":
             out.append(WebhookChannel.from_settings(settings.channels.webhook, env))
         elif name == "email":
