@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -31,7 +30,6 @@ from monitor.store.runs import close_interrupted_runs
 from monitor.store.schema import Alert, Author, Post, Run, Source
 
 ROOT = Path(__file__).resolve().parent.parent
-HAS_SCORE = importlib.util.find_spec("monitor.score.stage") is not None
 
 
 def settings_for(tmp_path: Path, extra: str = "") -> Settings:
@@ -78,7 +76,7 @@ def test_alerts_stage_stores_delivers_and_records_a_run(
         since = kw.get("since")
         return frame if since is None else frame.filter(pl.col("created_at") >= since)
 
-    monkeypatch.setattr(score_store, "read_scores", read_scores, raising=False)
+    monkeypatch.setattr(score_store, "read_scores", read_scores)
     console = Console(width=80, record=True)
     now = frame["created_at"].max() + timedelta(days=1)  # the run's clock anchors the window
     result = alerts_stage(engine, settings, console=console, env={}, now=now)
@@ -117,8 +115,7 @@ def test_excerpt_only_when_switched_on_and_never_in_the_file(tmp_path: Path, mon
             s.add(Post(id=r["post_id"], source_id=src.id, external_id=str(r["post_id"]),
                        author_id=None, created_at=r["created_at"], text="a long invented text",
                        content_hash="h", ingested_at=T0))
-    monkeypatch.setattr(score_store, "read_scores", lambda session, **kw: score_frame(rows),
-                        raising=False)
+    monkeypatch.setattr(score_store, "read_scores", lambda session, **kw: score_frame(rows))
     alerts_stage(engine, settings, console=Console(), env={})
     with session_scope(engine) as s:  # what webhook and e-mail send
         sent = alert_payloads(s, s.scalars(select(Alert)).all(), settings)
@@ -183,8 +180,6 @@ def test_a_killed_runs_row_is_closed_by_the_next_run(tmp_path: Path) -> None:
     assert close_interrupted_runs(engine) == 0  # nothing left running
 
 
-@pytest.mark.skipif(not HAS_SCORE, reason="monitor.score.stage (the score stage) is not in this "
-                                          "checkout yet; `emomon run` needs it end to end")
 @pytest.mark.slow
 def test_emomon_run_end_to_end_on_the_examples(tmp_path: Path) -> None:
     from tiny_model import build_tiny_model
