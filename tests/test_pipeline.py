@@ -187,7 +187,7 @@ def test_emomon_run_end_to_end_on_the_examples(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
     model = build_tiny_model(tmp_path / "model")
     text = (ROOT / "config.toml").read_text(encoding="utf-8")
-    text = text.replace('path = "models/emomon-mtl-v2"', f'path = "{model}"')
+    text = text.replace('path = "models/emomon-mtl-v3"', f'path = "{model}"')
     (tmp_path / "config.toml").write_text(text, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("EMOMON_")}
     result = CliRunner(env=env).invoke(

@@ -252,7 +252,7 @@ def model_option(func: F) -> F:
     """The shared ``--model`` option (a model directory instead of [model] path)."""
     return click.option(
         "--model", "model", type=click.Path(file_okay=False, path_type=Path), default=None,
-        help="Model directory (default [model] path). Example: --model models/emomon-mtl-v2",
+        help="Model directory (default [model] path). Example: --model models/emomon-mtl-v3",
     )(func)
 
 

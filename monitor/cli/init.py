@@ -22,7 +22,7 @@ def default_config_text() -> str:
 
 
 def find_model(relative: str) -> Path | None:
-    """The shipped model directory ``relative`` (e.g. ``models/emomon-mtl-v2``), if it is here.
+    """The shipped model directory ``relative`` (e.g. ``models/emomon-mtl-v3``), if it is here.
 
     Looked for beside the package (a clone or an editable install) and in the current directory.
     """
@@ -51,7 +51,7 @@ def init_config_text(model: Path | None) -> tuple[str, str]:
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
 @click.option("--model", "model", type=click.Path(file_okay=False, exists=True, path_type=Path),
               default=None, help="Model directory to configure (default: the shipped model, if "
-                                 "found). Example: --model /opt/emomon/models/emomon-mtl-v2")
+                                 "found). Example: --model /opt/emomon/models/emomon-mtl-v3")
 @pass_app_without_config
 def init_cmd(app: AppContext, directory: Path, model: Path | None) -> None:
     """Start a new emomon directory: a commented config.toml, the database, the next steps.
@@ -75,7 +75,7 @@ def init_cmd(app: AppContext, directory: Path, model: Path | None) -> None:
         from monitor.safe_text import text as safe_text
 
         app.log(safe_text((f"no model found at {model_at}", "yellow"), f": set [model] path in {config} to "
-                          "your emomon-mtl-v2 directory (or rerun with --model DIR)"))
+                          "your emomon-mtl-v3 directory (or rerun with --model DIR)"))
     flag = "" if directory.resolve() == Path.cwd().resolve() else f" --config {config}"
     click.echo(f"wrote {config} and created the database {settings.database.url}")
     click.echo("next:")

@@ -64,7 +64,7 @@ DEFAULT_TASK_PROBS = "goemotions=0.45,carer=0.4,big5=0.15"
 
 
 @click.command()
-@click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/emomon-mtl-v2"),
+@click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/emomon-mtl-v3"),
               show_default=True, help="Where checkpoints and logs go. Example: --run-dir ~/emomon-runs/v1")
 @click.option("--resume", is_flag=True, help="Continue the checkpoint in --run-dir. Example: --resume")
 @click.option("--encoder", type=click.Path(file_okay=False, path_type=Path), default=None,

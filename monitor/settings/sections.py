@@ -133,7 +133,7 @@ class PrivacySettings(Table):
 class ModelSettings(Table):
     """[model]: the trained model directory and the training datasets (relative to the config file)."""
 
-    path: str = "models/emomon-mtl-v2"
+    path: str = "models/emomon-mtl-v3"
     datasets: str = "../shared/datasets"
 
 

@@ -25,7 +25,7 @@ def test_init_writes_the_commented_default_with_the_shipped_model_and_creates_th
     assert text.startswith("# emomon configuration") and text.count("\n#") > 50  # comments kept
     model = tomllib.loads(text)["model"]["path"]
     assert Path(model).is_absolute() and (Path(model) / "model.safetensors").is_file()
-    assert Path(model).resolve() == (REPO / "models" / "emomon-mtl-v2").resolve()
+    assert Path(model).resolve() == (REPO / "models" / "emomon-mtl-v3").resolve()
     settings = load_settings(config, {})
     assert settings.database.url == f"sqlite:///{target / 'emomon.db'}"
     assert "posts" in inspect(make_engine(settings.database.url)).get_table_names()
@@ -46,7 +46,7 @@ def test_init_never_overwrites_a_config(tmp_path: Path) -> None:
 
 
 def test_init_with_a_model_directory_names_it(tmp_path: Path) -> None:
-    model = REPO / "models" / "emomon-mtl-v2"
+    model = REPO / "models" / "emomon-mtl-v3"
     result = CliRunner().invoke(cli, ["init", str(tmp_path), "--model", str(model)])
     assert result.exit_code == 0, result.output
     assert load_settings(tmp_path / "config.toml", {}).model.path == str(model.resolve())
