@@ -159,7 +159,8 @@ def score_frame(authors: list[Author], scores: dict[str, np.ndarray]) -> pl.Data
 def naive_alerts(frame: pl.DataFrame, threshold: float) -> dict[str, list[int]]:
     """Naive rule: every post with index >= threshold is an alert (1-based post positions)."""
     f = frame.sort("author", "created_at", "post_id").with_columns(
-        pl.int_range(1, pl.len() + 1).over("author").alias("seq"))
+        pl.int_range(1, pl.len() + 1).over("author").alias("seq")
+    )
     hits = f.filter(pl.col("depression_index") >= threshold)
     out: dict[str, list[int]] = {}
     for name, seq in hits.select("author", "seq").iter_rows():
@@ -167,8 +168,7 @@ def naive_alerts(frame: pl.DataFrame, threshold: float) -> dict[str, list[int]]:
     return out
 
 
-def rule_alerts(frame: pl.DataFrame, rules: AlertRules, prior: float,
-                min_std: float) -> dict[str, list[int]]:
+def rule_alerts(frame: pl.DataFrame, rules: AlertRules, prior: float, min_std: float) -> dict[str, list[int]]:
     """Trigger positions of the configured rules (one entry per alert after cooldowns)."""
     out: dict[str, list[int]] = {}
     for c in alerts.evaluate(frame, rules, prior_posts=prior, min_std=min_std):
@@ -201,8 +201,9 @@ def measure(authors: list[Author], fired: dict[str, list[int]]) -> dict[str, flo
     }
 
 
-def build_and_score(args: argparse.Namespace, split: str
-                    ) -> tuple[list[Author], pl.DataFrame, str, dict[str, np.ndarray]]:
+def build_and_score(
+    args: argparse.Namespace, split: str
+) -> tuple[list[Author], pl.DataFrame, str, dict[str, np.ndarray]]:
     """Streams from one CARER split, scored with the model: (authors, score frame, summary,
     the per-sentence scores with each sentence's ``negative`` label)."""
     texts, labels = load_carer(args.datasets, split)
@@ -217,9 +218,11 @@ def build_and_score(args: argparse.Namespace, split: str
         a.texts = [int(remap[x]) for x in a.texts]
     frame = score_frame(authors, scored)
     shifted = sum(a.change is not None for a in authors)
-    summary = (f"{split}: model {scored['version'][0]}; {len(used)} distinct CARER {split} "
-               f"sentences scored in {time.perf_counter() - t0:.1f}s; {len(authors)} authors "
-               f"({shifted} shifted), {frame.height} posts over {args.days} days")
+    summary = (
+        f"{split}: model {scored['version'][0]}; {len(used)} distinct CARER {split} "
+        f"sentences scored in {time.perf_counter() - t0:.1f}s; {len(authors)} authors "
+        f"({shifted} shifted), {frame.height} posts over {args.days} days"
+    )
     return authors, frame, summary, scored
 
 
@@ -229,8 +232,9 @@ def _logit_bins(scores: dict[str, np.ndarray], edges: np.ndarray) -> np.ndarray:
     return np.clip(np.searchsorted(edges, np.log(p / (1 - p)), side="right") - 1, 0, len(edges) - 2)
 
 
-def fit_llr(scores: dict[str, np.ndarray], base_rate: float, shift_rate: float,
-            bins: int = 40) -> tuple[np.ndarray, np.ndarray]:
+def fit_llr(
+    scores: dict[str, np.ndarray], base_rate: float, shift_rate: float, bins: int = 40
+) -> tuple[np.ndarray, np.ndarray]:
     """The oracle's per-post evidence: log-likelihood ratio of "shifted" against "steady" for a
     post's index, ``log((s f_neg + (1-s) f_other) / (b f_neg + (1-b) f_other))``, from
     histograms of the index of labelled sentences (logit scale, quantile bins, add-one
@@ -242,8 +246,7 @@ def fit_llr(scores: dict[str, np.ndarray], base_rate: float, shift_rate: float,
     neg = scores["negative"]
     f_neg = (np.bincount(which[neg], minlength=bins) + 1) / (neg.sum() + bins)
     f_other = (np.bincount(which[~neg], minlength=bins) + 1) / ((~neg).sum() + bins)
-    llr = np.log((shift_rate * f_neg + (1 - shift_rate) * f_other)
-                 / (base_rate * f_neg + (1 - base_rate) * f_other))
+    llr = np.log((shift_rate * f_neg + (1 - shift_rate) * f_other) / (base_rate * f_neg + (1 - base_rate) * f_other))
     return edges, llr
 
 
@@ -253,8 +256,9 @@ def oracle_evidence(scores: dict[str, np.ndarray], model: tuple[np.ndarray, np.n
     return llr[_logit_bins(scores, edges)]
 
 
-def oracle_alerts(authors: list[Author], evidence: np.ndarray, h: float,
-                  cooldown: timedelta = timedelta(hours=168)) -> dict[str, list[int]]:
+def oracle_alerts(
+    authors: list[Author], evidence: np.ndarray, h: float, cooldown: timedelta = timedelta(hours=168)
+) -> dict[str, list[int]]:
     """An LLR CUSUM (Page 1954) that knows how the streams were made: the base and shifted
     shares of sad/fearful posts and the index distribution of each kind (:func:`fit_llr`).
     For a known change this is the optimal detector (Lorden 1971, Moustakides 1986): no rule
@@ -284,8 +288,14 @@ def tune_oracle(authors: list[Author], evidence: np.ndarray) -> float:
     return best[1] if best is not None else 9.0
 
 
-def tune_naive(authors: list[Author], frame: pl.DataFrame, *, max_delay: float | None = None,
-               min_detection: float = 0.0, max_false: float | None = None) -> float:
+def tune_naive(
+    authors: list[Author],
+    frame: pl.DataFrame,
+    *,
+    max_delay: float | None = None,
+    min_detection: float = 0.0,
+    max_false: float | None = None,
+) -> float:
     """A naive threshold chosen on (validation) streams.
 
     With ``max_delay``: the fewest false alerts among thresholds reaching ``min_detection`` and
@@ -324,16 +334,18 @@ def main() -> None:
     p.add_argument("--shifted-share", type=float, default=0.25)
     p.add_argument("--days", type=int, default=90)
     p.add_argument("--posts-per-day", type=float, default=1.5)
-    p.add_argument("--base-rate", type=float, default=0.10,
-                   help="share of sadness/fear posts of steady authors")
-    p.add_argument("--shift-rate", type=float, default=0.70,
-                   help="share of sadness/fear posts after the change")
-    p.add_argument("--min-before", type=int, default=20,
-                   help="posts before the change, at least (when the stream is long enough)")
+    p.add_argument("--base-rate", type=float, default=0.10, help="share of sadness/fear posts of steady authors")
+    p.add_argument("--shift-rate", type=float, default=0.70, help="share of sadness/fear posts after the change")
+    p.add_argument(
+        "--min-before", type=int, default=20, help="posts before the change, at least (when the stream is long enough)"
+    )
     p.add_argument("--seed", type=int, default=13)
-    p.add_argument("--split", choices=["validation", "test"], default="test",
-                   help="CARER split the reported streams come from: tune rules on validation, "
-                        "report on test")
+    p.add_argument(
+        "--split",
+        choices=["validation", "test"],
+        default="test",
+        help="CARER split the reported streams come from: tune rules on validation, report on test",
+    )
     args = p.parse_args()
 
     settings = load_settings(args.config, {})
@@ -345,28 +357,34 @@ def main() -> None:
         authors, frame, summary, scores = build_and_score(args, args.split)
     print(summary)
     print(f"base rate {args.base_rate:.0%} sadness/fear, after the change {args.shift_rate:.0%}")
-    naive_tuned = tune_naive(val_authors, val_frame, max_delay=TARGET_DELAY,
-                             min_detection=TARGET_DETECTION)
+    naive_tuned = tune_naive(val_authors, val_frame, max_delay=TARGET_DELAY, min_detection=TARGET_DETECTION)
     naive_budget = tune_naive(val_authors, val_frame, max_false=TARGET_FALSE)
-    print(f"naive thresholds tuned on validation streams: {naive_tuned:.4f} (fewest false alerts "
-          f"with detection >= {TARGET_DETECTION:.0%} and median delay <= {TARGET_DELAY:g} posts), "
-          f"{naive_budget:.4f} (best detection within {TARGET_FALSE:g} false alert per 1,000 "
-          "author-days)")
+    print(
+        f"naive thresholds tuned on validation streams: {naive_tuned:.4f} (fewest false alerts "
+        f"with detection >= {TARGET_DETECTION:.0%} and median delay <= {TARGET_DELAY:g} posts), "
+        f"{naive_budget:.4f} (best detection within {TARGET_FALSE:g} false alert per 1,000 "
+        "author-days)"
+    )
     tr = settings.trends
-    off = AlertRules(level=rules.level.model_copy(update={"enabled": False}),
-                     rise=rules.rise.model_copy(update={"enabled": False}),
-                     burst=rules.burst.model_copy(update={"enabled": False}),
-                     source_shift=SourceShiftRule(enabled=False))
+    off = AlertRules(
+        level=rules.level.model_copy(update={"enabled": False}),
+        rise=rules.rise.model_copy(update={"enabled": False}),
+        burst=rules.burst.model_copy(update={"enabled": False}),
+        source_shift=SourceShiftRule(enabled=False),
+    )
     ours_name = "emomon rules (level+rise+burst)"
     naive_name = f"naive, tuned: any post >= {naive_tuned:.4f}"
     detectors = {
         ours_name: rule_alerts(frame, rules, tr.baseline_prior_posts, tr.min_std),
-        "  level only": rule_alerts(frame, off.model_copy(update={"level": rules.level}),
-                                    tr.baseline_prior_posts, tr.min_std),
-        "  rise only": rule_alerts(frame, off.model_copy(update={"rise": rules.rise}),
-                                   tr.baseline_prior_posts, tr.min_std),
-        "  burst only": rule_alerts(frame, off.model_copy(update={"burst": rules.burst}),
-                                    tr.baseline_prior_posts, tr.min_std),
+        "  level only": rule_alerts(
+            frame, off.model_copy(update={"level": rules.level}), tr.baseline_prior_posts, tr.min_std
+        ),
+        "  rise only": rule_alerts(
+            frame, off.model_copy(update={"rise": rules.rise}), tr.baseline_prior_posts, tr.min_std
+        ),
+        "  burst only": rule_alerts(
+            frame, off.model_copy(update={"burst": rules.burst}), tr.baseline_prior_posts, tr.min_std
+        ),
         naive_name: naive_alerts(frame, naive_tuned),
         f"naive, false budget: >= {naive_budget:.4f}": naive_alerts(frame, naive_budget),
     }
@@ -376,38 +394,47 @@ def main() -> None:
     oracle = fit_llr(val_scores, args.base_rate, args.shift_rate)
     oracle_h = tune_oracle(val_authors, oracle_evidence(val_scores, oracle))
     evidence = oracle_evidence(scores, oracle)
-    print(f"oracle LLR CUSUM (knows the stream model; a bound, not a rule): h = {oracle_h:.1f}, "
-          f"the lowest delay within {TARGET_FALSE:g} false alert per 1,000 author-days on validation")
+    print(
+        f"oracle LLR CUSUM (knows the stream model; a bound, not a rule): h = {oracle_h:.1f}, "
+        f"the lowest delay within {TARGET_FALSE:g} false alert per 1,000 author-days on validation"
+    )
     for h in (oracle_h - 0.5, oracle_h, oracle_h + 0.5):
         detectors[f"oracle CUSUM, h = {h:.1f}"] = oracle_alerts(authors, evidence, h)
-    print(f"\n{'detector':40} {'detection':>9} {'median delay':>13} {'mean delay':>11} "
-          f"{'false/1k author-days':>21}")
+    print(f"\n{'detector':40} {'detection':>9} {'median delay':>13} {'mean delay':>11} {'false/1k author-days':>21}")
     results = {}
     for name, fired in detectors.items():
         m = measure(authors, fired)
         results[name] = m
-        print(f"{name:40} {m['detection']:>9.1%} {m['median_delay']:>7.1f} posts "
-              f"{m['mean_delay']:>11.2f} {m['false_per_1000_days']:>21.2f}")
+        print(
+            f"{name:40} {m['detection']:>9.1%} {m['median_delay']:>7.1f} posts "
+            f"{m['mean_delay']:>11.2f} {m['false_per_1000_days']:>21.2f}"
+        )
     ours = results[ours_name]
-    print(f"\ntargets: detection >= {TARGET_DETECTION:.0%}, median delay <= {TARGET_DELAY:g} "
-          f"posts, <= {TARGET_FALSE:g} false alert per 1,000 author-days, better than the naive "
-          "rule on all three")
+    print(
+        f"\ntargets: detection >= {TARGET_DETECTION:.0%}, median delay <= {TARGET_DELAY:g} "
+        f"posts, <= {TARGET_FALSE:g} false alert per 1,000 author-days, better than the naive "
+        "rule on all three"
+    )
     checks = {
         f"detection >= {TARGET_DETECTION:.0%}": ours["detection"] >= TARGET_DETECTION,
         f"median delay <= {TARGET_DELAY:g}": ours["median_delay"] <= TARGET_DELAY,
         f"false <= {TARGET_FALSE:g}/1k days": ours["false_per_1000_days"] <= TARGET_FALSE,
     }
     print("  ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in checks.items()))
-    for label, name in (("naive tuned to the delay target", naive_name),
-                        ("naive tuned to the false-alert budget",
-                         f"naive, false budget: >= {naive_budget:.4f}")):
-        print(f"against the {label}: " + "  ".join(
-            f"{axis} {verdict}" for axis, verdict in compare(ours, results[name]).items()))
+    for label, name in (
+        ("naive tuned to the delay target", naive_name),
+        ("naive tuned to the false-alert budget", f"naive, false budget: >= {naive_budget:.4f}"),
+    ):
+        print(
+            f"against the {label}: "
+            + "  ".join(f"{axis} {verdict}" for axis, verdict in compare(ours, results[name]).items())
+        )
 
 
 def compare(ours: dict[str, float], naive: dict[str, float]) -> dict[str, str]:
     """Per axis, whether emomon is "better", "tied" or "WORSE" than a naive detector (a naive
     rule that never fires has no delay, which any measured delay beats)."""
+
     def verdict(a: float, b: float, higher_is_better: bool) -> str:
         if math.isnan(b):
             return "better"

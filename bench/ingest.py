@@ -27,20 +27,29 @@ from monitor.store.engine import ensure_schema, make_engine
 def write_posts(path: Path, n: int) -> None:
     with path.open("w", encoding="utf-8") as fh:
         for i in range(n):
-            fh.write(json.dumps({
-                "id": f"p{i}",
-                "text": f"Post {i}: some days are harder than others, but today felt a little lighter.",
-                "author": f"user{i % 5000}",
-                "created_at": f"2025-03-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:00Z",
-            }) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "id": f"p{i}",
+                        "text": f"Post {i}: some days are harder than others, but today felt a little lighter.",
+                        "author": f"user{i % 5000}",
+                        "created_at": f"2025-03-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:00Z",
+                    }
+                )
+                + "\n"
+            )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--posts", type=int, default=200_000)
     parser.add_argument("--batch-size", type=int, default=2000)
-    parser.add_argument("--db", default=None, metavar="URL",
-                        help="another (empty) database to ingest the same posts into, e.g. PostgreSQL")
+    parser.add_argument(
+        "--db",
+        default=None,
+        metavar="URL",
+        help="another (empty) database to ingest the same posts into, e.g. PostgreSQL",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -48,8 +57,7 @@ def main() -> None:
         write_posts(source, args.posts)
 
         url = f"sqlite:///{work / 'emomon.db'}"
-        settings = load_settings(None, {"EMOMON_DATABASE_URL": url,
-                                        "EMOMON_INGEST_BATCH_SIZE": str(args.batch_size)})
+        settings = load_settings(None, {"EMOMON_DATABASE_URL": url, "EMOMON_INGEST_BATCH_SIZE": str(args.batch_size)})
         engine = make_engine(url)
         ensure_schema(engine)
         started = time.perf_counter()
@@ -62,7 +70,8 @@ def main() -> None:
         with sqlite3.connect(work / "emomon.db") as con:
             rows = con.execute(
                 "select source_id, external_id, author_id, created_at, text, url, language, "
-                "content_hash, ingested_at from posts order by id").fetchall()
+                "content_hash, ingested_at from posts order by id"
+            ).fetchall()
         floor_url = f"sqlite:///{work / 'floor.db'}"
         floor_engine = make_engine(floor_url)
         ensure_schema(floor_engine)
@@ -71,11 +80,15 @@ def main() -> None:
         con.execute("pragma journal_mode=wal")
         con.execute("pragma synchronous=normal")
         con.execute("pragma foreign_keys=off")
-        con.execute("insert into sources (id, name, kind, location, paused, created_at) "
-                    "values (1, 's', 'jsonl', 'x', 0, '2025-01-01 00:00:00')")
+        con.execute(
+            "insert into sources (id, name, kind, location, paused, created_at) "
+            "values (1, 's', 'jsonl', 'x', 0, '2025-01-01 00:00:00')"
+        )
         con.commit()
-        sql = ("insert into posts (source_id, external_id, author_id, created_at, text, url, language, "
-               "content_hash, ingested_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        sql = (
+            "insert into posts (source_id, external_id, author_id, created_at, text, url, language, "
+            "content_hash, ingested_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        )
         started = time.perf_counter()
         for start in range(0, len(rows), args.batch_size):
             with con:
@@ -86,14 +99,18 @@ def main() -> None:
 
     emomon_rate, floor_rate = args.posts / emomon_s, args.posts / floor_s
     print(f"posts: {args.posts}, batch size: {args.batch_size}")
-    print(f"emomon ingest (read JSONL, clean, hash, account, authors, store): "
-          f"{emomon_rate:,.0f} posts/s ({emomon_s:.2f} s)")
+    print(
+        f"emomon ingest (read JSONL, clean, hash, account, authors, store): "
+        f"{emomon_rate:,.0f} posts/s ({emomon_s:.2f} s)"
+    )
     print(f"floor (sqlite3 executemany of the same rows): {floor_rate:,.0f} posts/s ({floor_s:.2f} s)")
     print(f"ratio: {emomon_rate / floor_rate:.2f}x (target >= 0.50x)")
     if other_s is not None:
         other_rate = args.posts / other_s
-        print(f"emomon ingest into {make_engine(args.db).url.get_backend_name()} ({args.db.split('@')[-1]}): "
-              f"{other_rate:,.0f} posts/s ({other_s:.2f} s), {other_rate / emomon_rate:.2f}x SQLite's")
+        print(
+            f"emomon ingest into {make_engine(args.db).url.get_backend_name()} ({args.db.split('@')[-1]}): "
+            f"{other_rate:,.0f} posts/s ({other_s:.2f} s), {other_rate / emomon_rate:.2f}x SQLite's"
+        )
 
 
 def timed_ingest(url: str, source: Path, args: argparse.Namespace) -> float:

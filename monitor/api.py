@@ -63,8 +63,14 @@ class Emomon:
         >>> em.scores(since="2025-01-01").head()  # doctest: +SKIP
     """
 
-    def __init__(self, config: Settings | str | os.PathLike[str] | None = None, *, database: str | None = None,
-                 env: Mapping[str, str] | None = None, engine: Engine | None = None) -> None:
+    def __init__(
+        self,
+        config: Settings | str | os.PathLike[str] | None = None,
+        *,
+        database: str | None = None,
+        env: Mapping[str, str] | None = None,
+        engine: Engine | None = None,
+    ) -> None:
         self._env: Mapping[str, str] = os.environ if env is None else env
         self._settings = _load(config, database, self._env)
         self._engine: Engine | None = engine
@@ -117,12 +123,14 @@ class Emomon:
         if key not in self._predictors:
             from monitor.model.configured import load_predictor
 
-            self._predictors[key] = load_predictor(self._settings, model=None if model is None else Path(model),
-                                                   device=device)
+            self._predictors[key] = load_predictor(
+                self._settings, model=None if model is None else Path(model), device=device
+            )
         return self._predictors[key]
 
-    def predict(self, texts: str | Iterable[str], *, model: str | os.PathLike[str] | None = None,
-                device: str | None = None) -> list[dict[str, Any]]:
+    def predict(
+        self, texts: str | Iterable[str], *, model: str | os.PathLike[str] | None = None, device: str | None = None
+    ) -> list[dict[str, Any]]:
         """Score texts: one dict per text with ``depression_index``, ``distress`` (models with the
         head), ``carer`` and ``goemotions`` probabilities, their labels, and ``big5``.
 
@@ -138,8 +146,13 @@ class Emomon:
 
     # -- the stages ------------------------------------------------------------------------
 
-    def ingest(self, sources: Sequence[str] = (), *, kind: str | None = None,
-               progress: Callable[[str, int], None] | None = None) -> IngestReport:
+    def ingest(
+        self,
+        sources: Sequence[str] = (),
+        *,
+        kind: str | None = None,
+        progress: Callable[[str, int], None] | None = None,
+    ) -> IngestReport:
         """Read sources into the database (under the run lock).
 
         Args:
@@ -180,10 +193,19 @@ class Emomon:
             chosen.setdefault(source.name, source)
         return list(chosen.values())
 
-    def score(self, *, limit: int | None = None, rescore: bool = False, model: str | os.PathLike[str] | None = None,
-              device: str | None = None, batch_tokens: int | None = None, engine: str | None = None,
-              address: str | None = None, on_total: Callable[[int], None] | None = None,
-              progress: Callable[[int], None] | None = None) -> ScoreReport:
+    def score(
+        self,
+        *,
+        limit: int | None = None,
+        rescore: bool = False,
+        model: str | os.PathLike[str] | None = None,
+        device: str | None = None,
+        batch_tokens: int | None = None,
+        engine: str | None = None,
+        address: str | None = None,
+        on_total: Callable[[int], None] | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> ScoreReport:
         """Score every stored post without a current score (under the run lock).
 
         Args:
@@ -207,14 +229,26 @@ class Emomon:
         kind = engine or self._settings.scoring.engine
         if address is not None and kind != "ray":
             raise EmomonError("a Ray address needs the ray engine: pass engine='ray' (--engine ray)")
-        options: dict[str, Any] = {"model": None if model is None else Path(model), "limit": limit,
-                                   "rescore": rescore, "device": device, "batch_tokens": batch_tokens,
-                                   "on_total": on_total, "progress": progress}
+        options: dict[str, Any] = {
+            "model": None if model is None else Path(model),
+            "limit": limit,
+            "rescore": rescore,
+            "device": device,
+            "batch_tokens": batch_tokens,
+            "on_total": on_total,
+            "progress": progress,
+        }
         with exclusive(self._settings, self.engine, label="score"):
             return run_engine(self.engine, self._settings, kind=kind, address=address, **options)
 
-    def run(self, stages: Sequence[str] | None = None, *, console: Console | None = None,
-            lock_timeout: float | None = None, now: datetime | None = None) -> RunResult:
+    def run(
+        self,
+        stages: Sequence[str] | None = None,
+        *,
+        console: Console | None = None,
+        lock_timeout: float | None = None,
+        now: datetime | None = None,
+    ) -> RunResult:
         """Run the stages once, in order (ingest, score, alerts, purge, report): ``emomon run``.
 
         Args:
@@ -234,18 +268,26 @@ class Emomon:
         settings = self._settings
         if lock_timeout is not None:
             settings = settings.model_copy(
-                update={"schedule": settings.schedule.model_copy(update={"lock_timeout": lock_timeout})})
+                update={"schedule": settings.schedule.model_copy(update={"lock_timeout": lock_timeout})}
+            )
         if console is None:
             from monitor.safe_text import console as safe_console
 
             console = safe_console(file=io.StringIO())
-        return run_stages(settings, stages or STAGE_NAMES, engine=self.engine, console=console, env=self._env,
-                          now=now)
+        return run_stages(settings, stages or STAGE_NAMES, engine=self.engine, console=console, env=self._env, now=now)
 
     # -- reading ---------------------------------------------------------------------------
 
-    def scores(self, since: When = None, until: When = None, source: str | None = None, author: str | None = None,
-               *, model_version: str | None = None, with_text: bool = False) -> pl.DataFrame:
+    def scores(
+        self,
+        since: When = None,
+        until: When = None,
+        source: str | None = None,
+        author: str | None = None,
+        *,
+        model_version: str | None = None,
+        with_text: bool = False,
+    ) -> pl.DataFrame:
         """One row per scored post, oldest first (skipped posts are left out).
 
         Columns: ``post_id``, ``source`` (name), ``author`` (pseudonym, never a handle),
@@ -275,9 +317,18 @@ class Emomon:
             frame = frame.with_columns(pl.Series("text", [texts.get(i) for i in frame["post_id"]], dtype=pl.String))
         return frame
 
-    def export(self, output: str | os.PathLike[str], fmt: str | None = None, *, since: When = None,
-               until: When = None, source: str | None = None, author: str | None = None,
-               with_text: bool = False, force: bool = False) -> int:
+    def export(
+        self,
+        output: str | os.PathLike[str],
+        fmt: str | None = None,
+        *,
+        since: When = None,
+        until: When = None,
+        source: str | None = None,
+        author: str | None = None,
+        with_text: bool = False,
+        force: bool = False,
+    ) -> int:
         """Write :meth:`scores` to a file (atomically): Parquet, CSV or JSON lines.
 
         Args:
@@ -316,8 +367,14 @@ class Emomon:
         write_bytes_atomic(path, buffer.getvalue(), protected=protected, force=force)
         return frame.height
 
-    def alerts(self, status: str | Sequence[str] | None = None, rule: str | Sequence[str] | None = None,
-               since: When = None, until: When = None, limit: int | None = None) -> list[dict[str, Any]]:
+    def alerts(
+        self,
+        status: str | Sequence[str] | None = None,
+        rule: str | Sequence[str] | None = None,
+        since: When = None,
+        until: When = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
         """Alerts, newest first, each a dict (subjects are pseudonyms or source names) with its
         one-line ``explanation``.
 
@@ -408,8 +465,15 @@ class Emomon:
         with session_scope(self.engine) as s:
             return load_author_view(s, self._settings, pseudonym, since=lo, until=hi)
 
-    def report(self, *, since: When = None, until: When = None, source: str | None = None,
-               author: str | None = None, by: Literal["day", "week"] | None = None) -> ReportData:
+    def report(
+        self,
+        *,
+        since: When = None,
+        until: When = None,
+        source: str | None = None,
+        author: str | None = None,
+        by: Literal["day", "week"] | None = None,
+    ) -> ReportData:
         """The trend report's data (``monitor.report.text.export(data, "md")`` renders it).
 
         Args:
@@ -427,8 +491,7 @@ class Emomon:
             return load_report_data(s, self._settings, since=lo, until=hi, source=source, author=author, by=by)
 
 
-def _load(config: Settings | str | os.PathLike[str] | None, database: str | None,
-          env: Mapping[str, str]) -> Settings:
+def _load(config: Settings | str | os.PathLike[str] | None, database: str | None, env: Mapping[str, str]) -> Settings:
     """Settings from ``config`` (see :class:`Emomon`), with ``database`` replacing the URL."""
     from monitor.settings import Settings, load_settings
     from monitor.settings.loading import config_places, find_config
@@ -441,14 +504,17 @@ def _load(config: Settings | str | os.PathLike[str] | None, database: str | None
         found = find_config(env)
         if found is None:
             here, user = config_places(env)
-            raise ConfigError(f"no config file found (looked for ./{here} and {user}): create one with "
-                              "`emomon init`, or name one with Emomon(PATH) or EMOMON_CONFIG")
+            raise ConfigError(
+                f"no config file found (looked for ./{here} and {user}): create one with "
+                "`emomon init`, or name one with Emomon(PATH) or EMOMON_CONFIG"
+            )
         path = found
     else:
         path = Path(config).expanduser()
         if not path.is_file():
-            raise ConfigError(f"config file {str(path)!r} not found: check the path, or write one with "
-                              "`emomon init DIRECTORY`")
+            raise ConfigError(
+                f"config file {str(path)!r} not found: check the path, or write one with `emomon init DIRECTORY`"
+            )
     overrides = dict(env)
     if database is not None:
         overrides["EMOMON_DATABASE_URL"] = database
@@ -461,11 +527,13 @@ def _when(value: When, name: str) -> datetime | None:
         return None
     if isinstance(value, str):
         try:
-            value = (date.fromisoformat(value) if len(value) == 10
-                     else datetime.fromisoformat(value.replace("Z", "+00:00")))
+            value = (
+                date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value.replace("Z", "+00:00"))
+            )
         except ValueError as exc:
-            raise EmomonError(f"{name} {value!r} is not a date: use YYYY-MM-DD or an ISO time like "
-                              "2025-01-31T08:00:00Z") from exc
+            raise EmomonError(
+                f"{name} {value!r} is not a date: use YYYY-MM-DD or an ISO time like 2025-01-31T08:00:00Z"
+            ) from exc
     if not isinstance(value, datetime):
         return datetime.combine(value, time(0), tzinfo=UTC)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -512,6 +580,7 @@ def _format_of(path: Path) -> str:
     suffix = path.suffix.lower().lstrip(".")
     formats = {"parquet": "parquet", "pq": "parquet", "csv": "csv", "jsonl": "jsonl", "ndjson": "jsonl"}
     if suffix not in formats:
-        raise EmomonError(f"cannot tell the format of {str(path)!r} from its name: pass the format "
-                          f"({', '.join(EXPORT_FORMATS)})")
+        raise EmomonError(
+            f"cannot tell the format of {str(path)!r} from its name: pass the format ({', '.join(EXPORT_FORMATS)})"
+        )
     return formats[suffix]

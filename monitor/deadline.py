@@ -50,8 +50,9 @@ class Deadline:
         self._fired = False  # the watchdog shut the sockets down
 
     @classmethod
-    def within(cls, timeout: float, timeout_key: str, budget_left: float | None = None,
-               budget_key: str = "") -> Deadline:
+    def within(
+        cls, timeout: float, timeout_key: str, budget_left: float | None = None, budget_key: str = ""
+    ) -> Deadline:
         """``TOTAL_TIMEOUT_FACTOR`` times the per-operation ``timeout``, or what is left of a budget
         when that is less; ``timeout_key`` and ``budget_key`` name the settings in messages."""
         total = TOTAL_TIMEOUT_FACTOR * timeout
@@ -69,8 +70,10 @@ class Deadline:
 
     def passed_reason(self) -> str:
         """The reason an exchange cut off by this deadline failed, for a one-line message."""
-        return (f"timed out: no complete answer within {self.seconds:.3g} s, the deadline of the whole "
-                f"exchange (connect, request and answer) set by {self.limit}")
+        return (
+            f"timed out: no complete answer within {self.seconds:.3g} s, the deadline of the whole "
+            f"exchange (connect, request and answer) set by {self.limit}"
+        )
 
     def timeout(self, per_operation: float | None, expired: type[Exception] = TimeoutError) -> float:
         """The time-out of the next operation: ``per_operation`` or the time left, whichever is less.
@@ -135,8 +138,9 @@ class _Stream(httpcore.NetworkStream):
     def close(self) -> None:
         self.inner.close()
 
-    def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
-                  timeout: float | None = None) -> httpcore.NetworkStream:
+    def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
         wait = self.deadline.timeout(timeout, httpcore.ConnectTimeout)
         return _Stream(self.inner.start_tls(ssl_context, server_hostname, wait), self.deadline)
 
@@ -151,13 +155,20 @@ class _Backend(httpcore.NetworkBackend):
         self.inner = inner
         self.deadline = deadline
 
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                    socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
         wait = self.deadline.timeout(timeout, httpcore.ConnectTimeout)
         return self._kept(self.inner.connect_tcp(host, port, wait, local_address, socket_options))
 
-    def connect_unix_socket(self, path: str, timeout: float | None = None,
-                            socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.NetworkStream:
         wait = self.deadline.timeout(timeout, httpcore.ConnectTimeout)
         return self._kept(self.inner.connect_unix_socket(path, wait, socket_options))
 

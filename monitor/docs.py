@@ -37,10 +37,13 @@ PACKAGE = Path(__file__).resolve().parent
 
 # -- pages and markers -----------------------------------------------------------------------
 
+
 def marker(name: str) -> tuple[str, str]:
     """The lines that open and close the generated block ``name``."""
-    return (f"<!-- generated: {name} (python -m monitor.docs; edits between these lines are overwritten) -->",
-            f"<!-- end generated: {name} -->")
+    return (
+        f"<!-- generated: {name} (python -m monitor.docs; edits between these lines are overwritten) -->",
+        f"<!-- end generated: {name} -->",
+    )
 
 
 def splice(page: str, name: str, content: str) -> str:
@@ -58,6 +61,7 @@ def splice(page: str, name: str, content: str) -> str:
 
 
 # -- the command reference -------------------------------------------------------------------
+
 
 def commands(group: click.Group | None = None) -> Iterator[tuple[tuple[str, ...], click.Command]]:
     """Every command with its path of names, the group first and then its commands by name."""
@@ -110,6 +114,7 @@ def render_commands() -> str:
 
 # -- the settings reference ------------------------------------------------------------------
 
+
 def model_of(annotation: Any) -> type[BaseModel] | None:
     """The pydantic model an annotation names, if it names one."""
     return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
@@ -120,7 +125,9 @@ def tables() -> Iterator[tuple[str, type[BaseModel], str | None]]:
     the order of the models; the section is set where ``EMOMON_*`` variables reach its keys."""
     from monitor.settings import Settings
 
-    def walk(prefix: str, model: type[BaseModel], section: str | None) -> Iterator[tuple[str, type[BaseModel], str | None]]:
+    def walk(
+        prefix: str, model: type[BaseModel], section: str | None
+    ) -> Iterator[tuple[str, type[BaseModel], str | None]]:
         if any(model_of(f.annotation) is None for f in model.model_fields.values()):
             yield f"[{prefix}]", model, section
         for name, field in model.model_fields.items():
@@ -140,8 +147,12 @@ def tables() -> Iterator[tuple[str, type[BaseModel], str | None]]:
 
 def constraint(item: Any) -> str | None:
     """``≥ 1`` for an annotated-types bound; None for anything else."""
-    for kind, attr, sign in ((annotated_types.Ge, "ge", "≥"), (annotated_types.Gt, "gt", ">"),
-                             (annotated_types.Le, "le", "≤"), (annotated_types.Lt, "lt", "<")):
+    for kind, attr, sign in (
+        (annotated_types.Ge, "ge", "≥"),
+        (annotated_types.Gt, "gt", ">"),
+        (annotated_types.Le, "le", "≤"),
+        (annotated_types.Lt, "lt", "<"),
+    ):
         if isinstance(item, kind):
             return f"{sign} {getattr(item, attr)}"
     return None
@@ -149,8 +160,12 @@ def constraint(item: Any) -> str | None:
 
 def type_name(annotation: Any, metadata: list[Any] | tuple[Any, ...] = ()) -> str:
     """A key's type in words: ``integer ≥ 1``, ``"day" | "week"``, ``list of strings``."""
-    bounds = [b for item in metadata for b in ([constraint(item)] if not isinstance(item, FieldInfo)
-                                                else [constraint(m) for m in item.metadata]) if b]
+    bounds = [
+        b
+        for item in metadata
+        for b in ([constraint(item)] if not isinstance(item, FieldInfo) else [constraint(m) for m in item.metadata])
+        if b
+    ]
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if origin is Annotated:
         return type_name(args[0], [*metadata, *args[1:]])
@@ -164,8 +179,14 @@ def type_name(annotation: Any, metadata: list[Any] | tuple[Any, ...] = ()) -> st
     elif origin is dict:
         name = f"table of {plural_type(type_name(args[1]))}"
     else:
-        name = {bool: "boolean", int: "integer", float: "number", str: "string", Path: "path",
-                dt.date: "date (YYYY-MM-DD)"}.get(annotation, getattr(annotation, "__name__", str(annotation)))
+        name = {
+            bool: "boolean",
+            int: "integer",
+            float: "number",
+            str: "string",
+            Path: "path",
+            dt.date: "date (YYYY-MM-DD)",
+        }.get(annotation, getattr(annotation, "__name__", str(annotation)))
     return ", ".join([name, *bounds])
 
 
@@ -243,8 +264,9 @@ def docstring_text(model: type[BaseModel]) -> str:
 
 def plain(text: str) -> str:
     """reST roles and double back-quotes as Markdown code."""
-    text = re.sub(r":\w+:`~?([^`]+)`", lambda m: f"`{m.group(1).rsplit('.', 1)[-1] if '~' in m.group(0) else m.group(1)}`",
-                  text)
+    text = re.sub(
+        r":\w+:`~?([^`]+)`", lambda m: f"`{m.group(1).rsplit('.', 1)[-1] if '~' in m.group(0) else m.group(1)}`", text
+    )
     return text.replace("``", "`")
 
 
@@ -261,8 +283,10 @@ def render_settings() -> str:
             if model_of(field.annotation) is not None:
                 continue
             env = [*env_aliases(section, key), env_name(section, key)] if section else []
-            rows.append(f"| `{key}` | {type_name(field.annotation, field.metadata)} | `{default_of(field)}` | "
-                        f"{', '.join(f'`{v}`' for v in env) or '—'} |")
+            rows.append(
+                f"| `{key}` | {type_name(field.annotation, field.metadata)} | `{default_of(field)}` | "
+                f"{', '.join(f'`{v}`' for v in env) or '—'} |"
+            )
         part = [f"### `{header}`", "", docstring_text(model), "", *rows]
         if header in chunks:
             part += ["", "In the packaged default config:", "", "```toml", chunks[header], "```"]
@@ -285,9 +309,11 @@ def undocumented() -> list[str]:
 
 # -- the module list -------------------------------------------------------------------------
 
+
 def modules(root: Path = PACKAGE) -> Iterator[tuple[str, str | None]]:
     """``(path, first docstring paragraph)`` of every module of the package, packages first;
     the migration scripts are left out."""
+
     def key(path: Path) -> tuple[str, ...]:
         parts = path.relative_to(root).parts
         return (*parts[:-1], "" if parts[-1] == "__init__.py" else parts[-1])
@@ -338,8 +364,11 @@ def rendered(page: str, blocks: tuple[tuple[str, Callable[[], str]], ...]) -> st
 
 def stale(docs: Path) -> list[str]:
     """The pages under ``docs`` whose generated blocks differ from what the code gives now."""
-    return [name for name, blocks in PAGES.items()
-            if (page := (docs / name).read_text(encoding="utf-8")) != rendered(page, blocks)]
+    return [
+        name
+        for name, blocks in PAGES.items()
+        if (page := (docs / name).read_text(encoding="utf-8")) != rendered(page, blocks)
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,16 +31,16 @@ class ExitStatus(IntEnum):
 EXIT_STATUSES: dict[ExitStatus, str] = {
     ExitStatus.OK: "done: everything asked for was done",
     ExitStatus.ERROR: "an error a user can fix, printed as one line naming the thing and the fix "
-                      "(a missing file, a bad value, the database)",
+    "(a missing file, a bad value, the database)",
     ExitStatus.USAGE: "a usage error: an unknown command or option, a value of the wrong type",
     ExitStatus.FAILED: "a source or a stage failed (a file not found, a feed unreachable, every record "
-                       "rejected); the others still ran and what they stored is kept; the line names "
-                       "each failure",
+    "rejected); the others still ran and what they stored is kept; the line names "
+    "each failure",
     ExitStatus.LOCKED: "already running: another emomon run holds the run lock past the wait (or "
-                       "another `emomon schedule` runs on the database); nothing was done, try again "
-                       "later (EX_TEMPFAIL)",
+    "another `emomon schedule` runs on the database); nothing was done, try again "
+    "later (EX_TEMPFAIL)",
     ExitStatus.CONFIG: "no config file was found (run `emomon init`), or the config or an EMOMON_* "
-                       "variable is invalid; nothing was done (EX_CONFIG)",
+    "variable is invalid; nothing was done (EX_CONFIG)",
 }
 
 

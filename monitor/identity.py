@@ -149,8 +149,11 @@ class Exclusion:
             return False
         plat = platform_form(platform)
         local = name.partition("@")[0] if "@" in name and "://" not in name else None
-        return (name in self.anywhere or (plat, name) in self.on_platform
-                or (local is not None and (local in self.anywhere or (plat, local) in self.on_platform)))
+        return (
+            name in self.anywhere
+            or (plat, name) in self.on_platform
+            or (local is not None and (local in self.anywhere or (plat, local) in self.on_platform))
+        )
 
     def raw_pattern(self) -> MarkerPattern | None:
         """Whole-token pattern of the excluded names as they may appear in a raw record whose

@@ -54,8 +54,13 @@ def _ingest(run: StageRun) -> StageResult:
     report = ingest(run.engine, run.settings, chosen)
     notes = [f"{s.name}: {s.error}" for s in report.sources if s.status == "error"]
     notes += [f"{s.name}: warning: {w}" for s in report.sources for w in s.warnings]
-    return StageResult("ingest", "ok" if report.ok else "failed", time.perf_counter() - t0,
-                       counts=report.totals(), message="; ".join(notes) or None)
+    return StageResult(
+        "ingest",
+        "ok" if report.ok else "failed",
+        time.perf_counter() - t0,
+        counts=report.totals(),
+        message="; ".join(notes) or None,
+    )
 
 
 def _score(run: StageRun) -> StageResult:
@@ -113,13 +118,16 @@ class Stage:
 
 
 #: The stages in run order; the one list every caller derives from.
-STAGES: dict[str, Stage] = {s.name: s for s in (
-    Stage("ingest", STAGE_SUMMARIES["ingest"], _ingest),
-    Stage("score", STAGE_SUMMARIES["score"], _score),
-    Stage("alerts", STAGE_SUMMARIES["alerts"], _alerts),
-    Stage("purge", STAGE_SUMMARIES["purge"], _purge, enabled=lambda settings: settings.retention.raw_text_days > 0),
-    Stage("report", STAGE_SUMMARIES["report"], _report),
-)}
+STAGES: dict[str, Stage] = {
+    s.name: s
+    for s in (
+        Stage("ingest", STAGE_SUMMARIES["ingest"], _ingest),
+        Stage("score", STAGE_SUMMARIES["score"], _score),
+        Stage("alerts", STAGE_SUMMARIES["alerts"], _alerts),
+        Stage("purge", STAGE_SUMMARIES["purge"], _purge, enabled=lambda settings: settings.retention.raw_text_days > 0),
+        Stage("report", STAGE_SUMMARIES["report"], _report),
+    )
+}
 
 
 @dataclass

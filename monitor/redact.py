@@ -15,10 +15,28 @@ from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 MASK = "***"
 #: Words that mark a query parameter as secret when they are a part of its name
 #: (``api_key``, ``X-Amz-Signature``, ``access_token``, ``authToken``...).
-SECRET_WORDS = frozenset({
-    "auth", "authorization", "code", "credential", "credentials", "hmac", "jwt", "key", "pass",
-    "passwd", "password", "pwd", "secret", "session", "sid", "sig", "signature", "token",
-})
+SECRET_WORDS = frozenset(
+    {
+        "auth",
+        "authorization",
+        "code",
+        "credential",
+        "credentials",
+        "hmac",
+        "jwt",
+        "key",
+        "pass",
+        "passwd",
+        "password",
+        "pwd",
+        "secret",
+        "session",
+        "sid",
+        "sig",
+        "signature",
+        "token",
+    }
+)
 #: Names that are secret as a whole though no part of them is a secret word.
 SECRET_NAMES = frozenset({"apikey", "accesstoken", "authtoken", "clientsecret", "sessionid", "sessionkey"})
 # scheme://... up to whitespace or a quote/bracket, without the punctuation of the sentence after it.
@@ -45,8 +63,9 @@ def redact_url(url: str) -> str:
         parts = urlsplit(url)
     except ValueError:
         return url
-    masked = parts._replace(netloc=_netloc(parts), query=_query(parts.query),
-                            fragment=_query(parts.fragment))  # OAuth puts tokens in fragments
+    masked = parts._replace(
+        netloc=_netloc(parts), query=_query(parts.query), fragment=_query(parts.fragment)
+    )  # OAuth puts tokens in fragments
     return url if masked == parts else urlunsplit(masked)
 
 

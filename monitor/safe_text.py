@@ -47,8 +47,12 @@ def clean(value: object) -> str:
     return UNSAFE.sub(_visible, str(value))
 
 
-def text(*parts: object, style: str = "", no_wrap: bool | None = None,
-         overflow: Literal["fold", "crop", "ellipsis", "ignore"] | None = None) -> Text:
+def text(
+    *parts: object,
+    style: str = "",
+    no_wrap: bool | None = None,
+    overflow: Literal["fold", "crop", "ellipsis", "ignore"] | None = None,
+) -> Text:
     """A :class:`~rich.text.Text` of ``parts`` (each a value, or a ``(value, style)`` pair), cleaned,
     never read as markup.
 
@@ -106,8 +110,13 @@ class SafeConsole(Console):
                 yield segment
 
 
-def console(*, file: IO[str] | None = None, stderr: bool = False, width: int | None = None,
-            highlight: bool = True, color_system: Literal["auto", "standard", "256", "truecolor",
-                                                          "windows"] | None = "auto") -> SafeConsole:
+def console(
+    *,
+    file: IO[str] | None = None,
+    stderr: bool = False,
+    width: int | None = None,
+    highlight: bool = True,
+    color_system: Literal["auto", "standard", "256", "truecolor", "windows"] | None = "auto",
+) -> SafeConsole:
     """A :class:`SafeConsole` (every console emomon prints through is one)."""
     return SafeConsole(file=file, stderr=stderr, width=width, highlight=highlight, color_system=color_system)

@@ -23,8 +23,9 @@ from monitor.errors import EmomonError
 from monitor.failures import describe_os_error
 
 
-def write_text_atomic(path: Path, text: str, *, protected: Mapping[Path, str] | None = None,
-                      force: bool = False) -> None:
+def write_text_atomic(
+    path: Path, text: str, *, protected: Mapping[Path, str] | None = None, force: bool = False
+) -> None:
     """Replace (or create) ``path`` with ``text`` (UTF-8) in one atomic rename.
 
     Args:
@@ -49,8 +50,9 @@ def write_text_atomic(path: Path, text: str, *, protected: Mapping[Path, str] | 
         raise EmomonError(describe_os_error(exc, path, action="write")) from exc
 
 
-def write_bytes_atomic(path: Path, data: bytes, *, protected: Mapping[Path, str] | None = None,
-                       force: bool = False) -> None:
+def write_bytes_atomic(
+    path: Path, data: bytes, *, protected: Mapping[Path, str] | None = None, force: bool = False
+) -> None:
     """:func:`write_text_atomic` for bytes (a Parquet file, say): the same checks, the same rename."""
     check_target(path, protected or {}, force=force)
     try:
@@ -63,18 +65,24 @@ def check_target(path: Path, protected: Mapping[Path, str], *, force: bool = Fal
     """Raise :class:`EmomonError` when ``path`` may not be (over)written."""
     shown = repr(str(path))
     if not path.parent.is_dir():
-        raise EmomonError(f"cannot write {shown}: the directory {str(path.parent)!r} does not exist; "
-                          "create it first or name a file in an existing directory")
+        raise EmomonError(
+            f"cannot write {shown}: the directory {str(path.parent)!r} does not exist; "
+            "create it first or name a file in an existing directory"
+        )
     if path.is_symlink():
         if not force:
-            raise EmomonError(f"refusing to write {shown}: it is a symbolic link (to "
-                              f"{os.readlink(path)!r}); name another file, or pass --force to "
-                              "replace the link (what it points to is left alone)")
+            raise EmomonError(
+                f"refusing to write {shown}: it is a symbolic link (to "
+                f"{os.readlink(path)!r}); name another file, or pass --force to "
+                "replace the link (what it points to is left alone)"
+            )
         return
     what = protected_as(path, protected)
     if what is not None and not force:
-        raise EmomonError(f"refusing to overwrite {shown}: it is {what}; name another file, "
-                          "or pass --force if you really mean to replace it")
+        raise EmomonError(
+            f"refusing to overwrite {shown}: it is {what}; name another file, "
+            "or pass --force if you really mean to replace it"
+        )
     if path.exists() and not path.is_file():
         kind = "a directory" if path.is_dir() else "not a regular file"
         raise EmomonError(f"cannot write {shown}: it is {kind}; name a regular file")
@@ -123,8 +131,10 @@ def append_text(path: Path, text: str, *, protected: Mapping[Path, str]) -> None
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)  # umask applies
         with os.fdopen(fd, "ab") as fh:
             opened = os.fstat(fh.fileno())
-            what = next((w for other, w in protected.items()
-                         if (info := _stat(other)) is not None and _same(opened, info)), None)
+            what = next(
+                (w for other, w in protected.items() if (info := _stat(other)) is not None and _same(opened, info)),
+                None,
+            )
             if what is not None:
                 raise EmomonError(f"refusing to append to {str(path)!r}: it is {what}; name another file")
             fh.write(data)

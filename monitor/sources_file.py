@@ -43,9 +43,7 @@ def add_source(path: Path, *, name: str, kind: str, location: str, columns: dict
     doc = _parse(path)
     sources = _sources(doc, path)
     if sources is not None and any(t.get("name") == name for t in sources):
-        raise ConfigError(
-            f"source {name!r} already exists in {str(path)!r}: pick another name or remove it first"
-        )
+        raise ConfigError(f"source {name!r} already exists in {str(path)!r}: pick another name or remove it first")
     wanted = _canonical_in(location, path.parent)
     for table in sources or []:
         there = table.get("location")
@@ -100,14 +98,21 @@ def _check_columns(location: str, kind: str, columns: dict[str, str]) -> None:
     if checked is None or not checked[0]:
         return
     missing, found = checked
-    wrong = ", ".join(f"column {field}={name}" if field in columns else f"the default {field} column {name!r}"
-                      for field, name in missing.items())
-    guesses = [f"{field}={close[0]}" for field, name in missing.items()
-               if (close := difflib.get_close_matches(name, found, n=1, cutoff=0.5))]
+    wrong = ", ".join(
+        f"column {field}={name}" if field in columns else f"the default {field} column {name!r}"
+        for field, name in missing.items()
+    )
+    guesses = [
+        f"{field}={close[0]}"
+        for field, name in missing.items()
+        if (close := difflib.get_close_matches(name, found, n=1, cutoff=0.5))
+    ]
     shown = ", ".join(found[:30]) + (f" and {len(found) - 30} more" if len(found) > 30 else "")
     hint = f" (did you mean {', '.join(guesses)}?)" if guesses else ""
-    raise EmomonError(f"{wrong} match{'es' if len(missing) == 1 else ''} nothing in {location!r}, which has the columns {shown}: map "
-                      f"{', '.join(missing)} to one of them{hint}")
+    raise EmomonError(
+        f"{wrong} match{'es' if len(missing) == 1 else ''} nothing in {location!r}, which has the columns {shown}: map "
+        f"{', '.join(missing)} to one of them{hint}"
+    )
 
 
 def config_location(location: str, config_dir: Path) -> str:
@@ -182,9 +187,7 @@ def _sources(doc: TOMLDocument, path: Path) -> AoT | None:
         return None
     sources = doc.item("sources")
     if not isinstance(sources, AoT):
-        raise ConfigError(
-            f"sources in {str(path)!r} is not written as [[sources]] tables: edit it by hand"
-        )
+        raise ConfigError(f"sources in {str(path)!r} is not written as [[sources]] tables: edit it by hand")
     return sources
 
 

@@ -85,9 +85,11 @@ def person_signal(frame: pl.DataFrame, choice: str = "auto") -> str:
     if has_distress(frame):
         return DISTRESS
     if choice == DISTRESS and frame.height:
-        raise ValueError("[alerts] signal = 'distress' but the stored scores have no distress score "
-                         "(a model without the distress head scored them); rescore with a model that "
-                         "has it, or set signal = 'auto'")
+        raise ValueError(
+            "[alerts] signal = 'distress' but the stored scores have no distress score "
+            "(a model without the distress head scored them); rescore with a model that "
+            "has it, or set signal = 'auto'"
+        )
     return INDEX
 
 
@@ -212,15 +214,21 @@ def post_windows(
     """
     data = frame.filter(pl.col(key).is_not_null()).sort(key, "created_at", "post_id")
     exprs = [
-        pl.col(column).is_not_null().cast(pl.Int64).rolling_sum_by("created_at", window_size=period)
-        .over(key).alias("win_posts"),
-        pl.col(column).cast(pl.Float64).rolling_mean_by("created_at", window_size=period)
-        .over(key).alias("win_mean"),
+        pl.col(column)
+        .is_not_null()
+        .cast(pl.Int64)
+        .rolling_sum_by("created_at", window_size=period)
+        .over(key)
+        .alias("win_posts"),
+        pl.col(column).cast(pl.Float64).rolling_mean_by("created_at", window_size=period).over(key).alias("win_mean"),
     ]
     if threshold is not None:
         exprs.append(
-            (pl.col(column) >= threshold).cast(pl.Int64)
-            .rolling_sum_by("created_at", window_size=period).over(key).alias("win_high")
+            (pl.col(column) >= threshold)
+            .cast(pl.Int64)
+            .rolling_sum_by("created_at", window_size=period)
+            .over(key)
+            .alias("win_high")
         )
     return data.with_columns(exprs)
 
@@ -340,10 +348,16 @@ def author_summary(
         data = data.filter(pl.col("created_at") <= end)
     if data.height == 0:
         return pl.DataFrame(
-            schema={"author": pl.String, "posts": pl.UInt32,
-                    "recent_end": pl.Datetime("us", "UTC"), "recent_posts": pl.UInt32,
-                    "recent_mean": pl.Float64, "baseline_mean": pl.Float64,
-                    "baseline_std": pl.Float64, "z": pl.Float64}
+            schema={
+                "author": pl.String,
+                "posts": pl.UInt32,
+                "recent_end": pl.Datetime("us", "UTC"),
+                "recent_posts": pl.UInt32,
+                "recent_mean": pl.Float64,
+                "baseline_mean": pl.Float64,
+                "baseline_std": pl.Float64,
+                "z": pl.Float64,
+            }
         )
     last = pl.col("created_at").max().over("author")
     data = data.with_columns((pl.col("created_at") > last - timedelta(days=recent_days)).alias("_recent"))
@@ -357,11 +371,12 @@ def author_summary(
         x.filter(~recent).mean().alias("baseline_mean"),
         x.filter(~recent).std(ddof=0).alias("_std"),
     )
-    return out.with_columns(
-        pl.max_horizontal(pl.col("_std"), pl.lit(min_std)).alias("baseline_std")
-    ).with_columns(
-        ((pl.col("recent_mean") - pl.col("baseline_mean")) / pl.col("baseline_std")).alias("z")
-    ).drop("_std").sort("z", descending=True, nulls_last=True)
+    return (
+        out.with_columns(pl.max_horizontal(pl.col("_std"), pl.lit(min_std)).alias("baseline_std"))
+        .with_columns(((pl.col("recent_mean") - pl.col("baseline_mean")) / pl.col("baseline_std")).alias("z"))
+        .drop("_std")
+        .sort("z", descending=True, nulls_last=True)
+    )
 
 
 def big5_profiles(frame: pl.DataFrame, *, min_posts: int = 20) -> pl.DataFrame:
@@ -430,24 +445,32 @@ def source_days(frame: pl.DataFrame, *, baseline_days: int, min_std: float = 0.0
         .sort("source", "day")
     )
     m = pl.col("mean")
-    return daily.with_columns(
-        pl.lit(1).cast(pl.Int64).alias("_one")
-    ).with_columns(
-        pl.col("_one").rolling_sum_by("day", window_size=window, closed="left")
-        .over("source").fill_null(0).alias("base_days"),
-        m.rolling_mean_by("day", window_size=window, closed="left").over("source")
-        .alias("base_mean"),
-        m.rolling_std_by("day", window_size=window, closed="left", ddof=0).over("source")
-        .alias("_std"),
-    ).with_columns(
-        pl.max_horizontal(pl.col("_std").fill_null(0.0), pl.lit(min_std)).alias("base_std")
-    ).with_columns(
-        ((m - pl.col("base_mean")) / pl.col("base_std")).alias("z")
-    ).drop("_one", "_std")
+    return (
+        daily.with_columns(pl.lit(1).cast(pl.Int64).alias("_one"))
+        .with_columns(
+            pl.col("_one")
+            .rolling_sum_by("day", window_size=window, closed="left")
+            .over("source")
+            .fill_null(0)
+            .alias("base_days"),
+            m.rolling_mean_by("day", window_size=window, closed="left").over("source").alias("base_mean"),
+            m.rolling_std_by("day", window_size=window, closed="left", ddof=0).over("source").alias("_std"),
+        )
+        .with_columns(pl.max_horizontal(pl.col("_std").fill_null(0.0), pl.lit(min_std)).alias("base_std"))
+        .with_columns(((m - pl.col("base_mean")) / pl.col("base_std")).alias("z"))
+        .drop("_one", "_std")
+    )
 
 
-def source_shifts(frame: pl.DataFrame, *, z: float, baseline_days: int, min_baseline_days: int = 1,
-                  min_posts: int = 1, direction: str = "up") -> pl.DataFrame:
+def source_shifts(
+    frame: pl.DataFrame,
+    *,
+    z: float,
+    baseline_days: int,
+    min_baseline_days: int = 1,
+    min_posts: int = 1,
+    direction: str = "up",
+) -> pl.DataFrame:
     """The days a source's mood shifted: the first day of each run of days whose mean index is
     ``z`` or more baseline standard deviations from the mean of the previous ``baseline_days``
     days (upward, or both ways with ``direction = "both"``). A source trend for reports; the
@@ -461,9 +484,11 @@ def source_shifts(frame: pl.DataFrame, *, z: float, baseline_days: int, min_base
     if direction == "both":
         moved = moved | (pl.col("z") <= -z)
     cond = (moved & (pl.col("posts") >= min_posts) & (pl.col("base_days") >= min_baseline_days)).fill_null(False)
-    return days.with_columns(cond.alias("_c")).filter(
-        pl.col("_c") & ~pl.col("_c").shift(1).over("source").fill_null(False)
-    ).drop("_c")
+    return (
+        days.with_columns(cond.alias("_c"))
+        .filter(pl.col("_c") & ~pl.col("_c").shift(1).over("source").fill_null(False))
+        .drop("_c")
+    )
 
 
 def one_model_version(frame: pl.DataFrame) -> pl.DataFrame:
@@ -474,6 +499,5 @@ def one_model_version(frame: pl.DataFrame) -> pl.DataFrame:
     """
     if frame.height == 0 or frame["model_version"].n_unique() == 1:
         return frame
-    counts = frame.group_by("model_version").len().sort(["len", "model_version"],
-                                                        descending=True)
+    counts = frame.group_by("model_version").len().sort(["len", "model_version"], descending=True)
     return frame.filter(pl.col("model_version") == counts["model_version"][0])

@@ -26,8 +26,12 @@ BACKENDS = ("sqlite", "postgres")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--backend", choices=BACKENDS, default="sqlite",
-                     help="database backend of the db_url/engine/make_settings fixtures (default sqlite)")
+    parser.addoption(
+        "--backend",
+        choices=BACKENDS,
+        default="sqlite",
+        help="database backend of the db_url/engine/make_settings fixtures (default sqlite)",
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -32,7 +32,7 @@ def tiny_tasks() -> dict[str, TaskData]:
     goemo[labels == 0, 25] = 1  # sadness
     goemo[labels == 1, 17] = 1  # joy
     goemo[labels == 2, 18] = 1  # love
-    goemo[labels == 3, 2] = 1   # anger
+    goemo[labels == 3, 2] = 1  # anger
     goemo[labels == 4, 14] = 1  # fear
     goemo[labels == 5, 26] = 1  # surprise
     big5 = np.stack([(labels % 2 == 0), labels < 3, labels == 2, labels > 3, labels == 1], axis=1).astype(np.float32)
@@ -49,6 +49,16 @@ def tiny_trainer(run_dir: Path, **overrides) -> Trainer:
     tokenizer = build_tiny_tokenizer(run_dir.parent / "vocab")
     encoder = build_tiny_encoder(tokenizer.vocab_size, seed=0)
     network = MultitaskNetwork(encoder, NetworkConfig(hidden_size=32, branch_size=16, embedding_size=8))
-    settings = {"steps": 30, "batch_size": 8, "max_length": 16, "lr_encoder": 1e-3, "lr_heads": 5e-3,
-                "eval_every": 1000, "checkpoint_every": 10, "precision": "fp32", "device": "cpu", **overrides}
+    settings = {
+        "steps": 30,
+        "batch_size": 8,
+        "max_length": 16,
+        "lr_encoder": 1e-3,
+        "lr_heads": 5e-3,
+        "eval_every": 1000,
+        "checkpoint_every": 10,
+        "precision": "fp32",
+        "device": "cpu",
+        **overrides,
+    }
     return Trainer(network, tokenizer, TrainConfig(**settings), tiny_tasks(), run_dir, log=lambda _m: None)

@@ -48,8 +48,11 @@ class Cluster:
 
     def stop(self) -> None:
         """Stop the server (fast shutdown) and delete its directory."""
-        subprocess.run([*self.as_user, _bin("pg_ctl"), "-D", str(self.root / "data"), "-m", "fast", "-w", "stop"],
-                       check=False, capture_output=True)
+        subprocess.run(
+            [*self.as_user, _bin("pg_ctl"), "-D", str(self.root / "data"), "-m", "fast", "-w", "stop"],
+            check=False,
+            capture_output=True,
+        )
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -61,12 +64,20 @@ def start_cluster() -> Cluster:
         shutil.chown(root, "postgres")
         as_user = ["runuser", "-u", "postgres", "--"]
     data, port = root / "data", _free_port()
-    subprocess.run([*as_user, _bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                    "--no-sync"], check=True, capture_output=True)
-    options = (f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root} "
-               "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
-    subprocess.run([*as_user, _bin("pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-o", options, "-w", "start"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [*as_user, _bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"],
+        check=True,
+        capture_output=True,
+    )
+    options = (
+        f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root} "
+        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+    )
+    subprocess.run(
+        [*as_user, _bin("pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-o", options, "-w", "start"],
+        check=True,
+        capture_output=True,
+    )
     return Cluster(root, f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", as_user)
 
 

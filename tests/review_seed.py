@@ -52,14 +52,18 @@ def seed(tmp: Path, *, extra_config: str = "", channels: str = '["file"]', db_ur
     ``db_url``); return the config path."""
     tmp.mkdir(parents=True, exist_ok=True)
     cfg = tmp / "config.toml"
-    cfg.write_text(textwrap.dedent(f"""
+    cfg.write_text(
+        textwrap.dedent(f"""
         [database]
-        url = "{db_url or 'sqlite:///emomon.db'}"
+        url = "{db_url or "sqlite:///emomon.db"}"
         [alerts]
         channels = {channels}
         [channels.file]
         path = "alerts.jsonl"
-    """) + extra_config, encoding="utf-8")
+    """)
+        + extra_config,
+        encoding="utf-8",
+    )
     engine = make_engine(db_url or f"sqlite:///{tmp / 'emomon.db'}")
     ensure_schema(engine)
     with session_scope(engine) as s:
@@ -71,13 +75,31 @@ def seed(tmp: Path, *, extra_config: str = "", channels: str = '["file"]', db_ur
         rows = []
         arrived = utcnow()  # ingested today, like an archive: the alerts stage evaluates it
         for i, (who, at, index) in enumerate(posts_plan(), start=1):
-            s.add(Post(id=i, source_id=src.id, external_id=str(i), author_id=1 if who == DRIFT else 2,
-                       created_at=at, text=f"invented post {i} about the weather",
-                       url=f"https://forum.example/{'quiet_harbor' if who == DRIFT else 'plain_sky'}/{i}",
-                       content_hash=f"{i:032d}", ingested_at=arrived))
-            rows.append({"post_id": i, "status": "scored", "reason": None, "depression_index": index,
-                         "probs": _probs(index), "windows": 1, "text_hash": f"{i:08d}"[:8],
-                         "scored_at": at})
+            s.add(
+                Post(
+                    id=i,
+                    source_id=src.id,
+                    external_id=str(i),
+                    author_id=1 if who == DRIFT else 2,
+                    created_at=at,
+                    text=f"invented post {i} about the weather",
+                    url=f"https://forum.example/{'quiet_harbor' if who == DRIFT else 'plain_sky'}/{i}",
+                    content_hash=f"{i:032d}",
+                    ingested_at=arrived,
+                )
+            )
+            rows.append(
+                {
+                    "post_id": i,
+                    "status": "scored",
+                    "reason": None,
+                    "depression_index": index,
+                    "probs": _probs(index),
+                    "windows": 1,
+                    "text_hash": f"{i:08d}"[:8],
+                    "scored_at": at,
+                }
+            )
         s.flush()
         score_store.write_scores(s, "test-v1", rows)
     engine.dispose()

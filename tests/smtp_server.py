@@ -12,8 +12,7 @@ from typing import Any
 class SmtpServer:
     """A small real SMTP server (EHLO, STARTTLS, AUTH PLAIN, MAIL, RCPT, DATA, QUIT)."""
 
-    def __init__(self, *, tls: ssl.SSLContext | None = None,
-                 login: tuple[str, str] | None = None) -> None:
+    def __init__(self, *, tls: ssl.SSLContext | None = None, login: tuple[str, str] | None = None) -> None:
         self.tls = tls
         self.login = login
         self.messages: list[dict[str, Any]] = []
@@ -88,9 +87,15 @@ class SmtpServer:
                 data = []
                 while (chunk := reader.readline()) not in (b".\r\n", b""):
                     data.append(chunk[1:] if chunk.startswith(b"..") else chunk)
-                self.messages.append({"from": state["from"], "to": list(state["to"]),
-                                      "tls": state["tls"], "auth": state["auth"],
-                                      "data": b"".join(data)})
+                self.messages.append(
+                    {
+                        "from": state["from"],
+                        "to": list(state["to"]),
+                        "tls": state["tls"],
+                        "auth": state["auth"],
+                        "data": b"".join(data),
+                    }
+                )
                 say("250 queued")
             elif cmd == "QUIT":
                 say("221 bye")

@@ -43,8 +43,10 @@ def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def project(tmp_path: Path, db_url: str, tiny_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A seeded store, alerts not yet raised, a config naming the tiny model and a posts file; cwd is there."""
-    extra = (f'[model]\npath = "{tiny_dir}"\n[scoring]\ndevice = "cpu"\nprecision = "fp32"\nchunk_size = 2\n'
-             '[retention]\nraw_text_days = 365\n')
+    extra = (
+        f'[model]\npath = "{tiny_dir}"\n[scoring]\ndevice = "cpu"\nprecision = "fp32"\nchunk_size = 2\n'
+        "[retention]\nraw_text_days = 365\n"
+    )
     config = seed(tmp_path, extra_config=extra, db_url=db_url)
     engine = make_engine(db_url)
     with session_scope(engine) as s:  # the seeded scores are of the stored text: the tiny model leaves them alone
@@ -52,7 +54,9 @@ def project(tmp_path: Path, db_url: str, tiny_dir: Path, monkeypatch: pytest.Mon
             s.execute(update(Post).where(Post.id == post_id).values(content_hash=text_hash.ljust(32, "0")))
         if engine.dialect.name == "postgresql":  # the seed chose its ids: move the sequences past them
             for table in ("posts", "authors", "sources"):
-                s.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
+                s.execute(
+                    text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+                )
     engine.dispose()
     (tmp_path / "posts.jsonl").write_text("".join(json.dumps(p) + "\n" for p in POSTS), encoding="utf-8")
     monkeypatch.chdir(tmp_path)
@@ -100,8 +104,15 @@ def test_ingest_score_and_scores_name_every_score_and_only_pseudonyms(project: P
     assert report.scored == len(POSTS)
     frame = em.scores()
     assert frame.height == before.height + len(POSTS)
-    assert frame.columns[:7] == ["post_id", "source", "author", "created_at", "model_version", "depression_index",
-                                 "distress"]
+    assert frame.columns[:7] == [
+        "post_id",
+        "source",
+        "author",
+        "created_at",
+        "model_version",
+        "depression_index",
+        "distress",
+    ]
     assert [c for c in frame.columns if c.startswith("goemotions_")] == [f"goemotions_{g}" for g in SCORE_GOEMOTIONS]
     assert [c for c in frame.columns if c.startswith("carer_")] == [f"carer_{c}" for c in SCORE_CARER]
     assert len([c for c in frame.columns if c.startswith("big5_")]) == 5
@@ -125,8 +136,10 @@ def test_scores_filters_are_the_commands_filters(project: Path) -> None:
     assert window.height > 0
     assert window["created_at"].min() >= T0 + timedelta(days=10)  # type: ignore[operator]
     assert window["created_at"].max() < T0.replace(hour=0) + timedelta(days=12)  # type: ignore[operator]
-    assert em.scores(since="2025-03-11").height == everything.filter(pl.col("created_at") >= T0.replace(
-        day=11, hour=0)).height
+    assert (
+        em.scores(since="2025-03-11").height
+        == everything.filter(pl.col("created_at") >= T0.replace(day=11, hour=0)).height
+    )
     with pytest.raises(EmomonError, match="is not before until"):
         em.scores(since="2025-04-01", until="2025-03-01")
     with pytest.raises(EmomonError, match="is not a date"):
@@ -187,6 +200,7 @@ def test_config_forms_and_errors(project: Path, tmp_path: Path, monkeypatch: pyt
 
 # -- emomon export ---------------------------------------------------------------------------
 
+
 def _read(path: Path, fmt: str) -> pl.DataFrame:
     if fmt == "parquet":
         return pl.read_parquet(path)
@@ -198,8 +212,7 @@ def _read(path: Path, fmt: str) -> pl.DataFrame:
 @pytest.mark.parametrize("fmt", ["parquet", "csv", "jsonl"])
 def test_export_writes_the_rows_of_scores_with_pseudonyms_only(project: Path, fmt: str) -> None:
     em = Emomon("config.toml")
-    code, out = invoke("export", "--format", fmt, "--output", f"out.{fmt}", "--author", DRIFT,
-                       "--since", "2025-03-05")
+    code, out = invoke("export", "--format", fmt, "--output", f"out.{fmt}", "--author", DRIFT, "--since", "2025-03-05")
     assert code == 0, out
     assert "wrote" in out
     expected = em.scores(since="2025-03-05", author=DRIFT)

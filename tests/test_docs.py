@@ -21,8 +21,14 @@ def test_generated_pages_are_current() -> None:
 
 
 def test_the_check_command_passes_on_the_committed_pages() -> None:
-    done = subprocess.run([sys.executable, "-m", "monitor.docs", "--check"], cwd=REPO, capture_output=True,
-                          text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor.docs", "--check"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
 
 
@@ -30,11 +36,18 @@ def test_the_check_names_a_stale_page(tmp_path: Path) -> None:
     for page in PAGES:
         (tmp_path / page.name).write_text(page.read_text(encoding="utf-8"), encoding="utf-8")
     cli_md = tmp_path / "cli.md"
-    cli_md.write_text(cli_md.read_text(encoding="utf-8").replace("Manage the database schema.", "old help"),
-                      encoding="utf-8")
+    cli_md.write_text(
+        cli_md.read_text(encoding="utf-8").replace("Manage the database schema.", "old help"), encoding="utf-8"
+    )
     assert docs.stale(tmp_path) == ["cli.md"]
-    done = subprocess.run([sys.executable, "-m", "monitor.docs", "--check", "--docs", str(tmp_path)], cwd=REPO,
-                          capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor.docs", "--check", "--docs", str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 1 and "cli.md is out of date: run python -m monitor.docs" in done.stderr
     assert "Traceback" not in done.stderr
     assert docs.main(["--docs", str(tmp_path)]) == 0 and docs.stale(tmp_path) == []
@@ -76,6 +89,9 @@ def test_relative_links_resolve(page: Path) -> None:
         resolved = (page.parent / file).resolve() if file else page
         assert resolved.exists(), f"{page.name}: link to missing {target}"
         if fragment and resolved.suffix == ".md":
-            headings = re.findall(r"^#+ (.+?)\s*$", re.sub(r"```.*?```", "", resolved.read_text(encoding="utf-8"),
-                                                           flags=re.DOTALL), flags=re.MULTILINE)
+            headings = re.findall(
+                r"^#+ (.+?)\s*$",
+                re.sub(r"```.*?```", "", resolved.read_text(encoding="utf-8"), flags=re.DOTALL),
+                flags=re.MULTILINE,
+            )
             assert fragment in {docs.anchor(h) for h in headings}, f"{page.name}: no heading for {target}"

@@ -34,7 +34,8 @@ def module_files(root: Path = ROOT) -> dict[str, Path]:
 
 def _is_type_checking(test: ast.expr) -> bool:
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _imports(node: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
@@ -75,8 +76,10 @@ def import_graph(modules: dict[str, Path] | None = None) -> dict[str, set[str]]:
                     for _ in range(stmt.level - 1):
                         package = package.rpartition(".")[0]
                     base = f"{package}.{base}" if base else package
-                found = [_resolve(f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base, modules)
-                         for alias in stmt.names]
+                found = [
+                    _resolve(f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base, modules)
+                    for alias in stmt.names
+                ]
             targets.update(target for target in found if target and target != name)
         graph[name] = targets
     return graph
@@ -151,8 +154,14 @@ def test_the_monitor_package_has_no_import_cycle() -> None:
     assert not found, "import cycles:\n" + "\n".join(" -> ".join(cycle) for cycle in found)
 
 
-LEAVES = ["monitor.stages", "monitor.choices", "monitor.locations", "monitor.numbers", "monitor.version",
-          "monitor.report.common"]
+LEAVES = [
+    "monitor.stages",
+    "monitor.choices",
+    "monitor.locations",
+    "monitor.numbers",
+    "monitor.version",
+    "monitor.report.common",
+]
 
 
 @pytest.mark.parametrize("module", LEAVES)
@@ -175,15 +184,18 @@ def _graph_of(tmp_path: Path, files: dict[str, str]) -> dict[str, set[str]]:
 
 
 def test_the_graph_counts_imports_inside_functions_and_resolves_relative_ones(tmp_path: Path) -> None:
-    graph = _graph_of(tmp_path, {
-        "__init__.py": "",
-        "a.py": "def f():\n    from .sub import b\n    return b\n",
-        "sub/__init__.py": "from monitor.sub.b import g\n",
-        "sub/b.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from monitor import a\n"
-                    "else:\n    import monitor.c\nfrom .. import d\n",
-        "c.py": "import os\n",
-        "d.py": "from monitor.sub import g\n",
-    })
+    graph = _graph_of(
+        tmp_path,
+        {
+            "__init__.py": "",
+            "a.py": "def f():\n    from .sub import b\n    return b\n",
+            "sub/__init__.py": "from monitor.sub.b import g\n",
+            "sub/b.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from monitor import a\n"
+            "else:\n    import monitor.c\nfrom .. import d\n",
+            "c.py": "import os\n",
+            "d.py": "from monitor.sub import g\n",
+        },
+    )
     assert graph["monitor.a"] == {"monitor.sub.b"}
     assert graph["monitor.sub"] == {"monitor.sub.b"}
     assert graph["monitor.sub.b"] == {"monitor.c", "monitor.d"}

@@ -34,14 +34,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def settings_for(tmp_path: Path, extra: str = "") -> Settings:
     cfg = tmp_path / "config.toml"
-    cfg.write_text(textwrap.dedent("""
+    cfg.write_text(
+        textwrap.dedent("""
         [database]
         url = "sqlite:///emomon.db"
         [alerts]
         channels = ["file", "terminal"]
         [schedule]
         lock_timeout = 0.5
-    """) + extra)
+    """)
+        + extra
+    )
     return load_settings(cfg, {})
 
 
@@ -50,15 +53,12 @@ def test_unknown_stage_is_refused(tmp_path: Path) -> None:
         pipeline.run_stages(settings_for(tmp_path), ["train"])
 
 
-def test_alerts_stage_stores_delivers_and_records_a_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_alerts_stage_stores_delivers_and_records_a_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The alert stage over a score frame built here (scoring itself is tested elsewhere)."""
     settings = settings_for(tmp_path)
     engine = make_engine(settings.database.url)
     ensure_schema(engine)
-    rows = stream("a-shifted00001", [0.1] * 20 + [0.9] * 6) + stream(
-        "a-steady000002", [0.1] * 26, first_id=100)
+    rows = stream("a-shifted00001", [0.1] * 20 + [0.9] * 6) + stream("a-steady000002", [0.1] * 26, first_id=100)
     frame = score_frame(rows)
     with session_scope(engine) as s:
         src = Source(name="feed-a", kind="jsonl", location="x", paused=False, created_at=T0)
@@ -66,9 +66,18 @@ def test_alerts_stage_stores_delivers_and_records_a_run(
         s.add(Author(id=1, platform="p", handle="real_handle_1", pseudonym="a-shifted00001"))
         s.flush()
         for r in rows:
-            s.add(Post(id=r["post_id"], source_id=src.id, external_id=str(r["post_id"]),
-                       author_id=1, created_at=r["created_at"], text="invented text",
-                       content_hash="h", ingested_at=T0))
+            s.add(
+                Post(
+                    id=r["post_id"],
+                    source_id=src.id,
+                    external_id=str(r["post_id"]),
+                    author_id=1,
+                    created_at=r["created_at"],
+                    text="invented text",
+                    content_hash="h",
+                    ingested_at=T0,
+                )
+            )
     seen: list[dict[str, object]] = []
 
     def read_scores(session: object, **kw: object) -> pl.DataFrame:
@@ -100,9 +109,11 @@ def test_alerts_stage_stores_delivers_and_records_a_run(
 def test_excerpt_only_when_switched_on_and_never_in_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = settings_for(tmp_path).path
     assert cfg is not None
-    cfg.write_text(cfg.read_text().replace('channels = ["file", "terminal"]',
-                                           'channels = ["file"]\nexcerpt = true\n'
-                                           'excerpt_chars = 8'))
+    cfg.write_text(
+        cfg.read_text().replace(
+            'channels = ["file", "terminal"]', 'channels = ["file"]\nexcerpt = true\nexcerpt_chars = 8'
+        )
+    )
     settings = load_settings(cfg, {})
     engine = make_engine(settings.database.url)
     ensure_schema(engine)
@@ -112,9 +123,18 @@ def test_excerpt_only_when_switched_on_and_never_in_the_file(tmp_path: Path, mon
         s.add(src)
         s.flush()
         for r in rows:
-            s.add(Post(id=r["post_id"], source_id=src.id, external_id=str(r["post_id"]),
-                       author_id=None, created_at=r["created_at"], text="a long invented text",
-                       content_hash="h", ingested_at=T0))
+            s.add(
+                Post(
+                    id=r["post_id"],
+                    source_id=src.id,
+                    external_id=str(r["post_id"]),
+                    author_id=None,
+                    created_at=r["created_at"],
+                    text="a long invented text",
+                    content_hash="h",
+                    ingested_at=T0,
+                )
+            )
     monkeypatch.setattr(score_store, "read_scores", lambda session, **kw: score_frame(rows))
     alerts_stage(engine, settings, console=Console(), env={})
     with session_scope(engine) as s:  # what webhook and e-mail send
@@ -139,19 +159,20 @@ def test_a_second_run_stops_with_a_clear_message(tmp_path: Path) -> None:
     settings = settings_for(tmp_path)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("EMOMON_DATABASE_URL", None)
-    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(settings.path)],
-                            stdout=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(settings.path)], stdout=subprocess.PIPE, text=True, env=env
+    )
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
         with pytest.raises(RunLocked, match="scheduler since"):
             pipeline.run_stages(settings, ["purge"])
-        result = CliRunner().invoke(cli, ["--config", str(settings.path), "run", "--stage",
-                                          "purge", "--lock-timeout", "0"])
+        result = CliRunner().invoke(
+            cli, ["--config", str(settings.path), "run", "--stage", "purge", "--lock-timeout", "0"]
+        )
         assert result.exit_code == ExitStatus.LOCKED
         assert "another emomon run holds the lock" in result.output
         # manual ingest and score are writers too: they wait for the same lock
-        for command in (["ingest", str(ROOT / "examples" / "posts.jsonl")], ["score"],
-                        ["purge", "--older-than", "30"]):
+        for command in (["ingest", str(ROOT / "examples" / "posts.jsonl")], ["score"], ["purge", "--older-than", "30"]):
             result = CliRunner().invoke(cli, ["--config", str(settings.path), *command])
             assert result.exit_code == ExitStatus.LOCKED, command
             assert "another emomon run holds the lock" in result.output, command
@@ -190,18 +211,15 @@ def test_emomon_run_end_to_end_on_the_examples(tmp_path: Path) -> None:
     text = text.replace('path = "models/emomon-mtl-v3"', f'path = "{model}"')
     (tmp_path / "config.toml").write_text(text, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("EMOMON_")}
-    result = CliRunner(env=env).invoke(
-        cli, ["--config", str(tmp_path / "config.toml"), "run", "--json"])
+    result = CliRunner(env=env).invoke(cli, ["--config", str(tmp_path / "config.toml"), "run", "--json"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
-    assert [s["stage"] for s in doc["stages"]] == ["ingest", "score", "alerts", "purge",
-                                                   "report"]
+    assert [s["stage"] for s in doc["stages"]] == ["ingest", "score", "alerts", "purge", "report"]
     assert doc["ok"] and doc["stages"][0]["counts"]["inserted"] > 0
     engine = make_engine(f"sqlite:///{tmp_path / 'emomon.db'}")
     with session_scope(engine) as s:
         commands = [r.command for r in s.scalars(select(Run).order_by(Run.id))]
     for stage in ("ingest", "score", "alerts", "purge", "report"):
         assert commands.count(stage) == 1, commands
-    report = CliRunner(env=env).invoke(
-        cli, ["--config", str(tmp_path / "config.toml"), "report", "--width", "80"])
+    report = CliRunner(env=env).invoke(cli, ["--config", str(tmp_path / "config.toml"), "report", "--width", "80"])
     assert report.exit_code == 0 and "emomon trend report" in report.output

@@ -27,11 +27,23 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def write_config(tmp_path: Path, schedule: str) -> Path:
     posts = tmp_path / "posts.jsonl"
-    posts.write_text("".join(
-        json.dumps({"id": f"p{i}", "text": f"an invented post number {i}", "author": "someone",
-                    "created_at": f"2025-03-0{i}T10:00:00Z"}) + "\n" for i in range(1, 4)))
+    posts.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": f"p{i}",
+                    "text": f"an invented post number {i}",
+                    "author": "someone",
+                    "created_at": f"2025-03-0{i}T10:00:00Z",
+                }
+            )
+            + "\n"
+            for i in range(1, 4)
+        )
+    )
     cfg = tmp_path / "config.toml"
-    cfg.write_text(textwrap.dedent(f"""
+    cfg.write_text(
+        textwrap.dedent(f"""
         [database]
         url = "sqlite:///emomon.db"
         [alerts]
@@ -42,13 +54,13 @@ def write_config(tmp_path: Path, schedule: str) -> Path:
         name = "posts"
         kind = "jsonl"
         location = "posts.jsonl"
-    """))
+    """)
+    )
     return cfg
 
 
 def test_jobs_have_stable_ids_cron_triggers_and_safe_defaults(tmp_path: Path) -> None:
-    cfg = write_config(tmp_path, 'timezone = "Europe/Berlin"\nreport = ""\n'
-                                 'misfire_grace_hours = 3.0')
+    cfg = write_config(tmp_path, 'timezone = "Europe/Berlin"\nreport = ""\nmisfire_grace_hours = 3.0')
     settings = load_settings(cfg, {})
     sched = build_scheduler(settings, scheduler_class=BackgroundScheduler)
     jobs = {j.id: j for j in sched.get_jobs()}
@@ -60,8 +72,7 @@ def test_jobs_have_stable_ids_cron_triggers_and_safe_defaults(tmp_path: Path) ->
         assert job.coalesce is True and job.max_instances == 1
         assert job.misfire_grace_time == 3 * 3600
         assert job.args[0] == stage and job.args[1] == str(cfg)
-    assert str(jobs["emomon-score"].trigger) == (
-        "cron[month='*', day='*', day_of_week='*', hour='2', minute='0']")
+    assert str(jobs["emomon-score"].trigger) == ("cron[month='*', day='*', day_of_week='*', hour='2', minute='0']")
     assert str(sched.timezone) == "Europe/Berlin"
 
 
@@ -78,8 +89,7 @@ def test_jobs_persist_in_the_database_and_stale_ones_are_dropped(tmp_path: Path)
     fewer = load_settings(write_config(tmp_path, 'score = ""'), {})
     again = build_scheduler(fewer, scheduler_class=BackgroundScheduler)
     again.start(paused=True)
-    assert sorted(j.id for j in again.get_jobs()) == [
-        "emomon-alerts", "emomon-ingest", "emomon-purge", "emomon-report"]
+    assert sorted(j.id for j in again.get_jobs()) == ["emomon-alerts", "emomon-ingest", "emomon-purge", "emomon-report"]
     again.shutdown(wait=False)
 
 
@@ -119,8 +129,14 @@ def _run_scheduler(cfg: Path, late: float = 150, stderr: list[str] | None = None
     """Run a real scheduler in a subprocess until its first job event; the events seen."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("EMOMON_DATABASE_URL", None)
-    proc = subprocess.run([sys.executable, "-c", RUNNER, str(cfg), str(late)], capture_output=True,
-                          text=True, timeout=60, env=env, cwd=cfg.parent)
+    proc = subprocess.run(
+        [sys.executable, "-c", RUNNER, str(cfg), str(late)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=cfg.parent,
+    )
     assert proc.returncode == 0, proc.stderr
     if stderr is not None:
         stderr.append(proc.stderr)
@@ -143,8 +159,9 @@ def test_missed_runs_are_coalesced_into_one_real_run(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_a_run_later_than_the_grace_time_is_skipped(tmp_path: Path) -> None:
     # once a year, so the only due fire time is the one 150 s ago; grace 3.6 s
-    cfg = write_config(tmp_path, 'ingest = "0 0 1 1 *"\nscore = ""\nalerts = ""\n'
-                                                                  'purge = ""\nreport = ""\nmisfire_grace_hours = 0.001')
+    cfg = write_config(
+        tmp_path, 'ingest = "0 0 1 1 *"\nscore = ""\nalerts = ""\npurge = ""\nreport = ""\nmisfire_grace_hours = 0.001'
+    )
     assert _run_scheduler(cfg) == ["missed"]
     assert _ingest_runs(cfg) == 0
 
@@ -187,10 +204,13 @@ def test_the_scheduled_report_is_written_and_mailed(tmp_path: Path, caplog: pyte
 
     server = SmtpServer()
     try:
-        cfg = write_config(tmp_path, 'report_output = "reports/emomon-{date}.html"\n'
-                                     'report_email = ["team@example.org"]\n'
-                                     f'[channels.email]\nhost = "127.0.0.1"\nport = {server.port}\n'
-                                     'sender = "emomon@example.org"\ntimeout = 5')
+        cfg = write_config(
+            tmp_path,
+            'report_output = "reports/emomon-{date}.html"\n'
+            'report_email = ["team@example.org"]\n'
+            f'[channels.email]\nhost = "127.0.0.1"\nport = {server.port}\n'
+            'sender = "emomon@example.org"\ntimeout = 5',
+        )
         (tmp_path / "reports").mkdir()
         with caplog.at_level(logging.INFO, logger="monitor.schedule"):
             run_job("report", str(cfg))
@@ -224,8 +244,10 @@ def test_crontab_lines(tmp_path: Path) -> None:
     assert "CRON_TZ=Europe/Berlin" in lines
     jobs = [x for x in lines if not x.startswith(("#", "CRON_TZ"))]
     assert [j.split("--stage ")[1].split()[0] for j in jobs] == ["ingest", "alerts", "purge", "report"]
-    assert jobs[0] == (f"*/15 * * * * cd {tmp_path} && /usr/bin/emomon --config {cfg} -q run "
-                       f"--stage ingest >> {tmp_path / 'emomon-cron.log'} 2>&1")
+    assert jobs[0] == (
+        f"*/15 * * * * cd {tmp_path} && /usr/bin/emomon --config {cfg} -q run "
+        f"--stage ingest >> {tmp_path / 'emomon-cron.log'} 2>&1"
+    )
     assert [j.split()[:5] for j in jobs][1] == ["30", "2", "*", "*", "*"]
     off = write_config(tmp_path, 'ingest = ""\nscore = ""\nalerts = ""\npurge = ""\nreport = ""')
     with pytest.raises(EmomonError, match="no stage is scheduled"):

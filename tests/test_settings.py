@@ -26,8 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 SHIPPED = REPO / "config.toml"
 
 # Keys the code knows that config.toml leaves commented out (checked below).
-COMMENTED_OUT = {"privacy.pseudonym_salt", "channels.email.cafile", "scoring.index.goemotions",
-                 "scoring.index.carer"}
+COMMENTED_OUT = {"privacy.pseudonym_salt", "channels.email.cafile", "scoring.index.goemotions", "scoring.index.carer"}
 
 
 def load(tmp_path: Path, toml: str, env: dict[str, str] | None = None) -> Settings:
@@ -43,6 +42,7 @@ def error(tmp_path: Path, toml: str, env: dict[str, str] | None = None) -> str:
 
 
 # ---- the shipped file and the defaults -------------------------------------------------------
+
 
 def test_repo_config_loads_and_resolves_paths_against_its_directory():
     settings = load_settings(SHIPPED, {})
@@ -94,11 +94,9 @@ def test_code_defaults_equal_the_shipped_config(tmp_path):
     raw.pop("sources")  # the example sources are examples, not defaults
     leaves = dict(_leaves(raw, shipped))
     assert len(leaves) > 80 and "alerts.rules.burst.post_threshold" in leaves
-    drift = {key: (_get(empty, key), value) for key, value in leaves.items()
-             if _get(empty, key) != value}
+    drift = {key: (_get(empty, key), value) for key, value in leaves.items() if _get(empty, key) != value}
     assert drift == {}, "code default != config.toml (code, file): fix one of them"
-    assert empty.model_dump(exclude={"path", "sources"}) == shipped.model_dump(
-        exclude={"path", "sources"})
+    assert empty.model_dump(exclude={"path", "sources"}) == shipped.model_dump(exclude={"path", "sources"})
 
 
 def _code_keys(model: type[BaseModel], where: str = "") -> Iterator[str]:
@@ -149,82 +147,130 @@ def test_schedule_stages_are_the_pipeline_registry():
     options = {"timezone", "lock_timeout", "misfire_grace_hours", "jobstore_url", "report_output", "report_email"}
     assert set(ScheduleSettings.model_fields) - options == set(STAGE_NAMES)
     assert list(ScheduleSettings().jobs) == list(STAGE_NAMES)  # registry order
-    assert list(ScheduleSettings(ingest="", purge="").jobs) == [
-        s for s in STAGE_NAMES if s not in ("ingest", "purge")]
+    assert list(ScheduleSettings(ingest="", purge="").jobs) == [s for s in STAGE_NAMES if s not in ("ingest", "purge")]
 
 
 # ---- one error class each: the file, the key, the value and the fix on one line ----------------
+
 
 @pytest.mark.parametrize(
     ("toml", "message"),
     [
         # unknown keys and sections
-        ("[scoring]\npresicion = 'fp16'\n",
-         "config.toml: unknown key [scoring] presicion; known keys: device, precision, batch_tokens"),
+        (
+            "[scoring]\npresicion = 'fp16'\n",
+            "config.toml: unknown key [scoring] presicion; known keys: device, precision, batch_tokens",
+        ),
         ("[alerts.rules.rise]\nhh = 1.0\n", "unknown key [alerts.rules.rise] hh; known keys: enabled,"),
-        ("[[sources]]\nname = 'a'\nkind = 'csv'\nlocation = 'x'\npath = 'y'\n",
-         "unknown key [[sources]] #1 path; known keys: name, kind, location"),
+        (
+            "[[sources]]\nname = 'a'\nkind = 'csv'\nlocation = 'x'\npath = 'y'\n",
+            "unknown key [[sources]] #1 path; known keys: name, kind, location",
+        ),
         ("[bogus]\n", "config.toml: unknown section [bogus]; known sections: database, ingest"),
         ("base_dir = '/'\n", "config.toml: unknown section [base_dir]"),
-        ("[schedule]\nweekly = '0 0 * * 0'\n",
-         "unknown key [schedule] weekly; known keys: timezone, lock_timeout, misfire_grace_hours, "
-         "jobstore_url, report_output, report_email, ingest, score, alerts"),
+        (
+            "[schedule]\nweekly = '0 0 * * 0'\n",
+            "unknown key [schedule] weekly; known keys: timezone, lock_timeout, misfire_grace_hours, "
+            "jobstore_url, report_output, report_email, ingest, score, alerts",
+        ),
         # wrong types (strict: no strings for numbers, no numbers for bools)
-        ("[ingest]\nbatch_size = 'many'\n",
-         "config.toml: [ingest] batch_size = 'many' has the wrong type; use a whole number"),
+        (
+            "[ingest]\nbatch_size = 'many'\n",
+            "config.toml: [ingest] batch_size = 'many' has the wrong type; use a whole number",
+        ),
         ("[ingest]\nbatch_size = '20'\n", "[ingest] batch_size = '20' has the wrong type"),
         ("[ingest]\nbatch_size = 2.5\n", "[ingest] batch_size = 2.5 has the wrong type; use a whole number"),
         ("[alerts]\nexcerpt = 1\n", "[alerts] excerpt = 1 has the wrong type; use true or false"),
-        ("[privacy]\nopt_out_markers = '#x'\n",
-         "[privacy] opt_out_markers = '#x' has the wrong type; use a list of quoted strings"),
-        ("[privacy]\nexclude_authors = ['a', 3]\n",
-         "[privacy] exclude_authors[1] = 3 has the wrong type; use a quoted string"),
+        (
+            "[privacy]\nopt_out_markers = '#x'\n",
+            "[privacy] opt_out_markers = '#x' has the wrong type; use a list of quoted strings",
+        ),
+        (
+            "[privacy]\nexclude_authors = ['a', 3]\n",
+            "[privacy] exclude_authors[1] = 3 has the wrong type; use a quoted string",
+        ),
         ("[alerts]\nrules = 3\n", "[alerts] rules = 3 has the wrong type; use a table"),
-        ("[scoring.index]\ncarer = { sadness = 'lots' }\n",
-         "[scoring.index] carer.sadness = 'lots' has the wrong type; use a number"),
-        ("[[sources]]\nname = 'a'\nkind = 'csv'\n",
-         "config.toml: missing key [[sources]] #1 location; add `location = ...`"),
+        (
+            "[scoring.index]\ncarer = { sadness = 'lots' }\n",
+            "[scoring.index] carer.sadness = 'lots' has the wrong type; use a number",
+        ),
+        (
+            "[[sources]]\nname = 'a'\nkind = 'csv'\n",
+            "config.toml: missing key [[sources]] #1 location; add `location = ...`",
+        ),
         # out of range
-        ("[ingest]\nbatch_size = 0\n",
-         "config.toml: [ingest] batch_size = 0 is out of range; use a value of at least 1"),
+        (
+            "[ingest]\nbatch_size = 0\n",
+            "config.toml: [ingest] batch_size = 0 is out of range; use a value of at least 1",
+        ),
         ("[trends]\nthreshold = 1.5\n", "[trends] threshold = 1.5 is out of range; use a value between 0 and 1"),
         ("[trends]\nmin_std = 0.0\n", "[trends] min_std = 0.0 is out of range; use a value above 0"),
-        ("[channels.email]\nport = 70000\n", "[channels.email] port = 70000 is out of range; use a value between 1 and 65535"),
-        ("[scoring.index]\ngoemotions = { sadness = -1.0 }\n",
-         "[scoring.index] goemotions.sadness = -1.0 is out of range; use a value of at least 0"),
+        (
+            "[channels.email]\nport = 70000\n",
+            "[channels.email] port = 70000 is out of range; use a value between 1 and 65535",
+        ),
+        (
+            "[scoring.index]\ngoemotions = { sadness = -1.0 }\n",
+            "[scoring.index] goemotions.sadness = -1.0 is out of range; use a value of at least 0",
+        ),
         # not one of the allowed values
-        ("[scoring]\nprecision = 'fp16'\n",
-         "config.toml: [scoring] precision = 'fp16' is not allowed; use one of 'auto', 'bf16', 'int8', 'fp32'"),
-        ("[scoring]\noverlap = 'yes'\n", "[scoring] overlap = 'yes' is not allowed; use one of 'auto', 'thread', 'inline'"),
-        ("[alerts]\nchannels = ['terminal', 'sms']\n",
-         "[alerts] channels[1] = 'sms' is not allowed; use one of 'terminal', 'file', 'webhook', 'email'"),
-        ("[[sources]]\nname = 'a'\nkind = 'rss'\nlocation = 'x'\n",
-         "[[sources]] #1 kind = 'rss' is not allowed; use one of 'feed', 'jsonl'"),
+        (
+            "[scoring]\nprecision = 'fp16'\n",
+            "config.toml: [scoring] precision = 'fp16' is not allowed; use one of 'auto', 'bf16', 'int8', 'fp32'",
+        ),
+        (
+            "[scoring]\noverlap = 'yes'\n",
+            "[scoring] overlap = 'yes' is not allowed; use one of 'auto', 'thread', 'inline'",
+        ),
+        (
+            "[alerts]\nchannels = ['terminal', 'sms']\n",
+            "[alerts] channels[1] = 'sms' is not allowed; use one of 'terminal', 'file', 'webhook', 'email'",
+        ),
+        (
+            "[[sources]]\nname = 'a'\nkind = 'rss'\nlocation = 'x'\n",
+            "[[sources]] #1 kind = 'rss' is not allowed; use one of 'feed', 'jsonl'",
+        ),
         # nan and inf
         ("[ingest]\ntimeout_s = nan\n", "[ingest] timeout_s = nan is not a finite number"),
         ("[alerts.rules.rise]\nh = inf\n", "[alerts.rules.rise] h = inf is not a finite number"),
         ("[scoring.index]\ncarer = { fear = inf }\n", "[scoring.index] carer.fear = inf is not a finite number"),
         # field and cross-field checks
-        ("[alerts.rules.rise]\nk = 1.0\nz_cap = 0.5\n",
-         "config.toml: [alerts.rules.rise] z_cap = 0.5 must be greater than k = 1.0; raise z_cap or lower k"),
-        ("[alerts]\nchannels = ['webhook']\n",
-         "[channels.webhook] url = '': set an http(s) URL or remove 'webhook' from [alerts] channels"),
-        ("[alerts]\nchannels = ['email']\n[channels.email]\nrecipients = []\n",
-         "[channels.email] recipients = []: list at least one address"),
+        (
+            "[alerts.rules.rise]\nk = 1.0\nz_cap = 0.5\n",
+            "config.toml: [alerts.rules.rise] z_cap = 0.5 must be greater than k = 1.0; raise z_cap or lower k",
+        ),
+        (
+            "[alerts]\nchannels = ['webhook']\n",
+            "[channels.webhook] url = '': set an http(s) URL or remove 'webhook' from [alerts] channels",
+        ),
+        (
+            "[alerts]\nchannels = ['email']\n[channels.email]\nrecipients = []\n",
+            "[channels.email] recipients = []: list at least one address",
+        ),
         ("[alerts]\nchannels = ['file', 'file']\n", "[alerts] channels = ['file', 'file'] names a channel twice"),
-        ("[[sources]]\nname='a'\nkind='csv'\nlocation='x'\n[[sources]]\nname='a'\nkind='csv'\nlocation='y'\n",
-         "[[sources]] the name 'a' is used twice; give each source its own name"),
-        ("[[sources]]\nname = 'a'\nkind = 'csv'\nlocation = 'https://x.org/a.csv'\n",
-         "[[sources]] #1 location = 'https://x.org/a.csv' is a URL but kind = 'csv': only kind = 'feed' reads URLs"),
-        ("[[sources]]\nname = 'a'\nkind = 'csv'\nlocation = 'x'\ncolumns = {body = 'b'}\n",
-         "[[sources]] #1 columns = {'body': 'b'} has the unknown column 'body'; use any of 'id', 'text'"),
+        (
+            "[[sources]]\nname='a'\nkind='csv'\nlocation='x'\n[[sources]]\nname='a'\nkind='csv'\nlocation='y'\n",
+            "[[sources]] the name 'a' is used twice; give each source its own name",
+        ),
+        (
+            "[[sources]]\nname = 'a'\nkind = 'csv'\nlocation = 'https://x.org/a.csv'\n",
+            "[[sources]] #1 location = 'https://x.org/a.csv' is a URL but kind = 'csv': only kind = 'feed' reads URLs",
+        ),
+        (
+            "[[sources]]\nname = 'a'\nkind = 'csv'\nlocation = 'x'\ncolumns = {body = 'b'}\n",
+            "[[sources]] #1 columns = {'body': 'b'} has the unknown column 'body'; use any of 'id', 'text'",
+        ),
         ("[[sources]]\nname = ' '\nkind = 'csv'\nlocation = 'x'\n", "[[sources]] #1 name = ' ' must not be empty"),
         ("[scoring]\nlanguages = ['en', ' ']\n", "[scoring] languages = ['en', ' '] must list language codes"),
-        ("[database]\nurl = 'sqlite:///no/such/dir/x.db'\n",
-         "[database] url = 'sqlite:///no/such/dir/x.db': the directory"),
+        (
+            "[database]\nurl = 'sqlite:///no/such/dir/x.db'\n",
+            "[database] url = 'sqlite:///no/such/dir/x.db': the directory",
+        ),
         ("[database]\nurl = 'no url'\n", "[database] url = 'no url' is not a SQLAlchemy URL"),
-        ("[schedule]\ntimezone = 'Mars/Olympus'\n",
-         "[schedule] timezone = 'Mars/Olympus' is not a known time zone; use an IANA name"),
+        (
+            "[schedule]\ntimezone = 'Mars/Olympus'\n",
+            "[schedule] timezone = 'Mars/Olympus' is not a known time zone; use an IANA name",
+        ),
         ("[schedule]\nscore = 'nightly'\n", "[schedule] score = 'nightly' is not a cron expression"),
     ],
 )
@@ -243,8 +289,11 @@ def test_several_problems_report_the_first_and_count_the_rest(tmp_path):
 
 @pytest.mark.parametrize(
     ("toml", "line"),
-    [("[ingest]\nbatch_size = 5\nnot toml = = 1\n", 3), ("[ingest]\nbatch_size = [1,\n", 3),
-     ("[ingest]\n[ingest]\n", 2)],
+    [
+        ("[ingest]\nbatch_size = 5\nnot toml = = 1\n", 3),
+        ("[ingest]\nbatch_size = [1,\n", 3),
+        ("[ingest]\n[ingest]\n", 2),
+    ],
 )
 def test_toml_syntax_error_names_file_and_line(tmp_path, toml, line):
     text = error(tmp_path, toml)
@@ -259,16 +308,21 @@ def test_missing_config_file(tmp_path):
 
 # ---- environment ------------------------------------------------------------------------------
 
+
 def test_environment_overrides(tmp_path):
-    settings = load(tmp_path, "[ingest]\nbatch_size = 10\n[alerts]\nexcerpt = false\n", {
-        "EMOMON_INGEST_BATCH_SIZE": "20",
-        "EMOMON_INGEST_TIMEOUT_S": "2.5",
-        "EMOMON_ALERTS_EXCERPT": "yes",
-        "EMOMON_PRIVACY_OPT_OUT_MARKERS": "#a, #b",
-        "EMOMON_DATABASE_URL": "sqlite:///other.db",
-        "EMOMON_PSEUDONYM_SALT": "pepper",
-        "EMOMON_SCHEDULE_SCORE": "",
-    })
+    settings = load(
+        tmp_path,
+        "[ingest]\nbatch_size = 10\n[alerts]\nexcerpt = false\n",
+        {
+            "EMOMON_INGEST_BATCH_SIZE": "20",
+            "EMOMON_INGEST_TIMEOUT_S": "2.5",
+            "EMOMON_ALERTS_EXCERPT": "yes",
+            "EMOMON_PRIVACY_OPT_OUT_MARKERS": "#a, #b",
+            "EMOMON_DATABASE_URL": "sqlite:///other.db",
+            "EMOMON_PSEUDONYM_SALT": "pepper",
+            "EMOMON_SCHEDULE_SCORE": "",
+        },
+    )
     assert settings.ingest.batch_size == 20
     assert settings.ingest.timeout_s == 2.5
     assert settings.alerts.excerpt is True
@@ -279,10 +333,16 @@ def test_environment_overrides(tmp_path):
 
 
 def test_environment_ignores_unknown_variables_and_keeps_the_file(tmp_path):
-    settings = load(tmp_path, "[ingest]\nbatch_size = 10\n", {
-        "EMOMON_INGEST_BATCH_SISE": "1", "EMOMON_CONFIG": "x.toml", "EMOMON_WEBHOOK_SECRET": "s",
-        "EMOMON_PSEUDONYM_SALT": "",
-    })
+    settings = load(
+        tmp_path,
+        "[ingest]\nbatch_size = 10\n",
+        {
+            "EMOMON_INGEST_BATCH_SISE": "1",
+            "EMOMON_CONFIG": "x.toml",
+            "EMOMON_WEBHOOK_SECRET": "s",
+            "EMOMON_PSEUDONYM_SALT": "",
+        },
+    )
     assert settings.ingest.batch_size == 10
     assert settings.privacy.pseudonym_salt is None
 
@@ -295,19 +355,33 @@ def test_specific_salt_variable_wins_over_the_alias(tmp_path):
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"EMOMON_INGEST_BATCH_SIZE": "lots"},
-         "environment: EMOMON_INGEST_BATCH_SIZE='lots' ([ingest] batch_size) is not a whole number; "
-         "set e.g. EMOMON_INGEST_BATCH_SIZE=2000"),
-        ({"EMOMON_ALERTS_EXCERPT": "maybe"},
-         "environment: EMOMON_ALERTS_EXCERPT='maybe' ([alerts] excerpt) is not true or false"),
+        (
+            {"EMOMON_INGEST_BATCH_SIZE": "lots"},
+            "environment: EMOMON_INGEST_BATCH_SIZE='lots' ([ingest] batch_size) is not a whole number; "
+            "set e.g. EMOMON_INGEST_BATCH_SIZE=2000",
+        ),
+        (
+            {"EMOMON_ALERTS_EXCERPT": "maybe"},
+            "environment: EMOMON_ALERTS_EXCERPT='maybe' ([alerts] excerpt) is not true or false",
+        ),
         ({"EMOMON_TRENDS_MIN_STD": "-"}, "EMOMON_TRENDS_MIN_STD='-' ([trends] min_std) is not a number"),
-        ({"EMOMON_INGEST_BATCH_SIZE": "0"},
-         "environment: EMOMON_INGEST_BATCH_SIZE='0' ([ingest] batch_size) is out of range; use a value of at least 1"),
-        ({"EMOMON_TRENDS_THRESHOLD": "nan"}, "EMOMON_TRENDS_THRESHOLD='nan' ([trends] threshold) is not a finite number"),
-        ({"EMOMON_SCORING_PRECISION": "fp16"},
-         "environment: EMOMON_SCORING_PRECISION='fp16' ([scoring] precision) is not allowed; use one of 'auto'"),
-        ({"EMOMON_ALERTS_CHANNELS": "terminal,sms"},
-         "EMOMON_ALERTS_CHANNELS='terminal,sms' ([alerts] channels[1]) is not allowed"),
+        (
+            {"EMOMON_INGEST_BATCH_SIZE": "0"},
+            "environment: EMOMON_INGEST_BATCH_SIZE='0' ([ingest] batch_size) is out of range; "
+            "use a value of at least 1",
+        ),
+        (
+            {"EMOMON_TRENDS_THRESHOLD": "nan"},
+            "EMOMON_TRENDS_THRESHOLD='nan' ([trends] threshold) is not a finite number",
+        ),
+        (
+            {"EMOMON_SCORING_PRECISION": "fp16"},
+            "environment: EMOMON_SCORING_PRECISION='fp16' ([scoring] precision) is not allowed; use one of 'auto'",
+        ),
+        (
+            {"EMOMON_ALERTS_CHANNELS": "terminal,sms"},
+            "EMOMON_ALERTS_CHANNELS='terminal,sms' ([alerts] channels[1]) is not allowed",
+        ),
         ({"EMOMON_ALERTS_RULES": "{}"}, "environment: EMOMON_ALERTS_RULES names the table [alerts.rules]"),
     ],
 )
@@ -315,15 +389,18 @@ def test_bad_environment_value_names_the_variable(tmp_path, env, message):
     assert message in error(tmp_path, "[ingest]\nbatch_size = 10\n", env)
 
 
-@pytest.mark.parametrize(("table", "key", "value"), [
-    ("alerts", "lookback_days", "100000000"),
-    ("alerts.rules.level", "cooldown_hours", "1e300"),
-    ("alerts.rules.burst", "window_hours", "1e300"),
-    ("ingest", "timeout_s", "1e300"),
-    ("schedule", "lock_timeout", "1e300"),
-    ("retention", "raw_text_days", "10000000"),
-    ("channels.email", "timeout", "1e300"),
-])
+@pytest.mark.parametrize(
+    ("table", "key", "value"),
+    [
+        ("alerts", "lookback_days", "100000000"),
+        ("alerts.rules.level", "cooldown_hours", "1e300"),
+        ("alerts.rules.burst", "window_hours", "1e300"),
+        ("ingest", "timeout_s", "1e300"),
+        ("schedule", "lock_timeout", "1e300"),
+        ("retention", "raw_text_days", "10000000"),
+        ("channels.email", "timeout", "1e300"),
+    ],
+)
 def test_durations_have_an_upper_bound(tmp_path, table, key, value):
     """A huge but finite duration is one config error, not an OverflowError at run time."""
     cfg = tmp_path / "config.toml"

@@ -9,13 +9,20 @@ from monitor.sources_file import add_source, remove_source
 
 def test_add_then_remove_keeps_the_rest_of_the_file(tmp_path):
     path = tmp_path / "config.toml"
-    original = ('# top comment\n[ingest]\nbatch_size = 5 # inline\n\n'
-                '# the feed\n[[sources]]\nname = "a"\nkind = "feed"\nlocation = "x.xml"\n')
+    original = (
+        "# top comment\n[ingest]\nbatch_size = 5 # inline\n\n"
+        '# the feed\n[[sources]]\nname = "a"\nkind = "feed"\nlocation = "x.xml"\n'
+    )
     path.write_text(original)
     add_source(path, name='b "quoted"', kind="csv", location="c:\\dir\\f.csv", columns={"text": "body"})
     data = tomllib.loads(path.read_text())
-    assert data["sources"][1] == {"name": 'b "quoted"', "kind": "csv", "location": "c:\\dir\\f.csv",
-                                  "columns": {"text": "body"}, "enabled": True}
+    assert data["sources"][1] == {
+        "name": 'b "quoted"',
+        "kind": "csv",
+        "location": "c:\\dir\\f.csv",
+        "columns": {"text": "body"},
+        "enabled": True,
+    }
     remove_source(path, 'b "quoted"')
     assert path.read_text().rstrip("\n") == original.rstrip("\n")
     remove_source(path, "a")
@@ -34,7 +41,7 @@ def test_errors_name_the_problem(tmp_path):
         remove_source(path, "zz")
 
 
-CONFIG = '''# emomon test config
+CONFIG = """# emomon test config
 [ingest]
 batch_size = 5 # kept inline comment
 
@@ -57,7 +64,7 @@ location = "feed.xml"
 # Retention comes last.
 [retention]
 raw_text_days = 30
-'''
+"""
 
 
 def test_removing_a_source_takes_its_columns_sub_table_and_keeps_other_comments(tmp_path):
@@ -117,8 +124,10 @@ def test_removing_the_first_of_several_sources_keeps_the_rest_in_order(tmp_path)
 
 def test_a_file_tomlkit_would_reorder_is_left_alone(tmp_path):
     path = tmp_path / "config.toml"
-    original = ('[[sources]]\nname = "a"\nkind = "csv"\nlocation = "a"\n\n[retention]\nraw_text_days = 1\n\n'
-                '[[sources]]\nname = "b"\nkind = "csv"\nlocation = "b"\n')
+    original = (
+        '[[sources]]\nname = "a"\nkind = "csv"\nlocation = "a"\n\n[retention]\nraw_text_days = 1\n\n'
+        '[[sources]]\nname = "b"\nkind = "csv"\nlocation = "b"\n'
+    )
     path.write_text(original)
     with pytest.raises(ConfigError, match="cannot be edited without reordering"):
         remove_source(path, "a")

@@ -24,13 +24,10 @@ def test_signal_columns_lists_index_then_emotions() -> None:
 
 
 def test_aggregate_per_author_per_day_counts_means_and_shares() -> None:
-    rows = stream("a", [0.2, 0.8], every=timedelta(hours=1)) + stream(
-        "b", [0.9], first_id=10
-    )
+    rows = stream("a", [0.2, 0.8], every=timedelta(hours=1)) + stream("b", [0.9], first_id=10)
     rows.append({"post_id": 20, "author": None, "created_at": T0, "depression_index": 0.4})
     frame = score_frame(rows)
-    agg = trends.aggregate(frame, level="author", by="day", threshold=0.5,
-                           columns=["depression_index"])
+    agg = trends.aggregate(frame, level="author", by="day", threshold=0.5, columns=["depression_index"])
     assert agg["subject"].to_list() == ["a", "b"]  # the post without author is left out
     a = agg.row(0, named=True)
     assert a["posts"] == 2
@@ -51,8 +48,7 @@ def test_aggregate_by_week_starts_on_monday() -> None:
 
 
 def test_rolling_windows_cover_trailing_days() -> None:
-    frame = score_frame(stream("a", [0.0, 1.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0],
-                               every=timedelta(days=1)))
+    frame = score_frame(stream("a", [0.0, 1.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0], every=timedelta(days=1)))
     roll = trends.rolling(frame, level="author", windows=(3, 30))
     last = roll.row(-1, named=True)
     assert last["posts_3d"] == 3 and last["mean_3d"] == pytest.approx(1.0)
@@ -99,8 +95,7 @@ def _loop_cusum(zs: list[float], k: float) -> list[float]:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.floats(-5, 5, allow_nan=False), min_size=1, max_size=40),
-       st.floats(0.0, 2.0))
+@given(st.lists(st.floats(-5, 5, allow_nan=False), min_size=1, max_size=40), st.floats(0.0, 2.0))
 def test_vectorised_cusum_equals_the_recursion(zs: list[float], k: float) -> None:
     frame = pl.DataFrame({"author": ["a"] * len(zs), "z": zs})
     got = trends.cusum(frame, k=k, h=4.0)["cusum"].to_list()

@@ -10,8 +10,10 @@ import torch
 from monitor.model.artifact import Calibration, save_artifact
 from monitor.model.network import MultitaskNetwork, NetworkConfig
 
-_WORDS = ("sad grief lonely hopeless happy joy love angry afraid scared surprise fear cry tears smile "
-          "the a i am is so and to of it my me you we feel today very not").split()
+_WORDS = (
+    "sad grief lonely hopeless happy joy love angry afraid scared surprise fear cry tears smile "
+    "the a i am is so and to of it my me you we feel today very not"
+).split()
 
 
 def build_tiny_tokenizer(directory: Path):
@@ -19,8 +21,22 @@ def build_tiny_tokenizer(directory: Path):
     from transformers import BertTokenizerFast
 
     directory.mkdir(parents=True, exist_ok=True)
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *_WORDS, *[chr(c) for c in range(ord("a"), ord("z") + 1)],
-             *[f"##{chr(c)}" for c in range(ord("a"), ord("z") + 1)], ".", ",", "!", "?", "'", "#"]
+    vocab = [
+        "[PAD]",
+        "[UNK]",
+        "[CLS]",
+        "[SEP]",
+        "[MASK]",
+        *_WORDS,
+        *[chr(c) for c in range(ord("a"), ord("z") + 1)],
+        *[f"##{chr(c)}" for c in range(ord("a"), ord("z") + 1)],
+        ".",
+        ",",
+        "!",
+        "?",
+        "'",
+        "#",
+    ]
     (directory / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n", encoding="utf-8")
     return BertTokenizerFast(vocab_file=str(directory / "vocab.txt"), do_lower_case=True)
 
@@ -30,21 +46,32 @@ def build_tiny_encoder(vocab_size: int, *, hidden: int = 32, layers: int = 2, ma
     from transformers import BertConfig, BertModel
 
     torch.manual_seed(seed)
-    config = BertConfig(vocab_size=vocab_size, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=2,
-                        intermediate_size=hidden * 2, max_position_embeddings=max_positions)
+    config = BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        intermediate_size=hidden * 2,
+        max_position_embeddings=max_positions,
+    )
     return BertModel(config)
 
 
-def build_tiny_model(directory: str | Path, *, window: int = 32, seed: int = 0, name: str = "tiny-test",
-                     distress: bool = False) -> Path:
+def build_tiny_model(
+    directory: str | Path, *, window: int = 32, seed: int = 0, name: str = "tiny-test", distress: bool = False
+) -> Path:
     """Write a complete, loadable model directory with random weights (``distress``: with the
     personal-distress head, as v3 has); returns its path."""
     directory = Path(directory)
     tokenizer = build_tiny_tokenizer(directory / "_vocab")
     encoder = build_tiny_encoder(tokenizer.vocab_size, max_positions=max(64, window), seed=seed)
-    network = MultitaskNetwork(encoder, NetworkConfig(hidden_size=32, branch_size=16, embedding_size=8,
-                                                          distress_head=distress))
-    save_artifact(directory, name=name, model=network, tokenizer=tokenizer, calibration=Calibration(),
-                  window=window, fp16=False)
-    (directory / "metrics.json").write_text(json.dumps({"model": name, "note": "random weights, for tests"}), encoding="utf-8")
+    network = MultitaskNetwork(
+        encoder, NetworkConfig(hidden_size=32, branch_size=16, embedding_size=8, distress_head=distress)
+    )
+    save_artifact(
+        directory, name=name, model=network, tokenizer=tokenizer, calibration=Calibration(), window=window, fp16=False
+    )
+    (directory / "metrics.json").write_text(
+        json.dumps({"model": name, "note": "random weights, for tests"}), encoding="utf-8"
+    )
     return directory

@@ -42,8 +42,9 @@ class _Identity(torch.nn.Module):
         raise RuntimeError("frozen-feature ablation networks take pooled vectors")
 
 
-def pooled_features(encoder_dir: Path, data: dict[str, TaskData], max_length: int,
-                    log: Callable[[str], None]) -> dict[str, np.ndarray]:
+def pooled_features(
+    encoder_dir: Path, data: dict[str, TaskData], max_length: int, log: Callable[[str], None]
+) -> dict[str, np.ndarray]:
     """Mean-pooled vectors of the frozen encoder for every task's texts."""
     from monitor.model.device import choose_autocast, choose_device
     from monitor.training.run import load_encoder
@@ -57,22 +58,39 @@ def pooled_features(encoder_dir: Path, data: dict[str, TaskData], max_length: in
         started = time.perf_counter()
         ids = tokenize(tokenizer, d.texts, max_length)
         batches = make_batches(ids, 8192, pad_id=tokenizer.pad_token_id or 0)
-        out[task] = forward_batches(net, batches, len(ids), device=device, dtype=choose_autocast(device, "auto"),
-                                    heads=("pooled",), call=lambda i, m: {"pooled": net.pooled(i, m)})["pooled"]
+        out[task] = forward_batches(
+            net,
+            batches,
+            len(ids),
+            device=device,
+            dtype=choose_autocast(device, "auto"),
+            heads=("pooled",),
+            call=lambda i, m: {"pooled": net.pooled(i, m)},
+        )["pooled"]
         log(f"encoded {len(d)} {task} texts in {time.perf_counter() - started:.0f}s")
     return out
 
 
-def train_on_features(features: dict[str, np.ndarray], data: dict[str, TaskData], config: TrainConfig,
-                      hidden: int) -> MultitaskNetwork:
+def train_on_features(
+    features: dict[str, np.ndarray], data: dict[str, TaskData], config: TrainConfig, hidden: int
+) -> MultitaskNetwork:
     """Train branches + heads on fixed pooled vectors with the variant's gate, losses and mode."""
     torch.manual_seed(config.seed)
     net = MultitaskNetwork(_Identity(), NetworkConfig(hidden_size=hidden, gate=config.gate))  # type: ignore[arg-type]
-    losses = TaskLosses(net.config.embedding_size, 6, carer_loss=config.carer_loss, joint=config.joint,  # type: ignore[arg-type]
-                        metric=config.metric, tasks=config.tasks,
-                        goemotions_loss=config.goemotions_loss, focal_gamma=config.focal_gamma)  # type: ignore[arg-type]
+    losses = TaskLosses(
+        net.config.embedding_size,
+        6,
+        carer_loss=config.carer_loss,
+        joint=config.joint,  # type: ignore[arg-type]
+        metric=config.metric,
+        tasks=config.tasks,
+        goemotions_loss=config.goemotions_loss,
+        focal_gamma=config.focal_gamma,
+    )  # type: ignore[arg-type]
     params = [p for n, p in net.named_parameters() if not n.startswith("encoder.")] + list(losses.parameters())
-    opt = torch.optim.AdamW([p for p in params if p.requires_grad], lr=config.lr_heads, weight_decay=config.weight_decay)
+    opt = torch.optim.AdamW(
+        [p for p in params if p.requires_grad], lr=config.lr_heads, weight_decay=config.weight_decay
+    )
     rng = np.random.default_rng(config.seed)
     for task in task_schedule(config):
         rows = rng.integers(0, len(features[task]), config.batch_size)
@@ -91,7 +109,9 @@ def train_on_features(features: dict[str, np.ndarray], data: dict[str, TaskData]
     return net.eval()
 
 
-def evaluate_on_features(net: MultitaskNetwork, features: dict[str, np.ndarray], data: dict[str, TaskData]) -> dict[str, float]:
+def evaluate_on_features(
+    net: MultitaskNetwork, features: dict[str, np.ndarray], data: dict[str, TaskData]
+) -> dict[str, float]:
     with torch.no_grad():
         logits = {task: {k: v.numpy() for k, v in net.heads(torch.as_tensor(features[task])).items()} for task in data}
     summary = validation_summary(logits, data)
@@ -99,15 +119,28 @@ def evaluate_on_features(net: MultitaskNetwork, features: dict[str, np.ndarray],
     return summary
 
 
-def run_ablation(encoder_dir: Path, datasets: Path, *, steps: int = 3000, train_limit: int = 16000, seed: int = 13,
-                 log: Callable[[str], None] = print) -> dict[str, Any]:
+def run_ablation(
+    encoder_dir: Path,
+    datasets: Path,
+    *,
+    steps: int = 3000,
+    train_limit: int = 16000,
+    seed: int = 13,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
     """All variants plus single-task runs; returns rows of validation metrics."""
+
     def limit(d: TaskData) -> TaskData:
         if len(d) <= train_limit:
             return d
         keep = np.sort(np.random.default_rng(seed).choice(len(d), train_limit, replace=False))
-        return TaskData(d.task, d.split, [d.texts[i] for i in keep], d.targets[keep],
-                        [d.authors[i] for i in keep] if d.authors else None)
+        return TaskData(
+            d.task,
+            d.split,
+            [d.texts[i] for i in keep],
+            d.targets[keep],
+            [d.authors[i] for i in keep] if d.authors else None,
+        )
 
     train = {t: limit(read_task(datasets, t, "train", seed)) for t in TASKS}
     val = {t: read_task(datasets, t, "validation", seed) for t in TASKS}
@@ -119,17 +152,26 @@ def run_ablation(encoder_dir: Path, datasets: Path, *, steps: int = 3000, train_
     for name, change in VARIANTS.items():
         started = time.perf_counter()
         net = train_on_features(f_train, train, replace(base, **change), hidden)
-        rows.append({"variant": name, **evaluate_on_features(net, f_val, val),
-                     "seconds": round(time.perf_counter() - started, 1)})
+        rows.append(
+            {
+                "variant": name,
+                **evaluate_on_features(net, f_val, val),
+                "seconds": round(time.perf_counter() - started, 1),
+            }
+        )
         log(f"ablation {name}: {rows[-1]}")
     for task in TASKS:
         cfg = replace(base, tasks=(task,), task_probs={task: 1.0}, steps=max(1, int(steps * base.task_probs[task])))
         net = train_on_features(f_train, {task: train[task]}, cfg, hidden)
-        rows.append({"variant": f"single-task {task}", **evaluate_on_features(net, {task: f_val[task]}, {task: val[task]})})
+        rows.append(
+            {"variant": f"single-task {task}", **evaluate_on_features(net, {task: f_val[task]}, {task: val[task]})}
+        )
         log(f"ablation single-task {task}: {rows[-1]}")
-    return {"budget": f"frozen encoder (pooled all-MiniLM-L6-v2 vectors), {steps} steps of batch 32, "
-                      f"at most {train_limit} training texts per task; validation split",
-            "rows": rows}
+    return {
+        "budget": f"frozen encoder (pooled all-MiniLM-L6-v2 vectors), {steps} steps of batch 32, "
+        f"at most {train_limit} training texts per task; validation split",
+        "rows": rows,
+    }
 
 
 def main() -> None:

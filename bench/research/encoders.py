@@ -46,9 +46,8 @@ def embed(directory: Path, texts: list[str]) -> tuple[np.ndarray, float]:
     out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
     t0 = time.perf_counter()
     for start in range(0, len(texts), BATCH):
-        idx = order[start:start + BATCH]
-        batch = tokenizer([texts[i] for i in idx], padding=True, truncation=True, max_length=128,
-                          return_tensors="pt")
+        idx = order[start : start + BATCH]
+        batch = tokenizer([texts[i] for i in idx], padding=True, truncation=True, max_length=128, return_tensors="pt")
         hidden = model(**batch).last_hidden_state
         mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
@@ -58,8 +57,11 @@ def embed(directory: Path, texts: list[str]) -> tuple[np.ndarray, float]:
 
 def probe(directory: Path, datasets: Path, n_train: int, n_val: int, seed: int) -> dict[str, Any]:
     """Validation figures and cost of one encoder."""
-    figures: dict[str, Any] = {"parameters_m": round(sum(
-        p.numel() for p in AutoModel.from_pretrained(directory, use_safetensors=True).parameters()) / 1e6, 1)}
+    figures: dict[str, Any] = {
+        "parameters_m": round(
+            sum(p.numel() for p in AutoModel.from_pretrained(directory, use_safetensors=True).parameters()) / 1e6, 1
+        )
+    }
     for task in ("carer", "goemotions"):
         train = sample(read_task(datasets, task, "train"), n_train, seed)
         val = sample(read_task(datasets, task, "validation"), n_val, seed)
@@ -72,14 +74,18 @@ def probe(directory: Path, datasets: Path, n_train: int, n_val: int, seed: int) 
             figures["carer_accuracy"] = round(float(accuracy_score(val.targets, pred)), 4)
             figures["carer_macro_f1"] = round(float(f1_score(val.targets, pred, average="macro")), 4)
         else:
-            present = [j for j in range(train.targets.shape[1])
-                       if 0 < train.targets[:, j].sum() < len(train) and val.targets[:, j].sum() > 0]
+            present = [
+                j
+                for j in range(train.targets.shape[1])
+                if 0 < train.targets[:, j].sum() < len(train) and val.targets[:, j].sum() > 0
+            ]
             scores = np.zeros((len(val), len(present)))
             for k, j in enumerate(present):
                 clf = LogisticRegression(max_iter=2000, C=4.0).fit(x_train, train.targets[:, j])
                 scores[:, k] = clf.predict_proba(x_val)[:, 1]
-            figures["goemotions_macro_ap"] = round(float(average_precision_score(
-                val.targets[:, present], scores, average="macro")), 4)
+            figures["goemotions_macro_ap"] = round(
+                float(average_precision_score(val.targets[:, present], scores, average="macro")), 4
+            )
             figures["goemotions_labels_scored"] = len(present)
     return figures
 

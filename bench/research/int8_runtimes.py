@@ -65,6 +65,7 @@ def ort_call(model: Path, threads: int) -> Call:
     def call(ids: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
         values = session.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})
         return {name: torch.from_numpy(v) for name, v in zip(names, values)}
+
     return call
 
 
@@ -80,6 +81,7 @@ def openvino_call(model: Path, threads: int, precision: str | None) -> Call:
     def call(ids: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
         result = request.infer({"input_ids": ids.numpy(), "attention_mask": mask.numpy()})
         return {output.get_any_name(): torch.from_numpy(np.asarray(result[output])) for output in compiled.outputs}
+
     return call
 
 
@@ -104,12 +106,26 @@ def build_candidates(predictor: Predictor, calibration: WindowPlan, work: Path, 
     export_onnx(network, probe, fp32)
     defaults, shipped, static = work / "dynamic-defaults.onnx", work / "dynamic-shipped.onnx", work / "static.onnx"
     quantize_dynamic(str(fp32), str(defaults), weight_type=QuantType.QInt8)
-    quantize_dynamic(str(fp32), str(shipped), weight_type=QuantType.QInt8, per_channel=True,
-                     op_types_to_quantize=["MatMul"], nodes_to_exclude=head_nodes(fp32))
-    quantize_static(str(fp32), str(static), Calibration(calibration), quant_format=QuantFormat.QDQ,
-                    per_channel=True, weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8,
-                    op_types_to_quantize=["MatMul"], nodes_to_exclude=head_nodes(fp32),
-                    calibrate_method=CalibrationMethod.MinMax)
+    quantize_dynamic(
+        str(fp32),
+        str(shipped),
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        op_types_to_quantize=["MatMul"],
+        nodes_to_exclude=head_nodes(fp32),
+    )
+    quantize_static(
+        str(fp32),
+        str(static),
+        Calibration(calibration),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        weight_type=QuantType.QInt8,
+        activation_type=QuantType.QUInt8,
+        op_types_to_quantize=["MatMul"],
+        nodes_to_exclude=head_nodes(fp32),
+        calibrate_method=CalibrationMethod.MinMax,
+    )
     ao = copy.deepcopy(network)
     ao.encoder = torch.ao.quantization.quantize_dynamic(ao.encoder, {torch.nn.Linear}, dtype=torch.qint8)
     candidates: dict[str, Call | None] = {
@@ -148,9 +164,11 @@ def main() -> None:
     texts = read_texts(args.datasets)
     timed = take(texts, args.posts)
     plan = predictor.plan(predictor.encode(timed))
-    calibration = predictor.plan(predictor.encode(texts[-args.calibration_posts:]))
-    print(f"{args.posts:,} posts in {len(plan.batches)} batches ({plan.n_windows:,} windows), {threads} threads, "
-          f"torch {torch.__version__}; model {predictor.version}")
+    calibration = predictor.plan(predictor.encode(texts[-args.calibration_posts :]))
+    print(
+        f"{args.posts:,} posts in {len(plan.batches)} batches ({plan.n_windows:,} windows), {threads} threads, "
+        f"torch {torch.__version__}; model {predictor.version}"
+    )
     with tempfile.TemporaryDirectory(prefix="emomon-int8-") as work:
         candidates = build_candidates(predictor, calibration, Path(work), threads)
         seconds: dict[str, list[float]] = {name: [] for name in candidates}
@@ -169,10 +187,14 @@ def main() -> None:
         pps = args.posts / statistics.median(seconds[name])
         diff = np.abs(probs[name] - reference)
         changed = float((probs[name][:, carer].argmax(1) != reference[:, carer].argmax(1)).mean())
-        print(f"| {name} | {pps:,.1f} | {pps / base:.2f}x | {diff.mean():.4f} | {diff.max():.3f} | {100 * changed:.2f}% |")
+        print(
+            f"| {name} | {pps:,.1f} | {pps / base:.2f}x | {diff.mean():.4f} | {diff.max():.3f} | {100 * changed:.2f}% |"
+        )
     sizes = {d: installed_mb(d) for d in ("torch", "onnxruntime", "onnx", "openvino")}
-    print("installed: " + ", ".join(f"{d} {mb:,.0f} MB" if mb is not None else f"{d} not installed"
-                                    for d, mb in sizes.items()))
+    print(
+        "installed: "
+        + ", ".join(f"{d} {mb:,.0f} MB" if mb is not None else f"{d} not installed" for d, mb in sizes.items())
+    )
 
 
 if __name__ == "__main__":

@@ -20,12 +20,13 @@ def main() -> None:
     sizes = sorted((len(p.read_text(encoding="utf-8").splitlines()), str(p.relative_to(args.root))) for p in files)
     functions = sorted(
         (node.end_lineno - node.lineno + 1, f"{p.relative_to(args.root)}:{node.name}")
-        for p in files for node in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+        for p in files
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno is not None
     )
     print(f"modules {len(files)}, lines {sum(n for n, _ in sizes)}")
-    print("largest modules: " + ", ".join(f"{name} {n}" for n, name in reversed(sizes[-args.top:])))
-    print("longest functions: " + ", ".join(f"{name} {n}" for n, name in reversed(functions[-args.top:])))
+    print("largest modules: " + ", ".join(f"{name} {n}" for n, name in reversed(sizes[-args.top :])))
+    print("longest functions: " + ", ".join(f"{name} {n}" for n, name in reversed(functions[-args.top :])))
     print(f"functions over 60 lines: {sum(1 for n, _ in functions if n > 60)}")
 
 

@@ -39,9 +39,7 @@ log = logging.getLogger(__name__)
 
 #: The payload key that carries post text (only with ``[alerts] excerpt = true``).
 TEXT_KEY = "excerpt"
-REVIEW_NOTE = (
-    "For human review: scores of this subject's posts changed. This is not a diagnosis."
-)
+REVIEW_NOTE = "For human review: scores of this subject's posts changed. This is not a diagnosis."
 USER_AGENT = "emomon-alerts/0.1"
 #: The longest wait a webhook's Retry-After can ask for between two attempts.
 MAX_RETRY_WAIT = timedelta(seconds=60)
@@ -77,8 +75,11 @@ def _unbounded() -> Budget:
     return Budget(float("inf"))
 
 
-def alert_payload(alert: Mapping[str, Any], excerpts: Mapping[int, str] | None = None,
-                  posts: Sequence[Mapping[str, Any]] | None = None) -> dict[str, Any]:
+def alert_payload(
+    alert: Mapping[str, Any],
+    excerpts: Mapping[int, str] | None = None,
+    posts: Sequence[Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
     """The JSON document sent for one alert: the alert, its explanation and its posts.
 
     Args:
@@ -129,7 +130,10 @@ class TerminalChannel:
             table.add_column(col, overflow="fold")
         for p in payloads:
             table.add_row(
-                str(p.get("id")), str(p["severity"]), str(p["rule"]), str(p["subject"]),
+                str(p.get("id")),
+                str(p["severity"]),
+                str(p["rule"]),
+                str(p["subject"]),
                 str(p["trigger_at"])[:16],
             )
         self.console.print(table)
@@ -216,10 +220,16 @@ class WebhookChannel:
             if not secret:
                 raise ConfigError(
                     f"channels.webhook.secret_env = {cfg.secret_env!r}: set that environment "
-                    "variable to the shared secret, or set secret_env = \"\" to send none"
+                    'variable to the shared secret, or set secret_env = "" to send none'
                 )
-        return cls(cfg.url, secret=secret, secret_header=cfg.secret_header,
-                   timeout=cfg.timeout, retries=cfg.retries, backoff=cfg.backoff)
+        return cls(
+            cfg.url,
+            secret=secret,
+            secret_header=cfg.secret_header,
+            timeout=cfg.timeout,
+            retries=cfg.retries,
+            backoff=cfg.backoff,
+        )
 
     def send(self, payloads: Sequence[Mapping[str, Any]], *, budget: Budget | None = None) -> None:
         """POST every payload (one request each) within ``budget``."""
@@ -235,8 +245,9 @@ class WebhookChannel:
         Raises:
             httpx.TransportError: Network error, time-out or deadline passed.
         """
-        deadline = Deadline.within(self.timeout, "[channels.webhook] timeout", budget.remaining(),
-                                   "[alerts] delivery_budget_s")
+        deadline = Deadline.within(
+            self.timeout, "[channels.webhook] timeout", budget.remaining(), "[alerts] delivery_budget_s"
+        )
         try:
             with deadline.watch(), http_client(deadline, timeout=self.timeout, headers=headers) as client:
                 return client.post(self.url, json=payload)
@@ -262,8 +273,7 @@ class WebhookChannel:
                 last = f"HTTP {resp.status_code}"
                 if resp.status_code not in (408, 429) and resp.status_code < 500:
                     raise ChannelError(
-                        f"webhook {self.shown} refused the alert with {last}: check "
-                        "channels.webhook.url and the secret"
+                        f"webhook {self.shown} refused the alert with {last}: check channels.webhook.url and the secret"
                     )
                 asked = retry_after_delay(resp.headers.get("Retry-After"), now=utcnow(), cap=MAX_RETRY_WAIT)
                 if asked is not None:
@@ -314,9 +324,7 @@ class EmailChannel:
         lines = [REVIEW_NOTE, ""]
         for p in payloads:
             ev = p.get("evidence") or {}
-            numbers = ", ".join(
-                f"{k}={v}" for k, v in ev.items() if k != "post_ids" and v is not None
-            )
+            numbers = ", ".join(f"{k}={v}" for k, v in ev.items() if k != "post_ids" and v is not None)
             lines.append(
                 f"#{p.get('id')} [{p['severity']}] {p['rule']} {p['subject_kind']} "
                 f"{p['subject']} at {p['trigger_at']}: {numbers}"
@@ -325,16 +333,20 @@ class EmailChannel:
                 lines.append(f"    {p['explanation']}")
             for post in p.get("posts") or []:
                 emotions = ", ".join(f"{e['emotion']} {e['p']:.2f}" for e in post["top_emotions"])
-                lines.append(f"    {post['created_at'][:16].replace('T', ' ')}  index "
-                             f"{post['index']}  {emotions}")
+                lines.append(f"    {post['created_at'][:16].replace('T', ' ')}  index {post['index']}  {emotions}")
             if "excerpt" in p:
                 lines.append(f"    excerpt: {p['excerpt']}")
-        lines += ["", "Details with `emomon alerts show ID`; record what you did with "
-                      "`emomon alerts ack ID --note TEXT` or `emomon alerts resolve ID --note TEXT`."]
+        lines += [
+            "",
+            "Details with `emomon alerts show ID`; record what you did with "
+            "`emomon alerts ack ID --note TEXT` or `emomon alerts resolve ID --note TEXT`.",
+        ]
         msg.set_content("\n".join(lines))
         msg.add_attachment(
             json.dumps(list(payloads), indent=2, ensure_ascii=False).encode(),
-            maintype="application", subtype="json", filename="alerts.json",
+            maintype="application",
+            subtype="json",
+            filename="alerts.json",
         )
         return msg
 
@@ -353,8 +365,12 @@ class EmailChannel:
         where = f"{cfg.host}:{cfg.port}"
         if budget is not None and budget.remaining() <= 0:
             raise budget.spent_error()
-        deadline = Deadline.within(cfg.timeout, "[channels.email] timeout",
-                                   None if budget is None else budget.remaining(), "[alerts] delivery_budget_s")
+        deadline = Deadline.within(
+            cfg.timeout,
+            "[channels.email] timeout",
+            None if budget is None else budget.remaining(),
+            "[alerts] delivery_budget_s",
+        )
         try:
             with deadline.watch(), _DeadlineSMTP(deadline, cfg.host, cfg.port, cfg.timeout) as smtp:
                 smtp.ehlo()
@@ -364,9 +380,7 @@ class EmailChannel:
                             f"SMTP server {where} does not offer STARTTLS: set "
                             "channels.email.starttls = false or use a server that does"
                         )
-                    context = ssl.create_default_context(
-                        cafile=str(cfg.cafile) if cfg.cafile else None
-                    )
+                    context = ssl.create_default_context(cafile=str(cfg.cafile) if cfg.cafile else None)
                     smtp.starttls(context=context)
                     smtp.ehlo()
                 if cfg.username:
@@ -378,9 +392,7 @@ class EmailChannel:
                     f"e-mail via {where} failed: {deadline.passed_reason()}; the digest stays pending "
                     "for the next run; check [channels.email] and the mail server"
                 ) from exc
-            raise ChannelError(
-                f"e-mail via {where} failed: {exc}; check [channels.email]"
-            ) from exc
+            raise ChannelError(f"e-mail via {where} failed: {exc}; check [channels.email]") from exc
 
 
 class _DeadlineSMTP(smtplib.SMTP):
@@ -398,9 +410,7 @@ class _DeadlineSMTP(smtplib.SMTP):
         return sock
 
 
-def build_channels(
-    settings: Settings, *, console: Console, env: Mapping[str, str]
-) -> list[Channel]:
+def build_channels(settings: Settings, *, console: Console, env: Mapping[str, str]) -> list[Channel]:
     """The channels named in ``[alerts] channels``, configured from ``[channels.*]``."""
     out: list[Channel] = []
     for name in settings.alerts.channels:

@@ -31,14 +31,16 @@ def alert_payloads(session: Session, alerts: Sequence[Alert], settings: Settings
     excerpts = None
     if a.excerpt:
         excerpts = alert_store.post_excerpts(
-            session, [d["trigger_post_id"] for d in docs if d["trigger_post_id"] is not None],
-            a.excerpt_chars)
-    return [channels.alert_payload(d, excerpts, evidence.evidence_posts(session, d, with_text=False))
-            for d in docs]
+            session, [d["trigger_post_id"] for d in docs if d["trigger_post_id"] is not None], a.excerpt_chars
+        )
+    return [channels.alert_payload(d, excerpts, evidence.evidence_posts(session, d, with_text=False)) for d in docs]
 
 
 def deliver_pending(
-    engine: Engine, outlets: Sequence[channels.Channel], settings: Settings, *,
+    engine: Engine,
+    outlets: Sequence[channels.Channel],
+    settings: Settings,
+    *,
     now: datetime | None = None,
 ) -> tuple[dict[str, str], dict[str, int]]:
     """Send every channel's pending alerts within ``[alerts] delivery_budget_s``.
@@ -64,8 +66,11 @@ def deliver_pending(
                 # What was tried keeps the reason (a per-alert channel stops at one alert).
                 tried = ids[outcome.sent : outcome.sent + 1] if outlet.per_alert else ids[outcome.sent :]
                 alert_store.record_deliveries(s, outlet.name, tried, error=outcome.error, now=now)
-        delivery[outlet.name] = "ok" if outcome.error is None else (
-            f"{outcome.error} ({len(ids) - outcome.sent} of {len(ids)} alert(s) pending)")
+        delivery[outlet.name] = (
+            "ok"
+            if outcome.error is None
+            else (f"{outcome.error} ({len(ids) - outcome.sent} of {len(ids)} alert(s) pending)")
+        )
     with session_scope(engine) as s:
         left = alert_store.pending_counts(s, [o.name for o in outlets])
     return delivery, left

@@ -56,31 +56,39 @@ def explain(alert: Mapping[str, Any]) -> str:
     what = signal_label(ev.get("signal") or INDEX)  # alerts stored before distress: the index
     posts = len(ev.get("post_ids") or [])
     if rule == "rise":
-        return (f"The {what} of {who} averaged {_n(ev.get('run_mean'))} over its last "
-                f"{plural(posts, 'post')}, against its own baseline of "
-                f"{_n(ev.get('baseline_mean'))} (sd {_n(ev.get('baseline_std'))}) over "
-                f"{plural(ev.get('baseline_posts'), 'earlier post')}; the accumulated rise "
-                f"(CUSUM of z-scores) reached {_n(ev.get('cusum'), 1)}, above the limit "
-                f"h = {ev.get('h')} (rule `rise`, allowance k = {ev.get('k')}, "
-                f"z capped at {ev.get('z_cap')}).")
+        return (
+            f"The {what} of {who} averaged {_n(ev.get('run_mean'))} over its last "
+            f"{plural(posts, 'post')}, against its own baseline of "
+            f"{_n(ev.get('baseline_mean'))} (sd {_n(ev.get('baseline_std'))}) over "
+            f"{plural(ev.get('baseline_posts'), 'earlier post')}; the accumulated rise "
+            f"(CUSUM of z-scores) reached {_n(ev.get('cusum'), 1)}, above the limit "
+            f"h = {ev.get('h')} (rule `rise`, allowance k = {ev.get('k')}, "
+            f"z capped at {ev.get('z_cap')})."
+        )
     if rule == "level":
-        return (f"The {what} of {who} averaged {_n(ev.get('window_mean'))} over "
-                f"{plural(ev.get('posts'), 'post')} in the {ev.get('window_days')} days before "
-                f"{str(alert['trigger_at'])[:10]}, at or above the threshold "
-                f"{ev.get('threshold')} (rule `level`, needs at least {ev.get('min_posts')} "
-                "posts).")
+        return (
+            f"The {what} of {who} averaged {_n(ev.get('window_mean'))} over "
+            f"{plural(ev.get('posts'), 'post')} in the {ev.get('window_days')} days before "
+            f"{str(alert['trigger_at'])[:10]}, at or above the threshold "
+            f"{ev.get('threshold')} (rule `level`, needs at least {ev.get('min_posts')} "
+            "posts)."
+        )
     if rule == "burst":
-        return (f"{plural(ev.get('high_posts'), 'post')} of {who} had a {what} of "
-                f"at least {ev.get('post_threshold')} within {ev.get('window_hours')} hours "
-                f"(highest {_n(ev.get('max_index'))}); rule `burst` fires at "
-                f"{ev.get('count')}.")
+        return (
+            f"{plural(ev.get('high_posts'), 'post')} of {who} had a {what} of "
+            f"at least {ev.get('post_threshold')} within {ev.get('window_hours')} hours "
+            f"(highest {_n(ev.get('max_index'))}); rule `burst` fires at "
+            f"{ev.get('count')}."
+        )
     if rule == "source_shift":
-        return (f"The mean depression index of source {who} was {_n(ev.get('day_mean'))} over "
-                f"{plural(ev.get('posts'), 'post')} on {str(alert['window_start'])[:10]}, "
-                f"z = {_n(ev.get('z'), 1)} against its baseline of "
-                f"{_n(ev.get('baseline_mean'))} (sd {_n(ev.get('baseline_std'))}) over "
-                f"{plural(ev.get('baseline_days'), 'day')} (rule `source_shift`, threshold "
-                f"z = {ev.get('z_threshold')}).")
+        return (
+            f"The mean depression index of source {who} was {_n(ev.get('day_mean'))} over "
+            f"{plural(ev.get('posts'), 'post')} on {str(alert['window_start'])[:10]}, "
+            f"z = {_n(ev.get('z'), 1)} against its baseline of "
+            f"{_n(ev.get('baseline_mean'))} (sd {_n(ev.get('baseline_std'))}) over "
+            f"{plural(ev.get('baseline_days'), 'day')} (rule `source_shift`, threshold "
+            f"z = {ev.get('z_threshold')})."
+        )
     figures = ", ".join(f"{k} = {v}" for k, v in ev.items() if k != "post_ids")
     return f"Rule `{alert['rule']}` fired for {who}: {figures}."
 
@@ -90,18 +98,20 @@ def brief(alert: Mapping[str, Any]) -> str:
     ev: Mapping[str, Any] = alert.get("evidence") or {}
     rule = _rule_of(alert)
     if rule == "rise":
-        return (f"{_n(ev.get('run_mean'))} over {plural(len(ev.get('post_ids') or []), 'post')} "
-                f"vs baseline {_n(ev.get('baseline_mean'))}; CUSUM {_n(ev.get('cusum'), 1)} > "
-                f"{ev.get('h')}")
+        return (
+            f"{_n(ev.get('run_mean'))} over {plural(len(ev.get('post_ids') or []), 'post')} "
+            f"vs baseline {_n(ev.get('baseline_mean'))}; CUSUM {_n(ev.get('cusum'), 1)} > "
+            f"{ev.get('h')}"
+        )
     if rule == "level":
-        return (f"mean {_n(ev.get('window_mean'))} over {plural(ev.get('posts'), 'post')} in "
-                f"{ev.get('window_days')} d ≥ {ev.get('threshold')}")
+        return (
+            f"mean {_n(ev.get('window_mean'))} over {plural(ev.get('posts'), 'post')} in "
+            f"{ev.get('window_days')} d ≥ {ev.get('threshold')}"
+        )
     if rule == "burst":
-        return (f"{plural(ev.get('high_posts'), 'post')} ≥ {ev.get('post_threshold')} in "
-                f"{ev.get('window_hours')} h")
+        return f"{plural(ev.get('high_posts'), 'post')} ≥ {ev.get('post_threshold')} in {ev.get('window_hours')} h"
     if rule == "source_shift":
-        return (f"day mean {_n(ev.get('day_mean'))} vs {_n(ev.get('baseline_mean'))}, "
-                f"z {_n(ev.get('z'), 1)}")
+        return f"day mean {_n(ev.get('day_mean'))} vs {_n(ev.get('baseline_mean'))}, z {_n(ev.get('z'), 1)}"
     return ", ".join(f"{k}={v}" for k, v in ev.items() if k != "post_ids")
 
 
@@ -116,8 +126,9 @@ def top_emotions(probs: Sequence[float], k: int = TOP_EMOTIONS) -> list[dict[str
     return [{"emotion": e, "p": round(p, 3)} for e, p in pairs[:k]]
 
 
-def evidence_posts(session: Session, alert: Mapping[str, Any], *, with_text: bool = True,
-                   max_chars: int | None = None) -> list[dict[str, Any]]:
+def evidence_posts(
+    session: Session, alert: Mapping[str, Any], *, with_text: bool = True, max_chars: int | None = None
+) -> list[dict[str, Any]]:
     """The posts behind an alert, oldest first.
 
     Args:
@@ -135,8 +146,7 @@ def evidence_posts(session: Session, alert: Mapping[str, Any], *, with_text: boo
     rows: list[tuple[Any, ...]] = []
     for chunk in in_chunks(sorted(set(ids))):
         stmt = (
-            select(Post.id, Post.created_at, Post.text, Score.depression_index, Score.probs,
-                   Score.distress)
+            select(Post.id, Post.created_at, Post.text, Score.depression_index, Score.probs, Score.distress)
             .join(Score, Score.post_id == Post.id)
             .where(Post.id.in_(chunk), Score.status == "scored")
         )

@@ -97,17 +97,13 @@ def _episode_starts(data: pl.DataFrame, key: str, cond: pl.Expr) -> pl.DataFrame
     """Rows where ``cond`` turns true within ``key`` (data sorted by key then time)."""
     return (
         data.with_columns(cond.fill_null(False).alias("_cond"))
-        .with_columns(
-            (pl.col("_cond") & ~pl.col("_cond").shift(1).over(key).fill_null(False)).alias("_start")
-        )
+        .with_columns((pl.col("_cond") & ~pl.col("_cond").shift(1).over(key).fill_null(False)).alias("_start"))
         .filter(pl.col("_start"))
         .drop("_cond", "_start")
     )
 
 
-def apply_cooldown(
-    candidates: Iterable[AlertCandidate], cooldown: timedelta
-) -> list[AlertCandidate]:
+def apply_cooldown(candidates: Iterable[AlertCandidate], cooldown: timedelta) -> list[AlertCandidate]:
     """Keep a candidate only if no kept candidate of its rule and subject is within ``cooldown``.
 
     Args:
@@ -128,9 +124,7 @@ def apply_cooldown(
     return kept
 
 
-def _ids_between(
-    stream: pl.DataFrame, start: datetime, end: datetime, *, include_start: bool = False
-) -> list[int]:
+def _ids_between(stream: pl.DataFrame, start: datetime, end: datetime, *, include_start: bool = False) -> list[int]:
     lo = pl.col("created_at") >= start if include_start else pl.col("created_at") > start
     ids = stream.filter(lo & (pl.col("created_at") <= end))["post_id"].to_list()
     return [int(i) for i in ids[-MAX_EVIDENCE_POSTS:]]
@@ -173,8 +167,9 @@ def level_rule(frame: pl.DataFrame, rule: LevelRule, *, column: str = trends.IND
     return apply_cooldown(out, timedelta(hours=rule.cooldown_hours))
 
 
-def rise_rule(frame: pl.DataFrame, rule: RiseRule, *, prior_posts: float = 5.0,
-              min_std: float = 0.05, column: str = trends.INDEX) -> list[AlertCandidate]:
+def rise_rule(
+    frame: pl.DataFrame, rule: RiseRule, *, prior_posts: float = 5.0, min_std: float = 0.05, column: str = trends.INDEX
+) -> list[AlertCandidate]:
     """Candidates of the ``rise`` rule on the signal ``column`` (see module docstring and
     :mod:`monitor.trends`)."""
     stat = trends.change_statistic(
@@ -183,9 +178,7 @@ def rise_rule(frame: pl.DataFrame, rule: RiseRule, *, prior_posts: float = 5.0,
     cond = pl.col("cusum_alarm") & (pl.col("baseline_n") >= rule.min_baseline_posts)
     out = []
     for row in _episode_starts(stat, "author", cond).iter_rows(named=True):
-        stream = stat.filter(
-            (pl.col("author") == row["author"]) & (pl.col("seq") <= row["seq"])
-        )
+        stream = stat.filter((pl.col("author") == row["author"]) & (pl.col("seq") <= row["seq"]))
         # The run of posts that built the statistic up: back to its last zero.
         zeros = stream.filter(pl.col("cusum") <= 0.0)
         first_seq = int(zeros["seq"].max()) + 1 if zeros.height else 1  # type: ignore[arg-type]
@@ -230,9 +223,7 @@ def burst_rule(frame: pl.DataFrame, rule: BurstRule, *, column: str = trends.IND
     out = []
     for row in _episode_starts(win, "author", cond).iter_rows(named=True):
         t = row["created_at"]
-        stream = win.filter(
-            (pl.col("author") == row["author"]) & (pl.col(column) >= rule.post_threshold)
-        )
+        stream = win.filter((pl.col("author") == row["author"]) & (pl.col(column) >= rule.post_threshold))
         high = stream.filter((pl.col("created_at") > t - period) & (pl.col("created_at") <= t))
         out.append(
             AlertCandidate(
@@ -266,9 +257,14 @@ def _hours(hours: float) -> str:
 
 def source_shift_rule(frame: pl.DataFrame, rule: SourceShiftRule) -> list[AlertCandidate]:
     """Candidates of the ``source_shift`` rule (see module docstring)."""
-    starts = trends.source_shifts(frame, z=rule.z, baseline_days=rule.baseline_days,
-                                  min_baseline_days=rule.min_baseline_days, min_posts=rule.min_posts,
-                                  direction=rule.direction)
+    starts = trends.source_shifts(
+        frame,
+        z=rule.z,
+        baseline_days=rule.baseline_days,
+        min_baseline_days=rule.min_baseline_days,
+        min_posts=rule.min_posts,
+        direction=rule.direction,
+    )
     if starts.height == 0:
         return []
     posts = frame.sort("source", "created_at", "post_id").with_columns(
@@ -299,9 +295,7 @@ def source_shift_rule(frame: pl.DataFrame, rule: SourceShiftRule) -> list[AlertC
                     "z": rounded(row["z"]),
                     "z_threshold": rule.z,
                     "posts": int(row["posts"]),
-                    "post_ids": [
-                        int(i) for i in day_posts["post_id"].to_list()[-MAX_EVIDENCE_POSTS:]
-                    ],
+                    "post_ids": [int(i) for i in day_posts["post_id"].to_list()[-MAX_EVIDENCE_POSTS:]],
                 },
             )
         )

@@ -28,8 +28,9 @@ if TYPE_CHECKING:
     from monitor.settings import Settings
 
 
-def lookback_span(session: Session, now: datetime, *, lookback_days: int,
-                  future_hours: float) -> tuple[datetime, datetime]:
+def lookback_span(
+    session: Session, now: datetime, *, lookback_days: int, future_hours: float
+) -> tuple[datetime, datetime]:
     """The dates of the posts the rules see: ``[since, until)``, anchored on the run's clock.
 
     ``since`` reaches back ``lookback_days`` before ``now``, or further to the oldest post
@@ -55,19 +56,25 @@ def evaluation_frame(session: Session, settings: Settings, now: datetime) -> pl.
     """
     import polars as pl
 
-    since, until = lookback_span(session, now, lookback_days=settings.alerts.lookback_days,
-                                 future_hours=settings.ingest.future_tolerance_hours)
+    since, until = lookback_span(
+        session, now, lookback_days=settings.alerts.lookback_days, future_hours=settings.ingest.future_tolerance_hours
+    )
     frame = score_store.read_scores(session, since=since, until=until)
     archives = [src.name for src in settings.sources if src.archive]
     if archives:
-        frame = pl.concat([frame.filter(~pl.col("source").is_in(archives)),
-                           *(score_store.read_scores(session, until=until, source=name) for name in archives)])
+        frame = pl.concat(
+            [
+                frame.filter(~pl.col("source").is_in(archives)),
+                *(score_store.read_scores(session, until=until, source=name) for name in archives),
+            ]
+        )
         frame = frame.sort("created_at", "post_id")
     return trends.one_model_version(frame)
 
 
-def alerts_stage(engine: Engine, settings: Settings, *, console: Console, env: Mapping[str, str],
-                 now: datetime | None = None) -> StageResult:
+def alerts_stage(
+    engine: Engine, settings: Settings, *, console: Console, env: Mapping[str, str], now: datetime | None = None
+) -> StageResult:
     """Evaluate the alert rules, store new alerts, then send them through the channels.
 
     Rules see the posts of :func:`evaluation_frame`: live streams over :func:`lookback_span`,
@@ -84,9 +91,14 @@ def alerts_stage(engine: Engine, settings: Settings, *, console: Console, env: M
         with session_scope(engine) as s:
             frame = evaluation_frame(s, settings, now or utcnow())
             try:
-                found = rules.evaluate(frame, a.rules, prior_posts=settings.trends.baseline_prior_posts,
-                                       min_std=settings.trends.min_std, signal=a.signal,
-                                       shift_sources={src.name for src in settings.sources if src.alert_on_shift})
+                found = rules.evaluate(
+                    frame,
+                    a.rules,
+                    prior_posts=settings.trends.baseline_prior_posts,
+                    min_std=settings.trends.min_std,
+                    signal=a.signal,
+                    shift_sources={src.name for src in settings.sources if src.alert_on_shift},
+                )
             except ValueError as e:  # [alerts] signal = "distress" on scores without it
                 raise ConfigError(str(e)) from None
             new = alert_store.insert_candidates(s, found, cooldowns=rules.rule_cooldowns(a.rules), now=now)
@@ -94,9 +106,19 @@ def alerts_stage(engine: Engine, settings: Settings, *, console: Console, env: M
             new_ids = [x.id for x in new]
         delivery, pending = deliver_pending(engine, outlets, settings, now=now)
         failed = {k: v for k, v in delivery.items() if v not in ("ok", "nothing to send")}
-        return run.done(StageResult(
-            "alerts", "failed" if failed else "ok", time.perf_counter() - t0,
-            counts={"posts": frame.height, "candidates": len(found), "new": len(new),
-                    "new_ids": new_ids, "delivery": delivery, "pending": pending},
-            message="; ".join(f"{k}: {v}" for k, v in failed.items()) or None,
-        ))
+        return run.done(
+            StageResult(
+                "alerts",
+                "failed" if failed else "ok",
+                time.perf_counter() - t0,
+                counts={
+                    "posts": frame.height,
+                    "candidates": len(found),
+                    "new": len(new),
+                    "new_ids": new_ids,
+                    "delivery": delivery,
+                    "pending": pending,
+                },
+                message="; ".join(f"{k}: {v}" for k, v in failed.items()) or None,
+            )
+        )

@@ -34,13 +34,21 @@ from monitor.cli.app import DEFAULT_CONFIG, AppContext, EmomonGroup
 
 @click.group(cls=EmomonGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), envvar="EMOMON_CONFIG",
-    default=None, show_envvar=True,
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="EMOMON_CONFIG",
+    default=None,
+    show_envvar=True,
     help="Config file to read (default ./config.toml, else $XDG_CONFIG_HOME/emomon/config.toml). "
-         "Example: --config /etc/emomon/config.toml",
+    "Example: --config /etc/emomon/config.toml",
 )
 @click.option(
-    "--db", "db_url", envvar="EMOMON_DATABASE_URL", show_envvar=True, default=None,
+    "--db",
+    "db_url",
+    envvar="EMOMON_DATABASE_URL",
+    show_envvar=True,
+    default=None,
     help="Database URL, overrides [database] url. Example: --db sqlite:///data/emomon.db",
 )
 @click.option("-v", "--verbose", count=True, help="Say more on stderr. Example: -v")
@@ -64,7 +72,6 @@ def cli(ctx: click.Context, config_path: Path | None, db_url: str | None, verbos
     )
 
 
-for _module in (init, db, sources, ingest, rejected, score, model, alerts, author, authors,
-                report, export, ops):
+for _module in (init, db, sources, ingest, rejected, score, model, alerts, author, authors, report, export, ops):
     for _command in _module.COMMANDS:
         cli.add_command(_command)

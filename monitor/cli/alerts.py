@@ -13,8 +13,19 @@ from monitor.cli.app import AppContext, json_option, parse_window, pass_app, pri
 from monitor.errors import EmomonError, StageFailed
 
 RULE_NAMES = ("level", "rise", "burst", "source_shift")
-CSV_COLUMNS = ("id", "status", "severity", "rule", "subject_kind", "subject", "trigger_at",
-               "window_start", "window_end", "model_version", "explanation")
+CSV_COLUMNS = (
+    "id",
+    "status",
+    "severity",
+    "rule",
+    "subject_kind",
+    "subject",
+    "trigger_at",
+    "window_start",
+    "window_end",
+    "model_version",
+    "explanation",
+)
 
 
 def reviewer(name: str | None) -> str:
@@ -35,7 +46,9 @@ def width_of(app: AppContext, width: int | None) -> int:
 
 
 width_option = click.option(
-    "--width", type=click.IntRange(60, 200), default=None,
+    "--width",
+    type=click.IntRange(60, 200),
+    default=None,
     help="Columns to draw at, 60 to 200 (default: COLUMNS or the terminal's). Example: --width 100",
 )
 
@@ -58,41 +71,72 @@ def alerts_run(app: AppContext, as_json: bool) -> None:
     """
     from monitor.pipeline import run_stages
 
-    result = run_stages(app.settings, ["alerts"], engine=app.engine(),
-                        console=app.err_console if as_json else app.console,
-                        lock_label="alerts run")
+    result = run_stages(
+        app.settings,
+        ["alerts"],
+        engine=app.engine(),
+        console=app.err_console if as_json else app.console,
+        lock_label="alerts run",
+    )
     stage = result.stages[0]
     if as_json:
         print_json(stage.to_json())
     else:
         c = stage.counts
-        app.console.print(f"alerts: {c.get('new', 0)} new from {c.get('candidates', 0)} "
-                          f"candidate(s) over {c.get('posts', 0)} scored post(s)"
-                          + (f"; {stage.message}" if stage.message else ""), highlight=False)
+        app.console.print(
+            f"alerts: {c.get('new', 0)} new from {c.get('candidates', 0)} "
+            f"candidate(s) over {c.get('posts', 0)} scored post(s)" + (f"; {stage.message}" if stage.message else ""),
+            highlight=False,
+        )
     if not result.ok:
         raise StageFailed(f"alerts stage failed: {stage.message}")
 
 
 @alerts_group.command("list")
-@click.option("--status", "statuses", multiple=True,
-              type=click.Choice(["new", "acknowledged", "resolved"]),
-              help="Only alerts with this status (repeatable). Example: --status new")
-@click.option("--rule", "rule_names", multiple=True, type=click.Choice(RULE_NAMES),
-              help="Only alerts of this rule (repeatable). Example: --rule rise")
-@click.option("--since", help="Only alerts triggered at or after this date/time (UTC). "
-                              "Example: --since 2025-01-01")
-@click.option("--until", help="Only alerts triggered before this date/time (UTC). "
-                              "Example: --until 2025-02-01")
-@click.option("--limit", type=click.IntRange(min=1), default=None,
-              help="Show at most this many (newest first). Example: --limit 20")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
-              show_default=True, help="Output format. Example: --format csv")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(["new", "acknowledged", "resolved"]),
+    help="Only alerts with this status (repeatable). Example: --status new",
+)
+@click.option(
+    "--rule",
+    "rule_names",
+    multiple=True,
+    type=click.Choice(RULE_NAMES),
+    help="Only alerts of this rule (repeatable). Example: --rule rise",
+)
+@click.option("--since", help="Only alerts triggered at or after this date/time (UTC). Example: --since 2025-01-01")
+@click.option("--until", help="Only alerts triggered before this date/time (UTC). Example: --until 2025-02-01")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Show at most this many (newest first). Example: --limit 20",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="Output format. Example: --format csv",
+)
 @json_option
 @width_option
 @pass_app
-def alerts_list(app: AppContext, statuses: tuple[str, ...], rule_names: tuple[str, ...],
-                since: str | None, until: str | None, limit: int | None, fmt: str,
-                as_json: bool, width: int | None) -> None:
+def alerts_list(
+    app: AppContext,
+    statuses: tuple[str, ...],
+    rule_names: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    limit: int | None,
+    fmt: str,
+    as_json: bool,
+    width: int | None,
+) -> None:
     """List alerts, newest first (subjects are pseudonyms or source names).
 
     Example: emomon alerts list --status new --rule rise --since 2025-01-01 --format csv
@@ -108,8 +152,14 @@ def alerts_list(app: AppContext, statuses: tuple[str, ...], rule_names: tuple[st
         _print_table(app, docs, width_of(app, width))
 
 
-def list_docs(app: AppContext, statuses: tuple[str, ...], rule_names: tuple[str, ...],
-              since: str | None, until: str | None, limit: int | None) -> list[dict[str, Any]]:
+def list_docs(
+    app: AppContext,
+    statuses: tuple[str, ...],
+    rule_names: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    limit: int | None,
+) -> list[dict[str, Any]]:
     """The filtered alerts as dicts with their one-line explanation (:meth:`monitor.api.Emomon.alerts`)."""
     lo, hi = parse_window(since, until)
     return app.api.alerts(statuses, rule_names, lo, hi, limit)
@@ -145,20 +195,28 @@ def _print_table(app: AppContext, docs: list[dict[str, Any]], width: int) -> Non
 
         console.print(plural(len(docs), "alert"))
         for d in docs:
-            console.print(text(f"#{d['id']}  {d['status']}  {d['severity']}  {d['rule']}  {d['subject']}  "
-                               f"{(d['trigger_at'] or '')[:10]}", no_wrap=True, overflow="fold"))
+            console.print(
+                text(
+                    f"#{d['id']}  {d['status']}  {d['severity']}  {d['rule']}  {d['subject']}  "
+                    f"{(d['trigger_at'] or '')[:10]}",
+                    no_wrap=True,
+                    overflow="fold",
+                )
+            )
             console.print(Padding(text(brief(d)), (0, 0, 0, 4)))
         if docs:
             app.console.print("Details: emomon alerts show ID", style="dim")
         return
-    table = Table(title=plural(len(docs), "alert"), box=box.SIMPLE_HEAD, title_justify="left",
-                  width=width, pad_edge=False)
+    table = Table(
+        title=plural(len(docs), "alert"), box=box.SIMPLE_HEAD, title_justify="left", width=width, pad_edge=False
+    )
     for col in ("id", "status", "severity", "rule", "subject", "triggered"):
         table.add_column(col, no_wrap=True)
     table.add_column("evidence", ratio=1, min_width=16)
     for d in docs:
-        table.add_row(str(d["id"]), d["status"], d["severity"], d["rule"], d["subject"],
-                      (d["trigger_at"] or "")[:10], brief(d))
+        table.add_row(
+            str(d["id"]), d["status"], d["severity"], d["rule"], d["subject"], (d["trigger_at"] or "")[:10], brief(d)
+        )
     console.print(table)
     if docs:
         app.console.print("Details: emomon alerts show ID", style="dim")
@@ -183,12 +241,17 @@ def alerts_show(app: AppContext, alert_id: int, as_json: bool, width: int | None
     from monitor.safe_text import console
 
     w = width_of(app, width)
-    console(width=w, highlight=False).print(alert_view(doc, doc["explanation"], doc["posts"], doc["history"],
-                                                       width=w))
+    console(width=w, highlight=False).print(alert_view(doc, doc["explanation"], doc["posts"], doc["history"], width=w))
 
 
-def _act(app: AppContext, alert_id: int, status: Literal["acknowledged", "resolved"], note: str, by: str | None,
-         as_json: bool) -> None:
+def _act(
+    app: AppContext,
+    alert_id: int,
+    status: Literal["acknowledged", "resolved"],
+    note: str,
+    by: str | None,
+    as_json: bool,
+) -> None:
     who = reviewer(by)
     doc = app.api.act(alert_id, status, note=note, by=who)
     if as_json:
@@ -197,11 +260,12 @@ def _act(app: AppContext, alert_id: int, status: Literal["acknowledged", "resolv
         app.console.print(f"alert {alert_id}: {doc['status']} by {who}", highlight=False)
 
 
-note_option = click.option("--note", required=True,
-                           help="What was done or decided (kept in the alert's history). "
-                                "Example: --note 'checked in by phone'")
-by_option = click.option("--by", "by", default=None,
-                         help="Who did it (default: your login name). Example: --by sam")
+note_option = click.option(
+    "--note",
+    required=True,
+    help="What was done or decided (kept in the alert's history). Example: --note 'checked in by phone'",
+)
+by_option = click.option("--by", "by", default=None, help="Who did it (default: your login name). Example: --by sam")
 
 
 @alerts_group.command("ack")
@@ -224,8 +288,7 @@ def alerts_ack(app: AppContext, alert_id: int, note: str, by: str | None, as_jso
 @by_option
 @json_option
 @pass_app
-def alerts_resolve(app: AppContext, alert_id: int, note: str, by: str | None,
-                   as_json: bool) -> None:
+def alerts_resolve(app: AppContext, alert_id: int, note: str, by: str | None, as_json: bool) -> None:
     """Mark alert ID as resolved (reviewed; no further action here), with a note.
 
     Example: emomon alerts resolve 12 --note "checked in; no follow-up needed"

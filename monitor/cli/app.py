@@ -77,15 +77,19 @@ class AppContext:
 
             if self.config_explicit and self.config_path is not None:
                 if not self.config_path.expanduser().exists():
-                    raise ConfigError(f"config file {str(self.config_path)!r} ({self.config_named_by}) not found: "
-                                      "check the path, or write one with `emomon init DIRECTORY`")
+                    raise ConfigError(
+                        f"config file {str(self.config_path)!r} ({self.config_named_by}) not found: "
+                        "check the path, or write one with `emomon init DIRECTORY`"
+                    )
                 self._config_file = self.config_path
             else:
                 found = find_config(os.environ)
                 if found is None:
                     here, user = config_places(os.environ)
-                    raise ConfigError(f"no config file found (looked for ./{here} and {user}): create one here "
-                                      "with `emomon init`, or name one with --config PATH or EMOMON_CONFIG")
+                    raise ConfigError(
+                        f"no config file found (looked for ./{here} and {user}): create one here "
+                        "with `emomon init`, or name one with --config PATH or EMOMON_CONFIG"
+                    )
                 self._config_file = found
         return self._config_file
 
@@ -234,7 +238,9 @@ def pass_app(func: Callable[Concatenate[AppContext, P], R]) -> Callable[P, R]:
 def json_option(func: F) -> F:
     """The shared ``--json`` flag."""
     return click.option(
-        "--json", "as_json", is_flag=True,
+        "--json",
+        "as_json",
+        is_flag=True,
         help="Print exactly one JSON document on stdout instead of tables. Example: --json",
     )(func)
 
@@ -242,16 +248,20 @@ def json_option(func: F) -> F:
 def force_option(func: F) -> F:
     """The shared ``--force`` flag of commands with ``--output`` (see monitor.safe_write)."""
     return click.option(
-        "--force", is_flag=True,
+        "--force",
+        is_flag=True,
         help="Let --output replace the database, the config file or a symbolic link (the link "
-             "itself, not what it points to). Example: --force",
+        "itself, not what it points to). Example: --force",
     )(func)
 
 
 def model_option(func: F) -> F:
     """The shared ``--model`` option (a model directory instead of [model] path)."""
     return click.option(
-        "--model", "model", type=click.Path(file_okay=False, path_type=Path), default=None,
+        "--model",
+        "model",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
         help="Model directory (default [model] path). Example: --model models/emomon-mtl-v3",
     )(func)
 
@@ -259,7 +269,9 @@ def model_option(func: F) -> F:
 def device_option(func: F) -> F:
     """The shared ``--device`` option."""
     return click.option(
-        "--device", type=click.Choice(DEVICES), default=None,
+        "--device",
+        type=click.Choice(DEVICES),
+        default=None,
         help="Where the model runs (default [scoring] device). Example: --device cuda",
     )(func)
 
@@ -308,6 +320,7 @@ def parse_window(since: str | None, until: str | None) -> tuple[datetime | None,
 
 # -- progress --------------------------------------------------------------------------------
 
+
 @contextmanager
 def records_progress(app: AppContext, *, enabled: bool) -> Iterator[Callable[[str, int], None] | None]:
     """Yield ``update(source name, records read)`` drawing one counter per source, or None."""
@@ -316,8 +329,13 @@ def records_progress(app: AppContext, *, enabled: bool) -> Iterator[Callable[[st
         return
     from rich.progress import Progress, TaskID, TextColumn, TimeElapsedColumn
 
-    with Progress(TextColumn("{task.description}", markup=False), TextColumn("{task.completed} records"),
-                  TimeElapsedColumn(), console=app.err_console, transient=True) as progress:
+    with Progress(
+        TextColumn("{task.description}", markup=False),
+        TextColumn("{task.completed} records"),
+        TimeElapsedColumn(),
+        console=app.err_console,
+        transient=True,
+    ) as progress:
         tasks: dict[str, TaskID] = {}
 
         def update(name: str, read: int) -> None:
@@ -331,9 +349,16 @@ def records_progress(app: AppContext, *, enabled: bool) -> Iterator[Callable[[st
 
 
 @contextmanager
-def counted_progress(app: AppContext, label: str, unit: str, *, enabled: bool, total: int | None = None,
-                     completed: int = 0, waiting: str = "",
-                     ) -> Iterator[tuple[Callable[[int], None], Callable[[int, str], None]] | None]:
+def counted_progress(
+    app: AppContext,
+    label: str,
+    unit: str,
+    *,
+    enabled: bool,
+    total: int | None = None,
+    completed: int = 0,
+    waiting: str = "",
+) -> Iterator[tuple[Callable[[int], None], Callable[[int, str], None]] | None]:
     """Yield ``(set_total, advance(n, info))`` driving a bar with a rate in ``unit``/s, or None.
 
     The rate is the average since ``set_total`` (items done / seconds since the work started),
@@ -362,10 +387,17 @@ def counted_progress(app: AppContext, label: str, unit: str, *, enabled: bool, t
                 return Text(f"-- {unit}/s")
             return Text(f"{done / elapsed:,.1f} {unit}/s")
 
-    with Progress(TextColumn(label, markup=False), BarColumn(), MofNCompleteColumn(), RateColumn(),
-                  TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}", markup=False),
-                  console=app.err_console,
-                  transient=True) as progress:
+    with Progress(
+        TextColumn(label, markup=False),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[info]}", markup=False),
+        console=app.err_console,
+        transient=True,
+    ) as progress:
         bar = progress.add_task(label, total=total, completed=completed, info=waiting, start=not waiting)
 
         def set_total(n: int) -> None:

@@ -12,21 +12,36 @@ from monitor.cli.app import AppContext, force_option, json_option, parse_window,
 
 @click.command("author")
 @click.argument("pseudonym")
-@click.option("--since", help="Only posts created at or after this date/time (UTC). "
-                              "Example: --since 2025-01-01")
-@click.option("--until", help="Only posts created before this date/time (UTC). "
-                              "Example: --until 2025-02-01")
-@click.option("--format", "fmt", type=click.Choice(["terminal", "html"]), default="terminal",
-              show_default=True, help="Output format (html: a page with an SVG chart). "
-                                      "Example: --format html")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to this file instead of stdout. Example: --output author.html")
+@click.option("--since", help="Only posts created at or after this date/time (UTC). Example: --since 2025-01-01")
+@click.option("--until", help="Only posts created before this date/time (UTC). Example: --until 2025-02-01")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["terminal", "html"]),
+    default="terminal",
+    show_default=True,
+    help="Output format (html: a page with an SVG chart). Example: --format html",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of stdout. Example: --output author.html",
+)
 @force_option
 @json_option
 @width_option
 @pass_app
-def author_cmd(app: AppContext, pseudonym: str, since: str | None, until: str | None, fmt: str,
-               output: Path | None, force: bool, as_json: bool, width: int | None) -> None:
+def author_cmd(
+    app: AppContext,
+    pseudonym: str,
+    since: str | None,
+    until: str | None,
+    fmt: str,
+    output: Path | None,
+    force: bool,
+    as_json: bool,
+    width: int | None,
+) -> None:
     """Show an author's timeline: posts per day, the index per day on a date axis (days
     without posts left blank), their baseline, alerts, top emotions and, past the configured
     post count, the Big Five profile with its caveat.

@@ -19,15 +19,15 @@ def authors_group() -> None:
 
 @authors_group.command("reveal")
 @click.argument("pseudonym")
-@click.option("--reason", required=True,
-              help="Why the author must be reached (kept in the audit). "
-                   "Example: --reason 'alert 12: team decided on a check-in'")
-@click.option("--by", "by", default=None,
-              help="Who asks (default: your login name). Example: --by sam")
+@click.option(
+    "--reason",
+    required=True,
+    help="Why the author must be reached (kept in the audit). Example: --reason 'alert 12: team decided on a check-in'",
+)
+@click.option("--by", "by", default=None, help="Who asks (default: your login name). Example: --by sam")
 @json_option
 @pass_app
-def authors_reveal(app: AppContext, pseudonym: str, reason: str, by: str | None,
-                   as_json: bool) -> None:
+def authors_reveal(app: AppContext, pseudonym: str, reason: str, by: str | None, as_json: bool) -> None:
     """Print the handle and source link behind PSEUDONYM and record who asked, when and why.
 
     Off unless [privacy] allow_reveal = true in the config. Nothing else prints a handle.
@@ -38,14 +38,22 @@ def authors_reveal(app: AppContext, pseudonym: str, reason: str, by: str | None,
     from monitor.store.engine import session_scope
 
     if not app.settings.privacy.allow_reveal:
-        raise ConfigError("re-identification is off: set [privacy] allow_reveal = true in the "
-                          "config to allow `emomon authors reveal`")
+        raise ConfigError(
+            "re-identification is off: set [privacy] allow_reveal = true in the config to allow `emomon authors reveal`"
+        )
     who = reviewer(by)
     with session_scope(app.engine()) as s:
         ident = review.reveal(s, pseudonym, reason=reason, by=who)
     if as_json:
-        print_json({"pseudonym": ident.pseudonym, "platform": ident.platform,
-                    "handle": ident.handle, "links": ident.links, "by": who})
+        print_json(
+            {
+                "pseudonym": ident.pseudonym,
+                "platform": ident.platform,
+                "handle": ident.handle,
+                "links": ident.links,
+                "by": who,
+            }
+        )
         return
     from monitor.safe_text import echo
 

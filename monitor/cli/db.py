@@ -57,13 +57,26 @@ def db_current(app: AppContext, as_json: bool) -> None:
 
 
 @db.command("copy")
-@click.option("--from", "source", metavar="URL", default=None,
-              help="Database to copy (default: the configured database.url). Example: --from sqlite:///emomon.db")
-@click.option("--to", "target", metavar="URL", required=True,
-              help="Empty database to copy into. Example: --to postgresql+psycopg://emomon@db.example.org/emomon")
-@click.option("--lock-timeout", type=click.FloatRange(min=0), default=None,
-              help="Seconds to wait for either database's run lock (default schedule.lock_timeout). "
-                   "Example: --lock-timeout 0")
+@click.option(
+    "--from",
+    "source",
+    metavar="URL",
+    default=None,
+    help="Database to copy (default: the configured database.url). Example: --from sqlite:///emomon.db",
+)
+@click.option(
+    "--to",
+    "target",
+    metavar="URL",
+    required=True,
+    help="Empty database to copy into. Example: --to postgresql+psycopg://emomon@db.example.org/emomon",
+)
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Seconds to wait for either database's run lock (default schedule.lock_timeout). Example: --lock-timeout 0",
+)
 @json_option
 @pass_app
 def db_copy(app: AppContext, source: str | None, target: str, lock_timeout: float | None, as_json: bool) -> None:

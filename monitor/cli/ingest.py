@@ -17,9 +17,12 @@ if TYPE_CHECKING:
 
 @click.command()
 @click.argument("sources", nargs=-1)
-@click.option("--format", "kind", type=click.Choice(SOURCE_KINDS),
-              help="Format of paths/URLs given as SOURCES (guessed from the name when omitted). "
-                   "Example: --format reddit")
+@click.option(
+    "--format",
+    "kind",
+    type=click.Choice(SOURCE_KINDS),
+    help="Format of paths/URLs given as SOURCES (guessed from the name when omitted). Example: --format reddit",
+)
 @json_option
 @pass_app
 def ingest(app: AppContext, sources: tuple[str, ...], kind: str | None, as_json: bool) -> None:
@@ -50,8 +53,10 @@ def ingest(app: AppContext, sources: tuple[str, ...], kind: str | None, as_json:
         if not chosen:
             raise EmomonError("no sources to ingest: add [[sources]] to the config or name paths/URLs")
     engine = app.engine()
-    with exclusive(settings, engine, label="ingest"), \
-            records_progress(app, enabled=app.interactive(as_json)) as progress:
+    with (
+        exclusive(settings, engine, label="ingest"),
+        records_progress(app, enabled=app.interactive(as_json)) as progress,
+    ):
         report = run_ingest(engine, settings, list(chosen.values()), progress=progress)
     if as_json:
         print_json(report.to_json())

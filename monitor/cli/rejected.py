@@ -17,14 +17,18 @@ def rejected_group() -> None:
 
 @rejected_group.command("list")
 @click.option("--source", default=None, help="Only this source's records. Example: --source forum")
-@click.option("--reason", default=None,
-              help="Only records whose reason contains this (any case). Example: --reason 'no text'")
-@click.option("--limit", type=click.IntRange(min=1), default=None,
-              help="Show at most this many (newest first). Example: --limit 50")
+@click.option(
+    "--reason", default=None, help="Only records whose reason contains this (any case). Example: --reason 'no text'"
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Show at most this many (newest first). Example: --limit 50",
+)
 @json_option
 @pass_app
-def rejected_list(app: AppContext, source: str | None, reason: str | None, limit: int | None,
-                  as_json: bool) -> None:
+def rejected_list(app: AppContext, source: str | None, reason: str | None, limit: int | None, as_json: bool) -> None:
     """List quarantined records, newest first: source, location (file:line or entry), reason.
 
     The raw record is kept in the database but not printed: it may carry a handle.
@@ -39,8 +43,19 @@ def rejected_list(app: AppContext, source: str | None, reason: str | None, limit
             require_source(s, source)
         rows = list_rejected(s, source=source, reason=reason, limit=limit)
     if as_json:
-        print_json({"rejected": [{"source": r.source, "location": r.location, "reason": r.reason,
-                                  "rejected_at": r.rejected_at.isoformat()} for r in rows]})
+        print_json(
+            {
+                "rejected": [
+                    {
+                        "source": r.source,
+                        "location": r.location,
+                        "reason": r.reason,
+                        "rejected_at": r.rejected_at.isoformat(),
+                    }
+                    for r in rows
+                ]
+            }
+        )
         return
     if not rows:
         what = " and ".join(x for x in (source and f"source {source!r}", reason and f"reason {reason!r}") if x)

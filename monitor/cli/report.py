@@ -11,29 +11,50 @@ from monitor.cli.app import AppContext, force_option, parse_window, pass_app
 
 
 @click.command("report")
-@click.option("--since", help="Only posts created at or after this date/time (UTC). "
-                              "Example: --since 2025-01-01")
-@click.option("--until", help="Only posts created before this date/time (UTC). "
-                              "Example: --until 2025-02-01")
-@click.option("--source", help="Only this source (its configured name). "
-                               "Example: --source example-rss")
+@click.option("--since", help="Only posts created at or after this date/time (UTC). Example: --since 2025-01-01")
+@click.option("--until", help="Only posts created before this date/time (UTC). Example: --until 2025-02-01")
+@click.option("--source", help="Only this source (its configured name). Example: --source example-rss")
 @click.option("--author", help="Only this author (pseudonym). Example: --author a-3f9c2e71b04d")
-@click.option("--by", type=click.Choice(["day", "week"]), default=None,
-              help="Period of the trend lines (default [trends] by). Example: --by week")
-@click.option("--format", "fmt", type=click.Choice(["terminal", "md", "html", "csv", "json"]),
-              default="terminal", show_default=True,
-              help="Output format. Example: --format html")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to this file instead of stdout (atomically: a new file renamed over the "
-                   "old one). Example: --output report.html")
+@click.option(
+    "--by",
+    type=click.Choice(["day", "week"]),
+    default=None,
+    help="Period of the trend lines (default [trends] by). Example: --by week",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["terminal", "md", "html", "csv", "json"]),
+    default="terminal",
+    show_default=True,
+    help="Output format. Example: --format html",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of stdout (atomically: a new file renamed over the "
+    "old one). Example: --output report.html",
+)
 @force_option
-@click.option("--width", type=click.IntRange(60, 200), default=None,
-              help="Columns to render at, 60 to 200 (default: COLUMNS or the terminal's, within "
-                   "60..200). Example: --width 80")
+@click.option(
+    "--width",
+    type=click.IntRange(60, 200),
+    default=None,
+    help="Columns to render at, 60 to 200 (default: COLUMNS or the terminal's, within 60..200). Example: --width 80",
+)
 @pass_app
-def report_cmd(app: AppContext, since: str | None, until: str | None, source: str | None,
-               author: str | None, by: str | None, fmt: str, output: Path | None, force: bool,
-               width: int | None) -> None:
+def report_cmd(
+    app: AppContext,
+    since: str | None,
+    until: str | None,
+    source: str | None,
+    author: str | None,
+    by: str | None,
+    fmt: str,
+    output: Path | None,
+    force: bool,
+    width: int | None,
+) -> None:
     """Show trends: overview, emotion and index sparklines, rising emotions, authors to
     review, sources side by side, personality distribution.
 
@@ -51,8 +72,7 @@ def report_cmd(app: AppContext, since: str | None, until: str | None, source: st
     if output is not None:
         check_target(output, protected, force=force)  # before the work, not after it
     with session_scope(app.engine()) as s:
-        data = load_report_data(s, app.settings, since=lo, until=hi, source=source,
-                                author=author, by=by)
+        data = load_report_data(s, app.settings, since=lo, until=hi, source=source, author=author, by=by)
     if output is None and fmt == "terminal":
         from monitor.safe_text import console
 
@@ -63,9 +83,9 @@ def report_cmd(app: AppContext, since: str | None, until: str | None, source: st
 
         echo(export(data, fmt), nl=False, json=fmt == "json")
     else:
-        text = (_terminal_text(terminal_report(data, width or 80), width or 80)
-                if fmt == "terminal"
-                else export(data, fmt))
+        text = (
+            _terminal_text(terminal_report(data, width or 80), width or 80) if fmt == "terminal" else export(data, fmt)
+        )
         write_text_atomic(output, text, protected=protected, force=force)
         if app.verbosity >= 0:
             from monitor.safe_text import echo

@@ -70,10 +70,15 @@ def _source_json(name: str, kind: str, location: str, configured: bool, enabled:
         if row.retry_after is not None:
             state += f", retry after {row.retry_after.isoformat()}"
     return {
-        "name": name, "kind": kind, "location": redact_url(location), "configured": configured,
-        "enabled": enabled, "url": redact_url(row.url) if row and row.url else None,
+        "name": name,
+        "kind": kind,
+        "location": redact_url(location),
+        "configured": configured,
+        "enabled": enabled,
+        "url": redact_url(row.url) if row and row.url else None,
         "posts": row.posts if row else 0,
-        "rejected": row.rejected if row else 0, "state": state,
+        "rejected": row.rejected if row else 0,
+        "state": state,
         "last_ingested_at": row.last_ingested_at.isoformat() if row and row.last_ingested_at else None,
     }
 
@@ -81,11 +86,20 @@ def _source_json(name: str, kind: str, location: str, configured: bool, enabled:
 @sources.command("add")
 @click.argument("name")
 @click.argument("location")
-@click.option("--format", "kind", type=click.Choice(SOURCE_KINDS),
-              help="Source format (guessed from LOCATION when omitted). Example: --format csv")
-@click.option("--column", "columns", multiple=True, metavar="KEY=NAME",
-              help="Map a field to a column/key of the input (id, text, author, created_at, url, "
-                   "language). Repeatable. Example: --column text=body --column id=post_id")
+@click.option(
+    "--format",
+    "kind",
+    type=click.Choice(SOURCE_KINDS),
+    help="Source format (guessed from LOCATION when omitted). Example: --format csv",
+)
+@click.option(
+    "--column",
+    "columns",
+    multiple=True,
+    metavar="KEY=NAME",
+    help="Map a field to a column/key of the input (id, text, author, created_at, url, "
+    "language). Repeatable. Example: --column text=body --column id=post_id",
+)
 @pass_app
 def sources_add(app: AppContext, name: str, location: str, kind: str | None, columns: tuple[str, ...]) -> None:
     """Add a [[sources]] entry to the config file (comments elsewhere are kept).
@@ -107,22 +121,27 @@ def sources_add(app: AppContext, name: str, location: str, kind: str | None, col
         mapping[key.strip()] = value.strip()
     path = _config_file(app)
     written = config_location(location, path.parent)
-    add_source(path, name=name, kind=kind or guess_kind(canonical_location(location)),
-               location=written, columns=mapping)
+    add_source(
+        path, name=name, kind=kind or guess_kind(canonical_location(location)), location=written, columns=mapping
+    )
     app.log(f"added source {name!r} ({redact_url(written)}) to {path}")
     if not is_url(location) and not is_glob(location):
         real = Path(written) if Path(written).is_absolute() else path.parent / written
         if not real.exists():
             from monitor.safe_text import text
 
-            app.log(text(("warning:", "yellow"), f" {real} does not exist (yet): `emomon ingest {name}` "
-                         "will report the source as failed until it does"))
+            app.log(
+                text(
+                    ("warning:", "yellow"),
+                    f" {real} does not exist (yet): `emomon ingest {name}` "
+                    "will report the source as failed until it does",
+                )
+            )
 
 
 @sources.command("remove")
 @click.argument("name")
-@click.option("--purge", is_flag=True,
-              help="Also delete the source's stored posts and rejections. Example: --purge")
+@click.option("--purge", is_flag=True, help="Also delete the source's stored posts and rejections. Example: --purge")
 @pass_app
 def sources_remove(app: AppContext, name: str, purge: bool) -> None:
     """Remove a [[sources]] entry from the config file.
@@ -145,8 +164,10 @@ def sources_remove(app: AppContext, name: str, purge: bool) -> None:
             known = ", ".join(s.name for s in app.settings.sources) or "none"
             raise EmomonError(f"no source named {name!r} in {str(path)!r} or the database; configured: {known}")
         if not purge:
-            raise EmomonError(f"source {name!r} is only in the database (an ad-hoc ingest): pass --purge "
-                              "to delete it with its stored posts and rejections")
+            raise EmomonError(
+                f"source {name!r} is only in the database (an ad-hoc ingest): pass --purge "
+                "to delete it with its stored posts and rejections"
+            )
     # --purge writes to the database: under the run lock, so it never runs inside an ingest.
     with exclusive(app.settings, app.engine(), label="sources remove") if purge else nullcontext():
         if configured:

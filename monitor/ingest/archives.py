@@ -94,6 +94,7 @@ def _paths(location: str) -> list[Path]:
 
 # ---------------------------------------------------------------------------- Mastodon
 
+
 def read_mastodon(location: str, limits: ReadLimits | None = None) -> Iterator[RawRecord]:
     """Yield a record per item of a Mastodon account archive's ``outbox.json``.
 
@@ -122,8 +123,7 @@ def _mastodon_item(location: str, item: Any, actor: str | None) -> RawRecord:
     if not isinstance(item, dict):
         return RawRecord(location, raw, None, None, actor, None, error="not an ActivityStreams object")
     obj = item.get("object")
-    author = scalar_or_none((obj.get("attributedTo") if isinstance(obj, dict) else None)
-                            or item.get("actor") or actor)
+    author = scalar_or_none((obj.get("attributedTo") if isinstance(obj, dict) else None) or item.get("actor") or actor)
     if item.get("type") != "Create" or not isinstance(obj, dict) or obj.get("type") != "Note":
         kind = item.get("type")
         shown = kind if isinstance(kind, str) and kind.isalpha() and len(kind) <= 40 else "unknown"
@@ -158,6 +158,7 @@ def scalar_or_none(value: Any) -> str | None:
 
 
 # ---------------------------------------------------------------------------- X / Twitter
+
 
 def _js_payload(data: bytes, what: str, path: Path) -> Any:
     """Parse ``window.YTD.<name>.part0 = [...]`` into Python."""
@@ -219,8 +220,7 @@ def _tweet(location: str, item: Any, username: str | None) -> RawRecord:
     try:
         created_at = parse_datetime(created) if created else None
     except ValueError:
-        return RawRecord(location, raw, tweet_id, None, username, None,
-                         error=f"unparsable date {shown_value(created)}")
+        return RawRecord(location, raw, tweet_id, None, username, None, error=f"unparsable date {shown_value(created)}")
     url = None
     if tweet_id:
         url = f"https://x.com/{username or 'i/web'}/status/{tweet_id}"
@@ -268,11 +268,13 @@ def _reddit(location: str, raw: str, obj: dict[str, Any]) -> RawRecord:
     try:
         created_at = parse_datetime(created) if created not in (None, "") else None
     except ValueError:
-        return RawRecord(location, raw, external_id, None, author, None,
-                         error=f"unparsable date {shown_value(created)}")
+        return RawRecord(
+            location, raw, external_id, None, author, None, error=f"unparsable date {shown_value(created)}"
+        )
     permalink = scalar_or_none(obj.get("permalink"))
     url = f"https://www.reddit.com{permalink}" if permalink and permalink.startswith("/") else permalink
     if text is None and is_comment and obj.get("body") in _GONE:
-        return RawRecord(location, raw, external_id, None, author, created_at, url,
-                         error=f"no text (comment {obj.get('body')})")
+        return RawRecord(
+            location, raw, external_id, None, author, created_at, url, error=f"no text (comment {obj.get('body')})"
+        )
     return RawRecord(location, raw, external_id, text, author, created_at, url=url)

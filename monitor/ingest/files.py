@@ -103,14 +103,28 @@ def scalar_str(value: Any) -> str | None:
 def make_record(location: str, raw: str, get: Callable[[str], Any], cols: Mapping[str, str]) -> RawRecord:
     """Build a record from a field getter, turning bad values into an ``error`` record."""
     return record_from_values(
-        location, raw, get(cols["id"]), get(cols["text"]), get(cols["author"]),
-        get(cols["created_at"]), get(cols["url"]), get(cols["language"]), cols["created_at"],
+        location,
+        raw,
+        get(cols["id"]),
+        get(cols["text"]),
+        get(cols["author"]),
+        get(cols["created_at"]),
+        get(cols["url"]),
+        get(cols["language"]),
+        cols["created_at"],
     )
 
 
 def record_from_values(
-    location: str, raw: str, ext: Any, text: Any, author: Any, created_raw: Any, url: Any,
-    language: Any, created_key: str = "created_at",
+    location: str,
+    raw: str,
+    ext: Any,
+    text: Any,
+    author: Any,
+    created_raw: Any,
+    url: Any,
+    language: Any,
+    created_key: str = "created_at",
 ) -> RawRecord:
     """Build a record from field values, turning bad values into an ``error`` record.
 
@@ -140,7 +154,14 @@ def record_from_values(
             created = parse_datetime(created_raw)
         except ValueError:
             return RawRecord(
-                location, raw, ext, text, author, None, url, language,
+                location,
+                raw,
+                ext,
+                text,
+                author,
+                None,
+                url,
+                language,
                 error=f"unparsable date {shown_value(created_raw)} in column {created_key!r}",
             )
     return RawRecord(location, raw, ext or None, text, author, created, url, language)
@@ -183,21 +204,27 @@ def iter_json_lines(
     with _reading(path), open_bounded(path, limits) as fh:
         for lineno, line, too_long in iter_lines(fh, limits.max_line_bytes):
             if too_long:
-                yield (f"{path}:{lineno}", line.decode("utf-8", "replace"), None,
-                       overlong_reason(limits.max_line_bytes))
+                yield (
+                    f"{path}:{lineno}",
+                    line.decode("utf-8", "replace"),
+                    None,
+                    overlong_reason(limits.max_line_bytes),
+                )
             else:
                 yield from _json_line(path, lineno, line)
 
 
-def _json_line(
-    path: Path, lineno: int, line: bytes
-) -> Iterator[tuple[str, str, dict[str, Any] | None, str | None]]:
+def _json_line(path: Path, lineno: int, line: bytes) -> Iterator[tuple[str, str, dict[str, Any] | None, str | None]]:
     location = f"{path}:{lineno}"
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
-        yield (location, line.decode("utf-8", "replace").rstrip("\r"), None,
-               f"undecodable bytes (not UTF-8): {exc.reason} at byte {exc.start}")
+        yield (
+            location,
+            line.decode("utf-8", "replace").rstrip("\r"),
+            None,
+            f"undecodable bytes (not UTF-8): {exc.reason} at byte {exc.start}",
+        )
         return
     if not text.strip():
         return
@@ -234,8 +261,15 @@ def _read_jsonl_file(path: Path, cols: dict[str, str], limits: ReadLimits) -> It
                 if too_long:
                     yield from _parse_chunk(path, chunk, cols)
                     chunk, size = [], 0
-                    yield RawRecord(f"{path}:{lineno}", line.decode("utf-8", "replace"), None, None,
-                                    None, None, error=overlong_reason(limits.max_line_bytes))
+                    yield RawRecord(
+                        f"{path}:{lineno}",
+                        line.decode("utf-8", "replace"),
+                        None,
+                        None,
+                        None,
+                        None,
+                        error=overlong_reason(limits.max_line_bytes),
+                    )
                     continue
                 chunk.append((lineno, line))
                 size += len(line) + 1
@@ -285,7 +319,11 @@ def _fast_chunk(path: Path, lines: list[Line], cols: dict[str, str]) -> list[Raw
         return None
     for c in (c for c in wanted if c in frame.columns):
         if isinstance(frame.schema[c], (pl.Struct, pl.List, pl.Array, pl.Object)) and c in (
-            cols["id"], cols["text"], cols["author"], cols["url"], cols["language"]
+            cols["id"],
+            cols["text"],
+            cols["author"],
+            cols["url"],
+            cols["language"],
         ):
             return None
     height = frame.height
@@ -294,13 +332,15 @@ def _fast_chunk(path: Path, lines: list[Line], cols: dict[str, str]) -> list[Raw
     prefix = f"{path}:"
     created_key = cols["created_at"]
     return [
-        record_from_values(f"{prefix}{lineno}", raw.rstrip("\r"), ext, text, author, created, url, language,
-                           created_key)
+        record_from_values(
+            f"{prefix}{lineno}", raw.rstrip("\r"), ext, text, author, created, url, language, created_key
+        )
         for (lineno, _), raw, ext, text, author, created, url, language in zip(lines, texts, *series)
     ]
 
 
 # ---------------------------------------------------------------------------- CSV
+
 
 def read_csv(
     location: str, columns: Mapping[str, str] | None = None, limits: ReadLimits | None = None
@@ -351,8 +391,15 @@ def _read_csv_file(path: Path, cols: dict[str, str], limits: ReadLimits) -> Iter
             if overlong:  # the record spans an over-long line: reject it whole
                 lineno, prefix = overlong[0]
                 overlong.clear()
-                yield RawRecord(f"{path}:{lineno}", prefix.decode("utf-8", "replace"), None, None, None, None,
-                                error=overlong_reason(limits.max_line_bytes))
+                yield RawRecord(
+                    f"{path}:{lineno}",
+                    prefix.decode("utf-8", "replace"),
+                    None,
+                    None,
+                    None,
+                    None,
+                    error=overlong_reason(limits.max_line_bytes),
+                )
             elif row is None:
                 yield RawRecord(location, "", None, None, None, None, error=error)
             elif row and not (row == [""] * len(row) and len(row) <= 1):  # else a blank line
@@ -362,11 +409,19 @@ def _read_csv_file(path: Path, cols: dict[str, str], limits: ReadLimits) -> Iter
 def _csv_record(location: str, row: list[str], header: list[str], width: int, cols: dict[str, str]) -> RawRecord:
     raw = _csv_raw(row)
     if any(_has_surrogates(v) for v in row):
-        return RawRecord(location, raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace"),
-                         None, None, None, None, error="undecodable bytes (not UTF-8)")
+        return RawRecord(
+            location,
+            raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace"),
+            None,
+            None,
+            None,
+            None,
+            error="undecodable bytes (not UTF-8)",
+        )
     if len(row) != width:
-        return RawRecord(location, raw, None, None, None, None,
-                         error=f"broken CSV line: expected {width} fields, got {len(row)}")
+        return RawRecord(
+            location, raw, None, None, None, None, error=f"broken CSV line: expected {width} fields, got {len(row)}"
+        )
     return make_record(location, raw, _csv_getter(dict(zip(header, row))), cols)
 
 
@@ -381,6 +436,7 @@ def _csv_raw(row: list[str]) -> str:
 
 
 # ---------------------------------------------------------------------------- Parquet
+
 
 def read_parquet(
     location: str, columns: Mapping[str, str] | None = None, limits: ReadLimits | None = None
@@ -449,8 +505,11 @@ def unmatched_columns(location: str, kind: str, columns: Mapping[str, str]) -> t
     if not found:
         return None
     wanted = {"text": DEFAULT_COLUMNS["text"], **columns}
-    missing = {field: name for field, name in wanted.items()
-               if not any(_getter(record)(name) is not None or name in record for record in records)}
+    missing = {
+        field: name
+        for field, name in wanted.items()
+        if not any(_getter(record)(name) is not None or name in record for record in records)
+    }
     return missing, found
 
 

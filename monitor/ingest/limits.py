@@ -87,7 +87,12 @@ class BoundedStream(io.RawIOBase):
     """
 
     def __init__(
-        self, inner: IO[bytes], limits: ReadLimits, *, name: str, cap: int | None = None,
+        self,
+        inner: IO[bytes],
+        limits: ReadLimits,
+        *,
+        name: str,
+        cap: int | None = None,
         cap_key: str = "max_decompressed_bytes",
     ) -> None:
         super().__init__()
@@ -149,8 +154,9 @@ def open_bounded(path: Path, limits: ReadLimits) -> IO[bytes]:
     """
     try:
         if path.suffix in (".gz", ".tgz"):
-            raw = BoundedStream(cast(IO[bytes], gzip.open(path, "rb")), limits, name=repr(str(path)),
-                                cap=limits.max_decompressed_bytes)
+            raw = BoundedStream(
+                cast(IO[bytes], gzip.open(path, "rb")), limits, name=repr(str(path)), cap=limits.max_decompressed_bytes
+            )
         else:
             raw = BoundedStream(path.open("rb"), limits, name=repr(str(path)))
     except OSError as exc:
@@ -178,15 +184,14 @@ def document_too_large(what: str, cap: int) -> SourceError:
     )
 
 
-def iter_lines(
-    stream: IO[bytes], max_line: int, *, skip_blank: bool = True
-) -> Iterator[tuple[int, bytes, bool]]:
+def iter_lines(stream: IO[bytes], max_line: int, *, skip_blank: bool = True) -> Iterator[tuple[int, bytes, bool]]:
     """Split a stream into lines with bounded memory; a UTF-8 BOM at the start is dropped.
 
     Yields:
         ``(line number, line without its "\\n", too_long)``. A line over ``max_line`` bytes
         is yielded once with ``too_long`` set and at most its first ``OVERLONG_PREFIX`` bytes
-        (fewer when the cut came earlier), and is never held whole. With ``skip_blank``, lines of only whitespace are skipped.
+        (fewer when the cut came earlier), and is never held whole. With ``skip_blank``, lines of only whitespace
+        are skipped.
     """
     lineno, buf, skipping, first = 1, b"", False, True
     while block := stream.read(BLOCK_BYTES):

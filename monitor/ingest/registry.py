@@ -19,8 +19,18 @@ if TYPE_CHECKING:
     from monitor.ingest.records import RawRecord
     from monitor.settings import SourceSettings
 
-_SUFFIX_KINDS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet",
-                 ".pq": "parquet", ".xml": "feed", ".rss": "feed", ".atom": "feed", ".rdf": "feed"}
+_SUFFIX_KINDS = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".xml": "feed",
+    ".rss": "feed",
+    ".atom": "feed",
+    ".rdf": "feed",
+}
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -68,6 +78,7 @@ def canonical_url(url: str) -> str:
 
 def _normal_escapes(text: str) -> str:
     """Percent-escapes in upper case, and unreserved characters unescaped."""
+
     def normal(match: re.Match[str]) -> str:
         char = chr(int(match.group(1), 16))
         return char if char in _UNRESERVED else match.group(0).upper()
@@ -122,8 +133,9 @@ def guess_kind(location: str) -> str:
     suffix = Path(name).suffix
     if suffix in _SUFFIX_KINDS:
         return _SUFFIX_KINDS[suffix]
-    raise SourceError(f"cannot tell the format of {location!r} from its name: give its kind, one of "
-                      f"{', '.join(SOURCE_KINDS)}")
+    raise SourceError(
+        f"cannot tell the format of {location!r} from its name: give its kind, one of {', '.join(SOURCE_KINDS)}"
+    )
 
 
 def read_source(source: SourceSettings, limits: ReadLimits | None = None) -> Iterator[RawRecord]:

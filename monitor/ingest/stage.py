@@ -62,8 +62,13 @@ class SourceReport:
 
     def to_json(self) -> dict[str, Any]:
         """JSON form: name, the six counts, status, error and warnings."""
-        return {"name": self.name, **self.counts(), "status": self.status,
-                "error": self.error, "warnings": self.warnings}
+        return {
+            "name": self.name,
+            **self.counts(),
+            "status": self.status,
+            "error": self.error,
+            "warnings": self.warnings,
+        }
 
 
 @dataclass
@@ -140,7 +145,9 @@ def ingest(
 def _read_elsewhere(source: SourceSettings, first: str) -> SourceReport:
     """The report of a source whose location another source of the same run already reads."""
     return SourceReport(
-        name=source.name, kind=source.kind, status="error",
+        name=source.name,
+        kind=source.kind,
+        status="error",
         error=f"reads {redact_url(source.location)} like source {first!r}: remove one of the two [[sources]] entries",
     )
 
@@ -159,8 +166,16 @@ def _ingest_source(
         source_id = row.id
         state = store.feed_state(row)
     feed_state = None  # a feed's new state, stored once all its records are
-    batcher = _Batcher(engine, settings, source_id, source.author_platform(), salt, report, now,
-                       legacy_platforms=(source.name, source.location))
+    batcher = _Batcher(
+        engine,
+        settings,
+        source_id,
+        source.author_platform(),
+        salt,
+        report,
+        now,
+        legacy_platforms=(source.name, source.location),
+    )
     limits = ReadLimits.from_settings(settings.ingest)
     try:
         if source.kind == "feed":
@@ -182,8 +197,9 @@ def _ingest_source(
         raise  # the database, not this source: the run cannot go on
     except Exception as exc:  # noqa: BLE001 - a reader's bug on one hostile source stops only it
         log.debug("source %s failed", source.name, exc_info=True)
-        _source_failed(report, batcher, f"unexpected {type(exc).__name__} while reading: {exc}; "
-                                        "please report this as a bug")
+        _source_failed(
+            report, batcher, f"unexpected {type(exc).__name__} while reading: {exc}; please report this as a bug"
+        )
     if progress is not None:
         progress(source.name, report.read)
     if report.status != "error" and report.rejected and not (report.inserted + report.updated + report.duplicate):
@@ -209,8 +225,10 @@ def _all_rejected(source: SourceSettings, report: SourceReport) -> str:
     if report.no_text * 2 >= report.rejected:
         return _text_column_warning(source)
     first = (report.first_rejection or "").rstrip(".")
-    return (f"every record ({report.rejected}) was rejected, the first as {first!r}: fix the file or the "
-            f"source's settings and ingest it again (the records are kept with their reasons)")
+    return (
+        f"every record ({report.rejected}) was rejected, the first as {first!r}: fix the file or the "
+        f"source's settings and ingest it again (the records are kept with their reasons)"
+    )
 
 
 def _text_column_warning(source: SourceSettings) -> str:
@@ -220,12 +238,19 @@ def _text_column_warning(source: SourceSettings) -> str:
     wanted = column_map(source.columns)["text"]
     have = column_names(source.location, source.kind)
     found = f"the file has the columns {', '.join(have)}" if have else "check the file's columns"
-    return (f"every record was rejected as 'no text': column {wanted!r} matched nothing; {found}; "
-            f"map the text column with `--column text=NAME` (or columns = {{text = \"NAME\"}} in [[sources]])")
+    return (
+        f"every record was rejected as 'no text': column {wanted!r} matched nothing; {found}; "
+        f'map the text column with `--column text=NAME` (or columns = {{text = "NAME"}} in [[sources]])'
+    )
 
 
 def _fetch_feed(
-    engine: Engine, settings: Settings, source_id: int, state: store.FeedState, report: SourceReport, now: datetime,
+    engine: Engine,
+    settings: Settings,
+    source_id: int,
+    state: store.FeedState,
+    report: SourceReport,
+    now: datetime,
     limits: ReadLimits,
 ) -> tuple[list[RawRecord], store.FeedState]:
     """Fetch a feed source (the feed reader itself holds back a paused or backing-off source).
@@ -247,8 +272,9 @@ def _fetch_feed(
         time_left=limits.time_left(),
     )
     with session_scope(engine) as session:
-        store.save_feed_state(session, source_id, replace(result.state, etag=state.etag,
-                                                          last_modified=state.last_modified))
+        store.save_feed_state(
+            session, source_id, replace(result.state, etag=state.etag, last_modified=state.last_modified)
+        )
     report.status = result.status
     report.warnings.extend(result.warnings)
     return result.records, result.state
@@ -273,8 +299,10 @@ class DateBounds:
         """Why a post dated ``created_at`` is rejected, or None when the date is plausible."""
         shown = created_at.isoformat()
         if created_at > self.latest:
-            return (f"date {shown} is more than ingest.future_tolerance_hours = "
-                    f"{self.tolerance_hours:g} hours after this run's clock")
+            return (
+                f"date {shown} is more than ingest.future_tolerance_hours = "
+                f"{self.tolerance_hours:g} hours after this run's clock"
+            )
         if created_at < self.earliest:
             return f"date {shown} is before ingest.earliest = {self.earliest.date().isoformat()}"
         return None
@@ -288,8 +316,16 @@ class _Batcher:
     """Collects records and stores each full batch in one transaction."""
 
     def __init__(
-        self, engine: Engine, settings: Settings, source_id: int, platform: str, salt: str,
-        report: SourceReport, now: datetime, *, legacy_platforms: Sequence[str] = (),
+        self,
+        engine: Engine,
+        settings: Settings,
+        source_id: int,
+        platform: str,
+        salt: str,
+        report: SourceReport,
+        now: datetime,
+        *,
+        legacy_platforms: Sequence[str] = (),
     ) -> None:
         self.engine = engine
         self.source_id = source_id
@@ -377,8 +413,11 @@ class _Batcher:
             if not record.external_id and record.author and record.created_at is not None:
                 excluded_at.append((record.author, record.created_at))
                 who = account(record.author)
-                gone += [ext for ext, row in pending.items()
-                         if row["created_at"] == record.created_at and row["author"] and account(row["author"]) == who]
+                gone += [
+                    ext
+                    for ext, row in pending.items()
+                    if row["created_at"] == record.created_at and row["author"] and account(row["author"]) == who
+                ]
             for gone_id in dict.fromkeys(gone):
                 excluded_ids.append(gone_id)
                 if pending.pop(gone_id, None) is not None:  # an earlier version in this batch
@@ -391,9 +430,16 @@ class _Batcher:
             counts["rejected"] += 1
             if self.report.first_rejection is None:
                 self.report.first_rejection = reason
-            rejected.append({"source_id": source_id, "location": record.location,
-                             "reason": " ".join(reason.split())[:MAX_REASON], "raw": record.raw[: self.max_raw],
-                             "rejected_at": now, "author": record.author})
+            rejected.append(
+                {
+                    "source_id": source_id,
+                    "location": record.location,
+                    "reason": " ".join(reason.split())[:MAX_REASON],
+                    "raw": record.raw[: self.max_raw],
+                    "rejected_at": now,
+                    "author": record.author,
+                }
+            )
 
         for record in records:
             counts["read"] += 1
@@ -420,9 +466,15 @@ class _Batcher:
             if previous is not None:
                 counts["duplicate" if previous["content_hash"] == digest else "updated"] += 1
             pending[ext] = {
-                "source_id": source_id, "external_id": ext, "author": record.author,
-                "created_at": record.created_at or now, "text": text, "url": record.url,
-                "language": record.language, "content_hash": digest, "ingested_at": now,
+                "source_id": source_id,
+                "external_id": ext,
+                "author": record.author,
+                "created_at": record.created_at or now,
+                "text": text,
+                "url": record.url,
+                "language": record.language,
+                "content_hash": digest,
+                "ingested_at": now,
             }
 
         with session_scope(self.engine) as session:
@@ -468,15 +520,25 @@ class _Batcher:
     def _author_ids(self, session: Session, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
         """The authors rows of the handles in ``rows`` (made when missing), by handle as written."""
         handles = {r["author"] for r in rows if r["author"] and r["author"] not in self.author_ids}
-        found = store.upsert_authors(session, [(self.platform, h) for h in handles], self.salt,
-                                     legacy_platforms=self.legacy_platforms) if handles else {}
+        found = (
+            store.upsert_authors(
+                session, [(self.platform, h) for h in handles], self.salt, legacy_platforms=self.legacy_platforms
+            )
+            if handles
+            else {}
+        )
         return {**self.author_ids, **{h: i for (_, h), i in found.items()}}
 
     def _stored_at(self, session: Session, excluded_at: Sequence[tuple[str, datetime]], kept: set[str]) -> list[int]:
         """Stored posts of this source by the author at the time of an opted-out record without an id."""
         if not excluded_at:
             return []
-        ids = store.upsert_authors(session, [(self.platform, a) for a, _ in excluded_at], self.salt,
-                                   legacy_platforms=self.legacy_platforms, create=False)
+        ids = store.upsert_authors(
+            session,
+            [(self.platform, a) for a, _ in excluded_at],
+            self.salt,
+            legacy_platforms=self.legacy_platforms,
+            create=False,
+        )
         pairs = [(ids[(self.platform, a)], at) for a, at in excluded_at if (self.platform, a) in ids]
         return [pid for pid, ext in store.posts_by_author_at(session, self.source_id, pairs) if ext not in kept]

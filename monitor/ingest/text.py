@@ -117,8 +117,7 @@ def shown_value(value: object) -> str:
     """
     if isinstance(value, str):
         words = re.findall(r"[A-Za-z]+", value)
-        if (len(value) <= MAX_SHOWN and _DATE_LIKE.fullmatch(value)
-                and all(w.lower() in _DATE_WORDS for w in words)):
+        if len(value) <= MAX_SHOWN and _DATE_LIKE.fullmatch(value) and all(w.lower() in _DATE_WORDS for w in words):
             return repr(value)
         return f"(a text of {len(value):,} characters)"
     if isinstance(value, bool) or value is None:
@@ -179,8 +178,7 @@ def _from_epoch(value: float) -> datetime:
     if value != value or value in (float("inf"), float("-inf")):
         raise ValueError(f"unparsable date {shown}")
     if abs(value) > MAX_EPOCH_MILLISECONDS:
-        raise ValueError(f"epoch value {shown} is out of range: past 9999-12-31 in seconds and "
-                         "in milliseconds")
+        raise ValueError(f"epoch value {shown} is out of range: past 9999-12-31 in seconds and in milliseconds")
     try:
         if abs(value) <= MAX_EPOCH_SECONDS:
             return _EPOCH + timedelta(seconds=value)

@@ -40,8 +40,14 @@ FORMAT = "emomon-model/1"
 #: The files of a model directory that change a score, whose SHA-256 config.json records under
 #: "files". tokenizer_config.json (the padding token) is optional: where a directory has none
 #: when it is sealed, none is read.
-SCORED_FILES = ("model.safetensors", "encoder/config.json", "tokenizer/tokenizer.json",
-                "tokenizer/tokenizer_config.json", "labels.json", "calibration.json")
+SCORED_FILES = (
+    "model.safetensors",
+    "encoder/config.json",
+    "tokenizer/tokenizer.json",
+    "tokenizer/tokenizer_config.json",
+    "labels.json",
+    "calibration.json",
+)
 OPTIONAL_FILES = ("tokenizer/tokenizer_config.json",)
 REQUIRED = ("model.safetensors", "config.json", "encoder/config.json", "tokenizer", "labels.json", "calibration.json")
 #: The shortest usable window: [CLS], one token of text, [SEP].
@@ -59,14 +65,19 @@ class Calibration:
     depression_index: DepressionIndex = field(default_factory=DepressionIndex)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"goemotions_thresholds": self.goemotions_thresholds, "temperatures": self.temperatures,
-                "depression_index": self.depression_index.to_dict()}
+        return {
+            "goemotions_thresholds": self.goemotions_thresholds,
+            "temperatures": self.temperatures,
+            "depression_index": self.depression_index.to_dict(),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Calibration:
-        return cls(dict(data.get("goemotions_thresholds", {})),
-                   {"goemotions": 1.0, "carer": 1.0, "big5": 1.0, **data.get("temperatures", {})},
-                   DepressionIndex.from_dict(data.get("depression_index", {})))
+        return cls(
+            dict(data.get("goemotions_thresholds", {})),
+            {"goemotions": 1.0, "carer": 1.0, "big5": 1.0, **data.get("temperatures", {})},
+            DepressionIndex.from_dict(data.get("depression_index", {})),
+        )
 
     def validate(self) -> None:
         """Raises ValueError naming the first value no probability can be computed with."""
@@ -90,12 +101,20 @@ def _finite(value: object, *, low: float | None = None, high: float | None = Non
     """Whether ``value`` is a finite number (not a bool) within the given bounds."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return False
-    return ((low is None or value >= low) and (high is None or value <= high)
-            and (above is None or value > above))
+    return (low is None or value >= low) and (high is None or value <= high) and (above is None or value > above)
 
 
-def save_artifact(directory: Path, *, name: str, model: MultitaskNetwork, tokenizer, calibration: Calibration,
-                  window: int, fp16: bool = True, extra: dict[str, Any] | None = None) -> str:
+def save_artifact(
+    directory: Path,
+    *,
+    name: str,
+    model: MultitaskNetwork,
+    tokenizer,
+    calibration: Calibration,
+    window: int,
+    fp16: bool = True,
+    extra: dict[str, Any] | None = None,
+) -> str:
     """Write and seal a model directory; returns its version (see :func:`derive_version`).
 
     ``window`` is cut to the encoder's positions (``max_position_embeddings``): no window is
@@ -112,11 +131,20 @@ def save_artifact(directory: Path, *, name: str, model: MultitaskNetwork, tokeni
     if tok_dir.exists():
         shutil.rmtree(tok_dir)
     tokenizer.save_pretrained(str(tok_dir))
-    config = {"format": FORMAT, "name": name, "version": None, "window": window, "network": model.config.to_dict(),
-              **(extra or {})}  # the version is derived when the directory is sealed
+    config = {
+        "format": FORMAT,
+        "name": name,
+        "version": None,
+        "window": window,
+        "network": model.config.to_dict(),
+        **(extra or {}),
+    }  # the version is derived when the directory is sealed
     (directory / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
-    labels = {"goemotions": list(model.config.goemotions_labels), "carer": list(model.config.carer_labels),
-              "big5": list(model.config.big5_traits)}
+    labels = {
+        "goemotions": list(model.config.goemotions_labels),
+        "carer": list(model.config.carer_labels),
+        "big5": list(model.config.big5_traits),
+    }
     (directory / "labels.json").write_text(json.dumps(labels, indent=2), encoding="utf-8")
     return write_calibration(directory, calibration)
 
@@ -142,8 +170,9 @@ def seal(directory: Path) -> str:
     path = directory / "config.json"
     config = json.loads(path.read_text(encoding="utf-8"))
     config.pop("weights", None)  # the earlier record, of model.safetensors alone
-    config["files"] = {f: hashlib.sha256((directory / f).read_bytes()).hexdigest()
-                       for f in SCORED_FILES if (directory / f).is_file()}
+    config["files"] = {
+        f: hashlib.sha256((directory / f).read_bytes()).hexdigest() for f in SCORED_FILES if (directory / f).is_file()
+    }
     config["version"] = version = derive_version(config)  # the digest leaves "version" out
     path.write_text(json.dumps(config, indent=2), encoding="utf-8")
     return version
@@ -159,8 +188,10 @@ def recorded_files(directory: Path, config: dict[str, Any]) -> dict[str, str]:
     files = files if isinstance(files, dict) else {}
     missing = [f for f in SCORED_FILES if f not in OPTIONAL_FILES and not isinstance(files.get(f), str)]
     if missing:
-        raise ModelNotFound(f"model directory {str(directory)!r} records no SHA-256 of {', '.join(missing)} "
-                            "(config.json \"files\"); re-export it with `emomon train --export`")
+        raise ModelNotFound(
+            f"model directory {str(directory)!r} records no SHA-256 of {', '.join(missing)} "
+            '(config.json "files"); re-export it with `emomon train --export`'
+        )
     return {f: str(files[f]) for f in SCORED_FILES if isinstance(files.get(f), str)}
 
 
@@ -172,8 +203,10 @@ def read_sealed(directory: Path, name: str, files: dict[str, str]) -> bytes:
     """
     data = (directory / name).read_bytes()
     if hashlib.sha256(data).hexdigest() != files[name]:
-        raise ModelNotFound(f"model file {str(directory / name)!r} does not match the SHA-256 recorded in "
-                            f"config.json (changed or corrupted since export): {FIX}")
+        raise ModelNotFound(
+            f"model file {str(directory / name)!r} does not match the SHA-256 recorded in "
+            f"config.json (changed or corrupted since export): {FIX}"
+        )
     return data
 
 
@@ -189,11 +222,14 @@ def check_artifact(directory: Path) -> None:
     if not directory.is_dir():
         raise ModelNotFound(
             f"model directory {str(directory)!r} not found; set [model] path in config.toml or pass --model, "
-            "or train one with `emomon train`")
+            "or train one with `emomon train`"
+        )
     missing = [p for p in REQUIRED if not (directory / p).exists()]
     if missing:
-        raise ModelNotFound(f"model directory {str(directory)!r} is incomplete (missing {', '.join(missing)}); "
-                            "re-export it with `emomon train --export`")
+        raise ModelNotFound(
+            f"model directory {str(directory)!r} is incomplete (missing {', '.join(missing)}); "
+            "re-export it with `emomon train --export`"
+        )
 
 
 @dataclass(frozen=True)
@@ -242,17 +278,22 @@ def read_model_info(directory: Path) -> ModelInfo:
     config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         found = config.get("format") if isinstance(config, dict) else type(config).__name__
-        raise ModelNotFound(f"model directory {str(directory)!r} has format {found!r}, expected {FORMAT!r}; "
-                            "re-export it with `emomon train --export`")
+        raise ModelNotFound(
+            f"model directory {str(directory)!r} has format {found!r}, expected {FORMAT!r}; "
+            "re-export it with `emomon train --export`"
+        )
     files = recorded_files(directory, config)
     if not isinstance(config.get("name"), str) or not config["name"] or config.get("version") != derive_version(config):
-        raise ModelNotFound(f"model file {str(directory / 'config.json')!r} does not match the version it records "
-                            f"({config.get('version')!r}; changed since export): {FIX}")
+        raise ModelNotFound(
+            f"model file {str(directory / 'config.json')!r} does not match the version it records "
+            f"({config.get('version')!r}; changed since export): {FIX}"
+        )
     labels = json.loads(read_sealed(directory, "labels.json", files).decode("utf-8"))
     calibration = Calibration.from_dict(json.loads(read_sealed(directory, "calibration.json", files).decode("utf-8")))
     encoder = json.loads(read_sealed(directory, "encoder/config.json", files).decode("utf-8"))
-    info = ModelInfo(directory, config, calibration, tuple(labels["goemotions"]), tuple(labels["carer"]), files,
-                     encoder)
+    info = ModelInfo(
+        directory, config, calibration, tuple(labels["goemotions"]), tuple(labels["carer"]), files, encoder
+    )
     check_settings(info)
     return info
 
@@ -266,11 +307,19 @@ def check_settings(info: ModelInfo) -> None:
     """
     window, positions = info.config.get("window"), info.encoder.get("max_position_embeddings")
     longest = positions if isinstance(positions, int) and not isinstance(positions, bool) else None
-    if (not isinstance(window, int) or isinstance(window, bool) or window < MIN_WINDOW
-            or (longest is not None and window > longest)):
-        upto = f"{longest} (the encoder's max_position_embeddings)" if longest else "the encoder's max_position_embeddings"
-        raise ModelNotFound(f"model file {str(info.directory / 'config.json')!r} has \"window\": {json.dumps(window)}, "
-                            f"not a whole number of tokens from {MIN_WINDOW} to {upto}: {FIX}")
+    if (
+        not isinstance(window, int)
+        or isinstance(window, bool)
+        or window < MIN_WINDOW
+        or (longest is not None and window > longest)
+    ):
+        upto = (
+            f"{longest} (the encoder's max_position_embeddings)" if longest else "the encoder's max_position_embeddings"
+        )
+        raise ModelNotFound(
+            f'model file {str(info.directory / "config.json")!r} has "window": {json.dumps(window)}, '
+            f"not a whole number of tokens from {MIN_WINDOW} to {upto}: {FIX}"
+        )
     try:
         info.calibration.validate()
     except ValueError as exc:
@@ -291,13 +340,16 @@ def read_artifact(directory: Path) -> tuple[dict[str, Any], MultitaskNetwork, To
 
 def read_network(info: ModelInfo) -> MultitaskNetwork:
     """The network of a checked model directory, in fp32 and eval mode."""
-    state = {k: v.float() if v.is_floating_point() else v for k, v in load_weights(info.read("model.safetensors")).items()}
+    state = {
+        k: v.float() if v.is_floating_point() else v for k, v in load_weights(info.read("model.safetensors")).items()
+    }
     with torch.device("meta"):  # no random initialisation: every weight is assigned below
         encoder = build_encoder(info.directory / "encoder" / "config.json", info.encoder)
         network = MultitaskNetwork(encoder, NetworkConfig.from_dict(info.config["network"]))
     if isinstance(encoder, BertEncoder):
-        state = {k: v for k, v in state.items()
-                 if not k.removeprefix("encoder.").startswith(BertEncoder.UNUSED_PREFIXES)}
+        state = {
+            k: v for k, v in state.items() if not k.removeprefix("encoder.").startswith(BertEncoder.UNUSED_PREFIXES)
+        }
     network.load_state_dict(state, assign=True)
     return network.eval()
 

@@ -28,8 +28,9 @@ def pad(ids: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.
     return torch.from_numpy(input_ids), torch.from_numpy(mask.astype(np.int64))
 
 
-def training_batch(n: int, batch_size: int, batch_number: int, seed: int, task_index: int, lengths: Sequence[int],
-                   bucket: int = 50) -> list[int]:
+def training_batch(
+    n: int, batch_size: int, batch_number: int, seed: int, task_index: int, lengths: Sequence[int], bucket: int = 50
+) -> list[int]:
     """The `batch_number`-th training batch of a task, a pure function of its arguments.
 
     Each epoch is a seeded permutation; within a window of `bucket` batches the examples are
@@ -40,12 +41,12 @@ def training_batch(n: int, batch_size: int, batch_number: int, seed: int, task_i
     perm = np.random.default_rng([seed, task_index, epoch]).permutation(n)
     window, slot = divmod(within, bucket)
     start = window * bucket * batch_size
-    chunk = perm[start: start + bucket * batch_size]
+    chunk = perm[start : start + bucket * batch_size]
     chunk = chunk[np.argsort(np.asarray(lengths)[chunk], kind="stable")]
     n_batches = len(chunk) // batch_size
     visit = np.random.default_rng([seed, task_index, epoch, window]).permutation(n_batches)
     b = visit[slot]
-    return [int(i) for i in chunk[b * batch_size: (b + 1) * batch_size]]
+    return [int(i) for i in chunk[b * batch_size : (b + 1) * batch_size]]
 
 
 def plan_batches(lengths: Sequence[int], budget: int, overhead: int = BATCH_OVERHEAD_TOKENS) -> list[list[int]]:
@@ -76,6 +77,6 @@ def plan_batches(lengths: Sequence[int], budget: int, overhead: int = BATCH_OVER
     batches: list[list[int]] = []
     j = n
     while j > 0:
-        batches.append(order[start[j]:j].tolist())
+        batches.append(order[start[j] : j].tolist())
         j = int(start[j])
     return batches[::-1]

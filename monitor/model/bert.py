@@ -48,9 +48,13 @@ class BertConfig:
     def from_dict(cls, data: dict[str, Any]) -> BertConfig | None:
         """The config of a parsed config.json, or None when this module cannot run that encoder."""
         config = cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
-        supported = (config.model_type == "bert" and config.hidden_act == "gelu" and not config.is_decoder
-                     and config.position_embedding_type == "absolute"
-                     and not data.get("add_cross_attention", False))
+        supported = (
+            config.model_type == "bert"
+            and config.hidden_act == "gelu"
+            and not config.is_decoder
+            and config.position_embedding_type == "absolute"
+            and not data.get("add_cross_attention", False)
+        )
         return config if supported else None
 
     def to_json_file(self, path: str) -> None:
@@ -66,16 +70,22 @@ class Embeddings(nn.Module):
         super().__init__()
         # Uninitialised (`_weight`): the weights are always loaded, and random initialisation
         # costs time (on the meta device, an import of torch._dynamo).
-        self.word_embeddings = nn.Embedding(c.vocab_size, c.hidden_size, _weight=torch.empty(c.vocab_size, c.hidden_size))
-        self.position_embeddings = nn.Embedding(c.max_position_embeddings, c.hidden_size,
-                                                _weight=torch.empty(c.max_position_embeddings, c.hidden_size))
-        self.token_type_embeddings = nn.Embedding(c.type_vocab_size, c.hidden_size,
-                                                  _weight=torch.empty(c.type_vocab_size, c.hidden_size))
+        self.word_embeddings = nn.Embedding(
+            c.vocab_size, c.hidden_size, _weight=torch.empty(c.vocab_size, c.hidden_size)
+        )
+        self.position_embeddings = nn.Embedding(
+            c.max_position_embeddings, c.hidden_size, _weight=torch.empty(c.max_position_embeddings, c.hidden_size)
+        )
+        self.token_type_embeddings = nn.Embedding(
+            c.type_vocab_size, c.hidden_size, _weight=torch.empty(c.type_vocab_size, c.hidden_size)
+        )
         self.LayerNorm = nn.LayerNorm(c.hidden_size, eps=c.layer_norm_eps)
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         positions = torch.arange(input_ids.shape[1], device=input_ids.device)
-        hidden = self.word_embeddings(input_ids) + self.position_embeddings(positions) + self.token_type_embeddings.weight[0]
+        hidden = (
+            self.word_embeddings(input_ids) + self.position_embeddings(positions) + self.token_type_embeddings.weight[0]
+        )
         return self.LayerNorm(hidden)
 
 

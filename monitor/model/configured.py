@@ -29,8 +29,14 @@ if TYPE_CHECKING:
 #: wrong shape, a truncated or foreign weights file (safetensors never unpickles), weights that
 #: do not fit the network, tokenizer files that do not load.
 MODEL_DAMAGE: tuple[type[Exception], ...] = (
-    OSError, json.JSONDecodeError, UnicodeDecodeError, LookupError, TypeError, AttributeError,
-    RuntimeError, SafetensorError,
+    OSError,
+    json.JSONDecodeError,
+    UnicodeDecodeError,
+    LookupError,
+    TypeError,
+    AttributeError,
+    RuntimeError,
+    SafetensorError,
 )
 #: What reading a model directory's JSON files raises when it is missing, changed or damaged.
 UNREADABLE: tuple[type[Exception], ...] = (ModelNotFound, ValueError, *MODEL_DAMAGE)
@@ -42,8 +48,9 @@ def model_path(settings: Settings, override: Path | None = None) -> Path:
     return path if path.is_absolute() else settings.base_dir / path
 
 
-def index_from_settings(sc: ScoringSettings, base: DepressionIndex, goemotions_labels: Sequence[str],
-                        carer_labels: Sequence[str]) -> DepressionIndex | None:
+def index_from_settings(
+    sc: ScoringSettings, base: DepressionIndex, goemotions_labels: Sequence[str], carer_labels: Sequence[str]
+) -> DepressionIndex | None:
     """The [scoring.index] weights over the model's own, or None when that table is empty.
 
     The model's Platt calibration (a, b) is kept; a head whose table is empty keeps the
@@ -54,8 +61,12 @@ def index_from_settings(sc: ScoringSettings, base: DepressionIndex, goemotions_l
     """
     if not sc.index.goemotions and not sc.index.carer:
         return None
-    index = DepressionIndex(goemotions=dict(sc.index.goemotions or base.goemotions),
-                            carer=dict(sc.index.carer or base.carer), a=base.a, b=base.b)
+    index = DepressionIndex(
+        goemotions=dict(sc.index.goemotions or base.goemotions),
+        carer=dict(sc.index.carer or base.carer),
+        a=base.a,
+        b=base.b,
+    )
     try:
         index.validate(goemotions_labels, carer_labels)
     except ValueError as exc:
@@ -92,8 +103,12 @@ def configured_version(settings: Settings, model: Path | None = None) -> str | N
         info = read_model_info(model_path(settings, model))
     except UNREADABLE:
         return None
-    return with_index(info.version, index_from_settings(
-        settings.scoring, info.calibration.depression_index, info.goemotions_labels, info.carer_labels))
+    return with_index(
+        info.version,
+        index_from_settings(
+            settings.scoring, info.calibration.depression_index, info.goemotions_labels, info.carer_labels
+        ),
+    )
 
 
 def damaged_model(path: Path, exc: BaseException) -> str:
@@ -101,9 +116,11 @@ def damaged_model(path: Path, exc: BaseException) -> str:
     part = _damaged_part(path, exc)
     where = repr(str(path / part)) if part else f"model directory {str(path)!r}"
     detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
-    return (f"cannot load model: {where} is damaged or not an emomon model ({type(exc).__name__}"
-            f"{': ' + detail if detail else ''}); fix: copy the model directory again or re-export it "
-            "with `emomon train --export`, or point [model] path / --model at another model")
+    return (
+        f"cannot load model: {where} is damaged or not an emomon model ({type(exc).__name__}"
+        f"{': ' + detail if detail else ''}); fix: copy the model directory again or re-export it "
+        "with `emomon train --export`, or point [model] path / --model at another model"
+    )
 
 
 def _damaged_part(path: Path, exc: BaseException) -> Path | None:
@@ -120,8 +137,15 @@ def _damaged_part(path: Path, exc: BaseException) -> Path | None:
     return None
 
 
-def load_predictor(settings: Settings, *, model: Path | None = None, device: str | None = None,
-                   batch_tokens: int | None = None, fused: bool = True, precision: str | None = None) -> Predictor:
+def load_predictor(
+    settings: Settings,
+    *,
+    model: Path | None = None,
+    device: str | None = None,
+    batch_tokens: int | None = None,
+    fused: bool = True,
+    precision: str | None = None,
+) -> Predictor:
     """Load the configured model with the [scoring] device, precision, windows and index weights
     (``device``, ``batch_tokens`` and ``precision`` override theirs).
 
@@ -134,13 +158,20 @@ def load_predictor(settings: Settings, *, model: Path | None = None, device: str
     sc = settings.scoring
     path = model_path(settings, model)
     if not path.is_dir():
-        raise ModelNotFound(f"model directory {str(path)!r} not found: set [model] path in the config "
-                            "(e.g. train one with `emomon train`)")
-    options = WindowOptions(stride=sc.window_stride, emotions=sc.window_emotions, traits=sc.window_traits,
-                            batch_tokens=batch_tokens or sc.batch_tokens)
+        raise ModelNotFound(
+            f"model directory {str(path)!r} not found: set [model] path in the config "
+            "(e.g. train one with `emomon train`)"
+        )
+    options = WindowOptions(
+        stride=sc.window_stride,
+        emotions=sc.window_emotions,
+        traits=sc.window_traits,
+        batch_tokens=batch_tokens or sc.batch_tokens,
+    )
     try:
-        predictor = load_model(path, device=device or sc.device, precision=precision or sc.precision,
-                               fused=fused, options=options)
+        predictor = load_model(
+            path, device=device or sc.device, precision=precision or sc.precision, fused=fused, options=options
+        )
     except MODEL_DAMAGE as exc:
         raise ModelNotFound(damaged_model(path, exc)) from exc
     except ValueError as exc:

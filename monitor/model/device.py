@@ -11,7 +11,7 @@ from monitor.choices import DEVICES, PRECISIONS
 
 
 def choose_device(requested: str = "auto") -> torch.device:
-    """"auto" picks CUDA when present, else the CPU; "cuda" without a GPU is an error."""
+    """ "auto" picks CUDA when present, else the CPU; "cuda" without a GPU is an error."""
     if requested == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if requested == "cuda" and not torch.cuda.is_available():

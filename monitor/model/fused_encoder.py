@@ -43,8 +43,12 @@ class _Layer:
 def fusion_available() -> bool:
     """True when this torch build has oneDNN's fused linear kernels and bf16 support."""
     ops = torch.ops.mkldnn
-    return (torch.backends.mkldnn.is_available() and hasattr(ops, "_linear_pointwise")
-            and hasattr(ops, "_reorder_linear_weight") and bool(ops._is_mkldnn_bf16_supported()))
+    return (
+        torch.backends.mkldnn.is_available()
+        and hasattr(ops, "_linear_pointwise")
+        and hasattr(ops, "_reorder_linear_weight")
+        and bool(ops._is_mkldnn_bf16_supported())
+    )
 
 
 def unsupported_reason(encoder: nn.Module) -> str | None:
@@ -83,14 +87,19 @@ class FusedBertEncoder(nn.Module):
             qkv_weight = torch.cat([attn.query.weight, attn.key.weight, attn.value.weight]).detach()
             qkv_bias = torch.cat([attn.query.bias, attn.key.bias, attn.value.bias]).detach()
             out = layer.attention.output
-            self.layers.append(_Layer(
-                qkv=(reorder(qkv_weight, None), qkv_bias),
-                attention_out=(reorder(out.dense.weight.detach(), None), out.dense.bias.detach()),
-                attention_norm=out.LayerNorm,
-                intermediate=(reorder(layer.intermediate.dense.weight.detach(), None), layer.intermediate.dense.bias.detach()),
-                output=(reorder(layer.output.dense.weight.detach(), None), layer.output.dense.bias.detach()),
-                output_norm=layer.output.LayerNorm,
-            ))
+            self.layers.append(
+                _Layer(
+                    qkv=(reorder(qkv_weight, None), qkv_bias),
+                    attention_out=(reorder(out.dense.weight.detach(), None), out.dense.bias.detach()),
+                    attention_norm=out.LayerNorm,
+                    intermediate=(
+                        reorder(layer.intermediate.dense.weight.detach(), None),
+                        layer.intermediate.dense.bias.detach(),
+                    ),
+                    output=(reorder(layer.output.dense.weight.detach(), None), layer.output.dense.bias.detach()),
+                    output_norm=layer.output.LayerNorm,
+                )
+            )
             norms.extend([out.LayerNorm, layer.output.LayerNorm])
         self.norms = norms  # registered so .to() and .eval() reach them
 
@@ -100,7 +109,7 @@ class FusedBertEncoder(nn.Module):
         hidden = self.embeddings(input_ids=input_ids)
         width = hidden.shape[-1]
         head_dim = width // self.heads
-        scale = head_dim ** -0.5
+        scale = head_dim**-0.5
         h = hidden.reshape(batch * length, width)
         # Additive fp32 mask [B, 1, 1, T]: 0 on tokens, the minimum on padding (as in BERT).
         mask = ((1.0 - attention_mask.float()) * torch.finfo(torch.float32).min)[:, None, None, :]

@@ -32,10 +32,36 @@ _HASHTAG = re.compile(r"#\w+")
 _MENTION = re.compile(r"@\w+")
 _WORD = re.compile(r"[^\W\d_][\w'’]*")
 _QUOTED = re.compile(r"\"[^\"]+\"|“[^”]+”|«[^»]+»|„[^“”]+[“”]")
-_FIRST_PERSON = frozenset({
-    "i", "me", "my", "mine", "myself", "im", "i'm", "i’m", "ive", "i've", "i’ve", "id", "i'd", "i’d", "ill", "i'll",
-    "i’ll", "we", "us", "our", "ours", "ourselves", "we're", "we’re", "we've", "we’ve",
-})
+_FIRST_PERSON = frozenset(
+    {
+        "i",
+        "me",
+        "my",
+        "mine",
+        "myself",
+        "im",
+        "i'm",
+        "i’m",
+        "ive",
+        "i've",
+        "i’ve",
+        "id",
+        "i'd",
+        "i’d",
+        "ill",
+        "i'll",
+        "i’ll",
+        "we",
+        "us",
+        "our",
+        "ours",
+        "ourselves",
+        "we're",
+        "we’re",
+        "we've",
+        "we’ve",
+    }
+)
 
 
 def _letters(text: str) -> int:

@@ -18,8 +18,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 DEFAULT_GOEMOTIONS_WEIGHTS: dict[str, float] = {
-    "sadness": 1.0, "grief": 1.0, "remorse": 1.0, "disappointment": 1.0,
-    "nervousness": 1.0, "fear": 1.0, "embarrassment": 1.0,
+    "sadness": 1.0,
+    "grief": 1.0,
+    "remorse": 1.0,
+    "disappointment": 1.0,
+    "nervousness": 1.0,
+    "fear": 1.0,
+    "embarrassment": 1.0,
 }
 DEFAULT_CARER_WEIGHTS: dict[str, float] = {"sadness": 1.0, "fear": 1.0}
 
@@ -34,25 +39,33 @@ class DepressionIndex:
     b: float = 0.0
 
     def validate(self, goemotions_labels: Sequence[str], carer_labels: Sequence[str]) -> None:
-        for name, weights, labels in (("goemotions", self.goemotions, goemotions_labels), ("carer", self.carer, carer_labels)):
+        for name, weights, labels in (
+            ("goemotions", self.goemotions, goemotions_labels),
+            ("carer", self.carer, carer_labels),
+        ):
             for label, weight in weights.items():
                 if label not in labels:
                     raise ValueError(f"depression index weight for unknown {name} label {label!r}")
                 if weight < 0:
                     raise ValueError(f"depression index weight {name}.{label} must be >= 0, got {weight!r}")
 
-    def raw(self, goemotions: np.ndarray, carer: np.ndarray, goemotions_labels: Sequence[str],
-            carer_labels: Sequence[str]) -> np.ndarray:
+    def raw(
+        self, goemotions: np.ndarray, carer: np.ndarray, goemotions_labels: Sequence[str], carer_labels: Sequence[str]
+    ) -> np.ndarray:
         """The uncalibrated noisy-OR: [N, 28], [N, 6] -> [N]."""
         log_keep = np.zeros(goemotions.shape[0], dtype=np.float64)
-        for probs, weights, labels in ((goemotions, self.goemotions, goemotions_labels), (carer, self.carer, carer_labels)):
+        for probs, weights, labels in (
+            (goemotions, self.goemotions, goemotions_labels),
+            (carer, self.carer, carer_labels),
+        ):
             for label, weight in weights.items():
                 p = np.clip(probs[:, list(labels).index(label)].astype(np.float64), 0.0, 1.0 - 1e-7)
                 log_keep += weight * np.log1p(-p)
         return 1.0 - np.exp(log_keep)
 
-    def __call__(self, goemotions: np.ndarray, carer: np.ndarray, goemotions_labels: Sequence[str],
-                 carer_labels: Sequence[str]) -> np.ndarray:
+    def __call__(
+        self, goemotions: np.ndarray, carer: np.ndarray, goemotions_labels: Sequence[str], carer_labels: Sequence[str]
+    ) -> np.ndarray:
         raw = np.clip(self.raw(goemotions, carer, goemotions_labels, carer_labels), 1e-6, 1 - 1e-6)
         z = self.a * np.log(raw / (1 - raw)) + self.b
         return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
@@ -62,8 +75,12 @@ class DepressionIndex:
 
     @classmethod
     def from_dict(cls, data: Mapping) -> DepressionIndex:
-        return cls(dict(data.get("goemotions", DEFAULT_GOEMOTIONS_WEIGHTS)), dict(data.get("carer", DEFAULT_CARER_WEIGHTS)),
-                   float(data.get("a", 1.0)), float(data.get("b", 0.0)))
+        return cls(
+            dict(data.get("goemotions", DEFAULT_GOEMOTIONS_WEIGHTS)),
+            dict(data.get("carer", DEFAULT_CARER_WEIGHTS)),
+            float(data.get("a", 1.0)),
+            float(data.get("b", 0.0)),
+        )
 
 
 def fit_platt(raw: np.ndarray, target: np.ndarray, iterations: int = 50) -> tuple[float, float]:

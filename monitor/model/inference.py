@@ -27,11 +27,17 @@ def make_batches(ids: Sequence[Sequence[int]], budget: int, *, pad_id: int, pin:
 
 
 @torch.inference_mode()
-def forward_batches(network: MultitaskNetwork, batches: Sequence[Batch], n_rows: int, *, device: torch.device,
-                    dtype: torch.dtype | None = None, heads: tuple[str, ...] | None = None,
-                    after_batch: Callable[[int], None] | None = None,
-                    call: Callable[[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]] | None = None,
-                    ) -> dict[str, np.ndarray]:
+def forward_batches(
+    network: MultitaskNetwork,
+    batches: Sequence[Batch],
+    n_rows: int,
+    *,
+    device: torch.device,
+    dtype: torch.dtype | None = None,
+    heads: tuple[str, ...] | None = None,
+    after_batch: Callable[[int], None] | None = None,
+    call: Callable[[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]] | None = None,
+) -> dict[str, np.ndarray]:
     """Logits of ``heads`` (default: every task head the network has) for every row, in input
     order: name -> [n_rows, K] float32.
 
@@ -58,8 +64,16 @@ def forward_batches(network: MultitaskNetwork, batches: Sequence[Batch], n_rows:
     return out
 
 
-def logits_for_texts(network: MultitaskNetwork, tokenizer, texts: Sequence[str], *, max_length: int,
-                     device: torch.device, dtype: torch.dtype | None, budget: int = 8192) -> dict[str, np.ndarray]:
+def logits_for_texts(
+    network: MultitaskNetwork,
+    tokenizer,
+    texts: Sequence[str],
+    *,
+    max_length: int,
+    device: torch.device,
+    dtype: torch.dtype | None,
+    budget: int = 8192,
+) -> dict[str, np.ndarray]:
     """Training-time validation on a bare network: texts truncated at ``max_length`` (the training
     window), then :func:`forward_batches`. Shipped models are scored by :class:`Predictor`."""
     ids = tokenize(tokenizer, texts, max_length)

@@ -156,8 +156,9 @@ def head_probabilities(logits: dict[str, np.ndarray]) -> np.ndarray:
     return np.concatenate(parts, axis=1)
 
 
-def export_int8(network: MultitaskNetwork, probe: tuple[torch.Tensor, torch.Tensor], out: Path,
-                model_sha256: str) -> None:
+def export_int8(
+    network: MultitaskNetwork, probe: tuple[torch.Tensor, torch.Tensor], out: Path, model_sha256: str
+) -> None:
     """Write the int8 model of ``network`` (fp32, eval mode) and its description to ``out``.
 
     Written to a private temporary directory beside ``out`` and renamed, so a crash leaves no half
@@ -171,12 +172,23 @@ def export_int8(network: MultitaskNetwork, probe: tuple[torch.Tensor, torch.Tens
         fp32 = scratch / "model.fp32.onnx"
         export_onnx(network, probe, fp32)
         model = scratch / "model.onnx"
-        quantize_dynamic(str(fp32), str(model), weight_type=QuantType.QInt8, per_channel=True,
-                         op_types_to_quantize=["MatMul"], nodes_to_exclude=head_nodes(fp32))
+        quantize_dynamic(
+            str(fp32),
+            str(model),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=["MatMul"],
+            nodes_to_exclude=head_nodes(fp32),
+        )
         fp32.unlink()
-        meta = {"format": FORMAT, "model_directory_sha256": model_sha256, "onnxruntime": runtime_version(),
-                "torch": torch.__version__, "quantization": "dynamic, int8 weights per channel, MatMul only",
-                "model_sha256": hashlib.sha256(model.read_bytes()).hexdigest()}
+        meta = {
+            "format": FORMAT,
+            "model_directory_sha256": model_sha256,
+            "onnxruntime": runtime_version(),
+            "torch": torch.__version__,
+            "quantization": "dynamic, int8 weights per channel, MatMul only",
+            "model_sha256": hashlib.sha256(model.read_bytes()).hexdigest(),
+        }
         (scratch / "int8.json").write_text(json.dumps(meta), encoding="utf-8")
         for file in (model, scratch / "int8.json"):
             file.chmod(0o644)
@@ -194,10 +206,16 @@ def export_onnx(network: MultitaskNetwork, probe: tuple[torch.Tensor, torch.Tens
     and length), the heads' logits and the pooled vector out (``config.heads``, then :data:`POOLED`)."""
     with warnings.catch_warnings():  # the TorchScript exporter's deprecation notices
         warnings.simplefilter("ignore")
-        torch.onnx.export(_Heads(network).eval(), probe, str(path), input_names=["input_ids", "attention_mask"],
-                          output_names=[*network.config.heads, POOLED], opset_version=17, dynamo=False,
-                          dynamic_axes={"input_ids": {0: "batch", 1: "tokens"},
-                                        "attention_mask": {0: "batch", 1: "tokens"}})
+        torch.onnx.export(
+            _Heads(network).eval(),
+            probe,
+            str(path),
+            input_names=["input_ids", "attention_mask"],
+            output_names=[*network.config.heads, POOLED],
+            opset_version=17,
+            dynamo=False,
+            dynamic_axes={"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"}},
+        )
 
 
 def head_nodes(path: Path) -> list[str]:
@@ -239,20 +257,30 @@ def open_session(model: bytes, threads: int) -> Any:
     return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
-def check_gap(runtime: OrtNetwork, network: MultitaskNetwork, probe: tuple[torch.Tensor, torch.Tensor]) -> tuple[float, float]:
+def check_gap(
+    runtime: OrtNetwork, network: MultitaskNetwork, probe: tuple[torch.Tensor, torch.Tensor]
+) -> tuple[float, float]:
     """Mean and largest absolute difference of the int8 heads' probabilities from those of the
     fp32 ``network`` on the probe batch, both computed now."""
     with torch.inference_mode():
         reference = network(*probe)
     out = runtime(*probe)
     heads = network.config.heads
-    gap = np.abs(head_probabilities({k: out[k].numpy() for k in heads})
-                 - head_probabilities({k: reference[k].float().numpy() for k in heads}))
+    gap = np.abs(
+        head_probabilities({k: out[k].numpy() for k in heads})
+        - head_probabilities({k: reference[k].float().numpy() for k in heads})
+    )
     return float(gap.mean()), float(gap.max())
 
 
-def load_int8(network: MultitaskNetwork, probe: tuple[torch.Tensor, torch.Tensor], model_sha256: str,
-              *, threads: int | None = None, root: Path | None = None) -> OrtNetwork | None:
+def load_int8(
+    network: MultitaskNetwork,
+    probe: tuple[torch.Tensor, torch.Tensor],
+    model_sha256: str,
+    *,
+    threads: int | None = None,
+    root: Path | None = None,
+) -> OrtNetwork | None:
     """The checked int8 network of ``network`` (fp32, from the checked model directory whose
     content hash is ``model_sha256``), built into the cache on first use; None (with the reason
     logged in one line) when ONNX Runtime is missing, the cache could be changed by another user,
@@ -270,27 +298,43 @@ def load_int8(network: MultitaskNetwork, probe: tuple[torch.Tensor, torch.Tensor
             export_int8(network, probe, where, model_sha256)
             problem = unsafe_cache(root, where)
         if problem is not None:
-            log.warning("int8 not used: the model cache is not private: %s; fix: make it yours and writable by "
-                        "you only (chown, chmod go-w), or set EMOMON_CACHE_DIR to a directory only you can write; "
-                        "running fp32", problem)
+            log.warning(
+                "int8 not used: the model cache is not private: %s; fix: make it yours and writable by "
+                "you only (chown, chmod go-w), or set EMOMON_CACHE_DIR to a directory only you can write; "
+                "running fp32",
+                problem,
+            )
             return None
         meta = json.loads((where / "int8.json").read_text(encoding="utf-8"))
         data = (where / "model.onnx").read_bytes()
-        if (meta.get("format") != FORMAT or meta.get("model_directory_sha256") != model_sha256
-                or hashlib.sha256(data).hexdigest() != meta.get("model_sha256")):
-            log.warning("int8 not used: %s does not match its recorded SHA-256 (delete that directory to "
-                        "rebuild it); running fp32", where / "model.onnx")
+        if (
+            meta.get("format") != FORMAT
+            or meta.get("model_directory_sha256") != model_sha256
+            or hashlib.sha256(data).hexdigest() != meta.get("model_sha256")
+        ):
+            log.warning(
+                "int8 not used: %s does not match its recorded SHA-256 (delete that directory to "
+                "rebuild it); running fp32",
+                where / "model.onnx",
+            )
             return None
         runtime = OrtNetwork(open_session(data, threads or torch.get_num_threads()), network.config)
         mean, largest = check_gap(runtime, network, probe)
     except Exception as error:  # noqa: BLE001  (any export or runtime failure means: use fp32)
-        log.warning("int8 not used: %s: %s; running fp32", type(error).__name__,
-                    (str(error).splitlines() or [""])[0][:200])
+        log.warning(
+            "int8 not used: %s: %s; running fp32", type(error).__name__, (str(error).splitlines() or [""])[0][:200]
+        )
         return None
     if mean > CHECK_TOLERANCE or largest > CHECK_MAX_TOLERANCE:
-        log.warning("int8 not used: %s differs from the fp32 forward of the checked weights by %.3f on average "
-                    "and %.3f at most (probabilities on the check batch; limits %.2f and %.2f): delete that "
-                    "directory to rebuild it; running fp32", where, mean, largest, CHECK_TOLERANCE,
-                    CHECK_MAX_TOLERANCE)
+        log.warning(
+            "int8 not used: %s differs from the fp32 forward of the checked weights by %.3f on average "
+            "and %.3f at most (probabilities on the check batch; limits %.2f and %.2f): delete that "
+            "directory to rebuild it; running fp32",
+            where,
+            mean,
+            largest,
+            CHECK_TOLERANCE,
+            CHECK_MAX_TOLERANCE,
+        )
         return None
     return runtime

@@ -83,9 +83,16 @@ class PostScores:
 class Predictor:
     """Scores texts with a trained multitask model. Build it with :func:`load_model`."""
 
-    def __init__(self, path: Path, *, device: str = "auto", precision: str = "auto",
-                 index: DepressionIndex | None = None, fused: bool = True,
-                 options: WindowOptions | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        device: str = "auto",
+        precision: str = "auto",
+        index: DepressionIndex | None = None,
+        fused: bool = True,
+        options: WindowOptions | None = None,
+    ) -> None:
         self.path = Path(path)
         info = read_model_info(self.path)  # every file below is checked against its recorded hash
         network, (tokenizer, self.pad_id) = read_network(info), read_model_tokenizer(info)
@@ -97,8 +104,10 @@ class Predictor:
         if self.options.stride < 1:
             raise ValueError(f"window stride {self.options.stride} must be at least 1")
         if self.options.batch_tokens < self.max_length:
-            raise ValueError(f"batch tokens {self.options.batch_tokens} is smaller than the model window "
-                             f"{self.max_length}: use at least {self.max_length}")
+            raise ValueError(
+                f"batch tokens {self.options.batch_tokens} is smaller than the model window "
+                f"{self.max_length}: use at least {self.max_length}"
+            )
         #: The fast tokenizer (tokenizers.Tokenizer), truncation and padding off.
         self.tokenizer: Tokenizer = tokenizer
         self.device = choose_device(device)
@@ -129,8 +138,9 @@ class Predictor:
         self.big5_traits: list[str] = list(net.big5_traits)
         self.index = index or calibration.depression_index
         self.index.validate(self.goemotions_labels, self.carer_labels)
-        self.thresholds = np.asarray([calibration.goemotions_thresholds.get(l, 0.5) for l in self.goemotions_labels],
-                                     dtype=np.float32)
+        self.thresholds = np.asarray(
+            [calibration.goemotions_thresholds.get(l, 0.5) for l in self.goemotions_labels], dtype=np.float32
+        )
 
     # -- the path ---------------------------------------------------------------------------
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
@@ -143,7 +153,7 @@ class Predictor:
 
     def _probe_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The int8 load-time check's batch: :data:`PROBE_TEXTS`, windowed to the model's length."""
-        return pad([ids[:self.max_length - 1] + ids[-1:] for ids in self.encode(PROBE_TEXTS)], self.pad_id)
+        return pad([ids[: self.max_length - 1] + ids[-1:] for ids in self.encode(PROBE_TEXTS)], self.pad_id)
 
     def plan(self, ids: Sequence[Sequence[int]]) -> WindowPlan:
         """Split each post's ids into windows and group all windows into padded batches."""
@@ -158,10 +168,13 @@ class Predictor:
         batches = make_batches(pieces, self.options.batch_tokens, pad_id=self.pad_id, pin=self.device.type == "cuda")
         return WindowPlan(windows, batches, len(pieces), tokens)
 
-    def window_logits(self, plan: WindowPlan, after_batch: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
+    def window_logits(
+        self, plan: WindowPlan, after_batch: Callable[[int], None] | None = None
+    ) -> dict[str, np.ndarray]:
         """Head logits of every window, in window order (the forward; precision set at load)."""
-        return forward_batches(self.network, plan.batches, plan.n_windows, device=self.device,
-                               after_batch=after_batch, call=self.runtime)
+        return forward_batches(
+            self.network, plan.batches, plan.n_windows, device=self.device, after_batch=after_batch, call=self.runtime
+        )
 
     def probabilities(self, logits: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Temperature-scaled probabilities from head logits."""
@@ -175,8 +188,9 @@ class Predictor:
             probs["distress"] = sigmoid(logits["distress"] / t.get("distress", 1.0)).astype(np.float32)
         return probs
 
-    def combine(self, plan: WindowPlan, probs: dict[str, np.ndarray],
-                impersonal: Sequence[str | None] | None = None) -> PostScores:
+    def combine(
+        self, plan: WindowPlan, probs: dict[str, np.ndarray], impersonal: Sequence[str | None] | None = None
+    ) -> PostScores:
         """Per-window probabilities -> per-post scores; the index is computed per window, then
         combined like the emotions, and so is distress (a post expresses distress if any part
         does). ``impersonal`` (one reason or None per post, :func:`impersonal_reasons`) sets the
@@ -197,11 +211,17 @@ class Predictor:
             distress = distress[:, 0].copy()
             if impersonal is not None:
                 distress[[reason is not None for reason in impersonal]] = 0.0
-        return PostScores(goemotions, carer, big5, index, plan.windows, distress,
-                          list(impersonal) if impersonal is not None else None)
+        return PostScores(
+            goemotions, carer, big5, index, plan.windows, distress, list(impersonal) if impersonal is not None else None
+        )
 
-    def score_ids(self, ids: Sequence[Sequence[int]], after_batch: Callable[[int], None] | None = None, *,
-                  impersonal: Sequence[str | None] | None = None) -> PostScores:
+    def score_ids(
+        self,
+        ids: Sequence[Sequence[int]],
+        after_batch: Callable[[int], None] | None = None,
+        *,
+        impersonal: Sequence[str | None] | None = None,
+    ) -> PostScores:
         """Plan, forward and combine pre-tokenised posts (``impersonal``: see :meth:`combine`)."""
         plan = self.plan(ids)
         return self.combine(plan, self.probabilities(self.window_logits(plan, after_batch)), impersonal)
@@ -214,8 +234,12 @@ class Predictor:
         if plan.n_windows == plan.posts:
             return logits
         starts = plan.starts
-        how = {"goemotions": self.options.emotions, "carer": self.options.emotions, "big5": self.options.traits,
-               "distress": self.options.emotions}
+        how = {
+            "goemotions": self.options.emotions,
+            "carer": self.options.emotions,
+            "big5": self.options.traits,
+            "distress": self.options.emotions,
+        }
         return {k: reduce_windows(v, starts, plan.windows, how[k]) for k, v in logits.items()}
 
     def depression_index(self, goemotions: np.ndarray, carer: np.ndarray) -> np.ndarray:
@@ -228,16 +252,20 @@ class Predictor:
         results = []
         for i, text in enumerate(texts):
             goemotions, carer, big5 = scores.goemotions[i], scores.carer[i], scores.big5[i]
-            results.append({
-                "text": text,
-                "carer": {l: float(p) for l, p in zip(self.carer_labels, carer)},
-                "carer_label": self.carer_labels[int(carer.argmax())],
-                "goemotions": {l: float(p) for l, p in zip(self.goemotions_labels, goemotions)},
-                "goemotions_labels": [l for l, p, t in zip(self.goemotions_labels, goemotions, self.thresholds) if p >= t],
-                "big5": {t: float(p) for t, p in zip(self.big5_traits, big5)},
-                "depression_index": float(scores.index[i]),
-                "windows": int(scores.windows[i]),
-            })
+            results.append(
+                {
+                    "text": text,
+                    "carer": {l: float(p) for l, p in zip(self.carer_labels, carer)},
+                    "carer_label": self.carer_labels[int(carer.argmax())],
+                    "goemotions": {l: float(p) for l, p in zip(self.goemotions_labels, goemotions)},
+                    "goemotions_labels": [
+                        l for l, p, t in zip(self.goemotions_labels, goemotions, self.thresholds) if p >= t
+                    ],
+                    "big5": {t: float(p) for t, p in zip(self.big5_traits, big5)},
+                    "depression_index": float(scores.index[i]),
+                    "windows": int(scores.windows[i]),
+                }
+            )
             if scores.distress is not None:
                 results[-1]["distress"] = float(scores.distress[i])
                 results[-1]["impersonal"] = scores.impersonal[i] if scores.impersonal else None
@@ -265,7 +293,7 @@ def split_windows(ids: Sequence[int], window: int, stride: int) -> list[list[int
     windows = []
     start = 0
     while True:
-        windows.append([head, *body[start:start + inner], tail])
+        windows.append([head, *body[start : start + inner], tail])
         if start + inner >= len(body):
             break
         start += min(stride, inner)
@@ -279,9 +307,15 @@ def reduce_windows(values: np.ndarray, starts: np.ndarray, counts: np.ndarray, h
     return (np.add.reduceat(values, starts, axis=0) / counts[:, None]).astype(np.float32)
 
 
-def load_model(path: str | Path, *, device: str = "auto", precision: str = "auto",
-               index: DepressionIndex | None = None, fused: bool = True,
-               options: WindowOptions | None = None) -> Predictor:
+def load_model(
+    path: str | Path,
+    *,
+    device: str = "auto",
+    precision: str = "auto",
+    index: DepressionIndex | None = None,
+    fused: bool = True,
+    options: WindowOptions | None = None,
+) -> Predictor:
     """Load a model directory written by `emomon train` (safetensors only). `fused=False`
     keeps the Hugging Face encoder forward where the fused CPU path would apply."""
     return Predictor(Path(path), device=device, precision=precision, index=index, fused=fused, options=options)

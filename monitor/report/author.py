@@ -57,8 +57,7 @@ class AuthorView:
         return not self.summary.get("posts")
 
 
-def daily_series(frame: pl.DataFrame, start: date | None = None,
-                 end: date | None = None) -> DailySeries:
+def daily_series(frame: pl.DataFrame, start: date | None = None, end: date | None = None) -> DailySeries:
     """Posts and mean index per calendar day (UTC) from ``start`` to ``end``, gaps kept.
 
     Args:
@@ -70,7 +69,8 @@ def daily_series(frame: pl.DataFrame, start: date | None = None,
         return DailySeries([], [], [])
     per_day = (
         frame.with_columns(pl.col("created_at").dt.date().alias("day"))
-        .group_by("day").agg(pl.len().alias("n"), pl.col(trends.INDEX).cast(pl.Float64).mean())
+        .group_by("day")
+        .agg(pl.len().alias("n"), pl.col(trends.INDEX).cast(pl.Float64).mean())
     )
     stats = {r["day"]: (int(r["n"]), r[trends.INDEX]) for r in per_day.iter_rows(named=True)}
     first = start or min(stats)
@@ -107,11 +107,9 @@ def big5_validation(model_dir: Path) -> dict[str, Any] | None:
         summary = (metrics.get(key) or {}).get("summary")
         if summary:
             return {
-                "above_majority": int(summary.get("traits_above_majority_ci",
-                                                  summary.get("traits_above_majority", 0))),
+                "above_majority": int(summary.get("traits_above_majority_ci", summary.get("traits_above_majority", 0))),
                 "of": int(summary.get("of", 5)),
-                "mean_auroc": None if summary.get("mean_auroc") is None
-                else round(float(summary["mean_auroc"]), 2),
+                "mean_auroc": None if summary.get("mean_auroc") is None else round(float(summary["mean_auroc"]), 2),
                 "authors": (metrics.get(key) or {}).get("authors"),
                 "source": f"{model_dir.name}/metrics.json {key}",
             }
@@ -121,24 +119,35 @@ def big5_validation(model_dir: Path) -> dict[str, Any] | None:
 def big5_caveat(validation: Mapping[str, Any] | None) -> str:
     """The one line shown beside every Big Five figure."""
     if not validation:
-        return ("weak signal: no held-out validation figures found for this model; a research "
-                "display, never a trait of a person")
-    return (f"weak signal: above the majority baseline on {validation['above_majority']} of "
-            f"{validation['of']} traits on held-out authors (mean AUROC "
-            f"{validation['mean_auroc']}); a research display, never a trait of a person")
+        return (
+            "weak signal: no held-out validation figures found for this model; a research "
+            "display, never a trait of a person"
+        )
+    return (
+        f"weak signal: above the majority baseline on {validation['above_majority']} of "
+        f"{validation['of']} traits on held-out authors (mean AUROC "
+        f"{validation['mean_auroc']}); a research display, never a trait of a person"
+    )
 
 
-def _big5(frame: pl.DataFrame, min_posts: int,
-          validation: Mapping[str, Any] | None) -> dict[str, Any]:
+def _big5(frame: pl.DataFrame, min_posts: int, validation: Mapping[str, Any] | None) -> dict[str, Any]:
     shown = frame.height >= min_posts
-    out: dict[str, Any] = {"shown": shown, "min_posts": min_posts, "caveat": big5_caveat(validation),
-                           "validation": dict(validation) if validation else None, "traits": []}
+    out: dict[str, Any] = {
+        "shown": shown,
+        "min_posts": min_posts,
+        "caveat": big5_caveat(validation),
+        "validation": dict(validation) if validation else None,
+        "traits": [],
+    }
     if shown:
         prof = trends.big5_profiles(frame, min_posts=min_posts)
         if prof.height:
             row = prof.row(0, named=True)
-            out["traits"] = [{"trait": t.removeprefix("big5_").upper(), "mean": rounded(row[t])}
-                             for t in trends.BIG5_COLUMNS if t in row]
+            out["traits"] = [
+                {"trait": t.removeprefix("big5_").upper(), "mean": rounded(row[t])}
+                for t in trends.BIG5_COLUMNS
+                if t in row
+            ]
     return out
 
 
@@ -176,8 +185,7 @@ def build_author_view(
 
     mine = frame.filter(pl.col("author") == author)
     column = trends.person_signal(mine, signal)
-    summary = trends.author_summary(mine, recent_days=recent_days, min_std=min_std, end=end,
-                                    column=column)
+    summary = trends.author_summary(mine, recent_days=recent_days, min_std=min_std, end=end, column=column)
     stats = summary.row(0, named=True) if summary.height else {"posts": 0}
     own_end = cast(datetime | None, stats.pop("recent_end", None))
     return AuthorView(
@@ -189,8 +197,14 @@ def build_author_view(
         series=daily_series(mine, *span),
         summary={k: (rounded(v) if isinstance(v, float) else v) for k, v in stats.items()},
         alerts=[
-            {"id": a["id"], "rule": a["rule"], "severity": a["severity"], "status": a["status"],
-             "trigger_at": a["trigger_at"], "explanation": explain(a)}
+            {
+                "id": a["id"],
+                "rule": a["rule"],
+                "severity": a["severity"],
+                "status": a["status"],
+                "trigger_at": a["trigger_at"],
+                "explanation": explain(a),
+            }
             for a in sorted(alerts, key=lambda a: a["trigger_at"])
             if a["subject_kind"] == "author" and a["subject"] == author
         ],
@@ -200,8 +214,9 @@ def build_author_view(
     )
 
 
-def load_author_view(session: Session, settings: Settings, author: str, *,
-                     since: datetime | None = None, until: datetime | None = None) -> AuthorView:
+def load_author_view(
+    session: Session, settings: Settings, author: str, *, since: datetime | None = None, until: datetime | None = None
+) -> AuthorView:
     """Read one author's scores and alerts from the store.
 
     Raises:
@@ -214,18 +229,25 @@ def load_author_view(session: Session, settings: Settings, author: str, *,
 
     require_pseudonym(session, author)
     t = settings.trends
-    frame = trends.one_model_version(
-        scores.read_scores(session, since=since, until=until, author=author))
+    frame = trends.one_model_version(scores.read_scores(session, since=since, until=until, author=author))
     docs = [alert_store.alert_dict(a) for a in alert_store.list_alerts(session, subject=author)]
     return build_author_view(
-        frame, docs, author=author, signal=settings.alerts.signal, recent_days=t.recent_days, threshold=t.threshold, min_std=t.min_std,
-        min_posts_big5=t.min_posts_big5, big5=big5_validation(settings.model_dir()),
+        frame,
+        docs,
+        author=author,
+        signal=settings.alerts.signal,
+        recent_days=t.recent_days,
+        threshold=t.threshold,
+        min_std=t.min_std,
+        min_posts_big5=t.min_posts_big5,
+        big5=big5_validation(settings.model_dir()),
         span=timeline_span(frame, settings, since=since, until=until),
     )
 
 
-def timeline_span(frame: pl.DataFrame, settings: Settings, *, since: datetime | None,
-                  until: datetime | None) -> tuple[date | None, date | None]:
+def timeline_span(
+    frame: pl.DataFrame, settings: Settings, *, since: datetime | None, until: datetime | None
+) -> tuple[date | None, date | None]:
     """The first and last day of the timeline: the ``--since``/``--until`` window, within the days
     a post can have (``[ingest] earliest`` to today plus the future tolerance) unless a stored post
     lies outside them. ``--since 0001-01-01`` draws no 740,000 empty days."""
@@ -251,8 +273,9 @@ def author_dict(view: AuthorView) -> dict[str, Any]:
         "recent_days": view.recent_days,
         "signal": view.signal,
         "summary": view.summary,
-        "days": [{"day": d.isoformat(), "posts": n, "index": v}
-                 for d, n, v in zip(s.days, s.posts, s.index, strict=True)],
+        "days": [
+            {"day": d.isoformat(), "posts": n, "index": v} for d, n, v in zip(s.days, s.posts, s.index, strict=True)
+        ],
         "alerts": view.alerts,
         "top_emotions": view.top_emotions,
         "big5": view.big5,

@@ -45,8 +45,9 @@ def fit_width(width: int | None, detected: int) -> int:
     return max(MIN_WIDTH, min(MAX_WIDTH, width if width is not None else detected))
 
 
-def legend(recent_days: int, end: datetime | None, threshold: float,
-           min_std: float, *, signal: str = "depression_index") -> list[tuple[str, str]]:
+def legend(
+    recent_days: int, end: datetime | None, threshold: float, min_std: float, *, signal: str = "depression_index"
+) -> list[tuple[str, str]]:
     """What the report's terms mean, one line each (shown under every report and view).
 
     ``end`` is the report's newest post (rising signals and sources are measured up to it);
@@ -54,21 +55,34 @@ def legend(recent_days: int, end: datetime | None, threshold: float,
     """
     what = "distress" if signal == "distress" else "index"
     lines = [
-        ("index", "depression-emotion index of a post, 0–1: how strongly it expresses sadness, "
-                  "grief, fear and related emotions; not a diagnosis"),
+        (
+            "index",
+            "depression-emotion index of a post, 0–1: how strongly it expresses sadness, "
+            "grief, fear and related emotions; not a diagnosis",
+        ),
     ]
     if signal == "distress":
-        lines.append(("distress", "how likely a post's author expresses their own distress (stress, "
-                                  "hopelessness, pain, a need for help), 0–1; news, quotes and "
-                                  "reposts score 0; not a diagnosis"))
+        lines.append(
+            (
+                "distress",
+                "how likely a post's author expresses their own distress (stress, "
+                "hopelessness, pain, a need for help), 0–1; news, quotes and "
+                "reposts score 0; not a diagnosis",
+            )
+        )
     until = f"; signals and sources up to {day(end)}" if end is not None else ""
     return [
         *lines,
-        ("recent", f"mean {what} of an author's posts in the {recent_days} days up to the author's "
-                   f"own latest post{until}"),
+        (
+            "recent",
+            f"mean {what} of an author's posts in the {recent_days} days up to the author's own latest post{until}",
+        ),
         ("baseline", f"mean {what} of the same author's posts before the recent window"),
-        ("z", f"(recent − baseline) ÷ the baseline's standard deviation (at least {min_std:g}); "
-              "2 or more puts an author on the review list"),
+        (
+            "z",
+            f"(recent − baseline) ÷ the baseline's standard deviation (at least {min_std:g}); "
+            "2 or more puts an author on the review list",
+        ),
         (f"share ≥ {threshold:g}", f"percentage of posts whose score is at least {threshold:g}"),
     ]
 

@@ -25,9 +25,19 @@ from monitor.settings import Settings
 # fine-grained emotions. "Rising" ranks every signal.
 REPORT_SIGNALS = (
     "depression_index",
-    "carer_sadness", "carer_fear", "carer_anger", "carer_joy", "carer_love", "carer_surprise",
-    "goemo_sadness", "goemo_grief", "goemo_remorse", "goemo_disappointment",
-    "goemo_nervousness", "goemo_fear", "goemo_embarrassment",
+    "carer_sadness",
+    "carer_fear",
+    "carer_anger",
+    "carer_joy",
+    "carer_love",
+    "carer_surprise",
+    "goemo_sadness",
+    "goemo_grief",
+    "goemo_remorse",
+    "goemo_disappointment",
+    "goemo_nervousness",
+    "goemo_fear",
+    "goemo_embarrassment",
 )
 MAX_REVIEW_AUTHORS = 20
 REVIEW_Z = 2.0
@@ -85,15 +95,13 @@ def report_dict(data: ReportData) -> dict[str, Any]:
         "note": NOTE,
         "by": data.by,
         "threshold": data.threshold,
-        "filters": {k: (iso(v) if isinstance(v, datetime) else v)
-                    for k, v in data.filters.items()},
+        "filters": {k: (iso(v) if isinstance(v, datetime) else v) for k, v in data.filters.items()},
         "overview": {**o, "first": iso(o["first"]), "last": iso(o["last"])},
         "alert_counts": data.alert_counts,
         "periods": [iso(p) for p in data.periods],
         "volume": data.volume,
         "trends": [
-            {"signal": s.signal, "mean": s.mean, "share": s.share, "values": s.values,
-             "shares": s.shares}
+            {"signal": s.signal, "mean": s.mean, "share": s.share, "values": s.values, "shares": s.shares}
             for s in data.trends
         ],
         "rising": data.rising,
@@ -103,12 +111,12 @@ def report_dict(data: ReportData) -> dict[str, Any]:
         "recent_end": iso(data.end),
         "recent_days": data.recent_days,
         "signal": data.signal,
-        "legend": dict(legend(data.recent_days, data.end, data.threshold, data.min_std,
-                              signal=data.signal)),
+        "legend": dict(legend(data.recent_days, data.end, data.threshold, data.min_std, signal=data.signal)),
         "alerts": data.alerts,
         "timelines": {
-            a: [{"day": d.isoformat(), "posts": n, "index": v}
-                for d, n, v in zip(t.days, t.posts, t.index, strict=True)]
+            a: [
+                {"day": d.isoformat(), "posts": n, "index": v} for d, n, v in zip(t.days, t.posts, t.index, strict=True)
+            ]
             for a, t in data.timelines.items()
         },
     }
@@ -172,15 +180,18 @@ def build_report_data(
         trends=_trends(frame, overall, threshold),
         rising=_rising(frame, recent_days, end),
         review=review,
-        sources=_sources(frame, by=by, threshold=threshold, recent_days=recent_days,
-                         periods=periods, end=end, shift=shift),
+        sources=_sources(
+            frame, by=by, threshold=threshold, recent_days=recent_days, periods=periods, end=end, shift=shift
+        ),
         personality=_personality(frame, min_posts_big5, big5),
         alert_counts=_alert_counts(alerts),
         end=end,
         recent_days=recent_days,
         min_std=min_std,
-        alerts=[{k: a[k] for k in ("id", "rule", "severity", "status", "subject_kind", "subject",
-                                   "trigger_at")} for a in alerts],
+        alerts=[
+            {k: a[k] for k in ("id", "rule", "severity", "status", "subject_kind", "subject", "trigger_at")}
+            for a in alerts
+        ],
         timelines=_timelines(frame, [r["author"] for r in review]),
         alert_threshold=alert_threshold,
         signal=column,
@@ -206,7 +217,8 @@ def _trends(frame: pl.DataFrame, overall: pl.DataFrame, threshold: float) -> lis
             mean=rounded(frame[s].mean()) if frame.height else None,
             share=rounded((frame[s] >= threshold).mean()) if frame.height else None,
         )
-        for s in REPORT_SIGNALS if s in frame.columns
+        for s in REPORT_SIGNALS
+        if s in frame.columns
     ]
 
 
@@ -215,14 +227,15 @@ def _rising(frame: pl.DataFrame, recent_days: int, end: datetime | None) -> list
     return [
         {k: (rounded(v) if k != "signal" else v) for k, v in row.items()}
         for row in trends.rising(frame, recent_days=recent_days, end=end)
-        .filter(pl.col("change") >= MIN_RISE).head(8).iter_rows(named=True)
+        .filter(pl.col("change") >= MIN_RISE)
+        .head(8)
+        .iter_rows(named=True)
     ]
 
 
 def _overview(frame: pl.DataFrame) -> dict[str, Any]:
     if frame.height == 0:
-        return {"posts": 0, "authors": 0, "sources": 0, "first": None, "last": None,
-                "model_versions": []}
+        return {"posts": 0, "authors": 0, "sources": 0, "first": None, "last": None, "model_versions": []}
     return {
         "posts": frame.height,
         "authors": int(frame["author"].drop_nulls().n_unique()),
@@ -234,8 +247,13 @@ def _overview(frame: pl.DataFrame) -> dict[str, Any]:
 
 
 def _review(
-    frame: pl.DataFrame, alerts: Sequence[Mapping[str, Any]], *, recent_days: int,
-    min_std: float, end: datetime | None, column: str = trends.INDEX,
+    frame: pl.DataFrame,
+    alerts: Sequence[Mapping[str, Any]],
+    *,
+    recent_days: int,
+    min_std: float,
+    end: datetime | None,
+    column: str = trends.INDEX,
 ) -> list[dict[str, Any]]:
     """Authors with open alerts first (by severity), then authors whose recent z >= REVIEW_Z.
 
@@ -245,92 +263,122 @@ def _review(
     for a in alerts:
         if a["subject_kind"] == "author" and a["status"] in ("new", "acknowledged"):
             open_by_author.setdefault(a["subject"], []).append(a)
-    summary = trends.author_summary(frame, recent_days=recent_days, min_std=min_std, end=end,
-                                    column=column)
+    summary = trends.author_summary(frame, recent_days=recent_days, min_std=min_std, end=end, column=column)
     stats = {r["author"]: r for r in summary.iter_rows(named=True)}
-    names = set(open_by_author) | {
-        a for a, r in stats.items() if r["z"] is not None and r["z"] >= REVIEW_Z
-    }
+    names = set(open_by_author) | {a for a, r in stats.items() if r["z"] is not None and r["z"] >= REVIEW_Z}
     rows = []
     for name in names:
         r = stats.get(name, {})
-        opened = sorted(open_by_author.get(name, []),
-                        key=lambda a: (SEVERITY_ORDER.get(a["severity"], 9), a["trigger_at"]))
-        rows.append({
-            "author": name,
-            "posts": r.get("posts", 0),
-            "recent_end": iso(r.get("recent_end")),
-            "recent_posts": r.get("recent_posts", 0),
-            "recent_mean": rounded(r.get("recent_mean")),
-            "baseline_mean": rounded(r.get("baseline_mean")),
-            "z": rounded(r.get("z")),
-            "open_alerts": [
-                {"id": a["id"], "rule": a["rule"], "severity": a["severity"],
-                 "status": a["status"], "trigger_at": a["trigger_at"],
-                 "evidence": {k: v for k, v in (a.get("evidence") or {}).items()
-                              if k != "post_ids"}}
-                for a in opened
-            ],
-        })
-    rows.sort(key=lambda r: (
-        min((SEVERITY_ORDER.get(a["severity"], 9) for a in r["open_alerts"]), default=9),
-        -(r["z"] if r["z"] is not None else -99.0),
-        r["author"],
-    ))
+        opened = sorted(
+            open_by_author.get(name, []), key=lambda a: (SEVERITY_ORDER.get(a["severity"], 9), a["trigger_at"])
+        )
+        rows.append(
+            {
+                "author": name,
+                "posts": r.get("posts", 0),
+                "recent_end": iso(r.get("recent_end")),
+                "recent_posts": r.get("recent_posts", 0),
+                "recent_mean": rounded(r.get("recent_mean")),
+                "baseline_mean": rounded(r.get("baseline_mean")),
+                "z": rounded(r.get("z")),
+                "open_alerts": [
+                    {
+                        "id": a["id"],
+                        "rule": a["rule"],
+                        "severity": a["severity"],
+                        "status": a["status"],
+                        "trigger_at": a["trigger_at"],
+                        "evidence": {k: v for k, v in (a.get("evidence") or {}).items() if k != "post_ids"},
+                    }
+                    for a in opened
+                ],
+            }
+        )
+    rows.sort(
+        key=lambda r: (
+            min((SEVERITY_ORDER.get(a["severity"], 9) for a in r["open_alerts"]), default=9),
+            -(r["z"] if r["z"] is not None else -99.0),
+            r["author"],
+        )
+    )
     return rows[:MAX_REVIEW_AUTHORS]
 
 
 def _sources(
-    frame: pl.DataFrame, *, by: str, threshold: float, recent_days: int,
-    periods: list[datetime], end: datetime | None, shift: Mapping[str, Any] | None = None,
+    frame: pl.DataFrame,
+    *,
+    by: str,
+    threshold: float,
+    recent_days: int,
+    periods: list[datetime],
+    end: datetime | None,
+    shift: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Each source's index over the periods, its recent change and the days its mood shifted."""
     if frame.height == 0:
         return []
     shifts = trends.source_shifts(frame, **shift) if shift is not None else None
-    agg = trends.aggregate(frame, level="source", by=by, threshold=threshold,  # type: ignore[arg-type]
-                           columns=[trends.INDEX])
+    agg = trends.aggregate(
+        frame,
+        level="source",
+        by=by,  # type: ignore[arg-type]
+        threshold=threshold,
+        columns=[trends.INDEX],
+    )
     out = []
     for name in sorted(frame["source"].unique().to_list()):
         part = frame.filter(pl.col("source") == name)
         sub = agg.filter(pl.col("subject") == name)
-        series = dict(zip(sub["period"].to_list(), sub[f"mean_{trends.INDEX}"].to_list(),
-                          strict=True))
+        series = dict(zip(sub["period"].to_list(), sub[f"mean_{trends.INDEX}"].to_list(), strict=True))
         change = trends.rising(part, recent_days=recent_days, columns=[trends.INDEX], end=end)
-        out.append({
-            "source": name,
-            "posts": part.height,
-            "authors": int(part["author"].drop_nulls().n_unique()),
-            "mean_index": rounded(part[trends.INDEX].mean()),
-            "share_high": rounded((part[trends.INDEX] >= threshold).mean()),
-            "recent_change": rounded(change["change"][0]) if change.height else None,
-            "index_by_period": [rounded(series.get(p)) for p in periods],
-            "shifts": [] if shifts is None else [
-                {"day": iso(r["day"]), "mean": rounded(r["mean"]), "baseline_mean": rounded(r["base_mean"]),
-                 "z": rounded(r["z"])}
-                for r in shifts.filter(pl.col("source") == name).iter_rows(named=True)],
-        })
+        out.append(
+            {
+                "source": name,
+                "posts": part.height,
+                "authors": int(part["author"].drop_nulls().n_unique()),
+                "mean_index": rounded(part[trends.INDEX].mean()),
+                "share_high": rounded((part[trends.INDEX] >= threshold).mean()),
+                "recent_change": rounded(change["change"][0]) if change.height else None,
+                "index_by_period": [rounded(series.get(p)) for p in periods],
+                "shifts": []
+                if shifts is None
+                else [
+                    {
+                        "day": iso(r["day"]),
+                        "mean": rounded(r["mean"]),
+                        "baseline_mean": rounded(r["base_mean"]),
+                        "z": rounded(r["z"]),
+                    }
+                    for r in shifts.filter(pl.col("source") == name).iter_rows(named=True)
+                ],
+            }
+        )
     return out
 
 
-def _personality(frame: pl.DataFrame, min_posts: int,
-                 validation: Mapping[str, Any] | None) -> dict[str, Any]:
+def _personality(frame: pl.DataFrame, min_posts: int, validation: Mapping[str, Any] | None) -> dict[str, Any]:
     prof = trends.big5_profiles(frame, min_posts=min_posts)
     traits = [c for c in trends.BIG5_COLUMNS if c in prof.columns]
-    out: dict[str, Any] = {"min_posts": min_posts, "authors": prof.height, "traits": [],
-                           "caveat": big5_caveat(validation),
-                           "validation": dict(validation) if validation else None}
+    out: dict[str, Any] = {
+        "min_posts": min_posts,
+        "authors": prof.height,
+        "traits": [],
+        "caveat": big5_caveat(validation),
+        "validation": dict(validation) if validation else None,
+    }
     if prof.height == 0:
         return out
     for t in traits:
         col = prof[t]
-        out["traits"].append({
-            "trait": t.removeprefix("big5_").upper(),
-            "mean": rounded(col.mean()),
-            "p25": rounded(col.quantile(0.25, "linear")),
-            "median": rounded(col.median()),
-            "p75": rounded(col.quantile(0.75, "linear")),
-        })
+        out["traits"].append(
+            {
+                "trait": t.removeprefix("big5_").upper(),
+                "mean": rounded(col.mean()),
+                "p25": rounded(col.quantile(0.25, "linear")),
+                "median": rounded(col.median()),
+                "p75": rounded(col.quantile(0.75, "linear")),
+            }
+        )
     return out
 
 
@@ -353,9 +401,9 @@ def select_alerts(
 
     With a source or author filter, only alerts about the authors and sources in ``frame``.
     """
-    subjects = {
-        ("author", a) for a in frame["author"].drop_nulls().unique().to_list()
-    } | {("source", s) for s in frame["source"].unique().to_list()}
+    subjects = {("author", a) for a in frame["author"].drop_nulls().unique().to_list()} | {
+        ("source", s) for s in frame["source"].unique().to_list()
+    }
     out = []
     for a in alerts:
         if filtered and (a["subject_kind"], a["subject"]) not in subjects:
@@ -402,29 +450,36 @@ def load_report_data(
     t = settings.trends
     # Posts dated after the clock plus [ingest] future_tolerance_hours are left out: one post
     # dated 9999-12-31 would otherwise stretch every period axis and empty "recent".
-    horizon = (now or utcnow()) + timedelta(hours=settings.ingest.future_tolerance_hours,
-                                            microseconds=1)
+    horizon = (now or utcnow()) + timedelta(hours=settings.ingest.future_tolerance_hours, microseconds=1)
     span_until = min(until, horizon) if until is not None else horizon
     frame = scores.read_scores(session, since=since, until=span_until, source=source, author=author)
     frame = trends.one_model_version(frame)
     docs = [alert_store.alert_dict(a) for a in alert_store.list_alerts(session)]
-    alerts = select_alerts(docs, frame, since=since, until=until,
-                           filtered=source is not None or author is not None)
-    filters = {k: v for k, v in {"since": since, "until": until, "source": source,
-                                 "author": author}.items() if v is not None}
+    alerts = select_alerts(docs, frame, since=since, until=until, filtered=source is not None or author is not None)
+    filters = {
+        k: v for k, v in {"since": since, "until": until, "source": source, "author": author}.items() if v is not None
+    }
     return build_report_data(
-        frame, alerts, by=by or t.by, threshold=t.threshold, recent_days=t.recent_days,
-        min_posts_big5=t.min_posts_big5, min_std=t.min_std, filters=filters, now=now,
+        frame,
+        alerts,
+        by=by or t.by,
+        threshold=t.threshold,
+        recent_days=t.recent_days,
+        min_posts_big5=t.min_posts_big5,
+        min_std=t.min_std,
+        filters=filters,
+        now=now,
         end=report_end(session, since=since, until=span_until),
         big5=big5_validation(settings.model_dir()),
-        alert_threshold=settings.alerts.rules.level.threshold, signal=settings.alerts.signal,
+        alert_threshold=settings.alerts.rules.level.threshold,
+        signal=settings.alerts.signal,
         shift=settings.alerts.rules.source_shift.model_dump(
-            include={"z", "baseline_days", "min_baseline_days", "min_posts", "direction"}),
+            include={"z", "baseline_days", "min_baseline_days", "min_posts", "direction"}
+        ),
     )
 
 
-def report_end(session: Session, *, since: datetime | None = None,
-               until: datetime | None = None) -> datetime | None:
+def report_end(session: Session, *, since: datetime | None = None, until: datetime | None = None) -> datetime | None:
     """The reference time of "recent": the newest scored post in the span, of any author or
     source, so a report filtered to one author or source measures "recent" like the full one.
     """
@@ -432,8 +487,7 @@ def report_end(session: Session, *, since: datetime | None = None,
 
     from monitor.store.schema import Post, Score
 
-    stmt = select(func.max(Post.created_at)).join(Score, Score.post_id == Post.id).where(
-        Score.status == "scored")
+    stmt = select(func.max(Post.created_at)).join(Score, Score.post_id == Post.id).where(Score.status == "scored")
     if since is not None:
         stmt = stmt.where(Post.created_at >= since)
     if until is not None:

@@ -132,16 +132,19 @@ def time_chart(
             continue
         segments[-1].append((round(x_of(d), 1), round(y_of(v), 1)))
     return TimeChart(
-        label=label, width=width, height=height,
+        label=label,
+        width=width,
+        height=height,
         x_title=f"date (UTC{', ' + str(first.year) if first.year == last.year else ''})",
         y_title=y_title,
         segments=[s for s in segments if s],
-        x_ticks=[(round(x_of(d), 1), d.strftime("%d %b") if first.year == last.year
-                  else d.strftime("%b %Y")) for d in _ticks(days)],
+        x_ticks=[
+            (round(x_of(d), 1), d.strftime("%d %b") if first.year == last.year else d.strftime("%b %Y"))
+            for d in _ticks(days)
+        ],
         y_ticks=[(round(y_of(f * top), 1), f"{f * top:g}") for f in (0.0, 0.25, 0.5, 0.75, 1.0)],
         lines=[Line(round(y_of(v), 1), lab, kind) for v, lab, kind in lines if v is not None],
-        markers=[(round(x_of(_as_date(d)), 1), tip) for d, tip in markers
-                 if days and first <= _as_date(d) <= last],
+        markers=[(round(x_of(_as_date(d)), 1), tip) for d, tip in markers if days and first <= _as_date(d) <= last],
     )
 
 
@@ -172,8 +175,9 @@ class BarChart:
     title: str
 
 
-def bar_chart(rows: Sequence[Mapping[str, Any]], name: str, value: str, *,
-              width: int = 460, title: str = "") -> BarChart:
+def bar_chart(
+    rows: Sequence[Mapping[str, Any]], name: str, value: str, *, width: int = 460, title: str = ""
+) -> BarChart:
     """The geometry of one bar per row: ``row[name]`` and ``row[value]`` clipped to 0..1."""
     room = width - BAR_LABEL_WIDTH - 40
     bars = []
@@ -184,10 +188,12 @@ def bar_chart(rows: Sequence[Mapping[str, Any]], name: str, value: str, *,
     return BarChart(width, BAR_ROW * len(rows) + 34, BAR_LABEL_WIDTH, room, bars, title)
 
 
-def _alert_markers(alerts: Sequence[Mapping[str, Any]], subject: str | None = None
-                   ) -> list[tuple[str, str]]:
-    return [(a["trigger_at"], f"alert #{a['id']} {a['rule']} ({a['status']})") for a in alerts
-            if subject is None or (a["subject_kind"] == "author" and a["subject"] == subject)]
+def _alert_markers(alerts: Sequence[Mapping[str, Any]], subject: str | None = None) -> list[tuple[str, str]]:
+    return [
+        (a["trigger_at"], f"alert #{a['id']} {a['rule']} ({a['status']})")
+        for a in alerts
+        if subject is None or (a["subject_kind"] == "author" and a["subject"] == subject)
+    ]
 
 
 def _environment() -> Environment:
@@ -199,10 +205,10 @@ def _environment() -> Environment:
         keep_trailing_newline=True,
         undefined=StrictUndefined,
     )
-    env.filters.update(num=num, pct=pct, signed=signed, day=day, signal=signal_label,
-                       alert_brief=alert_brief, shift_brief=shift_brief)
-    env.globals.update(time_chart=time_chart, bar_chart=bar_chart, plural=plural,
-                       markers=_alert_markers)
+    env.filters.update(
+        num=num, pct=pct, signed=signed, day=day, signal=signal_label, alert_brief=alert_brief, shift_brief=shift_brief
+    )
+    env.globals.update(time_chart=time_chart, bar_chart=bar_chart, plural=plural, markers=_alert_markers)
     return env
 
 
@@ -212,7 +218,9 @@ _ENV = _environment()
 def to_html(data: ReportData) -> str:
     """A self-contained HTML page with inline SVG charts and the same tables as Markdown."""
     context: dict[str, Any] = {
-        "d": report_dict(data), "data": data, "note": NOTE,
+        "d": report_dict(data),
+        "data": data,
+        "note": NOTE,
         "legend": legend(data.recent_days, data.end, data.threshold, data.min_std, signal=data.signal),
         "generated": data.generated_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
@@ -223,7 +231,9 @@ def author_html(view: AuthorView) -> str:
     """One author's page: summary, the SVG timeline, alerts, emotions, Big Five with caveat."""
     end = view.end or datetime.combine(date.today(), time(0), tzinfo=UTC)
     context: dict[str, Any] = {
-        "v": view, "a": author_dict(view), "note": NOTE,
+        "v": view,
+        "a": author_dict(view),
+        "note": NOTE,
         "legend": legend(view.recent_days, end, view.threshold, view.min_std, signal=view.signal),
     }
     return _ENV.get_template("author.html.j2").render(context)

@@ -34,8 +34,7 @@ def report_message(data: ReportData, settings: Settings, html: str, day: str) ->
     msg["From"] = settings.channels.email.sender
     msg["To"] = ", ".join(settings.schedule.report_email)
     msg.set_content(to_markdown(data))
-    msg.add_attachment(html.encode("utf-8"), maintype="text", subtype="html",
-                       filename=f"emomon-report-{day}.html")
+    msg.add_attachment(html.encode("utf-8"), maintype="text", subtype="html", filename=f"emomon-report-{day}.html")
     return msg
 
 

@@ -17,8 +17,9 @@ if TYPE_CHECKING:
     from monitor.settings import Settings
 
 
-def report_stage(engine: Engine, settings: Settings, *, console: Console | None,
-                 **filters: Any) -> tuple[StageResult, ReportData]:
+def report_stage(
+    engine: Engine, settings: Settings, *, console: Console | None, **filters: Any
+) -> tuple[StageResult, ReportData]:
     """Compute the trend report and, with a console, print it there; one ``runs`` row, written
     "running" first (:func:`recorded_stage`)."""
     from monitor.report.terminal import terminal_report
@@ -29,7 +30,16 @@ def report_stage(engine: Engine, settings: Settings, *, console: Console | None,
             data = load_report_data(s, settings, **filters)
         if console is not None:
             console.print(terminal_report(data))
-        result = run.done(StageResult("report", "ok", time.perf_counter() - t0,
-                                      counts={"posts": data.overview["posts"], "authors": data.overview["authors"],
-                                              "review": len(data.review)}))
+        result = run.done(
+            StageResult(
+                "report",
+                "ok",
+                time.perf_counter() - t0,
+                counts={
+                    "posts": data.overview["posts"],
+                    "authors": data.overview["authors"],
+                    "review": len(data.review),
+                },
+            )
+        )
     return result, data

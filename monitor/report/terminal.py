@@ -46,10 +46,12 @@ def terminal_report(data: ReportData, width: int = WIDTH) -> RenderableType:
     parts.append(_trends_table(data, width, spark))
     if data.rising:
         parts.append(_rising_table(data, width))
-    parts += [_review_table(data, width), _sources_table(data, width, spark),
-              _personality(data, width),
-              legend_text(legend(data.recent_days, data.end, data.threshold, data.min_std,
-                                 signal=data.signal))]
+    parts += [
+        _review_table(data, width),
+        _sources_table(data, width, spark),
+        _personality(data, width),
+        legend_text(legend(data.recent_days, data.end, data.threshold, data.min_std, signal=data.signal)),
+    ]
     return Group(*parts)
 
 
@@ -57,38 +59,39 @@ def _header(data: ReportData, width: int) -> Panel:
     """Overview, model, alert counts, filters and the note, in a titled panel."""
     o = data.overview
     head = Text()
-    head.append(f"{plural(o['posts'], 'post')}, {plural(o['authors'], 'author')}, "
-                f"{plural(o['sources'], 'source')}")
+    head.append(f"{plural(o['posts'], 'post')}, {plural(o['authors'], 'author')}, {plural(o['sources'], 'source')}")
     head.append("  span ", style="dim").append(f"{day(o['first'])} – {day(o['last'])}")
     head.append("\nalerts ", style="dim").append(
         f"{data.alert_counts.get('new', 0)} new, {data.alert_counts.get('acknowledged', 0)} "
-        f"acknowledged, {data.alert_counts.get('resolved', 0)} resolved")
+        f"acknowledged, {data.alert_counts.get('resolved', 0)} resolved"
+    )
     head.append("\nmodel ", style="dim").append(clean(", ".join(o["model_versions"]) or "–"))
     head.append(f"  by {data.by}", style="dim")
     if data.filters:
-        head.append("\nfilters ", style="dim").append(clean(
-            " ".join(f"{k}={day(v) if isinstance(v, datetime) else v}"
-                     for k, v in data.filters.items())))
+        head.append("\nfilters ", style="dim").append(
+            clean(" ".join(f"{k}={day(v) if isinstance(v, datetime) else v}" for k, v in data.filters.items()))
+        )
     head.append(f"\n{NOTE}", style="italic dim")
     return Panel(head, title="emomon trend report", title_align="left", width=width)
 
 
 def _trends_table(data: ReportData, width: int, spark: int = SPARK_WIDTH) -> Table:
     """Post volume and one sparkline row per signal."""
-    t = Table(title=f"Trends by {data.by} (mean; share ≥ {data.threshold:g})", width=width,
-              title_justify="left")
+    t = Table(title=f"Trends by {data.by} (mean; share ≥ {data.threshold:g})", width=width, title_justify="left")
     t.add_column("signal", no_wrap=True, min_width=16)
-    t.add_column(f"last {plural(min(len(data.periods), spark), data.by)}", no_wrap=True,
-                 width=spark)
+    t.add_column(f"last {plural(min(len(data.periods), spark), data.by)}", no_wrap=True, width=spark)
     t.add_column("mean", justify="right", width=5)
     t.add_column("share", justify="right", width=5)
     t.add_column("last", justify="right", width=5)
-    t.add_row("posts", sparkline(data.volume, width=spark), str(sum(data.volume)), "",
-              str(data.volume[-1]))
+    t.add_row("posts", sparkline(data.volume, width=spark), str(sum(data.volume)), "", str(data.volume[-1]))
     for s in data.trends:
-        t.add_row(signal_label(s.signal), sparkline(s.values, width=spark), num(s.mean),
-                  pct(s.share),
-                  num(last_value(s.values)))
+        t.add_row(
+            signal_label(s.signal),
+            sparkline(s.values, width=spark),
+            num(s.mean),
+            pct(s.share),
+            num(last_value(s.values)),
+        )
     return t
 
 
@@ -99,15 +102,13 @@ def _rising_table(data: ReportData, width: int) -> Table:
     for col in ("before", "recent", "change"):
         r.add_column(col, justify="right")
     for row in data.rising[:5]:
-        r.add_row(signal_label(row["signal"]), num(row["before"]), num(row["recent"]),
-                  signed(row["change"]))
+        r.add_row(signal_label(row["signal"]), num(row["before"]), num(row["recent"]), signed(row["change"]))
     return r
 
 
 def _review_table(data: ReportData, width: int) -> Table:
     """Authors to review, with their open alerts (a ``none`` row when there are none)."""
-    rv = Table(title="Authors to review (see `emomon author PSEUDONYM`)", width=width,
-               title_justify="left")
+    rv = Table(title="Authors to review (see `emomon author PSEUDONYM`)", width=width, title_justify="left")
     narrow = width < 80  # short headers, so no header is cut at 60 columns
     rv.add_column("author", no_wrap=True, min_width=14)
     rv.add_column("posts", justify="right", no_wrap=True)
@@ -116,8 +117,14 @@ def _review_table(data: ReportData, width: int) -> Table:
     rv.add_column("z", justify="right", no_wrap=True)
     rv.add_column("alerts" if narrow else "open alerts", ratio=1, min_width=6)
     for row in data.review:
-        rv.add_row(text(row["author"]), str(row["posts"]), num(row["baseline_mean"]),
-                   num(row["recent_mean"]), num(row["z"], 1), alert_brief(row["open_alerts"]))
+        rv.add_row(
+            text(row["author"]),
+            str(row["posts"]),
+            num(row["baseline_mean"]),
+            num(row["recent_mean"]),
+            num(row["z"], 1),
+            alert_brief(row["open_alerts"]),
+        )
     if not data.review:
         rv.add_row("none", "", "", "", "", "")
     return rv
@@ -135,9 +142,15 @@ def _sources_table(data: ReportData, width: int, spark: int = SPARK_WIDTH) -> Ta
     st.add_column("trend", no_wrap=True, width=trend)
     st.add_column("mood shift", no_wrap=True)
     for row in data.sources:
-        st.add_row(text(row["source"]), str(row["posts"]), num(row["mean_index"]),
-                   pct(row["share_high"]), signed(row["recent_change"]),
-                   sparkline(row["index_by_period"], width=trend), shift_brief(row.get("shifts", [])))
+        st.add_row(
+            text(row["source"]),
+            str(row["posts"]),
+            num(row["mean_index"]),
+            pct(row["share_high"]),
+            signed(row["recent_change"]),
+            sparkline(row["index_by_period"], width=trend),
+            shift_brief(row.get("shifts", [])),
+        )
     return st
 
 
@@ -147,17 +160,25 @@ def _personality(data: ReportData, width: int) -> RenderableType:
     p = data.personality
     if not p["traits"]:
         return Text(f"Personality: no author has ≥ {p['min_posts']} posts yet.", style="dim")
-    pt = Table(title=f"Personality ({plural(p['authors'], 'author')} with ≥ {p['min_posts']} "
-                     "posts; mean probability)", width=width, title_justify="left",
-               caption=p["caveat"], caption_justify="left")
+    pt = Table(
+        title=f"Personality ({plural(p['authors'], 'author')} with ≥ {p['min_posts']} posts; mean probability)",
+        width=width,
+        title_justify="left",
+        caption=p["caveat"],
+        caption_justify="left",
+    )
     bar = max(10, min(50, width - 38))
     pt.add_column("trait", no_wrap=True)
     pt.add_column("mean", justify="right", no_wrap=True)
     pt.add_column("p25–p75", justify="right", no_wrap=True)
     pt.add_column("scale 0 to 1", no_wrap=True, width=bar)
     for tr in p["traits"]:
-        pt.add_row(tr["trait"], num(tr["mean"]), f"{num(tr['p25'])}–{num(tr['p75'])}",
-                   _bar(tr["p25"], tr["p75"], tr["median"], bar))
+        pt.add_row(
+            tr["trait"],
+            num(tr["mean"]),
+            f"{num(tr['p25'])}–{num(tr['p75'])}",
+            _bar(tr["p25"], tr["p75"], tr["median"], bar),
+        )
     return pt
 
 

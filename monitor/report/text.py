@@ -78,8 +78,7 @@ def to_markdown(data: ReportData) -> str:
 
 
 def _md_legend(d: dict[str, Any]) -> list[str]:
-    return ["", "## What the numbers mean", ""] + [
-        f"- **{term}**: {meaning}" for term, meaning in d["legend"].items()]
+    return ["", "## What the numbers mean", ""] + [f"- **{term}**: {meaning}" for term, meaning in d["legend"].items()]
 
 
 def _md_head(d: dict[str, Any]) -> list[str]:
@@ -92,8 +91,10 @@ def _md_head(d: dict[str, Any]) -> list[str]:
         f"- posts: {o['posts']}, authors: {o['authors']}, sources: {o['sources']}",
         f"- span: {day(o['first'])} – {day(o['last'])}, by {d['by']}",
         f"- model: {', '.join(o['model_versions']) or '–'}",
-        (f"- alerts: new {counts.get('new', 0)}, acknowledged "
-         f"{counts.get('acknowledged', 0)}, resolved {counts.get('resolved', 0)}"),
+        (
+            f"- alerts: new {counts.get('new', 0)}, acknowledged "
+            f"{counts.get('acknowledged', 0)}, resolved {counts.get('resolved', 0)}"
+        ),
         f"- generated: {d['generated_at']}",
     ]
     if d["filters"]:
@@ -102,55 +103,81 @@ def _md_head(d: dict[str, Any]) -> list[str]:
 
 
 def _md_trends(data: ReportData, d: dict[str, Any]) -> list[str]:
-    lines = ["", f"## Trends (mean; share ≥ {d['threshold']:g})", "",
-             "| signal | trend | mean | share | last |", "|---|---|---:|---:|---:|",
-             f"| posts | `{sparkline(d['volume'])}` | {sum(d['volume'])} | | {d['volume'][-1]} |"]
+    lines = [
+        "",
+        f"## Trends (mean; share ≥ {d['threshold']:g})",
+        "",
+        "| signal | trend | mean | share | last |",
+        "|---|---|---:|---:|---:|",
+        f"| posts | `{sparkline(d['volume'])}` | {sum(d['volume'])} | | {d['volume'][-1]} |",
+    ]
     for s in data.trends:
-        lines.append(f"| {signal_label(s.signal)} | `{sparkline(s.values)}` | {num(s.mean)} "
-                     f"| {pct(s.share)} | {num(last_value(s.values))} |")
+        lines.append(
+            f"| {signal_label(s.signal)} | `{sparkline(s.values)}` | {num(s.mean)} "
+            f"| {pct(s.share)} | {num(last_value(s.values))} |"
+        )
     return lines
 
 
 def _md_rising(d: dict[str, Any]) -> list[str]:
-    lines = ["", "## Rising most", "", "| signal | before | recent | change |",
-             "|---|---:|---:|---:|"]
+    lines = ["", "## Rising most", "", "| signal | before | recent | change |", "|---|---:|---:|---:|"]
     for r in d["rising"]:
-        lines.append(f"| {signal_label(r['signal'])} | {num(r['before'])} | "
-                     f"{num(r['recent'])} | {signed(r['change'])} |")
+        lines.append(
+            f"| {signal_label(r['signal'])} | {num(r['before'])} | {num(r['recent'])} | {signed(r['change'])} |"
+        )
     return lines
 
 
 def _md_review(d: dict[str, Any]) -> list[str]:
-    lines = ["", "## Authors to review", "", "| author | posts | recent | z | open alerts |",
-             "|---|---:|---:|---:|---|"]
+    lines = [
+        "",
+        "## Authors to review",
+        "",
+        "| author | posts | recent | z | open alerts |",
+        "|---|---:|---:|---:|---|",
+    ]
     for r in d["review"]:
-        lines.append(f"| {r['author']} | {r['posts']} | {num(r['recent_mean'])} | "
-                     f"{num(r['z'], 1)} | {alert_brief(r['open_alerts'])} |")
+        lines.append(
+            f"| {r['author']} | {r['posts']} | {num(r['recent_mean'])} | "
+            f"{num(r['z'], 1)} | {alert_brief(r['open_alerts'])} |"
+        )
     return lines
 
 
 def _md_sources(d: dict[str, Any]) -> list[str]:
-    lines = ["", "## Sources (depression index)", "",
-             "| source | posts | authors | mean | share | Δ recent | trend | mood shift |",
-             "|---|---:|---:|---:|---:|---:|---|---|"]
+    lines = [
+        "",
+        "## Sources (depression index)",
+        "",
+        "| source | posts | authors | mean | share | Δ recent | trend | mood shift |",
+        "|---|---:|---:|---:|---:|---:|---|---|",
+    ]
     for r in d["sources"]:
-        lines.append(f"| {_md(r['source'])} | {r['posts']} | {r['authors']} | "
-                     f"{num(r['mean_index'])} | {pct(r['share_high'])} | "
-                     f"{signed(r['recent_change'])} | `{sparkline(r['index_by_period'])}` | "
-                     f"{shift_brief(r.get('shifts', []))} |")
+        lines.append(
+            f"| {_md(r['source'])} | {r['posts']} | {r['authors']} | "
+            f"{num(r['mean_index'])} | {pct(r['share_high'])} | "
+            f"{signed(r['recent_change'])} | `{sparkline(r['index_by_period'])}` | "
+            f"{shift_brief(r.get('shifts', []))} |"
+        )
     return lines
 
 
 def _md_personality(d: dict[str, Any]) -> list[str]:
     p = d["personality"]
-    lines = ["", f"## Personality ({p['authors']} authors with ≥ {p['min_posts']} posts)", "",
-             f"_Big Five: {p['caveat']}._", ""]
+    lines = [
+        "",
+        f"## Personality ({p['authors']} authors with ≥ {p['min_posts']} posts)",
+        "",
+        f"_Big Five: {p['caveat']}._",
+        "",
+    ]
     if not p["traits"]:
         return lines + ["No author has enough posts yet."]
     lines += ["| trait | mean | p25 | median | p75 |", "|---|---:|---:|---:|---:|"]
     for tr in p["traits"]:
-        lines.append(f"| {tr['trait']} | {num(tr['mean'])} | {num(tr['p25'])} | "
-                     f"{num(tr['median'])} | {num(tr['p75'])} |")
+        lines.append(
+            f"| {tr['trait']} | {num(tr['mean'])} | {num(tr['p25'])} | {num(tr['median'])} | {num(tr['p75'])} |"
+        )
     return lines
 
 

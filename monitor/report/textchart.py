@@ -16,14 +16,15 @@ ROWS = 8
 LABEL = 5  # width of the y-axis labels ("1.0 ┤")
 
 
-def _buckets(days: Sequence[date], index: Sequence[float | None], posts: Sequence[int],
-             columns: int) -> tuple[list[date], list[float | None], list[int], int]:
+def _buckets(
+    days: Sequence[date], index: Sequence[float | None], posts: Sequence[int], columns: int
+) -> tuple[list[date], list[float | None], list[int], int]:
     """Group consecutive days so they fit ``columns``; a group's index is post-weighted."""
     per = max(1, math.ceil(len(days) / max(columns, 1)))
     starts, values, counts = [], [], []
     for i in range(0, len(days), per):
-        n = sum(posts[i:i + per])
-        total = sum((v or 0.0) * c for v, c in zip(index[i:i + per], posts[i:i + per], strict=True))
+        n = sum(posts[i : i + per])
+        total = sum((v or 0.0) * c for v, c in zip(index[i : i + per], posts[i : i + per], strict=True))
         starts.append(days[i])
         counts.append(n)
         values.append(total / n if n else None)
@@ -49,14 +50,20 @@ def _axis_labels(starts: Sequence[date], step: int, width: int) -> str:
         pos = i * step
         if pos <= last_end + 3 or pos + len(label) > width:
             continue
-        line[pos:pos + len(label)] = list(label)
+        line[pos : pos + len(label)] = list(label)
         last_end, last_year = pos + len(label) - 1, d.year
     return "".join(line).rstrip()
 
 
-def timeline(days: Sequence[date], index: Sequence[float | None], posts: Sequence[int], *,
-             baseline: float | None = None, alert_days: Sequence[date] = (),
-             width: int = 80) -> list[str]:
+def timeline(
+    days: Sequence[date],
+    index: Sequence[float | None],
+    posts: Sequence[int],
+    *,
+    baseline: float | None = None,
+    alert_days: Sequence[date] = (),
+    width: int = 80,
+) -> list[str]:
     """The chart as lines no wider than ``width``.
 
     Args:
@@ -92,7 +99,6 @@ def timeline(days: Sequence[date], index: Sequence[float | None], posts: Sequenc
     if any(m != " " for m in marks):
         lines.append("alert" + "".join(marks).rstrip())
     top = max(counts) or 1
-    lines.append("posts" + "".join(
-        (BLOCKS[max(1, round(8 * n / top))] if n else " ") * step for n in counts))
+    lines.append("posts" + "".join((BLOCKS[max(1, round(8 * n / top))] if n else " ") * step for n in counts))
     lines.append(" " * LABEL + _axis_labels(starts, step, width - LABEL))
     return [line[:width] for line in lines]

@@ -33,18 +33,29 @@ def legend_text(lines: Sequence[tuple[str, str]]) -> Text:
     return out
 
 
-def alert_view(alert: Mapping[str, Any], explanation: str, posts: Sequence[Mapping[str, Any]],
-               history: Sequence[Mapping[str, Any]], *, width: int) -> RenderableType:
+def alert_view(
+    alert: Mapping[str, Any],
+    explanation: str,
+    posts: Sequence[Mapping[str, Any]],
+    history: Sequence[Mapping[str, Any]],
+    *,
+    width: int,
+) -> RenderableType:
     """What fired and why, the window, the posts behind it in order, and the history."""
-    head = text((f"alert {alert['id']}", "bold"),
-                f"  {alert['status']}  {alert['severity']}  rule {alert['rule']}  "
-                f"{alert['subject_kind']} {alert['subject']}",
-                (f"\nwindow {day(alert['window_start'])} – {day(alert['window_end'])}"
-                 f"  triggered {str(alert['trigger_at'])[:16].replace('T', ' ')} UTC"
-                 f"\nmodel {alert.get('model_version') or '–'}", "dim"))
+    head = text(
+        (f"alert {alert['id']}", "bold"),
+        f"  {alert['status']}  {alert['severity']}  rule {alert['rule']}  {alert['subject_kind']} {alert['subject']}",
+        (
+            f"\nwindow {day(alert['window_start'])} – {day(alert['window_end'])}"
+            f"  triggered {str(alert['trigger_at'])[:16].replace('T', ' ')} UTC"
+            f"\nmodel {alert.get('model_version') or '–'}",
+            "dim",
+        ),
+    )
     parts: list[RenderableType] = [head, text(explanation), Text(NOTE, style="italic dim")]
-    table = Table(title=f"Posts behind it ({len(posts)}, oldest first; ▶ the post it fired at)",
-                  title_justify="left", width=width)
+    table = Table(
+        title=f"Posts behind it ({len(posts)}, oldest first; ▶ the post it fired at)", title_justify="left", width=width
+    )
     table.add_column("", width=1, no_wrap=True)
     table.add_column("date", no_wrap=True, width=16)
     table.add_column("index", justify="right", width=5)
@@ -52,10 +63,13 @@ def alert_view(alert: Mapping[str, Any], explanation: str, posts: Sequence[Mappi
     table.add_column("text", ratio=2, overflow="fold")
     for p in posts:
         body = p.get("text")
-        table.add_row("▶" if p.get("trigger") else "", text(p["created_at"][:16].replace("T", " ")),
-                      num(p["index"]), text(_emotions(p["top_emotions"], "p")),
-                      text(body) if body is not None else Text("(text removed by retention)",
-                                                               style="dim"))
+        table.add_row(
+            "▶" if p.get("trigger") else "",
+            text(p["created_at"][:16].replace("T", " ")),
+            num(p["index"]),
+            text(_emotions(p["top_emotions"], "p")),
+            text(body) if body is not None else Text("(text removed by retention)", style="dim"),
+        )
     parts.append(table)
     if history:
         h = Table(title="History", title_justify="left", width=width)
@@ -63,8 +77,7 @@ def alert_view(alert: Mapping[str, Any], explanation: str, posts: Sequence[Mappi
             h.add_column(col, no_wrap=True)
         h.add_column("note", ratio=1)
         for row in history:
-            h.add_row(*(text(v) for v in (row["at"][:16].replace("T", " "), row["action"], row["by"],
-                                          row["note"])))
+            h.add_row(*(text(v) for v in (row["at"][:16].replace("T", " "), row["action"], row["by"], row["note"])))
         parts.append(h)
     else:
         parts.append(Text("History: no action yet (`emomon alerts ack ID --note …`)", style="dim"))
@@ -76,16 +89,28 @@ def author_view(view: AuthorView, *, width: int) -> RenderableType:
     s = view.summary
     if view.empty:
         return text(f"{view.author}: no scored posts in this span (widen --since/--until).")
-    head = text((f"author {view.author}", "bold"),
-                f"  {s['posts']} posts, {view.series.days[0]} – {view.series.days[-1]}"
-                f"\nrecent {num(s.get('recent_mean'))} ({s.get('recent_posts')} posts)"
-                f"  baseline {num(s.get('baseline_mean'))}  z {num(s.get('z'), 1)}")
+    head = text(
+        (f"author {view.author}", "bold"),
+        f"  {s['posts']} posts, {view.series.days[0]} – {view.series.days[-1]}"
+        f"\nrecent {num(s.get('recent_mean'))} ({s.get('recent_posts')} posts)"
+        f"  baseline {num(s.get('baseline_mean'))}  z {num(s.get('z'), 1)}",
+    )
     alert_days = [date.fromisoformat(a["trigger_at"][:10]) for a in view.alerts]
-    chart = Text("\n".join(timeline(view.series.days, view.series.index, view.series.posts,
-                                    baseline=s.get("baseline_mean"), alert_days=alert_days,
-                                    width=width)))
+    chart = Text(
+        "\n".join(
+            timeline(
+                view.series.days,
+                view.series.index,
+                view.series.posts,
+                baseline=s.get("baseline_mean"),
+                alert_days=alert_days,
+                width=width,
+            )
+        )
+    )
     parts: list[RenderableType] = [
-        head, Text("Depression index per day (0–1; ┈ baseline; blank: no posts)", style="bold"),
+        head,
+        Text("Depression index per day (0–1; ┈ baseline; blank: no posts)", style="bold"),
         chart,
     ]
     if view.alerts:
@@ -94,13 +119,11 @@ def author_view(view: AuthorView, *, width: int) -> RenderableType:
             at.add_column(col, no_wrap=True)
         at.add_column("why", ratio=1)
         for a in view.alerts:
-            at.add_row(*(text(v) for v in (a["id"], day(a["trigger_at"]), a["rule"], a["status"],
-                                          a["explanation"])))
+            at.add_row(*(text(v) for v in (a["id"], day(a["trigger_at"]), a["rule"], a["status"], a["explanation"])))
         parts.append(at)
     parts.append(text(f"Top emotions (mean probability): {_emotions(view.top_emotions, 'mean')}"))
     parts.append(_big5(view.big5))
-    parts.append(legend_text(legend(view.recent_days, view.end, view.threshold, view.min_std,
-                                    signal=view.signal)))
+    parts.append(legend_text(legend(view.recent_days, view.end, view.threshold, view.min_std, signal=view.signal)))
     parts.append(Text(NOTE, style="italic dim"))
     return Group(*parts)
 

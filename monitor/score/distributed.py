@@ -138,20 +138,33 @@ def run_distributed(
     path = model_path(settings, model)
     version = configured_version(settings, model)
     if version is None:
-        raise ModelNotFound(f"model directory {str(path)!r} is missing or unreadable: set [model] path in the "
-                            "config (e.g. train one with `emomon train`)")
-    ranges = [PostRange(page[0].post_id, page[-1].post_id, len(page))
-              for page in plan.pages(version, settings.scoring.chunk_size)]
+        raise ModelNotFound(
+            f"model directory {str(path)!r} is missing or unreadable: set [model] path in the "
+            "config (e.g. train one with `emomon train`)"
+        )
+    ranges = [
+        PostRange(page[0].post_id, page[-1].post_id, len(page))
+        for page in plan.pages(version, settings.scoring.chunk_size)
+    ]
     if not ranges:
         return plan.nothing_to_do(version)
     if on_total is not None:
         on_total(sum(r.posts for r in ranges))
     sc = settings.scoring
-    with recorded_run(engine, version, plan.t0) as report, \
-            ray_session(ray, sc.ray_address if address is None else address, sc.ray_actors):
+    with (
+        recorded_run(engine, version, plan.t0) as report,
+        ray_session(ray, sc.ray_address if address is None else address, sc.ray_actors),
+    ):
         pool = actor_pool(ray, device or sc.device, sc.ray_actors)
-        job = ScoringJob(settings=settings, database_url=absolute_url(engine), model=path.resolve(),
-                         version=version, rescore=rescore, gpu=pool.gpu, batch_tokens=batch_tokens)
+        job = ScoringJob(
+            settings=settings,
+            database_url=absolute_url(engine),
+            model=path.resolve(),
+            version=version,
+            rescore=rescore,
+            gpu=pool.gpu,
+            batch_tokens=batch_tokens,
+        )
         for row in _pipeline(ray, ranges, job, pool).iter_rows():
             if row["error"]:
                 raise worker_error(str(row["error"]))
@@ -163,8 +176,9 @@ def run_distributed(
 
 def range_candidates(session: Session, span: PostRange, *, version: str, rescore: bool) -> list[score_store.Candidate]:
     """The posts of ``span`` that need a score now: none of those written since it was listed."""
-    page = score_store.next_candidates(session, after_id=span.first - 1, limit=span.posts,
-                                       model_version=version, rescore=rescore)
+    page = score_store.next_candidates(
+        session, after_id=span.first - 1, limit=span.posts, model_version=version, rescore=rescore
+    )
     return [c for c in page if c.post_id <= span.last]
 
 
@@ -183,11 +197,14 @@ def ray_session(ray: ModuleType, address: str, actors: int) -> Iterator[None]:
         if address:
             ray.init(address=address, **quiet)
         else:
-            ray.init(num_cpus=actors or LOCAL_CPUS, include_dashboard=False,
-                     object_store_memory=LOCAL_OBJECT_STORE, **quiet)
+            ray.init(
+                num_cpus=actors or LOCAL_CPUS, include_dashboard=False, object_store_memory=LOCAL_OBJECT_STORE, **quiet
+            )
     except ConnectionError as exc:
-        raise ConfigError(f"cannot join the Ray cluster at {address!r} ({exc}): check the address "
-                          "([scoring] ray_address), or leave it empty for a local instance") from exc
+        raise ConfigError(
+            f"cannot join the Ray cluster at {address!r} ({exc}): check the address "
+            "([scoring] ray_address), or leave it empty for a local instance"
+        ) from exc
     try:
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False
@@ -272,19 +289,27 @@ def _load(job: ScoringJob) -> tuple[ChunkScorer, Engine]:
         import torch
 
         torch.set_num_threads(1)
-    predictor = load_predictor(job.settings, model=job.model, device="cuda" if job.gpu else "cpu",
-                               batch_tokens=job.batch_tokens)
+    predictor = load_predictor(
+        job.settings, model=job.model, device="cuda" if job.gpu else "cpu", batch_tokens=job.batch_tokens
+    )
     if scores_version(predictor) != job.version:
-        raise ModelNotFound(f"model {str(job.model)!r} on this worker is {scores_version(predictor)!r}, the "
-                            f"driver's is {job.version!r}: give every node the same model directory")
+        raise ModelNotFound(
+            f"model {str(job.model)!r} on this worker is {scores_version(predictor)!r}, the "
+            f"driver's is {job.version!r}: give every node the same model directory"
+        )
     return ChunkScorer(predictor, job.settings.scoring), make_engine(job.database_url)
 
 
 def _pipeline(ray: ModuleType, ranges: list[PostRange], job: ScoringJob, pool: Pool) -> Any:
     """The Ray Data pipeline: ranges in, one row of counts per range out."""
     dataset = ray.data.from_items([asdict(r) for r in ranges])
-    return dataset.map_batches(RangeScorer, fn_constructor_kwargs={"job": job}, batch_size=1,
-                               compute=ray.data.ActorPoolStrategy(size=pool.size), **pool.resources())
+    return dataset.map_batches(
+        RangeScorer,
+        fn_constructor_kwargs={"job": job},
+        batch_size=1,
+        compute=ray.data.ActorPoolStrategy(size=pool.size),
+        **pool.resources(),
+    )
 
 
 def _count(report: ScoreReport, row: dict[str, Any]) -> None:

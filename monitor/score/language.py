@@ -36,9 +36,48 @@ from monitor.errors import ConfigError
 
 #: Languages identification chooses among (ISO 639-1): the supported ones are always added.
 CANDIDATES: tuple[str, ...] = (
-    "en", "de", "fr", "es", "it", "pt", "nl", "sv", "da", "no", "fi", "pl", "cs", "sk", "hu",
-    "ro", "ru", "uk", "bg", "el", "tr", "ar", "fa", "he", "hi", "bn", "ur", "ja", "zh", "ko",
-    "id", "ms", "vi", "th", "tl", "ca", "hr", "sr", "sl", "lt", "lv", "et",
+    "en",
+    "de",
+    "fr",
+    "es",
+    "it",
+    "pt",
+    "nl",
+    "sv",
+    "da",
+    "no",
+    "fi",
+    "pl",
+    "cs",
+    "sk",
+    "hu",
+    "ro",
+    "ru",
+    "uk",
+    "bg",
+    "el",
+    "tr",
+    "ar",
+    "fa",
+    "he",
+    "hi",
+    "bn",
+    "ur",
+    "ja",
+    "zh",
+    "ko",
+    "id",
+    "ms",
+    "vi",
+    "th",
+    "tl",
+    "ca",
+    "hr",
+    "sr",
+    "sl",
+    "lt",
+    "lv",
+    "et",
 )
 # Tags that say "no language" or "unknown": identify the text instead.
 _UNKNOWN_TAGS = frozenset({"", "und", "zxx", "mul", "mis", "unknown", "qme", "qht", "qam", "qst"})
@@ -47,10 +86,9 @@ _UNKNOWN_TAGS = frozenset({"", "und", "zxx", "mul", "mis", "unknown", "qme", "qh
 _NOISE = re.compile(r"https?://\S+|www\.\S+|[@#][\w.]+|\[[A-Z]+\]|\*[A-Z]+\*")
 _KEEP_PUNCT = frozenset("'’-.,!?")
 # The same rule for ASCII text: letters, the space and the kept punctuation stay.
-_ASCII_CLEAN = str.maketrans({
-    chr(c): " " for c in range(128)
-    if not (chr(c).isalpha() or chr(c) == " " or chr(c) in _KEEP_PUNCT)
-})
+_ASCII_CLEAN = str.maketrans(
+    {chr(c): " " for c in range(128) if not (chr(c).isalpha() or chr(c) == " " or chr(c) in _KEEP_PUNCT)}
+)
 _LETTER = re.compile(r"[^\W\d_]")
 #: Below this many texts still being walked, the batch walk finishes them one by one.
 _SCALAR_TAIL = 16
@@ -61,9 +99,7 @@ def clean_for_identification(text: str) -> str:
     text = _NOISE.sub(" ", text)
     if text.isascii():  # most posts: one C-level pass instead of a category lookup per character
         return text.translate(_ASCII_CLEAN)
-    return "".join(
-        ch if unicodedata.category(ch)[0] in "LZ" or ch in _KEEP_PUNCT else " " for ch in text
-    )
+    return "".join(ch if unicodedata.category(ch)[0] in "LZ" or ch in _KEEP_PUNCT else " " for ch in text)
 
 
 def primary_subtag(tag: str | None) -> str | None:
@@ -136,7 +172,7 @@ class LanguageFilter:
         encoded = [text.encode("utf-8") for text in texts]
         lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
         order = np.argsort(-lengths, kind="stable")  # longest first: the texts still walking
-        lengths = lengths[order]                     # are always a prefix
+        lengths = lengths[order]  # are always a prefix
         flat = np.frombuffer(b"".join(encoded[i] for i in order), dtype=np.uint8).astype(np.int64)
         offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
         state = np.zeros(len(texts), dtype=np.int64)
@@ -173,8 +209,9 @@ class LanguageFilter:
         for i, language in zip(untagged, self.identify_many([texts[i] for i in untagged])):
             languages[i] = language
         # No letters (emoji, numbers): nothing says the post is not supported.
-        return [None if language is None or language in self.languages else f"language:{language}"
-                for language in languages]
+        return [
+            None if language is None or language in self.languages else f"language:{language}" for language in languages
+        ]
 
 
 @functools.lru_cache(maxsize=8)

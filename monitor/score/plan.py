@@ -112,7 +112,9 @@ class RunPlan:
         if self.limit is not None and self.limit < 0:
             raise ConfigError(f"a limit of {self.limit!r} posts: give 0 or more")
 
-    def done_before_loading(self, settings: Settings, model: Path | None, *, loaded: bool = False) -> ScoreReport | None:
+    def done_before_loading(
+        self, settings: Settings, model: Path | None, *, loaded: bool = False
+    ) -> ScoreReport | None:
         """The report of a run found to have nothing to do before a model loads: a limit of 0, or (without
         ``rescore`` and a ``loaded`` model) no post without a score of any version; None when it has work."""
         if self.limit == 0:
@@ -129,8 +131,15 @@ class RunPlan:
             count = score_store.count_candidates(session, model_version=version, rescore=self.rescore)
         return count if self.limit is None else min(count, self.limit)
 
-    def pages(self, version: str, size: int, *, first: int | None = None, limit: int | None = None,
-              stop: threading.Event | None = None) -> Iterator[list[score_store.Candidate]]:
+    def pages(
+        self,
+        version: str,
+        size: int,
+        *,
+        first: int | None = None,
+        limit: int | None = None,
+        stop: threading.Event | None = None,
+    ) -> Iterator[list[score_store.Candidate]]:
         """The posts to score, in post-id order, in pages of ``size`` (the first one of ``first``), read
         one page at a time by key (each page starts after the last id of the one before), up to ``limit``
         posts (default: the plan's); ``stop`` ends it."""
@@ -138,8 +147,13 @@ class RunPlan:
         want = size if first is None else first
         while (left is None or left > 0) and (stop is None or not stop.is_set()):
             with session_scope(self.engine) as session:
-                page = score_store.next_candidates(session, after_id=after, limit=want if left is None else
-                                                   min(want, left), model_version=version, rescore=self.rescore)
+                page = score_store.next_candidates(
+                    session,
+                    after_id=after,
+                    limit=want if left is None else min(want, left),
+                    model_version=version,
+                    rescore=self.rescore,
+                )
             if not page:
                 return
             after = page[-1].post_id
@@ -194,15 +208,17 @@ def recorded_run(engine: Engine, version: str, t0: float) -> Iterator[ScoreRepor
     finish_run(engine, run_id, "ok", report.to_json(), report.message)
 
 
-def score_candidates(engine: Engine, scorer: ChunkScorer, version: str,
-                     candidates: list[score_store.Candidate], report: ScoreReport) -> None:
+def score_candidates(
+    engine: Engine, scorer: ChunkScorer, version: str, candidates: list[score_store.Candidate], report: ScoreReport
+) -> None:
     """Prepare, score and write one chunk of candidates in one transaction, counted in ``report``
     (the unit of work another engine, such as :mod:`monitor.score.distributed`, hands out)."""
     write_chunk(engine, scorer, version, scorer.prepare(candidates), report, None)
 
 
-def write_chunk(engine: Engine, scorer: ChunkScorer, version: str, chunk: Chunk, report: ScoreReport,
-                progress: Progress | None) -> None:
+def write_chunk(
+    engine: Engine, scorer: ChunkScorer, version: str, chunk: Chunk, report: ScoreReport, progress: Progress | None
+) -> None:
     """Score one prepared chunk, write its rows in one transaction, count it, report progress."""
     shown = 0
 

@@ -56,8 +56,12 @@ class ChunkScorer:
         skipped: list[dict[str, Any]] = []
         keep: list[score_store.Candidate] = []
         with_text = [c for c in candidates if c.text and c.text.strip()]
-        reasons = dict(zip((c.post_id for c in with_text), self.languages.skip_reasons(
-            [c.text or "" for c in with_text], [c.language for c in with_text])))
+        reasons = dict(
+            zip(
+                (c.post_id for c in with_text),
+                self.languages.skip_reasons([c.text or "" for c in with_text], [c.language for c in with_text]),
+            )
+        )
         for c in candidates:
             if c.text is None:
                 reason: str | None = "no-text"
@@ -73,8 +77,9 @@ class ChunkScorer:
         texts = [c.text or "" for c in keep]
         plan = self.predictor.plan(self.predictor.encode(texts) if keep else [])
         seconds = {"language": t1 - t0, "tokenise": time.perf_counter() - t1}
-        return Chunk(skipped, [c.post_id for c in keep], [c.text_hash for c in keep], plan,
-                     impersonal_reasons(texts), seconds)
+        return Chunk(
+            skipped, [c.post_id for c in keep], [c.text_hash for c in keep], plan, impersonal_reasons(texts), seconds
+        )
 
     def score_chunk(self, chunk: Chunk, tick: Callable[[float], None] | None = None) -> list[dict[str, Any]]:
         """Score rows (scored and skipped) of one prepared chunk; ``tick(fraction of windows done)``."""
@@ -88,24 +93,41 @@ class ChunkScorer:
                 tick(done / chunk.plan.n_windows)
 
         predictor = self.predictor
-        scores = predictor.combine(chunk.plan, predictor.probabilities(predictor.window_logits(chunk.plan, after_batch)),
-                                   chunk.impersonal)
+        scores = predictor.combine(
+            chunk.plan, predictor.probabilities(predictor.window_logits(chunk.plan, after_batch)), chunk.impersonal
+        )
         packed = np.concatenate([scores.goemotions, scores.carer, scores.big5], axis=1)[:, self.columns]
         blobs = score_store.pack_probs(packed)
         now = utcnow()
         for i, post_id in enumerate(chunk.post_ids):
-            rows.append({
-                "post_id": post_id, "status": "scored", "reason": None,
-                "depression_index": float(scores.index[i]), "probs": blobs[i],
-                "distress": float(scores.distress[i]) if scores.distress is not None else None,
-                "windows": int(scores.windows[i]), "text_hash": chunk.text_hashes[i], "scored_at": now,
-            })
+            rows.append(
+                {
+                    "post_id": post_id,
+                    "status": "scored",
+                    "reason": None,
+                    "depression_index": float(scores.index[i]),
+                    "probs": blobs[i],
+                    "distress": float(scores.distress[i]) if scores.distress is not None else None,
+                    "windows": int(scores.windows[i]),
+                    "text_hash": chunk.text_hashes[i],
+                    "scored_at": now,
+                }
+            )
         return rows
 
 
 def _skip_row(c: score_store.Candidate, reason: str, now: datetime) -> dict[str, Any]:
-    return {"post_id": c.post_id, "status": "skipped", "reason": reason, "depression_index": None, "distress": None,
-            "probs": None, "windows": 0, "text_hash": c.text_hash, "scored_at": now}
+    return {
+        "post_id": c.post_id,
+        "status": "skipped",
+        "reason": reason,
+        "depression_index": None,
+        "distress": None,
+        "probs": None,
+        "windows": 0,
+        "text_hash": c.text_hash,
+        "scored_at": now,
+    }
 
 
 def column_order(predictor: Predictor) -> np.ndarray:

@@ -138,12 +138,12 @@ def overlap_preparation(predictor: Predictor, setting: str = "auto") -> bool:
     return cores > torch.get_num_threads()
 
 
-def _prepared_chunks(plan: RunPlan, scorer: ChunkScorer, version: str, limit: int,
-                     stop: threading.Event | None = None) -> Iterator[Chunk]:
+def _prepared_chunks(
+    plan: RunPlan, scorer: ChunkScorer, version: str, limit: int, stop: threading.Event | None = None
+) -> Iterator[Chunk]:
     """The plan's first ``limit`` posts in chunks (the first one small, so the model starts early), read
     and prepared, each with the seconds its reading took."""
-    pages = plan.pages(version, scorer.chunk_size, first=min(scorer.chunk_size, FIRST_CHUNK), limit=limit,
-                       stop=stop)
+    pages = plan.pages(version, scorer.chunk_size, first=min(scorer.chunk_size, FIRST_CHUNK), limit=limit, stop=stop)
     while True:
         t0 = time.perf_counter()
         batch = next(pages, None)
@@ -199,8 +199,9 @@ def _read_ahead(prepared: Callable[[threading.Event], Iterator[Chunk]], report: 
         thread.join()
 
 
-def run_engine(engine: Engine, settings: Settings, *, kind: str | None = None, address: str | None = None,
-               **options: Any) -> ScoreReport:
+def run_engine(
+    engine: Engine, settings: Settings, *, kind: str | None = None, address: str | None = None, **options: Any
+) -> ScoreReport:
     """Score with the engine ``kind`` (default ``[scoring] engine``): this process, or Ray.
 
     Every caller (``emomon score``, ``emomon run``, the schedule) goes through here, so the

@@ -35,9 +35,7 @@ class RiseRule(Table):
     @model_validator(mode="after")
     def _cap_above_allowance(self) -> Self:
         if self.z_cap <= self.k:
-            raise ValueError(
-                f"z_cap = {self.z_cap!r} must be greater than k = {self.k!r}; raise z_cap or lower k"
-            )
+            raise ValueError(f"z_cap = {self.z_cap!r} must be greater than k = {self.k!r}; raise z_cap or lower k")
         return self
 
 
@@ -132,4 +130,3 @@ class ChannelsSettings(Table):
     file: FileChannel = Field(default_factory=FileChannel)
     webhook: WebhookChannel = Field(default_factory=WebhookChannel)
     email: EmailChannel = Field(default_factory=EmailChannel)
-

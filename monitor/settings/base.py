@@ -25,9 +25,7 @@ Weight = Annotated[float, Field(ge=0.0)]
 class Table(BaseModel):
     """Base of every TOML table: frozen, unknown keys forbidden, strict types, finite floats."""
 
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, strict=True, allow_inf_nan=False, validate_default=True
-    )
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False, validate_default=True)
 
 
 def choices(values: tuple[Any, ...]) -> str:

@@ -15,9 +15,21 @@ from monitor.settings.base import choices, expected, is_tuple, model_class, stri
 from monitor.settings.root import Settings
 
 _TYPE_ERRORS = {
-    "bool_type", "bool_parsing", "int_type", "int_parsing", "int_from_float", "float_type",
-    "float_parsing", "string_type", "path_type", "tuple_type", "list_type", "dict_type",
-    "model_type", "model_attributes_type", "none_required",
+    "bool_type",
+    "bool_parsing",
+    "int_type",
+    "int_parsing",
+    "int_from_float",
+    "float_type",
+    "float_parsing",
+    "string_type",
+    "path_type",
+    "tuple_type",
+    "list_type",
+    "dict_type",
+    "model_type",
+    "model_attributes_type",
+    "none_required",
 }
 _BOUNDS = {"ge": "of at least", "gt": "above", "le": "of at most", "lt": "below"}
 
@@ -35,9 +47,7 @@ def describe(exc: ValidationError, where: str, origins: Mapping[tuple[str, str],
     return redact(text)  # a URL value (database, webhook, feed) may carry a password or token
 
 
-def _describe_one(
-    err: ErrorDetails, where: str, origins: Mapping[tuple[str, str], tuple[str, str]]
-) -> str:
+def _describe_one(err: ErrorDetails, where: str, origins: Mapping[tuple[str, str], tuple[str, str]]) -> str:
     loc = tuple(err["loc"])
     kind = err["type"]
     ctx = err.get("ctx") or {}
@@ -65,8 +75,7 @@ def _describe_one(
     if kind in _TYPE_ERRORS:
         return f"{where}: {subject}{shown} has the wrong type; use {expected(place.annotation)}"
     if kind == "finite_number":
-        return (f"{where}: {subject}{shown} is not a finite number; "
-                "use an ordinary number (no nan or inf)")
+        return f"{where}: {subject}{shown} is not a finite number; use an ordinary number (no nan or inf)"
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
         bounds = _range(place.metadata, ctx)
         return f"{where}: {subject}{shown} is out of range; use a value {bounds}"
@@ -146,7 +155,6 @@ def _descend(annotation: Any, parts: tuple[int | str, ...]) -> Any:
     return annotation
 
 
-
 def _literal_choices(annotation: Any, ctx: Mapping[str, Any]) -> str:
     base = strip_optional(annotation)
     if typing.get_origin(base) is Literal:
@@ -158,8 +166,12 @@ def _range(metadata: list[Any], ctx: Mapping[str, Any]) -> str:
     """``between 0 and 1``, ``at least 1``, ... from the field's bounds (or the one violated)."""
     bounds: dict[str, Any] = {}
     for meta in metadata:
-        for name, cls in (("ge", annotated_types.Ge), ("gt", annotated_types.Gt),
-                          ("le", annotated_types.Le), ("lt", annotated_types.Lt)):
+        for name, cls in (
+            ("ge", annotated_types.Ge),
+            ("gt", annotated_types.Gt),
+            ("le", annotated_types.Le),
+            ("lt", annotated_types.Lt),
+        ):
             if isinstance(meta, cls):
                 bounds[name] = getattr(meta, name)
     bounds = bounds or {k: v for k, v in ctx.items() if k in _BOUNDS}

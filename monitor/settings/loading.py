@@ -97,8 +97,7 @@ class EnvOverlay:
         except ValueError as exc:
             example = "true" if base is bool else info.get_default(call_default_factory=True)
             raise ConfigError(
-                f"environment: {var}={raw!r} ([{section}] {key}) is not {expected(base)}; "
-                f"set e.g. {var}={example}"
+                f"environment: {var}={raw!r} ([{section}] {key}) is not {expected(base)}; set e.g. {var}={example}"
             ) from exc
         if typing.get_origin(base) is tuple:
             return [part.strip() for part in raw.split(",") if part.strip()]
@@ -162,9 +161,7 @@ def _read_toml(path: Path, where: str) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
-        raise ConfigError(
-            f"config file {str(path)!r} not found: pass --config PATH or set EMOMON_CONFIG"
-        ) from exc
+        raise ConfigError(f"config file {str(path)!r} not found: pass --config PATH or set EMOMON_CONFIG") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {str(path)!r} cannot be read: {exc}") from exc
     try:
@@ -176,9 +173,7 @@ def _read_toml(path: Path, where: str) -> dict[str, Any]:
         if found:
             line = int(found.group(1))
         message = re.sub(r" \(at (line \d+, column \d+|end of document)\)$", "", message)
-        raise ConfigError(
-            f"{where}:{line}: not valid TOML: {message}; fix the syntax on that line"
-        ) from exc
+        raise ConfigError(f"{where}:{line}: not valid TOML: {message}; fix the syntax on that line") from exc
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -31,9 +31,7 @@ class Settings(BaseModel):
     ``channels.email.cafile``) are made absolute against ``base_dir``.
     """
 
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, strict=True, allow_inf_nan=False, validate_default=True
-    )
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False, validate_default=True)
 
     path: Path | None = Field(default=None, strict=False)
     base_dir: Path = Field(strict=False)
@@ -61,17 +59,14 @@ class Settings(BaseModel):
         path = _resolve(Path(str(url.database)), base_dir)
         if not path.parent.is_dir():
             raise ValueError(
-                f"url = {db.url!r}: the directory {str(path.parent)!r} does not exist; "
-                "create it or change the path"
+                f"url = {db.url!r}: the directory {str(path.parent)!r} does not exist; create it or change the path"
             )
         resolved = url.set(database=str(path)).render_as_string(hide_password=False)
         return db.model_copy(update={"url": resolved})
 
     @field_validator("sources")
     @classmethod
-    def _source_files(
-        cls, sources: tuple[SourceSettings, ...], info: ValidationInfo
-    ) -> tuple[SourceSettings, ...]:
+    def _source_files(cls, sources: tuple[SourceSettings, ...], info: ValidationInfo) -> tuple[SourceSettings, ...]:
         names = [s.name for s in sources]
         for name in names:
             if names.count(name) > 1:
@@ -80,8 +75,7 @@ class Settings(BaseModel):
         if base_dir is None:
             return sources
         return tuple(
-            s if is_url(s.location)
-            else s.model_copy(update={"location": str(_resolve(Path(s.location), base_dir))})
+            s if is_url(s.location) else s.model_copy(update={"location": str(_resolve(Path(s.location), base_dir))})
             for s in sources
         )
 
@@ -92,10 +86,12 @@ class Settings(BaseModel):
         if base_dir is None:
             return c
         cafile = _resolve(c.email.cafile, base_dir) if c.email.cafile else None
-        return c.model_copy(update={
-            "file": c.file.model_copy(update={"path": _resolve(c.file.path, base_dir)}),
-            "email": c.email.model_copy(update={"cafile": cafile}),
-        })
+        return c.model_copy(
+            update={
+                "file": c.file.model_copy(update={"path": _resolve(c.file.path, base_dir)}),
+                "email": c.email.model_copy(update={"cafile": cafile}),
+            }
+        )
 
     @model_validator(mode="after")
     def _channels_configured(self) -> Self:
@@ -106,8 +102,7 @@ class Settings(BaseModel):
             )
         if "email" in self.alerts.channels and not self.channels.email.recipients:
             raise ValueError(
-                "[channels.email] recipients = []: list at least one address or remove "
-                "'email' from [alerts] channels"
+                "[channels.email] recipients = []: list at least one address or remove 'email' from [alerts] channels"
             )
         return self
 
@@ -121,13 +116,15 @@ class Settings(BaseModel):
         if self.schedule.report_output:
             day = utcnow().date().isoformat()
             written = _resolve(Path(self.schedule.report_output.format(date=day)), self.base_dir)
-            outputs.append(("[schedule] report_output", self.schedule.report_output, written,
-                            "reports/emomon-{date}.html"))
+            outputs.append(
+                ("[schedule] report_output", self.schedule.report_output, written, "reports/emomon-{date}.html")
+            )
         for key, value, path, example in outputs:
             what = protected_as(path, protected)
             if what is not None:
-                raise ValueError(f"{key} = {value!r} is {what}: emomon would write into it; "
-                                 f"name another file, e.g. {example!r}")
+                raise ValueError(
+                    f"{key} = {value!r} is {what}: emomon would write into it; name another file, e.g. {example!r}"
+                )
         return self
 
     def source(self, name: str) -> SourceSettings | None:

@@ -97,9 +97,7 @@ class SourceSettings(Table):
     def _known_columns(cls, columns: dict[str, str]) -> dict[str, str]:
         for key in columns:
             if key not in COLUMN_KEYS:
-                raise ValueError(
-                    f"has the unknown column {key!r}; use any of {choices(COLUMN_KEYS)}"
-                )
+                raise ValueError(f"has the unknown column {key!r}; use any of {choices(COLUMN_KEYS)}")
         return columns
 
     @model_validator(mode="after")
@@ -183,8 +181,7 @@ class TrendsSettings(Table):
     min_std: float = Field(default=0.05, gt=0)
 
 
-_SCHEDULE_OPTIONS = ("timezone", "lock_timeout", "misfire_grace_hours", "jobstore_url",
-                     "report_output", "report_email")
+_SCHEDULE_OPTIONS = ("timezone", "lock_timeout", "misfire_grace_hours", "jobstore_url", "report_output", "report_email")
 
 
 class ScheduleSettings(Table):
@@ -214,7 +211,8 @@ class ScheduleSettings(Table):
                 if key not in _SCHEDULE_OPTIONS and key not in STAGE_NAMES:
                     known = ", ".join((*_SCHEDULE_OPTIONS, *STAGE_NAMES))
                     raise PydanticCustomError(
-                        "unknown_key", "unknown key {key}; known keys: {known}",
+                        "unknown_key",
+                        "unknown key {key}; known keys: {known}",
                         {"key": key, "known": known},
                     )
         return data
@@ -225,9 +223,7 @@ class ScheduleSettings(Table):
         try:
             ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(
-                "is not a known time zone; use an IANA name such as 'Europe/Berlin' or 'UTC'"
-            ) from exc
+            raise ValueError("is not a known time zone; use an IANA name such as 'Europe/Berlin' or 'UTC'") from exc
         return name
 
     @field_validator("report_output")
@@ -236,9 +232,7 @@ class ScheduleSettings(Table):
         try:
             path.format(date="2025-01-01")
         except (KeyError, IndexError, ValueError) as exc:
-            raise ValueError(
-                "may only contain the placeholder {date}, e.g. 'reports/emomon-{date}.html'"
-            ) from exc
+            raise ValueError("may only contain the placeholder {date}, e.g. 'reports/emomon-{date}.html'") from exc
         return path
 
     @field_validator("report_email")

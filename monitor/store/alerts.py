@@ -40,11 +40,10 @@ class AlertCandidate:
     @property
     def dedup_key(self) -> str:
         """Stable identity of the episode: rule, subject and the post that opened it."""
-        anchor = self.trigger_post_id if self.trigger_post_id is not None else (
-            self.trigger_at.strftime("%Y%m%dT%H%M%S")
+        anchor = (
+            self.trigger_post_id if self.trigger_post_id is not None else (self.trigger_at.strftime("%Y%m%dT%H%M%S"))
         )
         return f"{self.rule}:{self.subject_kind}:{self.subject}:{anchor}"
-
 
 
 def insert_candidates(
@@ -74,7 +73,8 @@ def insert_candidates(
             continue
         cooldown = cooldowns.get(c.rule, timedelta(0))
         near = session.scalar(
-            select(Alert.id).where(
+            select(Alert.id)
+            .where(
                 and_(
                     Alert.rule == c.rule,
                     Alert.subject_kind == c.subject_kind,
@@ -82,7 +82,8 @@ def insert_candidates(
                     Alert.trigger_at > c.trigger_at - cooldown,
                     Alert.trigger_at < c.trigger_at + cooldown,
                 )
-            ).limit(1)
+            )
+            .limit(1)
         )
         if near is not None:
             continue
@@ -115,8 +116,7 @@ def add_deliveries(
     """Make each alert pending on each channel (one ``deliveries`` row per alert and channel)."""
     created = now or utcnow()
     session.add_all(
-        Delivery(alert_id=a.id, channel=ch, created_at=created, attempts=0)
-        for a in alerts for ch in channels
+        Delivery(alert_id=a.id, channel=ch, created_at=created, attempts=0) for a in alerts for ch in channels
     )
     session.flush()
 
@@ -133,7 +133,11 @@ def pending_alerts(session: Session, channel: str) -> list[Alert]:
 
 
 def record_deliveries(
-    session: Session, channel: str, alert_ids: Sequence[int], *, error: str | None = None,
+    session: Session,
+    channel: str,
+    alert_ids: Sequence[int],
+    *,
+    error: str | None = None,
     now: datetime | None = None,
 ) -> None:
     """Record one attempt at delivering these alerts through ``channel``.
@@ -142,9 +146,7 @@ def record_deliveries(
     """
     at = now or utcnow()
     for chunk in in_chunks(list(alert_ids)):
-        rows = session.scalars(
-            select(Delivery).where(Delivery.channel == channel, Delivery.alert_id.in_(chunk))
-        )
+        rows = session.scalars(select(Delivery).where(Delivery.channel == channel, Delivery.alert_id.in_(chunk)))
         for row in rows:
             row.attempts += 1
             row.last_attempt_at = at
@@ -197,9 +199,7 @@ def list_alerts(
     return list(session.scalars(stmt))
 
 
-def set_status(
-    session: Session, alert_id: int, status: str, *, now: datetime | None = None
-) -> Alert:
+def set_status(session: Session, alert_id: int, status: str, *, now: datetime | None = None) -> Alert:
     """Move an alert to ``acknowledged`` or ``resolved``.
 
     Acknowledging an acknowledged alert, or resolving a resolved one, changes nothing;
@@ -213,9 +213,7 @@ def set_status(
         raise EmomonError(f"cannot set alert status to {status!r}: use acknowledged or resolved")
     alert = session.get(Alert, alert_id)
     if alert is None:
-        raise AlertNotFound(
-            f"alert {alert_id} does not exist: see `emomon alerts list` for alert ids"
-        )
+        raise AlertNotFound(f"alert {alert_id} does not exist: see `emomon alerts list` for alert ids")
     if alert.status == "resolved" and status == "acknowledged":
         raise EmomonError(f"alert {alert_id} is already resolved: it cannot be acknowledged")
     if alert.status != status:
@@ -238,9 +236,7 @@ def post_excerpts(session: Session, post_ids: Iterable[int], max_chars: int) -> 
     ids = sorted(set(post_ids))
     out: dict[int, str] = {}
     for chunk in in_chunks(ids):
-        rows = session.execute(
-            select(Post.id, Post.text).where(Post.id.in_(chunk), Post.text.is_not(None))
-        )
+        rows = session.execute(select(Post.id, Post.text).where(Post.id.in_(chunk), Post.text.is_not(None)))
         for pid, text in rows:
             body = str(text)  # the query keeps only posts whose text is not NULL
             out[int(pid)] = body if len(body) <= max_chars else body[: max_chars - 1] + "…"

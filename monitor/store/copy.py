@@ -62,10 +62,22 @@ class CopyReport:
 
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
-        return {"from": self.source, "to": self.target, "ok": self.ok,
-                "tables": [{"table": t.name, "rows": t.rows, "checksum": t.checksum,
-                            "target_rows": t.target_rows, "target_checksum": t.target_checksum,
-                            "ok": t.ok} for t in self.tables]}
+        return {
+            "from": self.source,
+            "to": self.target,
+            "ok": self.ok,
+            "tables": [
+                {
+                    "table": t.name,
+                    "rows": t.rows,
+                    "checksum": t.checksum,
+                    "target_rows": t.target_rows,
+                    "target_checksum": t.target_checksum,
+                    "ok": t.ok,
+                }
+                for t in self.tables
+            ],
+        }
 
 
 def tables() -> list[Table]:
@@ -73,8 +85,9 @@ def tables() -> list[Table]:
     return list(Base.metadata.sorted_tables)
 
 
-def copy_store(source_url: str, target_url: str, *, lock_timeout: float,
-               progress: Callable[[str, int], None] | None = None) -> CopyReport:
+def copy_store(
+    source_url: str, target_url: str, *, lock_timeout: float, progress: Callable[[str, int], None] | None = None
+) -> CopyReport:
     """Copy every table from ``source_url`` into the empty database at ``target_url``.
 
     Args:
@@ -112,8 +125,10 @@ def copy_store(source_url: str, target_url: str, *, lock_timeout: float,
         target.dispose()
     bad = [t.name for t in report.tables if not t.ok]
     if bad:
-        raise EmomonError(f"the copy in {report.target!r} differs from the source in {', '.join(bad)}: "
-                          "report this; the source is unchanged")
+        raise EmomonError(
+            f"the copy in {report.target!r} differs from the source in {', '.join(bad)}: "
+            "report this; the source is unchanged"
+        )
     return report
 
 
@@ -134,11 +149,12 @@ def _same_database(a: Engine, b: Engine) -> bool:
 def _check_source(source: Engine) -> None:
     revision = current_revision(source)
     if revision is None:
-        raise EmomonError(f"--from {_label(source)!r} is not an emomon database (no schema version): "
-                          "check the URL")
+        raise EmomonError(f"--from {_label(source)!r} is not an emomon database (no schema version): check the URL")
     if revision != head_revision():
-        raise EmomonError(f"--from {_label(source)!r} is at revision {revision}: "
-                          f"run `emomon --db URL db upgrade` on it first (head {head_revision()})")
+        raise EmomonError(
+            f"--from {_label(source)!r} is at revision {revision}: "
+            f"run `emomon --db URL db upgrade` on it first (head {head_revision()})"
+        )
 
 
 def _prepare_target(target: Engine) -> None:
@@ -156,22 +172,22 @@ def _prepare_target(target: Engine) -> None:
     with target.connect() as conn:
         filled = [t.name for t in tables() if conn.execute(select(func.count()).select_from(t)).scalar()]
     if filled:
-        raise EmomonError(f"--to {_label(target)!r} is not empty ({', '.join(filled)} have rows): "
-                          "give an empty database; db copy never merges")
+        raise EmomonError(
+            f"--to {_label(target)!r} is not empty ({', '.join(filled)} have rows): "
+            "give an empty database; db copy never merges"
+        )
 
 
 def _rows(conn: Connection, table: Table) -> Iterator[list[dict[str, Any]]]:
     """The table's rows in primary-key order, in batches of dicts keyed by column."""
     keys = [c.key for c in table.columns]
     order = list(table.primary_key.columns) or list(table.columns)
-    result = conn.execution_options(stream_results=True, yield_per=BATCH_ROWS).execute(
-        select(table).order_by(*order))
+    result = conn.execution_options(stream_results=True, yield_per=BATCH_ROWS).execute(select(table).order_by(*order))
     for part in result.partitions(BATCH_ROWS):
         yield [dict(zip(keys, row)) for row in part]
 
 
-def _copy_table(src: Connection, dst: Connection, table: Table,
-                progress: Callable[[str, int], None] | None) -> None:
+def _copy_table(src: Connection, dst: Connection, table: Table, progress: Callable[[str, int], None] | None) -> None:
     done = 0
     for batch in _rows(src, table):
         dst.execute(table.insert(), batch)
@@ -188,13 +204,16 @@ def _advance_sequences(conn: Connection) -> None:
         for column in table.primary_key.columns:
             if not isinstance(column.type, Integer) or column.autoincrement is False:
                 continue
-            sequence = conn.execute(text("SELECT pg_get_serial_sequence(:t, :c)"),
-                                    {"t": table.name, "c": column.name}).scalar()
+            sequence = conn.execute(
+                text("SELECT pg_get_serial_sequence(:t, :c)"), {"t": table.name, "c": column.name}
+            ).scalar()
             if sequence is None:
                 continue
             top = conn.execute(select(func.max(column))).scalar()
-            conn.execute(text("SELECT setval(CAST(:s AS regclass), :v, :called)"),
-                         {"s": sequence, "v": top or 1, "called": top is not None})
+            conn.execute(
+                text("SELECT setval(CAST(:s AS regclass), :v, :called)"),
+                {"s": sequence, "v": top or 1, "called": top is not None},
+            )
 
 
 def table_checksum(conn: Connection, table: Table) -> tuple[int, str]:

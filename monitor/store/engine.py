@@ -49,8 +49,7 @@ def make_engine(url: str) -> Engine:
         parsed = make_url(url)
         engine = create_engine(parsed)
     except (ArgumentError, ValueError) as exc:
-        raise ConfigError(f"database.url {redact_url(url)!r} is not a valid database URL: "
-                          f"{redact(str(exc))}") from exc
+        raise ConfigError(f"database.url {redact_url(url)!r} is not a valid database URL: {redact(str(exc))}") from exc
     except ModuleNotFoundError as exc:
         raise ConfigError(
             f"database.url {redact_url(url)!r} needs the driver {exc.name!r}: pip install {exc.name}"
@@ -180,8 +179,9 @@ def _copy_rows(session: Session, table: Table, columns: list[str], rows: list[di
     cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
     with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
         for row in rows:
-            copy.write_row([row[name] if process is None else process(row[name])
-                            for name, process in zip(columns, processors)])
+            copy.write_row(
+                [row[name] if process is None else process(row[name]) for name, process in zip(columns, processors)]
+            )
 
 
 def _fast_kind(column_type: Any) -> str | None:

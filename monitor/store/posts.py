@@ -45,8 +45,8 @@ class FeedState:
     retry_after: datetime | None = None
 
 
-
 # ---------------------------------------------------------------------------- pseudonyms
+
 
 def pseudonym_salt(session: Session, override: str | None = None) -> str:
     """The database's pseudonym salt: ``override`` if given, else stored (created once)."""
@@ -68,8 +68,12 @@ def pseudonym(salt: str, platform: str, handle: str) -> str:
 
 
 def upsert_authors(
-    session: Session, keys: Iterable[tuple[str, str]], salt: str, *,
-    legacy_platforms: Sequence[str] = (), create: bool = True,
+    session: Session,
+    keys: Iterable[tuple[str, str]],
+    salt: str,
+    *,
+    legacy_platforms: Sequence[str] = (),
+    create: bool = True,
 ) -> dict[tuple[str, str], int]:
     """The authors row of each ``(platform, handle)``, made when missing; ids by the given pairs.
 
@@ -96,8 +100,10 @@ def upsert_authors(
     if missing() and session.scalar(select(Author.id).where(Author.identity_hash.is_(None)).limit(1)) is not None:
         by_digest.update(_adopt(session, missing(), salt, legacy_platforms))
     if missing() and create:
-        rows = {d: {"platform": plat, "handle": name, "identity_hash": d, "pseudonym": "a-" + d[:12]}
-                for plat, name, d in missing().values()}
+        rows = {
+            d: {"platform": plat, "handle": name, "identity_hash": d, "pseudonym": "a-" + d[:12]}
+            for plat, name, d in missing().values()
+        }
         session.execute(upsert_insert(session, table_of(Author)).on_conflict_do_nothing(), list(rows.values()))
         by_digest.update(_by_digest(session, sorted(rows)))
     if missing():  # rows keyed with another salt (pseudonym_salt changed): still this author's
@@ -109,8 +115,10 @@ def upsert_authors(
 def _by_digest(session: Session, digests: Sequence[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     for chunk in in_chunks(digests):
-        found.update((str(d), i) for d, i in session.execute(
-            select(Author.identity_hash, Author.id).where(Author.identity_hash.in_(chunk))))
+        found.update(
+            (str(d), i)
+            for d, i in session.execute(select(Author.identity_hash, Author.id).where(Author.identity_hash.in_(chunk)))
+        )
     return found
 
 
@@ -122,14 +130,18 @@ def _by_handle(session: Session, keys: Sequence[tuple[str, str]]) -> dict[tuple[
     found: dict[tuple[str, str], tuple[int, str | None]] = {}
     for plat, names in by_platform.items():
         for chunk in in_chunks(names):
-            rows = session.execute(select(Author.handle, Author.id, Author.identity_hash).where(
-                Author.platform == plat, Author.handle.in_(chunk)))
+            rows = session.execute(
+                select(Author.handle, Author.id, Author.identity_hash).where(
+                    Author.platform == plat, Author.handle.in_(chunk)
+                )
+            )
             found.update(((plat, h), (i, d)) for h, i, d in rows)
     return found
 
 
-def _adopt(session: Session, wanted: Mapping[tuple[str, str], tuple[str, str, str]], salt: str,
-           legacy_platforms: Sequence[str]) -> dict[str, int]:
+def _adopt(
+    session: Session, wanted: Mapping[tuple[str, str], tuple[str, str, str]], salt: str, legacy_platforms: Sequence[str]
+) -> dict[str, int]:
     """Rows from before identities were normalised (no digest), given the digest of their author.
 
     Returns:
@@ -150,14 +162,20 @@ def _adopt(session: Session, wanted: Mapping[tuple[str, str], tuple[str, str, st
             for old in dict.fromkeys((platform, *legacy_platforms)):
                 candidates[identity.legacy_pseudonym(salt, old, handle)] = (old, plat, name, digest)
     for chunk in in_chunks(sorted(candidates)):
-        older = session.execute(select(Author.id, Author.pseudonym, Author.platform, Author.handle).where(
-            Author.identity_hash.is_(None), Author.pseudonym.in_(chunk)).order_by(Author.id)).all()
+        older = session.execute(
+            select(Author.id, Author.pseudonym, Author.platform, Author.handle)
+            .where(Author.identity_hash.is_(None), Author.pseudonym.in_(chunk))
+            .order_by(Author.id)
+        ).all()
         for author_id, pseudo, old_platform, old_handle in older:
             old, plat, name, digest = candidates[pseudo]
             if old == old_platform and digest not in adopted:
                 purged = old_handle.startswith(PURGED_HANDLE)
-                session.execute(update(Author).where(Author.id == author_id).values(
-                    identity_hash=digest, platform=plat, handle=old_handle if purged else name))
+                session.execute(
+                    update(Author)
+                    .where(Author.id == author_id)
+                    .values(identity_hash=digest, platform=plat, handle=old_handle if purged else name)
+                )
                 adopted[digest] = author_id
     return adopted
 
@@ -170,14 +188,19 @@ def restore_handles(session: Session, handles: Mapping[int, str]) -> None:
     if not handles:
         return
     for chunk in in_chunks(sorted(handles)):
-        ids = session.scalars(select(Author.id).where(
-            Author.id.in_(chunk), Author.handle.startswith(PURGED_HANDLE, autoescape=True), has_text())).all()
+        ids = session.scalars(
+            select(Author.id).where(
+                Author.id.in_(chunk), Author.handle.startswith(PURGED_HANDLE, autoescape=True), has_text()
+            )
+        ).all()
         for author_id in ids:
-            session.execute(update(Author).where(Author.id == author_id).values(
-                handle=identity.account(handles[author_id])))
+            session.execute(
+                update(Author).where(Author.id == author_id).values(handle=identity.account(handles[author_id]))
+            )
 
 
 # ---------------------------------------------------------------------------- sources
+
 
 def get_or_create_source(session: Session, *, name: str, kind: str, location: str) -> Source:
     """The sources row called ``name``, created (or its kind/location refreshed) as needed.
@@ -194,9 +217,7 @@ def get_or_create_source(session: Session, *, name: str, kind: str, location: st
         if source is not None and name != location:
             source.name = name
     if source is None:
-        source = Source(
-            name=name, kind=kind, location=location, url=None, paused=False, created_at=utcnow()
-        )
+        source = Source(name=name, kind=kind, location=location, url=None, paused=False, created_at=utcnow())
         session.add(source)
         session.flush()
     elif source.kind != kind or source.location != location:
@@ -259,9 +280,7 @@ def list_sources(session: Session) -> list[SourceRow]:
     from sqlalchemy import func
 
     posts = dict(session.execute(select(Post.source_id, func.count()).group_by(Post.source_id)).all())
-    rejected = dict(
-        session.execute(select(Rejected.source_id, func.count()).group_by(Rejected.source_id)).all()
-    )
+    rejected = dict(session.execute(select(Rejected.source_id, func.count()).group_by(Rejected.source_id)).all())
     rows = session.execute(select(Source).order_by(Source.name)).scalars()
     return [
         SourceRow(
@@ -281,6 +300,7 @@ def list_sources(session: Session) -> list[SourceRow]:
 
 # ---------------------------------------------------------------------------- posts
 
+
 class StoredPost(NamedTuple):
     """What ingest needs to know of a stored post with the same external id."""
 
@@ -290,17 +310,14 @@ class StoredPost(NamedTuple):
     ingested_at: datetime
 
 
-def existing_posts(
-    session: Session, source_id: int, external_ids: Sequence[str]
-) -> dict[str, StoredPost]:
+def existing_posts(session: Session, source_id: int, external_ids: Sequence[str]) -> dict[str, StoredPost]:
     """``external_id -> StoredPost`` for the ids already stored for a source."""
     found: dict[str, StoredPost] = {}
     posts = table_of(Post).c
     conn = session.connection()
     for chunk in in_chunks(list(external_ids)):
         result = conn.execute(
-            select(posts.external_id, posts.id, posts.content_hash, posts.text.is_(None),
-                   posts.ingested_at).where(
+            select(posts.external_id, posts.id, posts.content_hash, posts.text.is_(None), posts.ingested_at).where(
                 posts.source_id == source_id, posts.external_id.in_(chunk)
             )
         )
@@ -341,8 +358,14 @@ def posts_by_author_at(
     an id is found again once its text (and so its content hash) changed."""
     found: list[tuple[int, str]] = []
     for author_id, created_at in sorted(set(pairs)):
-        found.extend((int(i), str(e)) for i, e in session.execute(select(Post.id, Post.external_id).where(
-            Post.source_id == source_id, Post.author_id == author_id, Post.created_at == created_at)))
+        found.extend(
+            (int(i), str(e))
+            for i, e in session.execute(
+                select(Post.id, Post.external_id).where(
+                    Post.source_id == source_id, Post.author_id == author_id, Post.created_at == created_at
+                )
+            )
+        )
     return found
 
 
@@ -382,8 +405,11 @@ def forget_authors(session: Session, exclusion: Exclusion) -> int:
     """
     from sqlalchemy import delete
 
-    picked = [(i, pseudonym) for i, p, h, pseudonym in session.execute(
-        select(Author.id, Author.platform, Author.handle, Author.pseudonym)) if exclusion.matches(p, h)]
+    picked = [
+        (i, pseudonym)
+        for i, p, h, pseudonym in session.execute(select(Author.id, Author.platform, Author.handle, Author.pseudonym))
+        if exclusion.matches(p, h)
+    ]
     deleted = 0
     conn = session.connection()
     for chunk in in_chunks(picked):
@@ -411,8 +437,12 @@ def _forget_raw(session: Session, exclusion: Exclusion) -> None:
         return
     last = 0
     while True:
-        rows = session.execute(select(Rejected.id, Rejected.raw).where(Rejected.id > last, Rejected.raw != PURGED)
-                               .order_by(Rejected.id).limit(1000)).all()
+        rows = session.execute(
+            select(Rejected.id, Rejected.raw)
+            .where(Rejected.id > last, Rejected.raw != PURGED)
+            .order_by(Rejected.id)
+            .limit(1000)
+        ).all()
         if not rows:
             return
         last = rows[-1][0]
@@ -482,12 +512,15 @@ class RejectedRow(NamedTuple):
     rejected_at: datetime
 
 
-def list_rejected(session: Session, *, source: str | None = None, reason: str | None = None,
-                  limit: int | None = None) -> list[RejectedRow]:
+def list_rejected(
+    session: Session, *, source: str | None = None, reason: str | None = None, limit: int | None = None
+) -> list[RejectedRow]:
     """Rejected records, newest first; ``reason`` matches any part of the reason, any case."""
-    query = (select(Source.name, Rejected.location, Rejected.reason, Rejected.rejected_at)
-             .join(Source, Source.id == Rejected.source_id)
-             .order_by(Rejected.rejected_at.desc(), Rejected.id.desc()))
+    query = (
+        select(Source.name, Rejected.location, Rejected.reason, Rejected.rejected_at)
+        .join(Source, Source.id == Rejected.source_id)
+        .order_by(Rejected.rejected_at.desc(), Rejected.id.desc())
+    )
     if source is not None:
         query = query.where(Source.name == source)
     if reason:
@@ -524,5 +557,7 @@ def require_pseudonym(session: Session, pseudonym: str) -> None:
     from monitor.errors import EmomonError
 
     if session.scalar(select(Author.id).where(Author.pseudonym == pseudonym).limit(1)) is None:
-        raise EmomonError(f"no author has the pseudonym {pseudonym!r}: authors are shown by "
-                          "pseudonym (a-…), see `emomon report` or `emomon alerts list`")
+        raise EmomonError(
+            f"no author has the pseudonym {pseudonym!r}: authors are shown by "
+            "pseudonym (a-…), see `emomon report` or `emomon alerts list`"
+        )

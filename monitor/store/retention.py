@@ -54,8 +54,7 @@ class PurgeResult:
     authors: int  # authors whose handle was removed
 
 
-def purge_text(session: Session, *, older_than_days: int,
-               now: datetime | None = None) -> PurgeResult:
+def purge_text(session: Session, *, older_than_days: int, now: datetime | None = None) -> PurgeResult:
     """Remove text of posts ingested, and records rejected, over ``older_than_days`` days ago.
 
     Args:
@@ -67,31 +66,33 @@ def purge_text(session: Session, *, older_than_days: int,
         EmomonError: ``older_than_days`` is out of range.
     """
     if older_than_days < 1:
-        raise EmomonError(
-            f"--older-than {older_than_days!r} must be at least 1 day (0 would remove all text)"
-        )
+        raise EmomonError(f"--older-than {older_than_days!r} must be at least 1 day (0 would remove all text)")
     if older_than_days > MAX_DAYS:
         raise EmomonError(f"--older-than {older_than_days!r} is over {MAX_DAYS} days: use a smaller number")
     cutoff = (now or utcnow()) - timedelta(days=older_than_days)
-    posts = _rowcount(session.execute(
-        update(Post)
-        .where(Post.ingested_at < cutoff, or_(Post.text.is_not(None), Post.url.is_not(None)))
-        .values(text=None, url=None)
-    ))
-    rejected = _rowcount(session.execute(
-        update(Rejected).where(Rejected.rejected_at < cutoff, Rejected.raw != PURGED)
-        .values(raw=PURGED)
-    ))
-    return PurgeResult(cutoff=cutoff, posts=posts, rejected=rejected,
-                       authors=forget_handles(session))
+    posts = _rowcount(
+        session.execute(
+            update(Post)
+            .where(Post.ingested_at < cutoff, or_(Post.text.is_not(None), Post.url.is_not(None)))
+            .values(text=None, url=None)
+        )
+    )
+    rejected = _rowcount(
+        session.execute(
+            update(Rejected).where(Rejected.rejected_at < cutoff, Rejected.raw != PURGED).values(raw=PURGED)
+        )
+    )
+    return PurgeResult(cutoff=cutoff, posts=posts, rejected=rejected, authors=forget_handles(session))
 
 
 def has_text() -> ColumnElement[bool]:
     """SQL: the author (``authors`` row in the query) still has text stored: a post with text or
     a rejected record with its raw text. A handle is kept exactly as long as this holds, so an
     exclusion can still find the author's text."""
-    return or_(exists().where(Post.author_id == Author.id, Post.text.is_not(None)),
-               exists().where(Rejected.author_id == Author.id, Rejected.raw != PURGED))
+    return or_(
+        exists().where(Post.author_id == Author.id, Post.text.is_not(None)),
+        exists().where(Rejected.author_id == Author.id, Rejected.raw != PURGED),
+    )
 
 
 def forget_handles(session: Session) -> int:
@@ -112,8 +113,9 @@ def forget_handles(session: Session) -> int:
     return len(ids)
 
 
-def purge_stage(engine: Engine, settings: Settings, *, older_than_days: int | None = None,
-                now: datetime | None = None) -> StageResult:
+def purge_stage(
+    engine: Engine, settings: Settings, *, older_than_days: int | None = None, now: datetime | None = None
+) -> StageResult:
     """Remove raw text past ``[retention] raw_text_days`` (skipped when that is 0); one ``runs`` row,
     written "running" first (:func:`recorded_stage`)."""
     t0 = time.perf_counter()
@@ -125,10 +127,21 @@ def purge_stage(engine: Engine, settings: Settings, *, older_than_days: int | No
             done = purge_text(s, older_than_days=days, now=now)
         checkpoint(engine)
         excerpts = scrub_alert_file(settings.channels.file.path)
-        return run.done(StageResult("purge", "ok", time.perf_counter() - t0,
-                                    counts={"older_than_days": days, "cutoff": done.cutoff.isoformat(),
-                                            "posts": done.posts, "rejected": done.rejected,
-                                            "authors": done.authors, "alert_file_excerpts": excerpts}))
+        return run.done(
+            StageResult(
+                "purge",
+                "ok",
+                time.perf_counter() - t0,
+                counts={
+                    "older_than_days": days,
+                    "cutoff": done.cutoff.isoformat(),
+                    "posts": done.posts,
+                    "rejected": done.rejected,
+                    "authors": done.authors,
+                    "alert_file_excerpts": excerpts,
+                },
+            )
+        )
 
 
 def scrub_alert_file(path: Path) -> int:

@@ -21,8 +21,7 @@ from monitor.store.retention import PURGED_HANDLE
 from monitor.store.schema import Alert, AlertAction, Author, Post, Reveal, Source
 
 
-def act(session: Session, alert_id: int, status: str, *, note: str, by: str,
-        now: datetime | None = None) -> Alert:
+def act(session: Session, alert_id: int, status: str, *, note: str, by: str, now: datetime | None = None) -> Alert:
     """Move an alert to ``acknowledged`` or ``resolved`` and record who did it and why.
 
     Raises:
@@ -41,8 +40,7 @@ def act(session: Session, alert_id: int, status: str, *, note: str, by: str,
 def history(session: Session, alert_id: int) -> list[dict[str, Any]]:
     """The actions on one alert, oldest first: ``action``, ``by``, ``at`` (ISO), ``note``."""
     rows = session.scalars(
-        select(AlertAction).where(AlertAction.alert_id == alert_id)
-        .order_by(AlertAction.at, AlertAction.id)
+        select(AlertAction).where(AlertAction.alert_id == alert_id).order_by(AlertAction.at, AlertAction.id)
     )
     return [{"action": r.action, "by": r.by, "at": _iso(r.at), "note": r.note} for r in rows]
 
@@ -57,8 +55,7 @@ class Identity:
     links: list[str]  # the newest post's URL, else the source locations
 
 
-def reveal(session: Session, pseudonym: str, *, reason: str, by: str,
-           now: datetime | None = None) -> Identity:
+def reveal(session: Session, pseudonym: str, *, reason: str, by: str, now: datetime | None = None) -> Identity:
     """The handle behind ``pseudonym``; writes an audit row first.
 
     Raises:
@@ -66,14 +63,19 @@ def reveal(session: Session, pseudonym: str, *, reason: str, by: str,
     """
     if not reason.strip():
         raise EmomonError("--reason is empty: say why the author must be re-identified")
-    author = session.scalars(select(Author).where(Author.pseudonym == pseudonym).order_by(
-        Author.handle.startswith(PURGED_HANDLE, autoescape=True), Author.id)).first()
+    author = session.scalars(
+        select(Author)
+        .where(Author.pseudonym == pseudonym)
+        .order_by(Author.handle.startswith(PURGED_HANDLE, autoescape=True), Author.id)
+    ).first()
     if author is None:
         raise EmomonError(f"no author has the pseudonym {pseudonym!r}: see `emomon alerts list`")
     if author.handle.startswith(PURGED_HANDLE):
-        raise EmomonError(f"the handle behind {pseudonym!r} is no longer stored: retention (`emomon purge`) or "
-                          "`emomon sources remove --purge` removed it with the last text of theirs; it is stored "
-                          "again only if they post again")
+        raise EmomonError(
+            f"the handle behind {pseudonym!r} is no longer stored: retention (`emomon purge`) or "
+            "`emomon sources remove --purge` removed it with the last text of theirs; it is stored "
+            "again only if they post again"
+        )
     session.add(Reveal(pseudonym=pseudonym, by=by, at=now or utcnow(), reason=reason.strip()))
     session.flush()
     return Identity(pseudonym, author.platform, author.handle, _links(session, author.id))
@@ -81,14 +83,15 @@ def reveal(session: Session, pseudonym: str, *, reason: str, by: str,
 
 def _links(session: Session, author_id: int) -> list[str]:
     url = session.scalar(
-        select(Post.url).where(Post.author_id == author_id, Post.url.is_not(None))
-        .order_by(Post.created_at.desc()).limit(1)
+        select(Post.url)
+        .where(Post.author_id == author_id, Post.url.is_not(None))
+        .order_by(Post.created_at.desc())
+        .limit(1)
     )
     if url:
         return [str(url)]
     locations = session.scalars(
-        select(Source.location).join(Post, Post.source_id == Source.id)
-        .where(Post.author_id == author_id).distinct()
+        select(Source.location).join(Post, Post.source_id == Source.id).where(Post.author_id == author_id).distinct()
     )
     return sorted(str(x) for x in locations)
 
@@ -96,8 +99,7 @@ def _links(session: Session, author_id: int) -> list[str]:
 def audit(session: Session) -> list[dict[str, Any]]:
     """Every re-identification, newest first: ``pseudonym``, ``by``, ``at`` (ISO), ``reason``."""
     rows = session.scalars(select(Reveal).order_by(Reveal.at.desc(), Reveal.id.desc()))
-    return [{"id": r.id, "pseudonym": r.pseudonym, "by": r.by, "at": _iso(r.at),
-             "reason": r.reason} for r in rows]
+    return [{"id": r.id, "pseudonym": r.pseudonym, "by": r.by, "at": _iso(r.at), "reason": r.reason} for r in rows]
 
 
 def _iso(value: datetime) -> str:

@@ -49,11 +49,15 @@ ADVISORY_KEY = int.from_bytes(hashlib.sha256(b"emomon run lock").digest()[:4], "
 SCHEDULER_KEY = int.from_bytes(hashlib.sha256(b"emomon scheduler lock").digest()[:4], "big") >> 1
 
 #: What a run that waited in vain for the run lock is told.
-RUN_REFUSAL = ("another emomon run holds the lock {where} ({holder}); "
-               "waited {timeout:g}s: let it finish, or raise schedule.lock_timeout")
+RUN_REFUSAL = (
+    "another emomon run holds the lock {where} ({holder}); "
+    "waited {timeout:g}s: let it finish, or raise schedule.lock_timeout"
+)
 #: What a second `emomon schedule` on one database is told.
-SCHEDULER_REFUSAL = ("another emomon schedule already runs on this database ({holder}; lock {where}): "
-                     "stop that one first, or leave it running; two schedulers would run every job twice")
+SCHEDULER_REFUSAL = (
+    "another emomon schedule already runs on this database ({holder}; lock {where}): "
+    "stop that one first, or leave it running; two schedulers would run every job twice"
+)
 
 if TYPE_CHECKING:
     from monitor.settings import Settings
@@ -75,8 +79,13 @@ class StageResult:
 
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
-        return {"stage": self.name, "status": self.status, "seconds": round(self.seconds, 3),
-                "counts": self.counts, "message": self.message}
+        return {
+            "stage": self.name,
+            "status": self.status,
+            "seconds": round(self.seconds, 3),
+            "counts": self.counts,
+            "message": self.message,
+        }
 
 
 def lock_path(database_url: str, kind: str = "run") -> Path:
@@ -128,8 +137,9 @@ class _PollingLock:
         self.acquire()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.release()
 
     def _open(self) -> None:
@@ -157,8 +167,9 @@ class RunLock(_PollingLock):
             ...
     """
 
-    def __init__(self, path: Path, *, timeout: float, label: str = "run", poll: float = 0.2,
-                 refusal: str = RUN_REFUSAL) -> None:
+    def __init__(
+        self, path: Path, *, timeout: float, label: str = "run", poll: float = 0.2, refusal: str = RUN_REFUSAL
+    ) -> None:
         super().__init__(timeout=timeout, label=label, poll=poll, refusal=refusal)
         self.path = path
         self._fh: IO[str] | None = None
@@ -175,9 +186,16 @@ class RunLock(_PollingLock):
             return False
         self._fh.seek(0)
         self._fh.truncate()
-        self._fh.write(json.dumps({"pid": os.getpid(), "label": self.label,
-                                   "since": datetime.now(UTC).isoformat(timespec="seconds"),
-                                   "host": socket.gethostname()}))
+        self._fh.write(
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "label": self.label,
+                    "since": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "host": socket.gethostname(),
+                }
+            )
+        )
         self._fh.flush()
         return True
 
@@ -207,8 +225,16 @@ class AdvisoryLock(_PollingLock):
     ``pg_stat_activity``. ``key`` picks the lock (:data:`ADVISORY_KEY`, :data:`SCHEDULER_KEY`).
     """
 
-    def __init__(self, engine: Engine, *, timeout: float, label: str = "run", poll: float = 0.2,
-                 key: int = ADVISORY_KEY, refusal: str = RUN_REFUSAL) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        timeout: float,
+        label: str = "run",
+        poll: float = 0.2,
+        key: int = ADVISORY_KEY,
+        refusal: str = RUN_REFUSAL,
+    ) -> None:
         super().__init__(timeout=timeout, label=label, poll=poll, refusal=refusal)
         self.engine = engine
         self.key = key
@@ -230,12 +256,15 @@ class AdvisoryLock(_PollingLock):
 
     def _holder(self) -> str:
         assert self._conn is not None
-        note = self._conn.execute(text(
-            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-            "WHERE l.locktype = 'advisory' AND l.granted AND l.database = "
-            "(SELECT oid FROM pg_database WHERE datname = current_database()) "
-            "AND l.classid = 0 AND l.objid = :key AND l.objsubid = 1"
-        ), {"key": self.key}).scalar()
+        note = self._conn.execute(
+            text(
+                "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.locktype = 'advisory' AND l.granted AND l.database = "
+                "(SELECT oid FROM pg_database WHERE datname = current_database()) "
+                "AND l.classid = 0 AND l.objid = :key AND l.objsubid = 1"
+            ),
+            {"key": self.key},
+        ).scalar()
         parts = (note or "").split(" ", 4)
         if len(parts) != 5 or parts[0] != "emomon":
             return "holder unknown"
@@ -264,15 +293,17 @@ def _describe(note: str) -> str:
     return f"pid {info.get('pid')}, {info.get('label')} since {info.get('since')}{host}"
 
 
-def run_lock(settings: Settings, *, label: str, timeout: float | None = None,
-             engine: Engine | None = None) -> RunLock | AdvisoryLock:
+def run_lock(
+    settings: Settings, *, label: str, timeout: float | None = None, engine: Engine | None = None
+) -> RunLock | AdvisoryLock:
     """The run lock of the configured database (``timeout`` default: schedule.lock_timeout)."""
     wait = settings.schedule.lock_timeout if timeout is None else timeout
     return database_lock(settings.database.url, label=label, timeout=wait, engine=engine)
 
 
-def database_lock(url: str, *, label: str, timeout: float, engine: Engine | None = None,
-                  kind: str = "run") -> RunLock | AdvisoryLock:
+def database_lock(
+    url: str, *, label: str, timeout: float, engine: Engine | None = None, kind: str = "run"
+) -> RunLock | AdvisoryLock:
     """The run lock (``kind`` "run") or the scheduler lock ("schedule") of the database at ``url``.
 
     On PostgreSQL an advisory lock in the database itself (so machines sharing the database
@@ -283,8 +314,9 @@ def database_lock(url: str, *, label: str, timeout: float, engine: Engine | None
     if make_url(url).get_backend_name() == "postgresql":
         from monitor.store.engine import make_engine
 
-        return AdvisoryLock(engine if engine is not None else make_engine(url), timeout=timeout, label=label,
-                            key=key, refusal=refusal)
+        return AdvisoryLock(
+            engine if engine is not None else make_engine(url), timeout=timeout, label=label, key=key, refusal=refusal
+        )
     return RunLock(lock_path(url, kind), timeout=timeout, label=label, refusal=refusal)
 
 
@@ -319,8 +351,11 @@ def close_interrupted_runs(engine: Engine) -> int:
     """Mark ``runs`` rows still "running" as "interrupted"; returns how many there were."""
     with session_scope(engine) as session:
         result = session.execute(
-            update(Run).where(Run.status == "running").values(
-                status="interrupted", finished_at=func.coalesce(Run.finished_at, Run.started_at),
+            update(Run)
+            .where(Run.status == "running")
+            .values(
+                status="interrupted",
+                finished_at=func.coalesce(Run.finished_at, Run.started_at),
                 message="the process ended before the run finished (killed or crashed)",
             )
         )
@@ -372,16 +407,28 @@ def start_run(engine: Engine, command: str) -> int:
 def finish_run(engine: Engine, run_id: int, status: str, stats: dict[str, Any], message: str | None) -> None:
     """Close the ``runs`` row ``run_id`` with its outcome."""
     with session_scope(engine) as session:
-        session.execute(update(Run).where(Run.id == run_id).values(
-            status=status, finished_at=utcnow(), stats=redact_json(stats), message=_redacted(message)))
+        session.execute(
+            update(Run)
+            .where(Run.id == run_id)
+            .values(status=status, finished_at=utcnow(), stats=redact_json(stats), message=_redacted(message))
+        )
 
 
-def record_run(engine: Engine, command: str, started: datetime, status: str, stats: dict[str, Any],
-               message: str | None) -> None:
+def record_run(
+    engine: Engine, command: str, started: datetime, status: str, stats: dict[str, Any], message: str | None
+) -> None:
     """Write the finished ``runs`` row of a stage that records only at its end."""
     with session_scope(engine) as session:
-        session.add(Run(command=command, status=status, started_at=started, finished_at=utcnow(),
-                        stats=redact_json(stats), message=_redacted(message)))
+        session.add(
+            Run(
+                command=command,
+                status=status,
+                started_at=started,
+                finished_at=utcnow(),
+                stats=redact_json(stats),
+                message=_redacted(message),
+            )
+        )
 
 
 def _redacted(message: str | None) -> str | None:

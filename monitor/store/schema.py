@@ -196,9 +196,7 @@ class Alert(Base):
     evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
     severity: Mapped[str] = mapped_column(String(16))  # low | medium | high
     status: Mapped[str] = mapped_column(String(16), index=True)  # new | acknowledged | resolved
-    trigger_post_id: Mapped[int | None] = mapped_column(
-        ForeignKey("posts.id", ondelete="SET NULL")
-    )
+    trigger_post_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id", ondelete="SET NULL"))
     trigger_index: Mapped[int | None] = mapped_column(Integer)
     trigger_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -296,9 +294,7 @@ class Score(Base):
     __tablename__ = "scores"
     __table_args__ = {"sqlite_with_rowid": False}
 
-    post_id: Mapped[int] = mapped_column(
-        ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
-    )
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True)
     model_version: Mapped[str] = mapped_column(String(128), primary_key=True)
     status: Mapped[str] = mapped_column(String(8))  # scored | skipped
     reason: Mapped[str | None] = mapped_column(String(64))  # e.g. "language:de", "no-text"

@@ -38,8 +38,7 @@ _UPDATED = ("status", "reason", "depression_index", "distress", "probs", "window
 _SQLITE_UPSERT = (
     f"INSERT INTO {Score.__tablename__} (post_id, model_version, {', '.join(_UPDATED)}) "
     f"VALUES ({', '.join('?' * (2 + len(_UPDATED)))}) "
-    f"ON CONFLICT (post_id, model_version) DO UPDATE SET "
-    + ", ".join(f"{name} = excluded.{name}" for name in _UPDATED)
+    f"ON CONFLICT (post_id, model_version) DO UPDATE SET " + ", ".join(f"{name} = excluded.{name}" for name in _UPDATED)
 )
 
 
@@ -88,9 +87,7 @@ def next_candidates(
 
 def count_candidates(session: Session, *, model_version: str, rescore: bool) -> int:
     """How many posts :func:`next_candidates` would return in all."""
-    return session.scalar(
-        select(func.count()).select_from(Post).where(_needs_score(model_version, rescore))
-    ) or 0
+    return session.scalar(select(func.count()).select_from(Post).where(_needs_score(model_version, rescore))) or 0
 
 
 def version_counts(session: Session) -> dict[str, int]:
@@ -162,8 +159,20 @@ def _upsert_sqlite(session: Session, model_version: str, rows: Sequence[dict[str
         stamp = row["scored_at"]
         if stamp not in stamps:
             stamps[stamp] = to_db(stamp) if to_db is not None else stamp
-        params.append((row["post_id"], model_version, row["status"], row["reason"], row["depression_index"],
-                       row.get("distress"), row["probs"], row["windows"], row["text_hash"], stamps[stamp]))
+        params.append(
+            (
+                row["post_id"],
+                model_version,
+                row["status"],
+                row["reason"],
+                row["depression_index"],
+                row.get("distress"),
+                row["probs"],
+                row["windows"],
+                row["text_hash"],
+                stamps[stamp],
+            )
+        )
     session.connection().exec_driver_sql(_SQLITE_UPSERT, params)
 
 
@@ -200,8 +209,14 @@ def read_scores(
     created = type_coerce(Post.created_at, String) if sqlite else Post.created_at
     stmt = (
         select(
-            Score.post_id, Post.source_id, Post.author_id, created, Score.model_version,
-            Score.depression_index, Score.distress, Score.probs,
+            Score.post_id,
+            Post.source_id,
+            Post.author_id,
+            created,
+            Score.model_version,
+            Score.depression_index,
+            Score.distress,
+            Score.probs,
         )
         .join(Post, Post.id == Score.post_id)
         .where(Score.status == "scored")
@@ -228,18 +243,14 @@ def read_scores(
         pseudonyms.update(session.execute(select(Author.id, Author.pseudonym)).all())
     else:
         for part in in_chunks(wanted):
-            pseudonyms.update(session.execute(
-                select(Author.id, Author.pseudonym).where(Author.id.in_(part))
-            ).all())
+            pseudonyms.update(session.execute(select(Author.id, Author.pseudonym).where(Author.id.in_(part))).all())
     if sqlite:
         created_at = pl.Series("created_at", times, dtype=pl.String).str.to_datetime(
             "%Y-%m-%d %H:%M:%S%.f", time_unit="us", time_zone="UTC"
         )
     else:
         created_at = pl.Series("created_at", times, dtype=pl.Datetime("us", "UTC"))
-    sources = pl.Series("source", source_ids, dtype=pl.Int64).replace_strict(
-        names, return_dtype=pl.String
-    )
+    sources = pl.Series("source", source_ids, dtype=pl.Int64).replace_strict(names, return_dtype=pl.String)
     authors = pl.Series("author", author_ids, dtype=pl.Int64).replace_strict(
         pseudonyms, default=None, return_dtype=pl.String
     )
@@ -255,7 +266,4 @@ def read_scores(
             pl.Series("distress", distress, dtype=pl.Float32),
         ]
     )
-    return frame.hstack(
-        [pl.Series(name, probs[:, i], dtype=pl.Float32) for i, name in enumerate(SCORE_COLUMNS)]
-    )
-
+    return frame.hstack([pl.Series(name, probs[:, i], dtype=pl.Float32) for i, name in enumerate(SCORE_COLUMNS)])

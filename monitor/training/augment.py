@@ -13,10 +13,24 @@ import re
 import numpy as np
 
 CONTRACTIONS = {
-    "im": "I'm", "ive": "I've", "dont": "don't", "cant": "can't", "didnt": "didn't", "doesnt": "doesn't",
-    "isnt": "isn't", "wasnt": "wasn't", "wouldnt": "wouldn't", "couldnt": "couldn't", "shouldnt": "shouldn't",
-    "havent": "haven't", "arent": "aren't", "youre": "you're", "thats": "that's", "theyre": "they're",
-    "hasnt": "hasn't", "werent": "weren't",
+    "im": "I'm",
+    "ive": "I've",
+    "dont": "don't",
+    "cant": "can't",
+    "didnt": "didn't",
+    "doesnt": "doesn't",
+    "isnt": "isn't",
+    "wasnt": "wasn't",
+    "wouldnt": "wouldn't",
+    "couldnt": "couldn't",
+    "shouldnt": "shouldn't",
+    "havent": "haven't",
+    "arent": "aren't",
+    "youre": "you're",
+    "thats": "that's",
+    "theyre": "they're",
+    "hasnt": "hasn't",
+    "werent": "weren't",
 }
 MENTIONS = ("@sam", "@jo_k", "@alex", "@the_river", "@mia22", "@nightowl")
 HASHTAGS = ("#life", "#mood", "#tbt", "#mondays", "#thoughts", "#real", "#ugh", "#blessed")
@@ -46,7 +60,7 @@ def add_typo(text: str, rng: np.random.Generator) -> str:
     start, end = spans[int(rng.integers(len(spans)))]
     i = int(rng.integers(start, end - 1))
     if rng.random() < 0.5:
-        return text[:i] + text[i + 1] + text[i] + text[i + 2:]
+        return text[:i] + text[i + 1] + text[i] + text[i + 2 :]
     return text[:i] + text[i] + text[i:]
 
 

@@ -35,8 +35,10 @@ def tfidf_baselines(datasets: Path, *, seed: int = 13) -> dict[str, Any]:
     xtr, _, xte = features("carer")
     clf = LogisticRegression(C=10.0, max_iter=2000).fit(xtr, train["carer"].targets)
     pred = clf.predict(xte)
-    result["carer"] = {"accuracy": float((pred == test["carer"].targets).mean()),
-                       "macro_f1": macro_f1(test["carer"].targets, pred, len(CARER_LABELS))}
+    result["carer"] = {
+        "accuracy": float((pred == test["carer"].targets).mean()),
+        "macro_f1": macro_f1(test["carer"].targets, pred, len(CARER_LABELS)),
+    }
 
     xtr, xva, xte = features("goemotions")
     probs_val = np.zeros_like(val["goemotions"].targets)
@@ -46,7 +48,9 @@ def tfidf_baselines(datasets: Path, *, seed: int = 13) -> dict[str, Any]:
         probs_val[:, j] = clf.predict_proba(xva)[:, 1]
         probs_test[:, j] = clf.predict_proba(xte)[:, 1]
     thresholds = tune_thresholds(val["goemotions"].targets, probs_val)
-    result["goemotions"] = {"macro_f1": float(multilabel_f1(test["goemotions"].targets, probs_test >= thresholds).mean())}
+    result["goemotions"] = {
+        "macro_f1": float(multilabel_f1(test["goemotions"].targets, probs_test >= thresholds).mean())
+    }
 
     xtr, _, xte = features("big5")
     status, author = {}, {}
@@ -91,8 +95,9 @@ def _encode(texts: list[str], vocab: dict[str, int], max_len: int = 64) -> torch
     return out
 
 
-def lstm_carer_baseline(datasets: Path, *, epochs: int = 8, seed: int = 13,
-                        log: Callable[[str], None] | None = None) -> dict[str, Any]:
+def lstm_carer_baseline(
+    datasets: Path, *, epochs: int = 8, seed: int = 13, log: Callable[[str], None] | None = None
+) -> dict[str, Any]:
     """Train the LSTM on CARER train, pick the epoch on validation accuracy, report test."""
     torch.manual_seed(seed)
     data: dict[str, TaskData] = {s: read_splits(datasets, s, seed)["carer"] for s in ("train", "validation", "test")}
@@ -108,7 +113,7 @@ def lstm_carer_baseline(datasets: Path, *, epochs: int = 8, seed: int = 13,
         model.train()
         perm = torch.randperm(len(y["train"]))
         for i in range(0, len(perm), 64):
-            rows = perm[i:i + 64]
+            rows = perm[i : i + 64]
             loss = nn.functional.cross_entropy(model(x["train"][rows]), y["train"][rows])
             opt.zero_grad()
             loss.backward()
@@ -126,7 +131,12 @@ def lstm_carer_baseline(datasets: Path, *, epochs: int = 8, seed: int = 13,
     model.eval()
     with torch.no_grad():
         pred = model(x["test"]).argmax(1).numpy()
-    return {"model": "bilstm", "carer": {"accuracy": float((pred == data["test"].targets).mean()),
-                                         "macro_f1": macro_f1(data["test"].targets, pred, len(CARER_LABELS)),
-                                         "epoch_chosen_on_validation": best_epoch,
-                                         "train_seconds": round(time.perf_counter() - started, 1)}}
+    return {
+        "model": "bilstm",
+        "carer": {
+            "accuracy": float((pred == data["test"].targets).mean()),
+            "macro_f1": macro_f1(data["test"].targets, pred, len(CARER_LABELS)),
+            "epoch_chosen_on_validation": best_epoch,
+            "train_seconds": round(time.perf_counter() - started, 1),
+        },
+    }

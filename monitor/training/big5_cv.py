@@ -49,8 +49,14 @@ def encode_features(predictor: Predictor, texts: Sequence[str]) -> np.ndarray:
     split into windows gets the mean of its windows' vectors."""
     plan = predictor.plan(predictor.encode(texts))
     network = predictor.network
-    out = forward_batches(network, plan.batches, plan.n_windows, device=predictor.device, heads=("pooled",),
-                          call=lambda ids, mask: {"pooled": network.pooled(ids, mask)}).get("pooled")
+    out = forward_batches(
+        network,
+        plan.batches,
+        plan.n_windows,
+        device=predictor.device,
+        heads=("pooled",),
+        call=lambda ids, mask: {"pooled": network.pooled(ids, mask)},
+    ).get("pooled")
     if out is None:
         return np.zeros((0, network.config.hidden_size), dtype=np.float32)
     if plan.n_windows == plan.posts:
@@ -59,14 +65,19 @@ def encode_features(predictor: Predictor, texts: Sequence[str]) -> np.ndarray:
     return reduce_windows(out, starts, plan.windows, "mean")
 
 
-def _fit_predict(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, seed: int,
-                 c_grid: Sequence[float] = C_GRID) -> tuple[np.ndarray, float]:
+def _fit_predict(
+    x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, seed: int, c_grid: Sequence[float] = C_GRID
+) -> tuple[np.ndarray, float]:
     """Test-fold probabilities of a scaler + logistic regression, C by inner CV on the training fold."""
     model = make_pipeline(StandardScaler(), LogisticRegression(C=FIXED_C, max_iter=5000))
     inner = min(5, int(np.bincount(y_train, minlength=2).min()))
     if inner >= 2:
-        search = GridSearchCV(model, {"logisticregression__C": list(c_grid)}, scoring="roc_auc",
-                              cv=StratifiedKFold(inner, shuffle=True, random_state=seed))
+        search = GridSearchCV(
+            model,
+            {"logisticregression__C": list(c_grid)},
+            scoring="roc_auc",
+            cv=StratifiedKFold(inner, shuffle=True, random_state=seed),
+        )
         search.fit(x_train, y_train)
         return search.predict_proba(x_test)[:, 1], float(search.best_params_["logisticregression__C"])
     if len(np.unique(y_train)) < 2:  # one class only: predict it
@@ -127,9 +138,16 @@ def _summary(per_trait: dict[str, dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def cross_validate_authors(features: np.ndarray, labels: np.ndarray, authors: Sequence[str], k: int = 5,
-                           seed: int = 13, traits: Sequence[str] = BIG5_TRAITS, c_grid: Sequence[float] = C_GRID,
-                           groups: Mapping[str, Sequence[bool]] | None = None) -> dict[str, Any]:
+def cross_validate_authors(
+    features: np.ndarray,
+    labels: np.ndarray,
+    authors: Sequence[str],
+    k: int = 5,
+    seed: int = 13,
+    traits: Sequence[str] = BIG5_TRAITS,
+    c_grid: Sequence[float] = C_GRID,
+    groups: Mapping[str, Sequence[bool]] | None = None,
+) -> dict[str, Any]:
     """Author-level k-fold CV of one logistic regression per trait on precomputed features.
 
     features [A, D] and labels {0,1} [A, T] are one row per author (`authors`, unique). Accuracy at
@@ -159,14 +177,19 @@ def cross_validate_authors(features: np.ndarray, labels: np.ndarray, authors: Se
             majority[test] = int(y[train].mean() >= 0.5)
             chosen.append(c)
             fold_auroc.append(auroc(y[test], prob[test]))
-        result[trait] = {**_figures(y, prob, majority, rng), "fold_auroc": [_finite(a) for a in fold_auroc],
-                         "fold_C": [_finite(c) for c in chosen]}
+        result[trait] = {
+            **_figures(y, prob, majority, rng),
+            "fold_auroc": [_finite(a) for a in fold_auroc],
+            "fold_C": [_finite(c) for c in chosen],
+        }
         for name, mask in masks.items():
             by_group[name][trait] = _figures(y[mask], prob[mask], majority[mask], rng)
     out: dict[str, Any] = {"traits": result, "summary": _summary(result)}
     if masks:
-        out["groups"] = {name: {"authors": int(masks[name].sum()), "traits": per, "summary": _summary(per)}
-                         for name, per in by_group.items()}
+        out["groups"] = {
+            name: {"authors": int(masks[name].sum()), "traits": per, "summary": _summary(per)}
+            for name, per in by_group.items()
+        }
     return {
         **out,
         "authors": len(authors),
@@ -175,22 +198,23 @@ def cross_validate_authors(features: np.ndarray, labels: np.ndarray, authors: Se
         "fold_sizes": [len(f) for f in folds],
         "method": {
             "classifier": "StandardScaler + LogisticRegression per trait; C from "
-                          f"{[round(c, 4) for c in c_grid]} by inner stratified CV (AUROC; 5 folds, fewer if a class has "
-                          f"under 5 training authors) on the training folds only "
-                          f"(fixed C={FIXED_C} if a class has under 2 training authors)",
+            f"{[round(c, 4) for c in c_grid]} by inner stratified CV (AUROC; 5 folds, fewer if a class has "
+            f"under 5 training authors) on the training folds only "
+            f"(fixed C={FIXED_C} if a class has under 2 training authors)",
             "folds": "sklearn KFold(shuffle=True, random_state=seed) over the sorted unique author ids",
             "metrics": "pooled out-of-fold author predictions; accuracy at probability 0.5; majority = each "
-                       "training fold's majority label applied to its test fold",
+            "training fold's majority label applied to its test fold",
             "intervals": f"95% percentile bootstrap over authors, {BOOTSTRAP} resamples, seed {seed} (fixed "
-                         "out-of-fold predictions; refitting variance not included); accuracy minus majority paired",
+            "out-of-fold predictions; refitting variance not included); accuracy minus majority paired",
             "above_majority": "accuracy > majority_accuracy (point estimates); above_majority_ci: the paired "
-                              "interval of accuracy minus majority lies above 0",
+            "interval of accuracy minus majority lies above 0",
         },
     }
 
 
-def author_features(features: np.ndarray, targets: np.ndarray,
-                    authors: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def author_features(
+    features: np.ndarray, targets: np.ndarray, authors: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Per-author mean of status features and the author's labels (constant per author), sorted ids."""
     ids = sorted(set(authors))
     index = {a: i for i, a in enumerate(ids)}
@@ -211,8 +235,9 @@ def trained_authors(model_dir: Path) -> set[str] | None:
     return set(json.loads(path.read_text(encoding="utf-8")).get("train", []))
 
 
-def big5_cross_validation(predictor: Predictor, datasets: Path, k: int = 5, seed: int = 13, *,
-                          c_grid: Sequence[float] = C_GRID) -> dict[str, Any]:
+def big5_cross_validation(
+    predictor: Predictor, datasets: Path, k: int = 5, seed: int = 13, *, c_grid: Sequence[float] = C_GRID
+) -> dict[str, Any]:
     """Author-disjoint k-fold CV of a per-trait logistic probe on the predictor's pooled encoder
     features over every myPersonality author and status.
 
@@ -231,11 +256,19 @@ def big5_cross_validation(predictor: Predictor, datasets: Path, k: int = 5, seed
         mask = [a in seen for a in ids]
         groups = {"encoder_trained_on": mask, "encoder_not_trained_on": [not m for m in mask]}
     result = cross_validate_authors(features, labels, ids, k, seed, predictor.big5_traits, c_grid, groups)
-    result.update({"model": predictor.name, "model_version": predictor.version, "statuses": len(texts),
-                   "features": f"mean-pooled shared-encoder vectors [{features.shape[1]}] (mean over a status's "
-                               "windows), averaged over each author's statuses"})
+    result.update(
+        {
+            "model": predictor.name,
+            "model_version": predictor.version,
+            "statuses": len(texts),
+            "features": f"mean-pooled shared-encoder vectors [{features.shape[1]}] (mean over a status's "
+            "windows), averaged over each author's statuses",
+        }
+    )
     if seen is not None and any(a in seen for a in ids):
-        result["leakage"] = ("the encoder was fine-tuned on the Big Five labels of the authors in groups."
-                             "encoder_trained_on, so the pooled figures over all authors are optimistic; "
-                             "groups.encoder_not_trained_on is the held-out estimate")
+        result["leakage"] = (
+            "the encoder was fine-tuned on the Big Five labels of the authors in groups."
+            "encoder_trained_on, so the pooled figures over all authors are optimistic; "
+            "groups.encoder_not_trained_on is the held-out estimate"
+        )
     return result

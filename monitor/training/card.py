@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Collection
 from pathlib import Path
@@ -15,48 +16,81 @@ def _pct(x: float) -> str:
 
 
 #: The targets a shipped model is measured against (test splits).
-TARGETS = {"carer_accuracy": ">= 93.8%", "carer_macro_f1": ">= 0.905", "goemotions_macro_f1": ">= 0.50",
-           "crossdomain": ">= 82%", "index_auroc": ">= 0.955", "ece": "<= 0.03",
-           "distress_f1": ">= 0.81", "distress_auroc": ">= 0.88", "headlines": "<= 2%", "sad_headlines": "<= 5%"}
+TARGETS = {
+    "carer_accuracy": ">= 93.8%",
+    "carer_macro_f1": ">= 0.905",
+    "goemotions_macro_f1": ">= 0.50",
+    "crossdomain": ">= 82%",
+    "index_auroc": ">= 0.955",
+    "ece": "<= 0.03",
+    "distress_f1": ">= 0.81",
+    "distress_auroc": ">= 0.88",
+    "headlines": "<= 2%",
+    "sad_headlines": "<= 5%",
+}
 
 
 def metrics_section(m: dict[str, Any]) -> list[str]:
     name = m.get("model", "this model")
-    lines = [f"All figures on the **{m.get('split', 'test')}** splits; thresholds, temperatures and the index "
-             "calibration were fitted on the validation splits only.", "",
-             f"| task | metric | {name} | target |", "|---|---|---|---|",
-             f"| CARER (2,000 test tweets) | accuracy | {_pct(m['carer']['accuracy'])} | {TARGETS['carer_accuracy']} |",
-             f"| CARER | macro-F1 | {m['carer']['macro_f1']:.4f} | {TARGETS['carer_macro_f1']} |",
-             f"| GoEmotions (5,427 test comments) | macro-F1, 28 labels, tuned thresholds | "
-             f"{m['goemotions']['macro_f1']:.4f} | {TARGETS['goemotions_macro_f1']} |",
-             f"| GoEmotions | macro-F1, Ekman groups | {m['goemotions']['macro_f1_ekman']:.4f} | |",
-             f"| GoEmotions | macro-F1 at a flat 0.5 threshold | {m['goemotions']['macro_f1_at_0.5']:.4f} | |",
-             f"| depression index | AUROC on CARER (related emotion vs not) | {m['depression_index']['auroc']:.4f} | "
-             f"{TARGETS['index_auroc']} |"]
+    lines = [
+        f"All figures on the **{m.get('split', 'test')}** splits; thresholds, temperatures and the index "
+        "calibration were fitted on the validation splits only.",
+        "",
+        f"| task | metric | {name} | target |",
+        "|---|---|---|---|",
+        f"| CARER (2,000 test tweets) | accuracy | {_pct(m['carer']['accuracy'])} | {TARGETS['carer_accuracy']} |",
+        f"| CARER | macro-F1 | {m['carer']['macro_f1']:.4f} | {TARGETS['carer_macro_f1']} |",
+        f"| GoEmotions (5,427 test comments) | macro-F1, 28 labels, tuned thresholds | "
+        f"{m['goemotions']['macro_f1']:.4f} | {TARGETS['goemotions_macro_f1']} |",
+        f"| GoEmotions | macro-F1, Ekman groups | {m['goemotions']['macro_f1_ekman']:.4f} | |",
+        f"| GoEmotions | macro-F1 at a flat 0.5 threshold | {m['goemotions']['macro_f1_at_0.5']:.4f} | |",
+        f"| depression index | AUROC on CARER (related emotion vs not) | {m['depression_index']['auroc']:.4f} | "
+        f"{TARGETS['index_auroc']} |",
+    ]
     cross = m.get("crossdomain")
     if cross:
         head, index = cross["carer_on_goemotions"], cross["depression_index_on_goemotions"]
-        lines += [f"| CARER head on GoEmotions single-label posts ({head['n']}) | accuracy | {_pct(head['accuracy'])} | "
-                  f"{TARGETS['crossdomain']} |",
-                  f"| depression index on GoEmotions ({index['n_pos']} related / {index['n_neg']} other) | AUROC | "
-                  f"{index['auroc']:.4f} | |"]
-        lines += ["", "CARER head on GoEmotions posts whose one label is a CARER emotion, recall per class: "
-                  + ", ".join(f"{k} {_pct(v)}" for k, v in head["per_class_recall"].items() if v is not None)
-                  + f" (majority-class accuracy {_pct(head['majority_accuracy'])}). Index positives on GoEmotions: "
-                  + ", ".join(index["positive_labels"]) + "."]
-    lines += ["", f"Big Five on myPersonality test authors ({m['big5']['authors']} authors, author-disjoint split):", "",
-              "| trait | status acc | status macro-F1 | status majority | author acc | author macro-F1 | author majority |",
-              "|---|---|---|---|---|---|---|"]
+        lines += [
+            f"| CARER head on GoEmotions single-label posts ({head['n']}) | accuracy | {_pct(head['accuracy'])} | "
+            f"{TARGETS['crossdomain']} |",
+            f"| depression index on GoEmotions ({index['n_pos']} related / {index['n_neg']} other) | AUROC | "
+            f"{index['auroc']:.4f} | |",
+        ]
+        lines += [
+            "",
+            "CARER head on GoEmotions posts whose one label is a CARER emotion, recall per class: "
+            + ", ".join(f"{k} {_pct(v)}" for k, v in head["per_class_recall"].items() if v is not None)
+            + f" (majority-class accuracy {_pct(head['majority_accuracy'])}). Index positives on GoEmotions: "
+            + ", ".join(index["positive_labels"])
+            + ".",
+        ]
+    lines += [
+        "",
+        f"Big Five on myPersonality test authors ({m['big5']['authors']} authors, author-disjoint split):",
+        "",
+        "| trait | status acc | status macro-F1 | status majority | author acc | author macro-F1 | author majority |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for t in TRAITS:
         s, a = m["big5"]["status"][t], m["big5"]["author"][t]
-        lines.append(f"| {t} | {_pct(s['accuracy'])} | {s['macro_f1']:.3f} | {_pct(s['majority'])} | "
-                     f"{_pct(a['accuracy'])} | {a['macro_f1']:.3f} | {_pct(a['majority'])} |")
+        lines.append(
+            f"| {t} | {_pct(s['accuracy'])} | {s['macro_f1']:.3f} | {_pct(s['majority'])} | "
+            f"{_pct(a['accuracy'])} | {a['macro_f1']:.3f} | {_pct(a['majority'])} |"
+        )
     above = sum(m["big5"]["author"][t]["accuracy"] > m["big5"]["author"][t]["majority"] for t in TRAITS)
-    lines += ["", f"Author level above the majority baseline on {above} of 5 traits of the 37 test authors; with so "
-              "few authors one author moves a trait by 2.7 points, so the cross-validation below is the figure to "
-              "read.", "", *big5_cv_section(m.get("big5_cv"), m.get("big5_cv_base_encoder")), "",
-              "Calibration (expected calibration error, 15 bins):", "", "| head | before | after temperature |",
-              "|---|---|---|"]
+    lines += [
+        "",
+        f"Author level above the majority baseline on {above} of 5 traits of the 37 test authors; with so "
+        "few authors one author moves a trait by 2.7 points, so the cross-validation below is the figure to "
+        "read.",
+        "",
+        *big5_cv_section(m.get("big5_cv"), m.get("big5_cv_base_encoder")),
+        "",
+        "Calibration (expected calibration error, 15 bins):",
+        "",
+        "| head | before | after temperature |",
+        "|---|---|---|",
+    ]
     for head in ("carer", "goemotions", "big5"):
         e = m["ece"][head]
         lines.append(f"| {head} | {e['before']:.4f} | {e['after']:.4f} |")
@@ -70,16 +104,21 @@ def _cv_rows(traits: dict[str, Any]) -> list[str]:
     for t in TRAITS:
         r = traits[t]
         acc, base, roc = r["accuracy_ci95"], r["majority_accuracy_ci95"], r["auroc_ci95"]
-        rows.append(f"| {t} | {_pct(r['accuracy'])} [{_pct(acc[0])}, {_pct(acc[1])}] | "
-                    f"{_pct(r['majority_accuracy'])} [{_pct(base[0])}, {_pct(base[1])}] | "
-                    f"{r['auroc']:.3f} [{roc[0]:.3f}, {roc[1]:.3f}] | "
-                    f"{'yes' if r['above_majority'] else 'no'}{' (interval too)' if r['above_majority_ci'] else ''} |")
+        rows.append(
+            f"| {t} | {_pct(r['accuracy'])} [{_pct(acc[0])}, {_pct(acc[1])}] | "
+            f"{_pct(r['majority_accuracy'])} [{_pct(base[0])}, {_pct(base[1])}] | "
+            f"{r['auroc']:.3f} [{roc[0]:.3f}, {roc[1]:.3f}] | "
+            f"{'yes' if r['above_majority'] else 'no'}{' (interval too)' if r['above_majority_ci'] else ''} |"
+        )
     return rows
 
 
 def _cv_summary(summary: dict[str, Any]) -> str:
-    return (f"above the majority baseline on {summary['traits_above_majority']} of 5 traits "
-            f"({summary['traits_above_majority_ci']} with the paired interval above 0), mean AUROC {summary['mean_auroc']:.3f}")
+    return (
+        f"above the majority baseline on {summary['traits_above_majority']} of 5 traits "
+        f"({summary['traits_above_majority_ci']} with the paired interval above 0), "
+        f"mean AUROC {summary['mean_auroc']:.3f}"
+    )
 
 
 def big5_cv_section(cv: dict[str, Any] | None, base: dict[str, Any] | None = None) -> list[str]:
@@ -87,27 +126,45 @@ def big5_cv_section(cv: dict[str, Any] | None, base: dict[str, Any] | None = Non
     encoder (never trained on myPersonality: the held-out estimate) and on the shipped encoder."""
     if not cv:
         return []
-    lines = [f"Big Five, author-disjoint {cv['folds']}-fold cross-validation over all {cv['authors']} myPersonality "
-             f"authors ({cv['statuses']} statuses): a logistic head per trait on the mean encoder vector of each "
-             f"author, C chosen inside the training folds; {cv['method']['intervals']}. Target: above the majority "
-             "baseline on 4 of 5 traits, mean AUROC >= 0.60.", ""]
+    lines = [
+        f"Big Five, author-disjoint {cv['folds']}-fold cross-validation over all {cv['authors']} myPersonality "
+        f"authors ({cv['statuses']} statuses): a logistic head per trait on the mean encoder vector of each "
+        f"author, C chosen inside the training folds; {cv['method']['intervals']}. Target: above the majority "
+        "baseline on 4 of 5 traits, mean AUROC >= 0.60.",
+        "",
+    ]
     if base:
-        lines += ["On the **base encoder** (all-MiniLM-L6-v2 before fine-tuning; it never saw a myPersonality label, "
-                  "so this is the held-out estimate):", "", *_cv_rows(base["traits"]), "",
-                  f"Base encoder: {_cv_summary(base['summary'])}.", ""]
+        lines += [
+            "On the **base encoder** (all-MiniLM-L6-v2 before fine-tuning; it never saw a myPersonality label, "
+            "so this is the held-out estimate):",
+            "",
+            *_cv_rows(base["traits"]),
+            "",
+            f"Base encoder: {_cv_summary(base['summary'])}.",
+            "",
+        ]
     groups = cv.get("groups", {})
     unseen = groups.get("encoder_not_trained_on")
-    lines += [f"On the **shipped encoder**, over all authors: {_cv_summary(cv['summary'])}. These figures are "
-              "optimistic: the encoder was fine-tuned on the traits of the train-split authors, so their features "
-              "carry their labels."]
+    lines += [
+        f"On the **shipped encoder**, over all authors: {_cv_summary(cv['summary'])}. These figures are "
+        "optimistic: the encoder was fine-tuned on the traits of the train-split authors, so their features "
+        "carry their labels."
+    ]
     if unseen:
-        lines += ["", f"The same out-of-fold predictions on the {unseen['authors']} authors the encoder never trained on:",
-                  "", *_cv_rows(unseen["traits"]), "", f"Unseen authors: {_cv_summary(unseen['summary'])}."]
+        lines += [
+            "",
+            f"The same out-of-fold predictions on the {unseen['authors']} authors the encoder never trained on:",
+            "",
+            *_cv_rows(unseen["traits"]),
+            "",
+            f"Unseen authors: {_cv_summary(unseen['summary'])}.",
+        ]
     return lines
 
 
 def previous_section(prev: dict[str, Any], cur: dict[str, Any]) -> list[str]:
     """The previous model beside this one on the same test measures (both from `emomon evaluate`)."""
+
     def row(label: str, get: Any, fmt: str) -> str:
         return f"| {label} | {format(get(prev), fmt)} | {format(get(cur), fmt)} |"
 
@@ -117,26 +174,33 @@ def previous_section(prev: dict[str, Any], cur: dict[str, Any]) -> list[str]:
     def index_goemotions(m: dict[str, Any]) -> float:
         return float(m["crossdomain"]["depression_index_on_goemotions"]["auroc"])
 
-    return ["Both measured by `emomon evaluate --split test --json` (fp32, the one inference path).", "",
-            f"| measure (test) | {prev['model']} | {cur['model']} |", "|---|---|---|",
-            row("CARER accuracy", lambda m: m["carer"]["accuracy"], ".4f"),
-            row("CARER macro-F1", lambda m: m["carer"]["macro_f1"], ".4f"),
-            row("GoEmotions macro-F1, 28 labels", lambda m: m["goemotions"]["macro_f1"], ".4f"),
-            row("CARER head on GoEmotions single-label posts", cross, ".4f"),
-            row("depression index AUROC, CARER", lambda m: m["depression_index"]["auroc"], ".4f"),
-            row("depression index AUROC, GoEmotions", index_goemotions, ".4f"),
-            row("ECE after temperature, CARER", lambda m: m["ece"]["carer"]["after"], ".4f")]
+    return [
+        "Both measured by `emomon evaluate --split test --json` (fp32, the one inference path).",
+        "",
+        f"| measure (test) | {prev['model']} | {cur['model']} |",
+        "|---|---|---|",
+        row("CARER accuracy", lambda m: m["carer"]["accuracy"], ".4f"),
+        row("CARER macro-F1", lambda m: m["carer"]["macro_f1"], ".4f"),
+        row("GoEmotions macro-F1, 28 labels", lambda m: m["goemotions"]["macro_f1"], ".4f"),
+        row("CARER head on GoEmotions single-label posts", cross, ".4f"),
+        row("depression index AUROC, CARER", lambda m: m["depression_index"]["auroc"], ".4f"),
+        row("depression index AUROC, GoEmotions", index_goemotions, ".4f"),
+        row("ECE after temperature, CARER", lambda m: m["ece"]["carer"]["after"], ".4f"),
+    ]
 
 
 def baselines_section(b: dict[str, Any]) -> list[str]:
     t, l = b["tfidf"], b["lstm"]
-    lines = ["Same splits, same harness (`emomon evaluate --baselines`):", "",
-             "| model | CARER acc | CARER macro-F1 | GoEmotions macro-F1 | Big5 author acc > majority |",
-             "|---|---|---|---|---|",
-             f"| TF-IDF + logistic regression | {_pct(t['carer']['accuracy'])} | {t['carer']['macro_f1']:.4f} | "
-             f"{t['goemotions']['macro_f1']:.4f} | "
-             f"{sum(t['big5']['author'][x]['accuracy'] > t['big5']['author'][x]['majority'] for x in TRAITS)} of 5 |",
-             f"| BiLSTM (CARER only) | {_pct(l['carer']['accuracy'])} | {l['carer']['macro_f1']:.4f} | | |"]
+    lines = [
+        "Same splits, same harness (`emomon evaluate --baselines`):",
+        "",
+        "| model | CARER acc | CARER macro-F1 | GoEmotions macro-F1 | Big5 author acc > majority |",
+        "|---|---|---|---|---|",
+        f"| TF-IDF + logistic regression | {_pct(t['carer']['accuracy'])} | {t['carer']['macro_f1']:.4f} | "
+        f"{t['goemotions']['macro_f1']:.4f} | "
+        f"{sum(t['big5']['author'][x]['accuracy'] > t['big5']['author'][x]['majority'] for x in TRAITS)} of 5 |",
+        f"| BiLSTM (CARER only) | {_pct(l['carer']['accuracy'])} | {l['carer']['macro_f1']:.4f} | | |",
+    ]
     return lines
 
 
@@ -151,8 +215,10 @@ def distress_section(m: dict[str, Any], selection: dict[str, Any] | None = None)
         "something else). It does not mean the emotion words of a text, a diagnosis, or risk; it is not "
         "validated on clinical outcomes. Posts recognised as impersonal by rule (retweets, quotes, links with "
         "their titles, hashtag campaigns, headline-cased text without a first-person word; "
-        "`monitor/model/impersonal.py`) get distress 0; their emotions and index are kept.", "",
-        "| set | metric | value | target |", "|---|---|---|---|",
+        "`monitor/model/impersonal.py`) get distress 0; their emotions and index are kept.",
+        "",
+        "| set | metric | value | target |",
+        "|---|---|---|---|",
         f"| Dreaddit test ({d['n']} segments) | positive-class F1 at 0.5 | {d['f1']:.4f} | {TARGETS['distress_f1']} |",
         f"| Dreaddit test | AUROC | {d['auroc']:.4f} | {TARGETS['distress_auroc']} |",
         f"| Dreaddit test | precision / recall at 0.5 | {d['precision']:.4f} / {d['recall']:.4f} | |",
@@ -160,45 +226,65 @@ def distress_section(m: dict[str, Any], selection: dict[str, Any] | None = None)
     ]
     h = m["distress"].get("headlines")
     if h:
-        lines += [f"| affective headlines test ({h['n']}) | share with distress >= 0.5 | {_pct(h['share_at_0.5'])} | "
-                  f"{TARGETS['headlines']} |",
-                  f"| headlines with sadness >= 50 ({h['sad_n']}) | share with distress >= 0.5 | "
-                  f"{_pct(h['sad_share_at_0.5'])} | {TARGETS['sad_headlines']} |"]
+        lines += [
+            f"| affective headlines test ({h['n']}) | share with distress >= 0.5 | {_pct(h['share_at_0.5'])} | "
+            f"{TARGETS['headlines']} |",
+            f"| headlines with sadness >= 50 ({h['sad_n']}) | share with distress >= 0.5 | "
+            f"{_pct(h['sad_share_at_0.5'])} | {TARGETS['sad_headlines']} |",
+        ]
     if selection and selection.get("ablation"):
-        lines += ["", "The head was fitted on the frozen encoder and branches of the starting model (every other head "
-                  "keeps its weights); weight decay and epoch chosen on validation (score: Dreaddit F1 + AUROC - "
-                  "share of validation headlines at >= 0.5):", "",
-                  "| weight decay | epoch | Dreaddit val F1 | Dreaddit val AUROC | val headlines >= 0.5 | score |",
-                  "|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "The head was fitted on the frozen encoder and branches of the starting model (every other head "
+            "keeps its weights); weight decay and epoch chosen on validation (score: Dreaddit F1 + AUROC - "
+            "share of validation headlines at >= 0.5):",
+            "",
+            "| weight decay | epoch | Dreaddit val F1 | Dreaddit val AUROC | val headlines >= 0.5 | score |",
+            "|---|---|---|---|---|---|",
+        ]
         for row in selection["ablation"]:
-            lines.append(f"| {row['weight_decay']} | {row['epoch']} | {row['distress_f1']:.4f} | "
-                         f"{row['distress_auroc']:.4f} | {_pct(row['distress_headline_rate'])} | {row['score']:.4f} |")
+            lines.append(
+                f"| {row['weight_decay']} | {row['epoch']} | {row['distress_f1']:.4f} | "
+                f"{row['distress_auroc']:.4f} | {_pct(row['distress_headline_rate'])} | {row['score']:.4f} |"
+            )
     return lines
 
 
 def ablation_section(a: dict[str, Any]) -> list[str]:
-    lines = [f"Reduced budget: {a['budget']}. Higher is better; the score is CARER macro-F1 + GoEmotions macro-F1 "
-             "+ 0.5 x mean Big Five macro-F1.", "",
-             "| variant | CARER acc | CARER macro-F1 | GoEmotions macro-F1 | Big5 status macro-F1 | score |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        f"Reduced budget: {a['budget']}. Higher is better; the score is CARER macro-F1 + GoEmotions macro-F1 "
+        "+ 0.5 x mean Big Five macro-F1.",
+        "",
+        "| variant | CARER acc | CARER macro-F1 | GoEmotions macro-F1 | Big5 status macro-F1 | score |",
+        "|---|---|---|---|---|---|",
+    ]
+
+    def cell(row: dict[str, Any], key: str) -> str:
+        return f"{row[key]:.4f}" if key in row else "-"
+
     for r in a["rows"]:
-        def f(key: str) -> str:
-            return f"{r[key]:.4f}" if key in r else "-"
-        lines.append(f"| {r['variant']} | {f('carer_accuracy')} | {f('carer_macro_f1')} | "
-                     f"{f('goemotions_macro_f1_tuned')} | {f('big5_status_macro_f1')} | {f('score')} |")
+        f = functools.partial(cell, r)
+        lines.append(
+            f"| {r['variant']} | {f('carer_accuracy')} | {f('carer_macro_f1')} | "
+            f"{f('goemotions_macro_f1_tuned')} | {f('big5_status_macro_f1')} | {f('score')} |"
+        )
     return lines
 
 
 def _training_paragraph(training: dict[str, Any], tc: dict[str, Any], notes: str) -> str:
     if training.get("distress_selection"):
-        return (f"The encoder, the gated branches and the GoEmotions, CARER and Big Five heads are those of "
-                f"`{Path(tc.get('init_from', '?')).name}`, unchanged (its card describes how they were trained); "
-                "this model adds the personal-distress head, a linear layer over both branches fitted with full-batch "
-                "AdamW on their frozen outputs (see Personal distress below). " + notes).strip()
-    return (f"AdamW (encoder lr {tc.get('lr_encoder')}, heads lr {tc.get('lr_heads')}), warm-up then linear decay, "
-            f"gradient clipping {tc.get('clip_norm')}, batch {tc.get('batch_size')}, "
-            f"{tc.get('steps')} steps, seed {tc.get('seed')}; checkpoint selected on the validation splits at step "
-            f"{training.get('selected_step')}. {_data_choices(tc)} {notes}")
+        return (
+            f"The encoder, the gated branches and the GoEmotions, CARER and Big Five heads are those of "
+            f"`{Path(tc.get('init_from', '?')).name}`, unchanged (its card describes how they were trained); "
+            "this model adds the personal-distress head, a linear layer over both branches fitted with full-batch "
+            "AdamW on their frozen outputs (see Personal distress below). " + notes
+        ).strip()
+    return (
+        f"AdamW (encoder lr {tc.get('lr_encoder')}, heads lr {tc.get('lr_heads')}), warm-up then linear decay, "
+        f"gradient clipping {tc.get('clip_norm')}, batch {tc.get('batch_size')}, "
+        f"{tc.get('steps')} steps, seed {tc.get('seed')}; checkpoint selected on the validation splits at step "
+        f"{training.get('selected_step')}. {_data_choices(tc)} {notes}"
+    )
 
 
 def _goemotions_loss(tc: dict[str, Any]) -> str:
@@ -212,10 +298,14 @@ def _data_choices(tc: dict[str, Any]) -> str:
     if tc.get("init_from"):
         parts.append(f"Started from the weights of `{Path(tc['init_from']).name}`.")
     if tc.get("augment_probability"):
-        parts.append(f"{100 * tc['augment_probability']:.0f}% of CARER examples per step restyled (seeded): casing, "
-                     "apostrophes, punctuation, @mentions, links, hashtags, neutral emoji, typos.")
+        parts.append(
+            f"{100 * tc['augment_probability']:.0f}% of CARER examples per step restyled (seeded): casing, "
+            "apostrophes, punctuation, @mentions, links, hashtags, neutral emoji, typos."
+        )
     if tc.get("carer_from_goemotions"):
-        parts.append("GoEmotions training posts whose only label is a CARER emotion were added to CARER's training set.")
+        parts.append(
+            "GoEmotions training posts whose only label is a CARER emotion were added to CARER's training set."
+        )
     return " ".join(parts)
 
 
@@ -240,9 +330,16 @@ def hand_written_sections(card: str, generated: Collection[str]) -> list[str]:
     return [text for title, text in card_sections(card) if title not in generated]
 
 
-def write_model_card(model_dir: Path, *, baselines: dict[str, Any] | None = None, ablation: dict[str, Any] | None = None,
-                     training_notes: str = "", ablation_notes: str = "", previous: dict[str, Any] | None = None,
-                     old_card: str = "") -> list[str]:
+def write_model_card(
+    model_dir: Path,
+    *,
+    baselines: dict[str, Any] | None = None,
+    ablation: dict[str, Any] | None = None,
+    training_notes: str = "",
+    ablation_notes: str = "",
+    previous: dict[str, Any] | None = None,
+    old_card: str = "",
+) -> list[str]:
     """Write MODEL_CARD.md from metrics.json, config.json and optional baseline/ablation results;
     ``previous`` is the previous model's `emomon evaluate --split test --json` document. The
     sections of ``old_card`` (the card this one replaces) that this card does not write again
@@ -253,18 +350,23 @@ def write_model_card(model_dir: Path, *, baselines: dict[str, Any] | None = None
     tc = training.get("train_config", {})
     size_mb = sum(f.stat().st_size for f in model_dir.rglob("*") if f.is_file()) / 1e6
     lines = [
-        f"# {config['name']}", "",
+        f"# {config['name']}",
+        "",
         f"Version `{config['version']}`; format `{config['format']}`; {size_mb:.1f} MB on disk; weights in "
-        "safetensors (fp16), loaded without pickle; self-contained (encoder config and tokenizer included).", "",
-        "## Intended use", "",
+        "safetensors (fp16), loaded without pickle; self-contained (encoder config and tokenizer included).",
+        "",
+        "## Intended use",
+        "",
         "Decision support for a named team of human reviewers watching social-media text streams with emomon: "
         "it estimates fine-grained emotions (GoEmotions, 28 labels; CARER, 6 classes), a depression-related "
         "emotion index and Big Five traits of short English posts so that trends can be shown and a person can "
         "decide whether to look closer. **It is not a diagnostic instrument.** A high index means a post "
         "expresses sadness, grief, fear or similar emotions, not that its author is depressed. Never use it to "
         "make decisions about individuals without human review, and do not use it for employment, insurance, "
-        "policing or any automated action.", "",
-        "## Model", "",
+        "policing or any automated action.",
+        "",
+        "## Model",
+        "",
         f"Shared encoder all-MiniLM-L6-v2 (6 layers, 384 wide, mean pooling) fine-tuned end to end; emotion and "
         f"personality branches ({config['network']['branch_size']} wide) exchanging information through "
         f"{config['network']['gate'].upper()} gates (SoGMTL, m = softmax(c) * c, h = c' + m); heads for "
@@ -273,25 +375,35 @@ def write_model_card(model_dir: Path, *, baselines: dict[str, Any] | None = None
         f"{tc.get('metric', {})}; GoEmotions with {_goemotions_loss(tc)}; Big Five with the multilabel soft-margin "
         f"loss. Joint loss: {tc.get('joint', '?')} weights, task batches {tc.get('mode', '?')}d with probabilities "
         f"{tc.get('task_probs', {})}. Window {config['window']} tokens: longer posts are scored on overlapping "
-        "windows (max for emotions and the index, mean for traits).", "",
-        "## Training", "",
-        _training_paragraph(training, tc, training_notes), "",
-        "## Data and licences", "",
+        "windows (max for emotions and the index, mean for traits).",
+        "",
+        "## Training",
+        "",
+        _training_paragraph(training, tc, training_notes),
+        "",
+        "## Data and licences",
+        "",
         "- CARER (Saravia et al., EMNLP 2018; DAIR.AI split 16,000/2,000/2,000): educational and research "
         "purposes only. Do not use CARER-trained weights commercially without checking its terms.",
         "- GoEmotions (Demszky et al., ACL 2020; 43,410/5,426/5,427 Reddit comments): code Apache-2.0, data CC BY 4.0.",
         "- myPersonality sample (WCPR 2013; 9,917 Facebook statuses of 250 authors): research use only. Split "
         "by author (70/15/15, seed in `mypersonality_authors.json`, which lists the author ids of each split).",
         "",
-        "This model is released for research and monitoring use under those terms.", "",
-        "## Metrics", "", *metrics_section(metrics), "",
+        "This model is released for research and monitoring use under those terms.",
+        "",
+        "## Metrics",
+        "",
+        *metrics_section(metrics),
+        "",
     ]
     if "distress" in metrics:
         at = lines.index("This model is released for research and monitoring use under those terms.") - 1
-        lines[at:at] = ["- Dreaddit (Turcan & McKeown, LOUHI 2019; 2,838 train / 715 test Reddit post segments): research "
-                        "use; cite the paper. Validation carved from train by post (15% of posts, seed 13).",
-                        "- Affective headlines (SemEval-2007 Task 14, Strapparava & Mihalcea 2007; trial 250 / test "
-                        "1,000): research use; the trial part split by id into training negatives and validation."]
+        lines[at:at] = [
+            "- Dreaddit (Turcan & McKeown, LOUHI 2019; 2,838 train / 715 test Reddit post segments): research "
+            "use; cite the paper. Validation carved from train by post (15% of posts, seed 13).",
+            "- Affective headlines (SemEval-2007 Task 14, Strapparava & Mihalcea 2007; trial 250 / test "
+            "1,000): research use; the trial part split by id into training negatives and validation.",
+        ]
         lines += ["## Personal distress", "", *distress_section(metrics, training.get("distress_selection")), ""]
     if previous:
         lines += [f"## Compared with {previous['model']}", "", *previous_section(previous, metrics), ""]
@@ -300,7 +412,8 @@ def write_model_card(model_dir: Path, *, baselines: dict[str, Any] | None = None
     if ablation:
         lines += ["## Ablation", "", *ablation_section(ablation), "", *([ablation_notes, ""] if ablation_notes else [])]
     limits = [
-        "## Limits", "",
+        "## Limits",
+        "",
         "- English only; posts in other languages are skipped by `emomon score`, not scored.",
         "- Trained on short social-media text (tweets, Reddit comments, Facebook statuses); long-form text, "
         "irony, quotes and reported speech are often misread.",
@@ -311,7 +424,8 @@ def write_model_card(model_dir: Path, *, baselines: dict[str, Any] | None = None
         "also measured on GoEmotions posts above (the cross-domain row) to show how it does on ordinary text.",
         "- The depression index is calibrated on GoEmotions and CARER validation labels of related emotions; it "
         "has not been validated against clinical outcomes and must not be read as a risk score.",
-        "- Biases of the source datasets (Reddit and Twitter demographics, annotator disagreement) carry over.", "",
+        "- Biases of the source datasets (Reddit and Twitter demographics, annotator disagreement) carry over.",
+        "",
     ]
     generated = {title for title, _ in card_sections("\n".join(lines + limits))}
     kept = hand_written_sections(old_card, generated)

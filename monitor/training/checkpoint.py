@@ -42,8 +42,14 @@ def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch
     optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
 
 
-def save_checkpoint(run_dir: Path, *, model: torch.nn.Module, losses: torch.nn.Module,
-                    optimizer: torch.optim.Optimizer, progress: dict[str, Any]) -> None:
+def save_checkpoint(
+    run_dir: Path,
+    *,
+    model: torch.nn.Module,
+    losses: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    progress: dict[str, Any],
+) -> None:
     """Write checkpoint files so that a crash at any moment leaves the previous one readable."""
     run_dir.mkdir(parents=True, exist_ok=True)
     weights = {f"model.{k}": v for k, v in model.state_dict().items()}
@@ -54,8 +60,9 @@ def save_checkpoint(run_dir: Path, *, model: torch.nn.Module, losses: torch.nn.M
     _atomic_json(run_dir / "checkpoint.json", {"progress": progress, "optimizer": opt_meta})
 
 
-def load_checkpoint(run_dir: Path, *, model: torch.nn.Module, losses: torch.nn.Module,
-                    optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+def load_checkpoint(
+    run_dir: Path, *, model: torch.nn.Module, losses: torch.nn.Module, optimizer: torch.optim.Optimizer
+) -> dict[str, Any]:
     """Restore a checkpoint written by :func:`save_checkpoint`; returns its progress record."""
     weights = load_file(str(run_dir / "checkpoint.safetensors"))
     model.load_state_dict({k[6:]: v for k, v in weights.items() if k.startswith("model.")})

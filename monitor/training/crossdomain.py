@@ -35,15 +35,18 @@ def carer_head_figures(carer_probs: np.ndarray, labels: np.ndarray, carer_labels
         "n": n,
         "accuracy": float((pred == labels).mean()) if n else None,
         "macro_f1": macro_f1(labels, pred, k) if n else None,
-        "per_class_recall": {l: (float(hits[i] / support[i]) if support[i] else None) for i, l in enumerate(carer_labels)},
+        "per_class_recall": {
+            l: (float(hits[i] / support[i]) if support[i] else None) for i, l in enumerate(carer_labels)
+        },
         "support": {l: int(support[i]) for i, l in enumerate(carer_labels)},
         "majority_class": carer_labels[majority] if n else None,
         "majority_accuracy": float(support[majority] / n) if n else None,
     }
 
 
-def crossdomain_figures(predictor: Predictor, datasets: Path, split: str, *,
-                        goemotions_logits: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
+def crossdomain_figures(
+    predictor: Predictor, datasets: Path, split: str, *, goemotions_logits: dict[str, np.ndarray] | None = None
+) -> dict[str, Any]:
     """(a) The CARER head on GoEmotions `split` posts whose only label is one of CARER's six emotions;
     (b) the depression index's AUROC on all GoEmotions `split` posts, positives = posts carrying any
     GoEmotions label with positive weight in the predictor's own index."""
@@ -76,6 +79,6 @@ def crossdomain_figures(predictor: Predictor, datasets: Path, split: str, *,
             "n_neg": int(len(target) - n_pos),
             "positive_labels": positive_labels,
             "positives": "GoEmotions posts carrying any of positive_labels (the GoEmotions labels with "
-                         "positive weight in the model's depression index); negatives: all other posts",
+            "positive weight in the model's depression index); negatives: all other posts",
         },
     }

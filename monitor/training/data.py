@@ -85,11 +85,14 @@ def goemotions_as_carer(root: Path, split: str) -> TaskData:
 
 def concat(first: TaskData, second: TaskData) -> TaskData:
     """Two splits of the same task as one (texts and targets in order)."""
-    return TaskData(first.task, first.split, first.texts + second.texts,
-                    np.concatenate([first.targets, second.targets]))
+    return TaskData(
+        first.task, first.split, first.texts + second.texts, np.concatenate([first.targets, second.targets])
+    )
 
 
-def split_authors(authors: list[str], seed: int = 13, fractions: tuple[float, float] = (0.7, 0.15)) -> dict[str, list[str]]:
+def split_authors(
+    authors: list[str], seed: int = 13, fractions: tuple[float, float] = (0.7, 0.15)
+) -> dict[str, list[str]]:
     """Author-disjoint train/validation/test split with a fixed seed (sorted ids, then shuffled)."""
     unique = sorted(set(authors))
     order = np.random.default_rng(seed).permutation(len(unique))
@@ -98,15 +101,17 @@ def split_authors(authors: list[str], seed: int = 13, fractions: tuple[float, fl
     n_val = round(fractions[1] * len(unique))
     return {
         "train": sorted(shuffled[:n_train]),
-        "validation": sorted(shuffled[n_train:n_train + n_val]),
-        "test": sorted(shuffled[n_train + n_val:]),
+        "validation": sorted(shuffled[n_train : n_train + n_val]),
+        "test": sorted(shuffled[n_train + n_val :]),
     }
 
 
 def read_mypersonality(root: Path, split: str, seed: int = 13) -> TaskData:
     """myPersonality statuses of the authors in `split` (author-disjoint), 5 binary traits."""
     rows = []
-    with _require(root / "mypersonality" / "mypersonality.csv").open(encoding="utf-8", errors="replace", newline="") as fh:
+    with _require(root / "mypersonality" / "mypersonality.csv").open(
+        encoding="utf-8", errors="replace", newline=""
+    ) as fh:
         for row in csv.DictReader(fh):
             rows.append(row)
     author_key = "#AUTHID"
@@ -131,7 +136,7 @@ def dreaddit_validation_posts(post_ids: list[str], seed: int = 13) -> set[str]:
     """The post ids of Dreaddit's train file held out for validation (fixed by ``seed``)."""
     unique = sorted(set(post_ids))
     order = np.random.default_rng([seed, 4242]).permutation(len(unique))
-    return {unique[i] for i in order[:round(DREADDIT_VALIDATION_SHARE * len(unique))]}
+    return {unique[i] for i in order[: round(DREADDIT_VALIDATION_SHARE * len(unique))]}
 
 
 def read_dreaddit(root: Path, split: str, seed: int = 13) -> TaskData:
@@ -175,8 +180,12 @@ def read_distress(root: Path, split: str, seed: int = 13) -> TaskData:
     if split != "train":
         return data
     headlines, _ = read_headlines(root, "train")
-    return TaskData("distress", split, data.texts + headlines,
-                    np.concatenate([data.targets, np.zeros((len(headlines), 1), dtype=np.float32)]))
+    return TaskData(
+        "distress",
+        split,
+        data.texts + headlines,
+        np.concatenate([data.targets, np.zeros((len(headlines), 1), dtype=np.float32)]),
+    )
 
 
 def read_task(root: Path, task: str, split: str, seed: int = 13) -> TaskData:

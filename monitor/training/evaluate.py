@@ -34,8 +34,12 @@ def binary_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     """Accuracy and macro-F1 of one binary decision, plus the split's majority-class accuracy."""
     y_true, y_pred = y_true.astype(int), y_pred.astype(int)
     positive_share = float(y_true.mean()) if len(y_true) else 0.0
-    return {"accuracy": float((y_true == y_pred).mean()), "macro_f1": macro_f1(y_true, y_pred, 2),
-            "majority": max(positive_share, 1 - positive_share), "n": int(len(y_true))}
+    return {
+        "accuracy": float((y_true == y_pred).mean()),
+        "macro_f1": macro_f1(y_true, y_pred, 2),
+        "majority": max(positive_share, 1 - positive_share),
+        "n": int(len(y_true)),
+    }
 
 
 def depression_target(task: str, data: TaskData) -> np.ndarray:
@@ -65,13 +69,15 @@ def fit_calibration(logits: dict[str, dict[str, np.ndarray]], data: dict[str, Ta
     a, b = fit_platt(np.concatenate(raws), np.concatenate(targets))
     index = DepressionIndex(base.goemotions, base.carer, a, b)
     if "distress" in data:
-        temperatures["distress"] = fit_temperature(logits["distress"]["distress"], data["distress"].targets,
-                                                   multilabel=True)
+        temperatures["distress"] = fit_temperature(
+            logits["distress"]["distress"], data["distress"].targets, multilabel=True
+        )
     return Calibration({l: round(float(t), 2) for l, t in zip(GOEMOTIONS_LABELS, thresholds)}, temperatures, index)
 
 
-def evaluate_logits(logits: dict[str, dict[str, np.ndarray]], data: dict[str, TaskData], calibration: Calibration,
-                    name: str) -> dict[str, Any]:
+def evaluate_logits(
+    logits: dict[str, dict[str, np.ndarray]], data: dict[str, TaskData], calibration: Calibration, name: str
+) -> dict[str, Any]:
     """All reported metrics of one split, given its logits and the validation-fitted calibration."""
     t = calibration.temperatures
     result: dict[str, Any] = {"model": name}
@@ -119,29 +125,40 @@ def evaluate_logits(logits: dict[str, dict[str, np.ndarray]], data: dict[str, Ta
     return result
 
 
-def distress_figures(logits: dict[str, dict[str, np.ndarray]], data: dict[str, TaskData],
-                     temperatures: dict[str, float]) -> dict[str, Any]:
+def distress_figures(
+    logits: dict[str, dict[str, np.ndarray]], data: dict[str, TaskData], temperatures: dict[str, float]
+) -> dict[str, Any]:
     """Dreaddit: positive-class F1 at 0.5, AUROC, ECE; headlines: the share read as distress."""
     truth = data["distress"].targets[:, 0] > 0.5
     probs = sigmoid(logits["distress"]["distress"][:, 0] / temperatures.get("distress", 1.0))
     pred = probs >= 0.5
     tp, fp, fn = int((truth & pred).sum()), int((~truth & pred).sum()), int((truth & ~pred).sum())
     out: dict[str, Any] = {
-        "dreaddit": {"f1": 2 * tp / max(1, 2 * tp + fp + fn), "precision": tp / max(1, tp + fp),
-                     "recall": tp / max(1, tp + fn), "auroc": auroc(truth, probs),
-                     "accuracy": float((pred == truth).mean()), "n": int(len(truth)),
-                     "ece": expected_calibration_error(np.maximum(probs, 1 - probs), pred == truth)},
+        "dreaddit": {
+            "f1": 2 * tp / max(1, 2 * tp + fp + fn),
+            "precision": tp / max(1, tp + fp),
+            "recall": tp / max(1, tp + fn),
+            "auroc": auroc(truth, probs),
+            "accuracy": float((pred == truth).mean()),
+            "n": int(len(truth)),
+            "ece": expected_calibration_error(np.maximum(probs, 1 - probs), pred == truth),
+        },
     }
     if "distress_headlines" in data:
         head = sigmoid(logits["distress_headlines"]["distress"][:, 0] / temperatures.get("distress", 1.0))
         sad = data["distress_headlines"].targets[:, 0] >= 50
-        out["headlines"] = {"n": int(len(head)), "share_at_0.5": float((head >= 0.5).mean()),
-                            "sad_n": int(sad.sum()), "sad_share_at_0.5": float((head[sad] >= 0.5).mean()) if sad.any() else 0.0}
+        out["headlines"] = {
+            "n": int(len(head)),
+            "share_at_0.5": float((head >= 0.5).mean()),
+            "sad_n": int(sad.sum()),
+            "sad_share_at_0.5": float((head[sad] >= 0.5).mean()) if sad.any() else 0.0,
+        }
     return out
 
 
-def index_values(logits: dict[str, dict[str, np.ndarray]], data: dict[str, TaskData],
-                 calibration: Calibration) -> tuple[np.ndarray, np.ndarray]:
+def index_values(
+    logits: dict[str, dict[str, np.ndarray]], data: dict[str, TaskData], calibration: Calibration
+) -> tuple[np.ndarray, np.ndarray]:
     """The depression index of every CARER and GoEmotions example, and whether its gold label is
     depression-related."""
     t, index = calibration.temperatures, calibration.depression_index
@@ -154,15 +171,17 @@ def index_values(logits: dict[str, dict[str, np.ndarray]], data: dict[str, TaskD
     return np.concatenate(idx_rows), np.concatenate(idx_true)
 
 
-def calibration_errors(logits: dict[str, dict[str, np.ndarray]], data: dict[str, TaskData],
-                       temperatures: dict[str, float]) -> dict[str, dict[str, float]]:
+def calibration_errors(
+    logits: dict[str, dict[str, np.ndarray]], data: dict[str, TaskData], temperatures: dict[str, float]
+) -> dict[str, dict[str, float]]:
     """ECE of each head before (T = 1) and after temperature scaling."""
     out: dict[str, dict[str, float]] = {}
     for key in ("before", "after"):
         temp = 1.0 if key == "before" else temperatures["carer"]
         probs = softmax(logits["carer"]["carer"], temp)
         out.setdefault("carer", {})[key] = expected_calibration_error(
-            probs.max(1), probs.argmax(1) == data["carer"].targets)
+            probs.max(1), probs.argmax(1) == data["carer"].targets
+        )
     for task in ("goemotions", "big5"):
         for key in ("before", "after"):
             temp = 1.0 if key == "before" else temperatures[task]
@@ -189,8 +208,15 @@ def split_logits(predictor: Predictor, data: dict[str, TaskData]) -> dict[str, d
     return {task: predictor.post_logits(d.texts) for task, d in data.items()}
 
 
-def evaluate_predictor(predictor: Predictor, datasets: Path, split: str, *, seed: int = 13,
-                       log: Callable[[str], None] | None = None, beside: Predictor | None = None) -> dict[str, Any]:
+def evaluate_predictor(
+    predictor: Predictor,
+    datasets: Path,
+    split: str,
+    *,
+    seed: int = 13,
+    log: Callable[[str], None] | None = None,
+    beside: Predictor | None = None,
+) -> dict[str, Any]:
     """Evaluate a loaded model on `split` with its stored calibration, through the predictor's
     own windows, batches and precision (the numbers `emomon score` would store).
 
@@ -209,18 +235,27 @@ def evaluate_predictor(predictor: Predictor, datasets: Path, split: str, *, seed
         if log:
             log(f"scoring the same texts beside it ({beside.precision})")
         other = split_logits(beside, data)
-        result["beside"] = precision_differences(result, evaluate_logits(other, data, beside.calibration, beside.name),
-                                                 index_values(logits, data, predictor.calibration)[0],
-                                                 index_values(other, data, beside.calibration)[0], beside.precision)
+        result["beside"] = precision_differences(
+            result,
+            evaluate_logits(other, data, beside.calibration, beside.name),
+            index_values(logits, data, predictor.calibration)[0],
+            index_values(other, data, beside.calibration)[0],
+            beside.precision,
+        )
     return result
 
 
-def precision_differences(result: dict[str, Any], other: dict[str, Any], index: np.ndarray, other_index: np.ndarray,
-                          precision: str) -> dict[str, Any]:
+def precision_differences(
+    result: dict[str, Any], other: dict[str, Any], index: np.ndarray, other_index: np.ndarray, precision: str
+) -> dict[str, Any]:
     """Headline metrics of the same model at another precision, and the differences from it."""
+
     def headline(r: dict[str, Any]) -> dict[str, float]:
-        return {"carer_accuracy": r["carer"]["accuracy"], "goemotions_macro_f1": r["goemotions"]["macro_f1"],
-                "index_auroc": r["depression_index"]["auroc"]}
+        return {
+            "carer_accuracy": r["carer"]["accuracy"],
+            "goemotions_macro_f1": r["goemotions"]["macro_f1"],
+            "index_auroc": r["depression_index"]["auroc"],
+        }
 
     ours, theirs = headline(result), headline(other)
     differences = {k: ours[k] - theirs[k] for k in ours}

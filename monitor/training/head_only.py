@@ -45,8 +45,9 @@ def branch_features(network: MultitaskNetwork, pooled: np.ndarray) -> torch.Tens
     return torch.cat([h_e, h_p], dim=-1)
 
 
-def fit_head(x: torch.Tensor, y: torch.Tensor, evaluate: Callable[[torch.nn.Linear], float], *,
-             weight_decay: float, seed: int) -> tuple[torch.nn.Linear, float, int]:
+def fit_head(
+    x: torch.Tensor, y: torch.Tensor, evaluate: Callable[[torch.nn.Linear], float], *, weight_decay: float, seed: int
+) -> tuple[torch.nn.Linear, float, int]:
     """Full-batch AdamW on a linear head; returns the head, its best validation score and epoch."""
     torch.manual_seed(seed)
     head = torch.nn.Linear(x.shape[1], 1)
@@ -65,8 +66,15 @@ def fit_head(x: torch.Tensor, y: torch.Tensor, evaluate: Callable[[torch.nn.Line
     return head, best[0], best[1]
 
 
-def train_distress_head(start_from: Path, run_dir: Path, *, datasets: Path, encoder_dir: Path, seed: int = 13,
-                        log: Callable[[str], None] = print) -> dict[str, Any]:
+def train_distress_head(
+    start_from: Path,
+    run_dir: Path,
+    *,
+    datasets: Path,
+    encoder_dir: Path,
+    seed: int = 13,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
     """Fit the distress head on ``start_from``'s frozen features and write ``run_dir``."""
     predictor = load_model(start_from, device="cpu", precision="fp32", fused=False)
     network = predictor.network
@@ -77,28 +85,39 @@ def train_distress_head(start_from: Path, run_dir: Path, *, datasets: Path, enco
     if cache.exists():
         pooled = load_file(str(cache))
     else:
-        log(f"encoding {len(train)} training and {len(val) + len(val_headlines)} validation texts with the frozen "
-            "encoder")
-        pooled = {name: torch.as_tensor(encode_features(predictor, texts)) for name, texts in
-                  (("train", train.texts), ("validation", val.texts), ("headlines", val_headlines))}
+        log(
+            f"encoding {len(train)} training and {len(val) + len(val_headlines)} validation texts with the frozen "
+            "encoder"
+        )
+        pooled = {
+            name: torch.as_tensor(encode_features(predictor, texts))
+            for name, texts in (("train", train.texts), ("validation", val.texts), ("headlines", val_headlines))
+        }
         run_dir.mkdir(parents=True, exist_ok=True)
         save_file(pooled, str(cache))
-    x_train, x_val, x_head = (branch_features(network, pooled[name].numpy())
-                              for name in ("train", "validation", "headlines"))
+    x_train, x_val, x_head = (
+        branch_features(network, pooled[name].numpy()) for name in ("train", "validation", "headlines")
+    )
     y_train = torch.as_tensor(train.targets, dtype=torch.float32)
-    val_data = {"distress": val, "distress_headlines": replace(val, texts=val_headlines,
-                                                               targets=np.zeros((len(val_headlines), 1), np.float32))}
+    val_data = {
+        "distress": val,
+        "distress_headlines": replace(val, texts=val_headlines, targets=np.zeros((len(val_headlines), 1), np.float32)),
+    }
 
     @torch.inference_mode()
     def summary_of(head: torch.nn.Linear) -> dict[str, float]:
-        logits = {"distress": {"distress": head(x_val).numpy()}, "distress_headlines": {"distress": head(x_head).numpy()}}
+        logits = {
+            "distress": {"distress": head(x_val).numpy()},
+            "distress_headlines": {"distress": head(x_head).numpy()},
+        }
         return validation_summary(logits, val_data)
 
     ablation = []
     chosen: tuple[float, torch.nn.Linear, float, int] | None = None
     for decay in WEIGHT_DECAYS:
-        head, score, epoch = fit_head(x_train, y_train, lambda h: selection_score(summary_of(h)),
-                                      weight_decay=decay, seed=seed)
+        head, score, epoch = fit_head(
+            x_train, y_train, lambda h: selection_score(summary_of(h)), weight_decay=decay, seed=seed
+        )
         ablation.append({"weight_decay": decay, "epoch": epoch, "score": score, **summary_of(head)})
         log(f"weight decay {decay}: validation score {score:.4f} at epoch {epoch} {json.dumps(summary_of(head))}")
         if chosen is None or score > chosen[2]:
@@ -106,9 +125,17 @@ def train_distress_head(start_from: Path, run_dir: Path, *, datasets: Path, enco
     assert chosen is not None
     decay, head, score, epoch = chosen
     config = network.config
-    train_config = TrainConfig(tasks=("goemotions", "carer", "big5", "distress"), seed=seed, steps=epoch,
-                               task_probs={"distress": 1.0}, init_from=str(start_from.resolve()),
-                               gate=config.gate, gate_levels=config.gate_levels, device="cpu", precision="fp32")
+    train_config = TrainConfig(
+        tasks=("goemotions", "carer", "big5", "distress"),
+        seed=seed,
+        steps=epoch,
+        task_probs={"distress": 1.0},
+        init_from=str(start_from.resolve()),
+        gate=config.gate,
+        gate_levels=config.gate_levels,
+        device="cpu",
+        precision="fp32",
+    )
     # The network a training run of this config builds (the base encoder's own layout), holding the
     # starting model's weights and the fitted head: what export reads from a run directory.
     tokenizer, encoder = load_encoder(encoder_dir)
@@ -117,11 +144,18 @@ def train_distress_head(start_from: Path, run_dir: Path, *, datasets: Path, enco
     assert full.distress_head is not None
     full.distress_head.load_state_dict(head.state_dict())
     run_dir.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().float().contiguous() for k, v in full.state_dict().items()}, str(run_dir / "best.safetensors"))
-    record = {"step": epoch, "score": score, "summary": summary_of(head), "head_only": True,
-              "weight_decay": decay, "ablation": ablation}
+    save_file(
+        {k: v.detach().float().contiguous() for k, v in full.state_dict().items()}, str(run_dir / "best.safetensors")
+    )
+    record = {
+        "step": epoch,
+        "score": score,
+        "summary": summary_of(head),
+        "head_only": True,
+        "weight_decay": decay,
+        "ablation": ablation,
+    }
     (run_dir / "train_config.json").write_text(json.dumps(asdict(train_config), indent=2), encoding="utf-8")
     (run_dir / "best.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
     (run_dir / "encoder_dir.txt").write_text(str(encoder_dir), encoding="utf-8")
     return record
-

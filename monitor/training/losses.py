@@ -115,7 +115,9 @@ class JointWeighting(nn.Module):
     - uncertainty (Kendall et al. 2018): exp(-s_t) * L_t + s_t, s_t = log sigma_t^2 learned.
     """
 
-    def __init__(self, tasks: tuple[str, ...], mode: JointMode = "static", static: dict[str, float] | None = None) -> None:
+    def __init__(
+        self, tasks: tuple[str, ...], mode: JointMode = "static", static: dict[str, float] | None = None
+    ) -> None:
         super().__init__()
         if mode not in ("static", "dynamic", "uncertainty"):
             raise ValueError(f"unknown joint loss mode {mode!r}; use static, dynamic or uncertainty")
@@ -153,10 +155,19 @@ class JointWeighting(nn.Module):
 class TaskLosses(nn.Module):
     """The per-task losses of the multitask network and their joint weighting."""
 
-    def __init__(self, embedding_size: int, num_carer: int, *, carer_loss: str = "combined",
-                 joint: JointMode = "static", static_weights: dict[str, float] | None = None,
-                 metric: dict[str, float] | None = None, tasks: tuple[str, ...] = ("goemotions", "carer", "big5"),
-                 goemotions_loss: MultilabelLoss = "bce", focal_gamma: float = 2.0) -> None:
+    def __init__(
+        self,
+        embedding_size: int,
+        num_carer: int,
+        *,
+        carer_loss: str = "combined",
+        joint: JointMode = "static",
+        static_weights: dict[str, float] | None = None,
+        metric: dict[str, float] | None = None,
+        tasks: tuple[str, ...] = ("goemotions", "carer", "big5"),
+        goemotions_loss: MultilabelLoss = "bce",
+        focal_gamma: float = 2.0,
+    ) -> None:
         super().__init__()
         if goemotions_loss not in ("bce", "focal"):
             raise ValueError(f"unknown GoEmotions loss {goemotions_loss!r}; use bce or focal")

@@ -10,8 +10,20 @@ EKMAN_GROUPS: dict[str, tuple[str, ...]] = {
     "anger": ("anger", "annoyance", "disapproval"),
     "disgust": ("disgust",),
     "fear": ("fear", "nervousness"),
-    "joy": ("joy", "amusement", "approval", "excitement", "gratitude", "love", "optimism", "relief",
-            "pride", "admiration", "desire", "caring"),
+    "joy": (
+        "joy",
+        "amusement",
+        "approval",
+        "excitement",
+        "gratitude",
+        "love",
+        "optimism",
+        "relief",
+        "pride",
+        "admiration",
+        "desire",
+        "caring",
+    ),
     "sadness": ("sadness", "disappointment", "embarrassment", "grief", "remorse"),
     "surprise": ("surprise", "realization", "confusion", "curiosity"),
     "neutral": ("neutral",),
@@ -76,8 +88,9 @@ def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins
     return float(ece)
 
 
-def fit_temperature(logits: np.ndarray, targets: np.ndarray, *, multilabel: bool,
-                    grid: np.ndarray | None = None) -> float:
+def fit_temperature(
+    logits: np.ndarray, targets: np.ndarray, *, multilabel: bool, grid: np.ndarray | None = None
+) -> float:
     """Temperature minimising validation negative log-likelihood (grid search, robust)."""
     grid = np.exp(np.linspace(np.log(0.25), np.log(8.0), 121)) if grid is None else grid
     best_t, best_nll = 1.0, np.inf

@@ -34,7 +34,9 @@ def load_encoder(encoder_dir: Path):
     try:
         from transformers import AutoModel, AutoTokenizer
     except ImportError as exc:
-        raise ModelNotFound("training needs 'transformers', which is not installed; run `pip install -e '.[train]'`") from exc
+        raise ModelNotFound(
+            "training needs 'transformers', which is not installed; run `pip install -e '.[train]'`"
+        ) from exc
 
     if not (encoder_dir / "config.json").exists():
         raise ModelNotFound(f"no Hugging Face model in {str(encoder_dir)!r}; pass --encoder with a model directory")
@@ -43,8 +45,15 @@ def load_encoder(encoder_dir: Path):
     return tokenizer, encoder
 
 
-def prepare_trainer(*, encoder_dir: Path, datasets: Path, run_dir: Path, config: TrainConfig,
-                    log: Callable[[str], None] = print, validate: bool = True) -> Trainer:
+def prepare_trainer(
+    *,
+    encoder_dir: Path,
+    datasets: Path,
+    run_dir: Path,
+    config: TrainConfig,
+    log: Callable[[str], None] = print,
+    validate: bool = True,
+) -> Trainer:
     """Read the train/validation splits and build a trainer for `run_dir`."""
     tokenizer, encoder = load_encoder(encoder_dir)
     train = {t: read_task(datasets, t, "train", config.seed) for t in config.tasks}
@@ -57,11 +66,13 @@ def prepare_trainer(*, encoder_dir: Path, datasets: Path, run_dir: Path, config:
             val["carer_crossdomain"] = goemotions_as_carer(datasets, "validation")
         if "distress" in val:
             headlines, _ = read_headlines(datasets, "validation")
-            val["distress_headlines"] = TaskData("distress", "validation", headlines,
-                                                 np.zeros((len(headlines), 1), dtype=np.float32))
+            val["distress_headlines"] = TaskData(
+                "distress", "validation", headlines, np.zeros((len(headlines), 1), dtype=np.float32)
+            )
         device = choose_device(config.device)
-        validator = make_validator(tokenizer, val, max_length=config.max_length, device=device,
-                                   dtype=choose_autocast(device, config.precision))
+        validator = make_validator(
+            tokenizer, val, max_length=config.max_length, device=device, dtype=choose_autocast(device, config.precision)
+        )
     model = build_network(encoder, config, encoder.config.hidden_size)
     if config.init_from and not (run_dir / "checkpoint.json").exists():  # a checkpoint replaces it anyway
         start_from_model(model, Path(config.init_from))
@@ -79,12 +90,14 @@ def start_from_model(model, directory: Path) -> None:
 
     check_artifact(directory)
     state = load_file(str(directory / "model.safetensors"))
-    missing, unexpected = model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()},
-                                                strict=False)
+    missing, unexpected = model.load_state_dict(
+        {k: v.float() if v.is_floating_point() else v for k, v in state.items()}, strict=False
+    )
     new_heads = [k for k in missing if not k.startswith("distress_head.")]  # a head the old model lacks starts fresh
     if new_heads or unexpected:
-        raise ValueError(f"weights of {str(directory)!r} do not fit this network: missing {new_heads}, "
-                         f"unexpected {list(unexpected)}")
+        raise ValueError(
+            f"weights of {str(directory)!r} do not fit this network: missing {new_heads}, unexpected {list(unexpected)}"
+        )
 
 
 def line_logger(log: Callable[[str], None], every: int = 25) -> Callable[[dict[str, Any]], None]:
@@ -97,14 +110,24 @@ def line_logger(log: Callable[[str], None], every: int = 25) -> Callable[[dict[s
         if info["step"] % every == 0:
             losses = {t: round(sum(v[-every:]) / len(v[-every:]), 4) for t, v in running.items()}
             rate = info["step"] / max(1e-9, time.perf_counter() - started)
-            log(f"step {info['step']} losses {json.dumps(losses)} weights "
-                f"{json.dumps({k: round(v, 3) for k, v in info['weights'].items()})} {rate:.2f} steps/s")
+            log(
+                f"step {info['step']} losses {json.dumps(losses)} weights "
+                f"{json.dumps({k: round(v, 3) for k, v in info['weights'].items()})} {rate:.2f} steps/s"
+            )
+
     return on_step
 
 
-def train_model(*, run_dir: Path, config: TrainConfig, datasets: Path, encoder_dir: Path | None = None,
-                resume: bool = False, log: Callable[[str], None] = print,
-                on_step: Callable[[dict[str, Any]], None] | None = None) -> Trainer:
+def train_model(
+    *,
+    run_dir: Path,
+    config: TrainConfig,
+    datasets: Path,
+    encoder_dir: Path | None = None,
+    resume: bool = False,
+    log: Callable[[str], None] = print,
+    on_step: Callable[[dict[str, Any]], None] | None = None,
+) -> Trainer:
     """Train (or continue) the run in ``run_dir``; returns the trainer at its last step.
 
     Raises:
@@ -116,12 +139,15 @@ def train_model(*, run_dir: Path, config: TrainConfig, datasets: Path, encoder_d
 
     has_checkpoint = (run_dir / "checkpoint.json").exists()
     if has_checkpoint and not resume:
-        raise ModelDataError(f"run directory {str(run_dir)!r} already holds a checkpoint; pass --resume to continue "
-                             "it or choose another --run-dir")
+        raise ModelDataError(
+            f"run directory {str(run_dir)!r} already holds a checkpoint; pass --resume to continue "
+            "it or choose another --run-dir"
+        )
     if has_checkpoint:
         config = TrainConfig.from_dict(json.loads((run_dir / "train_config.json").read_text(encoding="utf-8")))
-    trainer = prepare_trainer(encoder_dir=encoder_dir or default_encoder_dir(), datasets=datasets, run_dir=run_dir,
-                              config=config, log=log)
+    trainer = prepare_trainer(
+        encoder_dir=encoder_dir or default_encoder_dir(), datasets=datasets, run_dir=run_dir, config=config, log=log
+    )
     if has_checkpoint and trainer.resume():
         log(f"resumed {run_dir} at step {trainer.step}")
     trainer.fit(on_step=on_step or line_logger(log, 50))

@@ -24,8 +24,12 @@ from monitor.training.checkpoint import load_checkpoint, save_best, save_checkpo
 from monitor.training.data import TaskData
 from monitor.training.losses import TaskLosses
 
-TASK_HEAD_PREFIX = {"goemotions": ("goemotions_head.",), "carer": ("embedding.", "carer_head."), "big5": ("big5_head.",),
-                    "distress": ("distress_head.",)}
+TASK_HEAD_PREFIX = {
+    "goemotions": ("goemotions_head.",),
+    "carer": ("embedding.", "carer_head."),
+    "big5": ("big5_head.",),
+    "distress": ("distress_head.",),
+}
 
 
 @dataclass(frozen=True)
@@ -46,9 +50,16 @@ class TrainConfig:
     meta_inner_lr: float = 0.01
     meta_support: int = 8
     carer_loss: str = "combined"  # combined | ce
-    metric: dict[str, float] = field(default_factory=lambda: {
-        "w_ce": 0.15, "w_triplet": 0.30, "w_arcface": 0.55,
-        "triplet_margin": 0.3, "arcface_scale": 8.0, "arcface_margin": 0.3})
+    metric: dict[str, float] = field(
+        default_factory=lambda: {
+            "w_ce": 0.15,
+            "w_triplet": 0.30,
+            "w_arcface": 0.55,
+            "triplet_margin": 0.3,
+            "arcface_scale": 8.0,
+            "arcface_margin": 0.3,
+        }
+    )
     goemotions_loss: str = "bce"  # bce | focal
     focal_gamma: float = 2.0
     augment_probability: float = 0.0  # share of CARER examples restyled per step (see augment.py)
@@ -113,9 +124,17 @@ class EncodedTask:
 class Trainer:
     """Trains a :class:`MultitaskNetwork` on per-task datasets; resumable from its run directory."""
 
-    def __init__(self, model: MultitaskNetwork, tokenizer, config: TrainConfig, train: dict[str, TaskData],
-                 run_dir: Path, *, evaluate: Callable[[MultitaskNetwork], dict[str, Any]] | None = None,
-                 log: Callable[[str], None] = print) -> None:
+    def __init__(
+        self,
+        model: MultitaskNetwork,
+        tokenizer,
+        config: TrainConfig,
+        train: dict[str, TaskData],
+        run_dir: Path,
+        *,
+        evaluate: Callable[[MultitaskNetwork], dict[str, Any]] | None = None,
+        log: Callable[[str], None] = print,
+    ) -> None:
         config.validate()
         self.config = config
         self.device = choose_device(config.device)
@@ -125,20 +144,32 @@ class Trainer:
         self.run_dir = run_dir
         self.evaluate = evaluate
         self.log = log
-        self.losses = TaskLosses(model.config.embedding_size, len(model.config.carer_labels),
-                                 carer_loss=config.carer_loss, joint=config.joint,  # type: ignore[arg-type]
-                                 static_weights=config.static_weights, metric=config.metric,
-                                 tasks=config.tasks, goemotions_loss=config.goemotions_loss,  # type: ignore[arg-type]
-                                 focal_gamma=config.focal_gamma).to(self.device)
-        self.tasks = {t: EncodedTask(d, ids := tokenize(tokenizer, d.texts, config.max_length), [len(x) for x in ids])
-                      for t, d in train.items() if t in config.tasks}
+        self.losses = TaskLosses(
+            model.config.embedding_size,
+            len(model.config.carer_labels),
+            carer_loss=config.carer_loss,
+            joint=config.joint,  # type: ignore[arg-type]
+            static_weights=config.static_weights,
+            metric=config.metric,
+            tasks=config.tasks,
+            goemotions_loss=config.goemotions_loss,  # type: ignore[arg-type]
+            focal_gamma=config.focal_gamma,
+        ).to(self.device)
+        self.tasks = {
+            t: EncodedTask(d, ids := tokenize(tokenizer, d.texts, config.max_length), [len(x) for x in ids])
+            for t, d in train.items()
+            if t in config.tasks
+        }
         encoder_params = [p for n, p in model.named_parameters() if n.startswith("encoder.")]
         head_params = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
         head_params += [p for p in self.losses.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW([
-            {"params": encoder_params, "lr": config.lr_encoder, "base_lr": config.lr_encoder},
-            {"params": head_params, "lr": config.lr_heads, "base_lr": config.lr_heads},
-        ], weight_decay=config.weight_decay)
+        self.optimizer = torch.optim.AdamW(
+            [
+                {"params": encoder_params, "lr": config.lr_encoder, "base_lr": config.lr_encoder},
+                {"params": head_params, "lr": config.lr_heads, "base_lr": config.lr_heads},
+            ],
+            weight_decay=config.weight_decay,
+        )
         self.schedule = task_schedule(config)
         seen: dict[str, int] = {}
         self.batch_numbers = []  # how many batches of its task came before each step
@@ -154,16 +185,21 @@ class Trainer:
         task = self.schedule[step]
         number = self.batch_numbers[step]
         enc = self.tasks[task]
-        return task, training_batch(len(enc.ids), self.config.batch_size, number, self.config.seed,
-                                    TASKS.index(task), enc.lengths)
+        return task, training_batch(
+            len(enc.ids), self.config.batch_size, number, self.config.seed, TASKS.index(task), enc.lengths
+        )
 
     def batch_ids(self, task: str, rows: list[int], step: int) -> list[list[int]]:
         """Token ids of a step's rows; CARER rows restyled (deterministically) when augmenting."""
         enc = self.tasks[task]
         if task != "carer" or self.config.augment_probability <= 0:
             return [enc.ids[i] for i in rows]
-        texts = augment_batch([enc.data.texts[i] for i in rows], seed=self.config.seed, step=step,
-                              probability=self.config.augment_probability)
+        texts = augment_batch(
+            [enc.data.texts[i] for i in rows],
+            seed=self.config.seed,
+            step=step,
+            probability=self.config.augment_probability,
+        )
         return tokenize(self.tokenizer, texts, self.config.max_length)
 
     def tensors(self, task: str, rows: list[int], step: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -173,24 +209,30 @@ class Trainer:
         pin = self.device.type == "cuda"
         if pin:
             input_ids, mask, target = input_ids.pin_memory(), mask.pin_memory(), target.pin_memory()
-        return (input_ids.to(self.device, non_blocking=pin), mask.to(self.device, non_blocking=pin),
-                target.to(self.device, non_blocking=pin))
+        return (
+            input_ids.to(self.device, non_blocking=pin),
+            mask.to(self.device, non_blocking=pin),
+            target.to(self.device, non_blocking=pin),
+        )
 
     # -- one step ------------------------------------------------------------------------
-    def plain_loss(self, task: str, input_ids: torch.Tensor, mask: torch.Tensor,
-                   target: torch.Tensor) -> tuple[torch.Tensor, float]:
+    def plain_loss(
+        self, task: str, input_ids: torch.Tensor, mask: torch.Tensor, target: torch.Tensor
+    ) -> tuple[torch.Tensor, float]:
         with autocast(self.device, self.autocast_dtype):
             outputs = self.model(input_ids, mask)
         raw = self.losses.task_loss(task, outputs, target)
         return self.losses.joint(task, raw), float(raw.detach())
 
-    def meta_loss(self, task: str, input_ids: torch.Tensor, mask: torch.Tensor,
-                  target: torch.Tensor) -> tuple[torch.Tensor, float]:
+    def meta_loss(
+        self, task: str, input_ids: torch.Tensor, mask: torch.Tensor, target: torch.Tensor
+    ) -> tuple[torch.Tensor, float]:
         """SoGMTL's MAML-like step on this batch (see :func:`meta_query_loss`)."""
         with autocast(self.device, self.autocast_dtype):
             pooled = self.model.pooled(input_ids, mask)
-        raw = meta_query_loss(self.model, self.losses, task, pooled, target, self.config.meta_support,
-                              self.config.meta_inner_lr)
+        raw = meta_query_loss(
+            self.model, self.losses, task, pooled, target, self.config.meta_support, self.config.meta_inner_lr
+        )
         return self.losses.joint(task, raw), float(raw.detach())
 
     def train_step(self, step: int) -> dict[str, Any]:
@@ -214,8 +256,12 @@ class Trainer:
 
     # -- loop ------------------------------------------------------------------------------
     def progress_record(self) -> dict[str, Any]:
-        return {"step": self.step, "best_score": self.best_score, "history": self.history,
-                "config": asdict(self.config)}
+        return {
+            "step": self.step,
+            "best_score": self.best_score,
+            "history": self.history,
+            "config": asdict(self.config),
+        }
 
     def resume(self) -> bool:
         """Continue from the run directory's checkpoint when there is one."""
@@ -228,8 +274,13 @@ class Trainer:
         return True
 
     def checkpoint(self) -> None:
-        save_checkpoint(self.run_dir, model=self.model, losses=self.losses, optimizer=self.optimizer,
-                        progress=self.progress_record())
+        save_checkpoint(
+            self.run_dir,
+            model=self.model,
+            losses=self.losses,
+            optimizer=self.optimizer,
+            progress=self.progress_record(),
+        )
 
     def validate_now(self) -> None:
         if self.evaluate is None:
@@ -275,8 +326,15 @@ class _Heads(nn.Module):
         return self.net.heads(pooled)
 
 
-def meta_query_loss(model: MultitaskNetwork, losses: TaskLosses, task: str, pooled: torch.Tensor,
-                    target: torch.Tensor, support: int, inner_lr: float) -> torch.Tensor:
+def meta_query_loss(
+    model: MultitaskNetwork,
+    losses: TaskLosses,
+    task: str,
+    pooled: torch.Tensor,
+    target: torch.Tensor,
+    support: int,
+    inner_lr: float,
+) -> torch.Tensor:
     """First-order MAML-like step (SoGMTL): adapt the task's head with one SGD step on the first
     `support` examples, then return the adapted head's loss on the rest (the query set).
 
@@ -295,7 +353,11 @@ def meta_query_loss(model: MultitaskNetwork, losses: TaskLosses, task: str, pool
 
 def build_network(encoder: nn.Module, config: TrainConfig, hidden_size: int) -> MultitaskNetwork:
     """A fresh multitask network around `encoder` with the run's gate settings."""
-    net_config = NetworkConfig(hidden_size=hidden_size, gate=config.gate, gate_levels=config.gate_levels,  # type: ignore[arg-type]
-                               distress_head="distress" in config.tasks)
+    net_config = NetworkConfig(
+        hidden_size=hidden_size,
+        gate=config.gate,  # type: ignore[arg-type]
+        gate_levels=config.gate_levels,
+        distress_head="distress" in config.tasks,
+    )
     torch.manual_seed(config.seed)
     return MultitaskNetwork(encoder, net_config)

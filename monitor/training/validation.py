@@ -28,18 +28,28 @@ def validation_summary(logits: dict[str, dict[str, np.ndarray]], data: dict[str,
     if "goemotions" in data:
         probs = sigmoid(logits["goemotions"]["goemotions"])
         thresholds = tune_thresholds(data["goemotions"].targets, probs)
-        summary["goemotions_macro_f1_tuned"] = float(multilabel_f1(data["goemotions"].targets, probs >= thresholds).mean())
+        summary["goemotions_macro_f1_tuned"] = float(
+            multilabel_f1(data["goemotions"].targets, probs >= thresholds).mean()
+        )
     if "big5" in data:
         probs = sigmoid(logits["big5"]["big5"])
-        summary["big5_status_macro_f1"] = float(np.mean([
-            macro_f1(data["big5"].targets[:, j].astype(int), (probs[:, j] >= 0.5).astype(int), 2) for j in range(5)]))
+        summary["big5_status_macro_f1"] = float(
+            np.mean(
+                [
+                    macro_f1(data["big5"].targets[:, j].astype(int), (probs[:, j] >= 0.5).astype(int), 2)
+                    for j in range(5)
+                ]
+            )
+        )
     if "distress" in data:
         probs = sigmoid(logits["distress"]["distress"][:, 0])
         truth = data["distress"].targets[:, 0].astype(int)
         summary["distress_f1"] = float(multilabel_f1(truth[:, None], (probs >= 0.5)[:, None]).mean())
         summary["distress_auroc"] = float(auroc(truth, probs))
     if "distress_headlines" in data:
-        summary["distress_headline_rate"] = float((sigmoid(logits["distress_headlines"]["distress"][:, 0]) >= 0.5).mean())
+        summary["distress_headline_rate"] = float(
+            (sigmoid(logits["distress_headlines"]["distress"][:, 0]) >= 0.5).mean()
+        )
     return summary
 
 
@@ -49,19 +59,28 @@ def selection_score(summary: dict[str, float]) -> float:
     + half the mean Big Five macro-F1 (the weakest, noisiest signal)
     + (with the distress head) its Dreaddit F1 and AUROC, less the share of validation headlines
     it reads as distress."""
-    return (summary.get("carer_macro_f1", 0.0) + summary.get("goemotions_macro_f1_tuned", 0.0)
-            + 0.5 * summary.get("carer_crossdomain_accuracy", 0.0)
-            + 0.5 * summary.get("big5_status_macro_f1", 0.0)
-            + summary.get("distress_f1", 0.0) + summary.get("distress_auroc", 0.0)
-            - summary.get("distress_headline_rate", 0.0))
+    return (
+        summary.get("carer_macro_f1", 0.0)
+        + summary.get("goemotions_macro_f1_tuned", 0.0)
+        + 0.5 * summary.get("carer_crossdomain_accuracy", 0.0)
+        + 0.5 * summary.get("big5_status_macro_f1", 0.0)
+        + summary.get("distress_f1", 0.0)
+        + summary.get("distress_auroc", 0.0)
+        - summary.get("distress_headline_rate", 0.0)
+    )
 
 
-def make_validator(tokenizer, data: dict[str, TaskData], *, max_length: int, device: torch.device,
-                   dtype: torch.dtype | None) -> Callable[[MultitaskNetwork], dict[str, Any]]:
+def make_validator(
+    tokenizer, data: dict[str, TaskData], *, max_length: int, device: torch.device, dtype: torch.dtype | None
+) -> Callable[[MultitaskNetwork], dict[str, Any]]:
     """A closure the trainer calls to score the model on the validation splits."""
+
     def evaluate(model: MultitaskNetwork) -> dict[str, Any]:
-        logits = {task: logits_for_texts(model, tokenizer, d.texts, max_length=max_length, device=device, dtype=dtype)
-                  for task, d in data.items()}
+        logits = {
+            task: logits_for_texts(model, tokenizer, d.texts, max_length=max_length, device=device, dtype=dtype)
+            for task, d in data.items()
+        }
         summary = validation_summary(logits, data)
         return {"score": selection_score(summary), "summary": summary}
+
     return evaluate

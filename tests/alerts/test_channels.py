@@ -45,6 +45,7 @@ ALERT = {
 
 # ------------------------------------------------------------------------------ payloads
 
+
 def test_payload_carries_the_alert_and_a_review_note_but_no_text_by_default() -> None:
     p = channels.alert_payload(ALERT)
     assert p["subject"] == "a-3f9c2e71b04d" and p["type"] == "emomon.alert"
@@ -55,6 +56,7 @@ def test_payload_carries_the_alert_and_a_review_note_but_no_text_by_default() ->
 
 
 # ---------------------------------------------------------------------------- JSON Lines
+
 
 def test_jsonl_appends_one_object_a_line(tmp_path: Path) -> None:
     path = tmp_path / "out" / "alerts.jsonl"
@@ -80,6 +82,7 @@ def test_terminal_prints_pseudonym_at_80_columns() -> None:
 
 
 # ------------------------------------------------------------------------------- webhook
+
 
 @dataclass
 class Hook:
@@ -116,8 +119,7 @@ def hook() -> Iterator[Hook]:
 def test_webhook_fails_twice_then_succeeds_with_backoff(hook: Hook) -> None:
     hook.statuses = [503, 500]
     waits: list[float] = []
-    ch = channels.WebhookChannel(hook.url, secret="s3cret", retries=3, backoff=0.5,
-                                 sleep=waits.append)
+    ch = channels.WebhookChannel(hook.url, secret="s3cret", retries=3, backoff=0.5, sleep=waits.append)
     ch.send([channels.alert_payload(ALERT)])
     assert len(hook.requests) == 3 and ch.attempts == 3
     assert waits == [0.5, 1.0]
@@ -159,14 +161,13 @@ def test_webhook_secret_comes_from_the_named_environment_variable(hook: Hook) ->
     assert hook.requests[0]["headers"]["X-Token"] == "from-env"
     with pytest.raises(ConfigError, match="HOOK_SECRET"):
         channels.WebhookChannel.from_settings(cfg, {})
-    unsigned = channels.WebhookChannel.from_settings(
-        WebhookSettings(url=hook.url, secret_env=""), {}
-    )
+    unsigned = channels.WebhookChannel.from_settings(WebhookSettings(url=hook.url, secret_env=""), {})
     unsigned.send([ALERT])
     assert "X-Emomon-Secret" not in hook.requests[1]["headers"]
 
 
 # ---------------------------------------------------------------------------------- SMTP
+
 
 @pytest.fixture()
 def cert(tmp_path: Path) -> tuple[Path, Path]:
@@ -174,17 +175,39 @@ def cert(tmp_path: Path) -> tuple[Path, Path]:
         pytest.skip("openssl command not found: needed to make a self-signed test certificate")
     key, crt = tmp_path / "key.pem", tmp_path / "cert.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
-         "-out", str(crt), "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(crt),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
     )
     return crt, key
 
 
 def _email_settings(port: int, **kw: Any) -> EmailSettings:
-    return EmailSettings(host="127.0.0.1", port=port, sender="emomon@example.org",
-                         recipients=("review@example.org", "lead@example.org"), timeout=5, **kw)
+    return EmailSettings(
+        host="127.0.0.1",
+        port=port,
+        sender="emomon@example.org",
+        recipients=("review@example.org", "lead@example.org"),
+        timeout=5,
+        **kw,
+    )
 
 
 def test_email_digest_over_plain_smtp() -> None:
@@ -210,8 +233,7 @@ def test_email_starttls_and_login(cert: tuple[Path, Path]) -> None:
     ctx.load_cert_chain(crt, key)
     server = SmtpServer(tls=ctx, login=("reviewer", "pw"))
     try:
-        cfg = _email_settings(server.port, starttls=True, cafile=crt, username="reviewer",
-                              password_env="SMTP_PW")
+        cfg = _email_settings(server.port, starttls=True, cafile=crt, username="reviewer", password_env="SMTP_PW")
         channels.EmailChannel.from_settings(cfg, {"SMTP_PW": "pw"}).send([ALERT])
         with pytest.raises(ChannelError, match="e-mail via 127.0.0.1"):
             channels.EmailChannel(cfg, password="wrong").send([ALERT])
@@ -240,6 +262,7 @@ def test_email_unreachable_server_is_a_channel_error() -> None:
 
 
 # ------------------------------------------------------------------------------- deliver
+
 
 def test_deliver_keeps_going_when_one_channel_fails(tmp_path: Path, hook: Hook) -> None:
     hook.statuses = [404]

@@ -68,8 +68,7 @@ def store(engine: Engine, rows: Iterable[Row], *, ingested_at: datetime | None =
             if src not in sources:
                 row = s.scalar(select(Source).where(Source.name == src))
                 if row is None:
-                    row = Source(name=src, kind="jsonl", location=f"{src}.jsonl", paused=False,
-                                 created_at=arrived)
+                    row = Source(name=src, kind="jsonl", location=f"{src}.jsonl", paused=False, created_at=arrived)
                     s.add(row)
                     s.flush()
                 sources[src] = row.id
@@ -81,12 +80,32 @@ def store(engine: Engine, rows: Iterable[Row], *, ingested_at: datetime | None =
                     s.flush()
                 authors[who] = a.id
             pid = next(ids)
-            s.add(Post(id=pid, source_id=sources[src], external_id=f"{src}-{pid}", author_id=authors[who],
-                       created_at=at, text=f"invented post {pid}", url=None,
-                       content_hash=f"{pid:032d}", ingested_at=arrived))
-            scores.append({"post_id": pid, "status": "scored", "reason": None, "depression_index": index,
-                           "distress": distress, "probs": _probs(index), "windows": 1,
-                           "text_hash": f"{pid:08d}", "scored_at": arrived})
+            s.add(
+                Post(
+                    id=pid,
+                    source_id=sources[src],
+                    external_id=f"{src}-{pid}",
+                    author_id=authors[who],
+                    created_at=at,
+                    text=f"invented post {pid}",
+                    url=None,
+                    content_hash=f"{pid:032d}",
+                    ingested_at=arrived,
+                )
+            )
+            scores.append(
+                {
+                    "post_id": pid,
+                    "status": "scored",
+                    "reason": None,
+                    "depression_index": index,
+                    "distress": distress,
+                    "probs": _probs(index),
+                    "windows": 1,
+                    "text_hash": f"{pid:08d}",
+                    "scored_at": arrived,
+                }
+            )
             made[pid] = at
         s.flush()
         score_store.write_scores(s, "test-v3", scores)
@@ -118,8 +137,10 @@ def old_timeline(src: str, who: str = "a-old") -> list[Row]:
 
 # ------------------------------------------------------------------------------ archive
 
+
 def test_an_archive_author_years_old_gets_the_alert_at_the_post_where_the_rule_first_fires(
-        engine: Engine, make_settings: Callable[..., Settings]) -> None:
+    engine: Engine, make_settings: Callable[..., Settings]
+) -> None:
     long_ago = datetime(2013, 1, 1, tzinfo=UTC)  # ingested years before the run's clock
     posts = store(engine, old_timeline("research-set"), ingested_at=long_ago)
     settings = make_settings(config(source_entry("research-set", "archive = true")))
@@ -148,13 +169,15 @@ def test_an_archive_keeps_the_far_future_protection(engine: Engine, make_setting
 
 # ------------------------------------------------------------------------------ distress
 
+
 def _recent(src: str, who: str, index: float, distress: float | None, days: int = 6) -> list[Row]:
     start = utcnow() - timedelta(days=days + 1)
     return [(src, who, start + timedelta(days=i), index, distress) for i in range(days)]
 
 
 def test_distress_is_the_person_signal_when_the_model_has_it(
-        engine: Engine, make_settings: Callable[..., Settings]) -> None:
+    engine: Engine, make_settings: Callable[..., Settings]
+) -> None:
     # sad headlines: a high index, but nobody's own distress; and a person in distress in plain words
     store(engine, _recent("feed", "a-headlines", 0.9, 0.0) + _recent("feed", "a-distress", 0.3, 0.9))
     got = run_alerts(engine, make_settings(config()))
@@ -168,15 +191,18 @@ def test_distress_is_the_person_signal_when_the_model_has_it(
 
 
 def test_the_index_can_be_chosen_and_is_the_fallback_without_distress(
-        engine: Engine, make_settings: Callable[..., Settings]) -> None:
+    engine: Engine, make_settings: Callable[..., Settings]
+) -> None:
     store(engine, _recent("feed", "a-headlines", 0.9, 0.0))
     chosen = run_alerts(engine, make_settings(config(alerts='signal = "depression_index"')))
     assert [(a["subject"], a["evidence"]["signal"]) for a in chosen] == [  # type: ignore[index]
-        ("a-headlines", "depression_index")]
+        ("a-headlines", "depression_index")
+    ]
 
 
 def test_a_store_without_distress_falls_back_to_the_index(
-        engine: Engine, make_settings: Callable[..., Settings]) -> None:
+    engine: Engine, make_settings: Callable[..., Settings]
+) -> None:
     store(engine, _recent("feed", "a-sad", 0.9, None))
     got = run_alerts(engine, make_settings(config()))
     assert [(a["subject"], a["evidence"]["signal"]) for a in got] == [("a-sad", "depression_index")]  # type: ignore[index]
@@ -185,6 +211,7 @@ def test_a_store_without_distress_falls_back_to_the_index(
 
 
 # ------------------------------------------------------------------------------ source trends
+
 
 def _shifting_source(src: str = "mixed") -> list[Row]:
     """Fourteen calm days of 12 posts by 12 different authors, then a day at 0.7."""
@@ -198,7 +225,8 @@ def _shifting_source(src: str = "mixed") -> list[Row]:
 
 
 def test_a_source_shift_is_a_report_trend_not_a_person_alert_by_default(
-        engine: Engine, make_settings: Callable[..., Settings]) -> None:
+    engine: Engine, make_settings: Callable[..., Settings]
+) -> None:
     store(engine, _shifting_source())
     settings = make_settings(config(source_entry("mixed"), rules=PERSON_RULES_OFF))
     assert run_alerts(engine, settings) == []
@@ -213,18 +241,22 @@ def test_a_source_shift_is_a_report_trend_not_a_person_alert_by_default(
 
 
 def test_a_team_opts_in_to_source_shift_alerts_per_source(
-        engine: Engine, make_settings: Callable[..., Settings]) -> None:
+    engine: Engine, make_settings: Callable[..., Settings]
+) -> None:
     store(engine, _shifting_source("mixed") + _shifting_source("other"))
-    settings = make_settings(config(source_entry("mixed", "alert_on_shift = true") + source_entry("other"),
-                                    rules=PERSON_RULES_OFF))
+    settings = make_settings(
+        config(source_entry("mixed", "alert_on_shift = true") + source_entry("other"), rules=PERSON_RULES_OFF)
+    )
     got = run_alerts(engine, settings)
     assert [(a["rule"], a["subject_kind"], a["subject"]) for a in got] == [("source_shift", "source", "mixed")]
 
 
 # ------------------------------------------------------------------------------ own "recent"
 
+
 def test_the_recent_window_of_an_old_author_ends_at_their_latest_post(
-        engine: Engine, make_settings: Callable[..., Settings]) -> None:
+    engine: Engine, make_settings: Callable[..., Settings]
+) -> None:
     posts = store(engine, old_timeline("research-set") + _recent("feed", "a-new", 0.2, 0.1))
     settings = make_settings(config(source_entry("research-set", "archive = true") + source_entry("feed")))
     run_alerts(engine, settings)

@@ -93,9 +93,7 @@ def test_rise_needs_more_than_one_extreme_post() -> None:
     frame = score_frame(stream("a", STEADY + [0.99] + STEADY[:6]))
     assert alerts.evaluate(frame, only(rise=RISE)) == []
     uncapped = RISE.model_copy(update={"z_cap": 1000.0})
-    assert [c.trigger_index for c in alerts.evaluate(frame, only(rise=uncapped))] == [
-        len(STEADY) + 1
-    ]
+    assert [c.trigger_index for c in alerts.evaluate(frame, only(rise=uncapped))] == [len(STEADY) + 1]
 
 
 def test_rise_stays_quiet_on_a_steady_author_even_at_a_high_level() -> None:
@@ -155,18 +153,23 @@ def test_burst_cooldown_and_separate_episodes() -> None:
 SHIFT = SourceShiftRule(z=3.0, baseline_days=14, min_baseline_days=7, min_posts=10)
 
 
-def _source_days(means: list[float], posts_per_day: int, source: str = "feed-a",
-                 first_id: int = 1) -> list[dict[str, object]]:
+def _source_days(
+    means: list[float], posts_per_day: int, source: str = "feed-a", first_id: int = 1
+) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     pid = first_id
     for d, mean in enumerate(means):
         for j in range(posts_per_day):
             wobble = (j % 3 - 1) * 0.05
-            rows.append({
-                "post_id": pid, "author": f"u{j % 4}", "source": source,
-                "created_at": T0 + timedelta(days=d, minutes=30 * j),
-                "depression_index": mean + wobble,
-            })
+            rows.append(
+                {
+                    "post_id": pid,
+                    "author": f"u{j % 4}",
+                    "source": source,
+                    "created_at": T0 + timedelta(days=d, minutes=30 * j),
+                    "depression_index": mean + wobble,
+                }
+            )
             pid += 1
     return rows
 
@@ -201,6 +204,7 @@ def test_source_shift_direction_both_catches_drops() -> None:
 
 
 # ----------------------------------------------------------------------------------- misc
+
 
 def test_dedup_key_names_rule_subject_and_trigger_post() -> None:
     frame = score_frame(stream("a", [0.9] * 5))

@@ -87,7 +87,9 @@ def test_ack_and_resolve_keep_who_when_what(cfg: Path) -> None:
     code, out = invoke(cfg, "alerts", "show", aid, "--json")
     history = json.loads(out)["history"]
     assert [(h["action"], h["by"], h["note"]) for h in history] == [
-        ("acknowledged", "sam", "reading the posts"), ("resolved", "kim", "checked in; fine")]
+        ("acknowledged", "sam", "reading the posts"),
+        ("resolved", "kim", "checked in; fine"),
+    ]
     assert all(re.match(r"\d{4}-\d\d-\d\dT", h["at"]) for h in history)
     code, out = invoke(cfg, "alerts", "ack", aid, "--note", "again")
     assert code == 1 and "already resolved" in out
@@ -182,8 +184,13 @@ def test_reveal_is_off_by_default_and_audited_when_on(tmp_path: Path) -> None:
 
 
 def test_no_other_command_prints_a_handle(cfg: Path) -> None:
-    for args in (("report",), ("report", "--format", "html"), ("report", "--format", "json"),
-                 ("alerts", "list", "--format", "csv"), ("author", STEADY)):
+    for args in (
+        ("report",),
+        ("report", "--format", "html"),
+        ("report", "--format", "json"),
+        ("alerts", "list", "--format", "csv"),
+        ("author", STEADY),
+    ):
         code, out = invoke(cfg, *args)
         assert code == 0, (args, out)
         assert DRIFT_HANDLE not in out and "plain_sky" not in out, args
@@ -208,9 +215,13 @@ def test_the_e_mail_digest_carries_the_same_evidence(tmp_path: Path) -> None:
 
     server = SmtpServer()
     try:
-        cfg = seed(tmp_path, channels='["email"]', extra_config=(
-            f'[channels.email]\nhost = "127.0.0.1"\nport = {server.port}\n'
-            'recipients = ["team@example.org"]\n'))
+        cfg = seed(
+            tmp_path,
+            channels='["email"]',
+            extra_config=(
+                f'[channels.email]\nhost = "127.0.0.1"\nport = {server.port}\nrecipients = ["team@example.org"]\n'
+            ),
+        )
         code, out = invoke(cfg, "alerts", "run")
         assert code == 0, out
     finally:

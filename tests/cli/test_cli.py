@@ -116,8 +116,9 @@ def test_old_schema_tells_user_to_upgrade(tmp_path, runner):
 
 def test_sources_add_list_remove(project, runner):
     shutil.copy(project / "examples" / "posts.csv", project / "forum.csv")  # example-csv reads posts.csv
-    added = runner.invoke(cli, ["sources", "add", "forum", "forum.csv",
-                                "--column", "text=body", "--column", "id=post_id"])
+    added = runner.invoke(
+        cli, ["sources", "add", "forum", "forum.csv", "--column", "text=body", "--column", "id=post_id"]
+    )
     assert added.exit_code == 0, added.output
     assert "forum" in (project / "config.toml").read_text()
     dup = runner.invoke(cli, ["sources", "add", "forum", "forum.csv"])

@@ -20,7 +20,8 @@ def site(tmp_path: Path) -> Path:
     (tmp_path / "posts.jsonl").write_text(json.dumps(POST) + "\n", encoding="utf-8")
     (tmp_path / "config.toml").write_text(
         '[database]\nurl = "sqlite:///e.db"\n[[sources]]\nname = "forum"\nkind = "jsonl"\nlocation = "posts.jsonl"\n',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     assert run(tmp_path, "ingest").exit_code == 0
     return tmp_path
 
@@ -35,11 +36,14 @@ def test_a_mistyped_source_name_suggests_the_configured_one(site: Path) -> None:
     assert "no source named 'froum' and no such file: did you mean 'forum'? known sources: forum" in result.output
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["report", "--source", "nosuch"], "no source named 'nosuch'; known: forum"),
-    (["report", "--author", "quiet_harbor"], "authors are shown by pseudonym (a-…)"),
-    (["author", "quiet_harbor"], "authors are shown by pseudonym (a-…)"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["report", "--source", "nosuch"], "no source named 'nosuch'; known: forum"),
+        (["report", "--author", "quiet_harbor"], "authors are shown by pseudonym (a-…)"),
+        (["author", "quiet_harbor"], "authors are shown by pseudonym (a-…)"),
+    ],
+)
 def test_a_filter_that_matches_nothing_says_which(site: Path, args: list[str], message: str) -> None:
     result = run(site, *args)
     assert result.exit_code == 1 and message in result.output

@@ -30,9 +30,8 @@ def test_init_writes_the_commented_default_with_the_shipped_model_and_creates_th
     assert settings.database.url == f"sqlite:///{target / 'emomon.db'}"
     assert "posts" in inspect(make_engine(settings.database.url)).get_table_names()
     lines = result.output.splitlines()
-    nxt = lines[lines.index("next:") + 1:]
-    assert [line.split("#")[0].split()[:3] for line in nxt] == [
-        ["emomon", "--config", str(config)]] * 3
+    nxt = lines[lines.index("next:") + 1 :]
+    assert [line.split("#")[0].split()[:3] for line in nxt] == [["emomon", "--config", str(config)]] * 3
     assert [line.split()[3] for line in nxt] == ["sources", "run", "alerts"]
 
 
@@ -63,4 +62,5 @@ def test_the_packaged_default_is_the_repository_config_with_its_examples_comment
     assert "sources" not in tomllib.loads(packaged)
     enabled = head + marker + intro + blank + re.sub(r"(?m)^# ", "", tables)
     assert (REPO / "config.toml").read_text(encoding="utf-8") == enabled, (
-        "config.toml must be monitor/settings/default.toml with the example [[sources]] uncommented")
+        "config.toml must be monitor/settings/default.toml with the example [[sources]] uncommented"
+    )

@@ -57,8 +57,23 @@ def test_train_exports_a_loadable_model_with_test_metrics(tmp_path, runner, monk
     (tmp_path / "config.toml").write_text("# every setting at its default\n", encoding="utf-8")
     data = write_datasets(tmp_path / "data")
     encoder = write_encoder(tmp_path / "encoder")
-    args = ["train", "--encoder", str(encoder), "--datasets", str(data), "--steps", "6", "--batch-size", "8",
-            "--run-dir", str(tmp_path / "run"), "--model", str(tmp_path / "out"), "--precision", "fp32"]
+    args = [
+        "train",
+        "--encoder",
+        str(encoder),
+        "--datasets",
+        str(data),
+        "--steps",
+        "6",
+        "--batch-size",
+        "8",
+        "--run-dir",
+        str(tmp_path / "run"),
+        "--model",
+        str(tmp_path / "out"),
+        "--precision",
+        "fp32",
+    ]
     result = runner.invoke(cli, args)
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
@@ -73,7 +88,9 @@ def test_train_exports_a_loadable_model_with_test_metrics(tmp_path, runner, monk
     resumed = runner.invoke(cli, [*args, "--resume", "--no-export"])
     assert resumed.exit_code == 0, resumed.output
     # A re-export regenerates the measured sections and keeps the hand-written ones, saying so.
-    (tmp_path / "out" / "MODEL_CARD.md").write_text(card.replace("## Limits", "## Field notes\n\nWritten by hand.\n\n## Limits"))
+    (tmp_path / "out" / "MODEL_CARD.md").write_text(
+        card.replace("## Limits", "## Field notes\n\nWritten by hand.\n\n## Limits")
+    )
     exported = runner.invoke(cli, [*args, "--resume"])
     assert exported.exit_code == 0, exported.output
     again_card = (tmp_path / "out" / "MODEL_CARD.md").read_text()
@@ -81,8 +98,9 @@ def test_train_exports_a_loadable_model_with_test_metrics(tmp_path, runner, monk
     assert again_card.index("## Field notes") < again_card.index("## Limits")
     assert "kept the card sections 'Field notes' of the previous card" in exported.output
 
-    evaluated = runner.invoke(cli, ["evaluate", "--model", str(tmp_path / "out"), "--datasets", str(data),
-                                    "--split", "test", "--json"])
+    evaluated = runner.invoke(
+        cli, ["evaluate", "--model", str(tmp_path / "out"), "--datasets", str(data), "--split", "test", "--json"]
+    )
     assert evaluated.exit_code == 0, evaluated.output
     doc = json.loads(evaluated.output)
     assert set(doc) >= {"model", "carer", "goemotions", "big5", "ece"}
@@ -93,8 +111,20 @@ def test_train_exports_a_loadable_model_with_test_metrics(tmp_path, runner, monk
 def test_task_probs_reach_the_run_config_and_bad_shares_are_usage_errors(tmp_path, runner):
     data = write_datasets(tmp_path / "data")
     encoder = write_encoder(tmp_path / "encoder")
-    base = ["train", "--encoder", str(encoder), "--datasets", str(data), "--steps", "2", "--batch-size", "4",
-            "--precision", "fp32", "--no-export"]
+    base = [
+        "train",
+        "--encoder",
+        str(encoder),
+        "--datasets",
+        str(data),
+        "--steps",
+        "2",
+        "--batch-size",
+        "4",
+        "--precision",
+        "fp32",
+        "--no-export",
+    ]
     result = runner.invoke(cli, [*base, "--run-dir", str(tmp_path / "run"), "--task-probs", "carer=0.7, big5=0.3"])
     assert result.exit_code == 0, result.output
     saved = json.loads((tmp_path / "run" / "train_config.json").read_text())
@@ -104,10 +134,16 @@ def test_task_probs_reach_the_run_config_and_bad_shares_are_usage_errors(tmp_pat
 
     assert parse_task_probs(DEFAULT_TASK_PROBS) == TrainConfig().task_probs
     assert parse_task_probs(" carer = 2 ") == {"carer": 2.0}
-    for bad, says in [("carer=-1", "must be a number >= 0"), ("carer=nan", "must be a number >= 0"),
-                      ("carer=x", "must be a number >= 0"), ("carer=1,carer=2", "carer is given twice"),
-                      ("sadness=1", "TASK one of goemotions, carer, big5"), ("carer", "not TASK=SHARE"),
-                      ("carer=0,big5=0", "must not all be 0"), ("carer=inf", "must be a number >= 0")]:
+    for bad, says in [
+        ("carer=-1", "must be a number >= 0"),
+        ("carer=nan", "must be a number >= 0"),
+        ("carer=x", "must be a number >= 0"),
+        ("carer=1,carer=2", "carer is given twice"),
+        ("sadness=1", "TASK one of goemotions, carer, big5"),
+        ("carer", "not TASK=SHARE"),
+        ("carer=0,big5=0", "must not all be 0"),
+        ("carer=inf", "must be a number >= 0"),
+    ]:
         refused = runner.invoke(cli, [*base, "--run-dir", str(tmp_path / bad), "--task-probs", bad])
         assert refused.exit_code == 2 and says in refused.output, (bad, refused.output)
         assert not (tmp_path / bad).exists()

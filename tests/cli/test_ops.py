@@ -23,10 +23,12 @@ T = datetime(2025, 3, 1, tzinfo=UTC)
 @pytest.fixture()
 def cfg(tmp_path: Path) -> Path:
     (tmp_path / "posts.jsonl").write_text(
-        json.dumps({"id": "p1", "text": "an invented post", "author": "someone",
-                    "created_at": "2025-03-01T10:00:00Z"}) + "\n")
+        json.dumps({"id": "p1", "text": "an invented post", "author": "someone", "created_at": "2025-03-01T10:00:00Z"})
+        + "\n"
+    )
     path = tmp_path / "config.toml"
-    path.write_text(textwrap.dedent("""
+    path.write_text(
+        textwrap.dedent("""
         [database]
         url = "sqlite:///emomon.db"
         [alerts]
@@ -39,7 +41,8 @@ def cfg(tmp_path: Path) -> Path:
         name = "posts"
         kind = "jsonl"
         location = "posts.jsonl"
-    """))
+    """)
+    )
     return path
 
 
@@ -55,14 +58,32 @@ def _seed_alerts(cfg: Path) -> list[int]:
         src = Source(name="posts", kind="jsonl", location="x", paused=False, created_at=T)
         s.add(src)
         s.flush()
-        s.add(Post(id=1, source_id=src.id, external_id="x1", author_id=None, created_at=T,
-                   text="t", content_hash="h", ingested_at=T))
+        s.add(
+            Post(
+                id=1,
+                source_id=src.id,
+                external_id="x1",
+                author_id=None,
+                created_at=T,
+                text="t",
+                content_hash="h",
+                ingested_at=T,
+            )
+        )
         s.flush()
         cands = [
-            alerts.AlertCandidate(rule=r, subject_kind="author", subject="a-0123456789ab",
-                                  window_start=T, window_end=T + timedelta(days=d),
-                                  severity="high", trigger_post_id=1, trigger_index=3,
-                                  trigger_at=T + timedelta(days=d), evidence={"z": 4.2})
+            alerts.AlertCandidate(
+                rule=r,
+                subject_kind="author",
+                subject="a-0123456789ab",
+                window_start=T,
+                window_end=T + timedelta(days=d),
+                severity="high",
+                trigger_post_id=1,
+                trigger_index=3,
+                trigger_at=T + timedelta(days=d),
+                evidence={"z": 4.2},
+            )
             for r, d in (("rise", 0), ("burst", 5))
         ]
         return [a.id for a in alert_store.insert_candidates(s, cands, cooldowns={})]

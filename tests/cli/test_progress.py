@@ -28,11 +28,20 @@ def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _site(tmp_path: Path, tiny_dir: Path, posts: int) -> Path:
     (tmp_path / "config.toml").write_text(
         f'[database]\nurl = "sqlite:///emomon.db"\n[model]\npath = "{tiny_dir}"\n'
-        '[scoring]\ndevice = "cpu"\nprecision = "fp32"\nchunk_size = 4\n', encoding="utf-8")
-    (tmp_path / "posts.jsonl").write_text("".join(
-        json.dumps({"id": str(i), "text": f"i feel sad and tired today, post {i} " * 3, "author": f"a{i % 7}"}) + "\n"
-        for i in range(posts)), encoding="utf-8")
-    result = CliRunner().invoke(cli, ["--config", str(tmp_path / "config.toml"), "ingest", str(tmp_path / "posts.jsonl")])
+        '[scoring]\ndevice = "cpu"\nprecision = "fp32"\nchunk_size = 4\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "posts.jsonl").write_text(
+        "".join(
+            json.dumps({"id": str(i), "text": f"i feel sad and tired today, post {i} " * 3, "author": f"a{i % 7}"})
+            + "\n"
+            for i in range(posts)
+        ),
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(
+        cli, ["--config", str(tmp_path / "config.toml"), "ingest", str(tmp_path / "posts.jsonl")]
+    )
     assert result.exit_code == 0, result.output
     return tmp_path / "config.toml"
 
@@ -49,8 +58,14 @@ def test_ctrl_c_during_score_leaves_the_run_interrupted(tmp_path: Path, tiny_dir
     cfg = _site(tmp_path, tiny_dir, 4000)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("EMOMON_DATABASE_URL", None)
-    proc = subprocess.Popen([sys.executable, "-c", "from monitor.cli import cli; cli()", "--config", str(cfg), "score"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from monitor.cli import cli; cli()", "--config", str(cfg), "score"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     db = create_engine(f"sqlite:///{tmp_path / 'emomon.db'}")
     deadline = time.monotonic() + 60
     try:

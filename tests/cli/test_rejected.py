@@ -12,11 +12,19 @@ from monitor.cli import cli
 
 def _ingest(tmp_path: Path) -> list[str]:
     data = tmp_path / "posts.jsonl"
-    data.write_text("\n".join([
-        json.dumps({"id": "1", "text": "a fine post", "author": "secret_handle", "created_at": "2025-03-01T10:00:00Z"}),
-        "{broken",
-        json.dumps({"id": "3", "text": "", "author": "secret_handle", "created_at": "2025-03-01T10:00:00Z"}),
-    ]) + "\n", encoding="utf-8")
+    data.write_text(
+        "\n".join(
+            [
+                json.dumps(
+                    {"id": "1", "text": "a fine post", "author": "secret_handle", "created_at": "2025-03-01T10:00:00Z"}
+                ),
+                "{broken",
+                json.dumps({"id": "3", "text": "", "author": "secret_handle", "created_at": "2025-03-01T10:00:00Z"}),
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     db = f"sqlite:///{tmp_path / 'e.db'}"
     result = CliRunner().invoke(cli, ["--db", db, "ingest", str(data)])
     assert result.exit_code == 0, result.output

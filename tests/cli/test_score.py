@@ -19,8 +19,16 @@ POSTS = [
     {"id": "3", "text": "Ich bin heute so müde und traurig, alles ist mir zu viel.", "author": "cem"},
     {"id": "4", "text": " ".join(["i am afraid and scared of the dark"] * 12), "author": "ann"},
 ]
-KEYS = {"model_version", "scored", "skipped", "windowed", "seconds", "load_seconds", "posts_per_second",
-        "stage_seconds"}
+KEYS = {
+    "model_version",
+    "scored",
+    "skipped",
+    "windowed",
+    "seconds",
+    "load_seconds",
+    "posts_per_second",
+    "stage_seconds",
+}
 
 
 @pytest.fixture(scope="module")
@@ -134,9 +142,11 @@ def test_predict_and_score_give_identical_numbers_for_long_and_short_posts(proje
     from monitor.store.engine import make_engine, session_scope
     from monitor.store.schema import SCORE_BIG5, SCORE_CARER, SCORE_GOEMOTIONS, Post
 
-    (project / "config.toml").write_text((project / "config.toml").read_text(encoding="utf-8")
-                                         + "window_stride = 7\n[scoring.index]\ncarer = { sadness = 1.0 }\n",
-                                         encoding="utf-8")
+    (project / "config.toml").write_text(
+        (project / "config.toml").read_text(encoding="utf-8")
+        + "window_stride = 7\n[scoring.index]\ncarer = { sadness = 1.0 }\n",
+        encoding="utf-8",
+    )
     long_text, short_text = POSTS[3]["text"], POSTS[0]["text"]
     assert invoke("ingest", "posts.jsonl")[0] == 0
     assert invoke("score")[0] == 0

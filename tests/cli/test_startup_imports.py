@@ -40,8 +40,15 @@ def probe(tmp_path: Path, args: list[str] | None) -> tuple[set[str], str]:
     """Run ``emomon ARGS`` (or only import the CLI) in a fresh interpreter: (modules loaded, output)."""
     report = tmp_path / "modules.json"
     env = {k: v for k, v in os.environ.items() if k not in ("EMOMON_CONFIG", "EMOMON_DATABASE_URL")}
-    done = subprocess.run([sys.executable, "-c", PROBE, str(report), json.dumps(args)], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(report), json.dumps(args)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     output = done.stdout + done.stderr
     assert done.returncode == 0 and "Traceback" not in output, output
     result = json.loads(report.read_text(encoding="utf-8"))
@@ -74,19 +81,29 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
     emomon = [str(Path(sys.executable).with_name("emomon")), "--config", str(config)]
     run = subprocess.run([*emomon, "alerts", "run"], capture_output=True, text=True, timeout=300, check=False)
     assert run.returncode == 0, run.stdout + run.stderr
-    listed = subprocess.run([*emomon, "alerts", "list", "--json"], capture_output=True, text=True, timeout=300,
-                            check=True)
+    listed = subprocess.run(
+        [*emomon, "alerts", "list", "--json"], capture_output=True, text=True, timeout=300, check=True
+    )
     alerts = json.loads(listed.stdout)["alerts"]
     assert {a["subject"] for a in alerts} == {DRIFT}
     return config, alerts[0]["id"]
 
 
-@pytest.mark.parametrize("command", [
-    ["alerts", "list"], ["alerts", "show", "{id}"], ["alerts", "ack", "{id}", "--note", "reading"],
-    ["sources", "list"], ["report"], ["report", "--format", "json"],
-], ids=lambda c: " ".join(c))
-def test_commands_that_do_not_score_load_no_model_runtime(tmp_path: Path, store: tuple[Path, int],
-                                                         command: list[str]) -> None:
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["alerts", "list"],
+        ["alerts", "show", "{id}"],
+        ["alerts", "ack", "{id}", "--note", "reading"],
+        ["sources", "list"],
+        ["report"],
+        ["report", "--format", "json"],
+    ],
+    ids=lambda c: " ".join(c),
+)
+def test_commands_that_do_not_score_load_no_model_runtime(
+    tmp_path: Path, store: tuple[Path, int], command: list[str]
+) -> None:
     config, alert_id = store
     modules, output = probe(tmp_path, ["--config", str(config), *(a.format(id=alert_id) for a in command)])
     assert output.strip()

@@ -52,8 +52,15 @@ def emomon() -> Callable[..., subprocess.CompletedProcess[str]]:
 
     def run(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         config_here(cwd, args, env)
-        return subprocess.run([str(EMOMON), *args], cwd=cwd, capture_output=True, text=True,
-                              timeout=600, check=False, env={**os.environ, **(env or {})})
+        return subprocess.run(
+            [str(EMOMON), *args],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+            env={**os.environ, **(env or {})},
+        )
 
     return run
 

@@ -36,8 +36,12 @@ def stored_text(engine: Engine) -> str:
         for table in Base.metadata.sorted_tables:
             columns = [c for c in table.columns if isinstance(c.type, (String, Text, JSON))]
             if columns:
-                parts.extend(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
-                             for row in s.execute(select(*columns)) for v in row if v is not None)
+                parts.extend(
+                    v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+                    for row in s.execute(select(*columns))
+                    for v in row
+                    if v is not None
+                )
     return "\n".join(parts).casefold()
 
 
@@ -51,8 +55,9 @@ def site_with(tmp_path: Path, config: str) -> Path:
 
 def jsonl(path: Path, *rows: dict[str, Any] | str) -> Path:
     """Write ``rows`` (objects, or lines as written) as JSON Lines."""
-    path.write_text("".join((r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)) + "\n" for r in rows),
-                    encoding="utf-8")
+    path.write_text(
+        "".join((r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)) + "\n" for r in rows), encoding="utf-8"
+    )
     return path
 
 

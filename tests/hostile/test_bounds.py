@@ -40,8 +40,13 @@ def ingest(tmp_path: Path, sources: list[tuple[str, str, Path]], ingest_keys: st
     for name, kind, location in sources:
         body += f'[[sources]]\nname = "{name}"\nkind = "{kind}"\nlocation = "{location}"\n'
     cfg.write_text(body)
-    proc = subprocess.run([sys.executable, "-c", MEASURE, "--config", str(cfg), "ingest", "--json"],
-                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-c", MEASURE, "--config", str(cfg), "ingest", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert "Traceback" not in proc.stderr, proc.stderr
     first, _, rest = proc.stdout.partition("\n")
     rss_kib, _code = first.split()
@@ -78,8 +83,10 @@ def gzip_stream(path: Path, parts: list[tuple[bytes, int]]) -> None:
 
 def test_a_gzipped_quarter_gigabyte_line_costs_bounded_memory(tmp_path: Path, baseline: float) -> None:
     bomb = tmp_path / "bomb.jsonl.gz"
-    gzip_stream(bomb, [(b'{"id": "x", "text": "', 1), (b"a" * MB, 256),
-                       (b'"}\n{"id": "after", "text": "read after the bomb"}\n', 1)])
+    gzip_stream(
+        bomb,
+        [(b'{"id": "x", "text": "', 1), (b"a" * MB, 256), (b'"}\n{"id": "after", "text": "read after the bomb"}\n', 1)],
+    )
     assert bomb.stat().st_size < 1 * MB
     rss, seconds, report = ingest(tmp_path, [("bomb", "jsonl", bomb), ("good", "jsonl", good_file(tmp_path))])
     bomb_report, good_report = report["sources"]
@@ -101,15 +108,18 @@ def test_gzipped_newlines_are_skipped_quickly(tmp_path: Path, baseline: float) -
 
 def test_a_mastodon_zip_bomb_is_refused_and_the_next_source_is_read(tmp_path: Path, baseline: float) -> None:
     bomb = tmp_path / "archive.zip"
-    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf, \
-            zf.open("outbox.json", "w", force_zip64=True) as fh:
+    with (
+        zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf,
+        zf.open("outbox.json", "w", force_zip64=True) as fh,
+    ):
         fh.write(b'{"orderedItems": [')
         for _ in range(300):
             fh.write(b" " * MB)
         fh.write(b"]}")
     assert bomb.stat().st_size < 1 * MB
-    rss, seconds, report = ingest(tmp_path, [("bomb", "mastodon", bomb), ("good", "jsonl", good_file(tmp_path))],
-                                  "max_document_bytes = 100000000")
+    rss, seconds, report = ingest(
+        tmp_path, [("bomb", "mastodon", bomb), ("good", "jsonl", good_file(tmp_path))], "max_document_bytes = 100000000"
+    )
     bomb_report, good_report = report["sources"]
     assert bomb_report["status"] == "error" and "max_document_bytes" in bomb_report["error"]
     assert good_report["inserted"] == 1
@@ -121,12 +131,16 @@ def test_a_source_over_its_time_budget_stops_and_the_run_goes_on(tmp_path: Path)
     rows = "".join(f"{i},post number {i} of a long dump\n" for i in range(400_000))
     slow.write_bytes(gzip.compress(("id,text\n" + rows).encode(), compresslevel=1))
     assert slow.stat().st_size < 2 * MB
-    _, seconds, report = ingest(tmp_path, [("slow", "csv", slow), ("good", "jsonl", good_file(tmp_path))],
-                                "source_budget_s = 3.0\nbatch_size = 500")
+    _, seconds, report = ingest(
+        tmp_path,
+        [("slow", "csv", slow), ("good", "jsonl", good_file(tmp_path))],
+        "source_budget_s = 3.0\nbatch_size = 500",
+    )
     slow_report, good_report = report["sources"]
     assert slow_report["status"] == "error" and "source_budget_s" in slow_report["error"]
     assert 0 < slow_report["inserted"] < 400_000  # what was read before the stop is kept
-    assert slow_report["read"] == sum(slow_report[k] for k in
-                                      ("inserted", "updated", "duplicate", "rejected", "excluded"))
+    assert slow_report["read"] == sum(
+        slow_report[k] for k in ("inserted", "updated", "duplicate", "rejected", "excluded")
+    )
     assert good_report["inserted"] == 1
     assert seconds < 15  # the budget, the good source and writing what was read

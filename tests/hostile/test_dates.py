@@ -32,8 +32,10 @@ FUTURE_TEXT = "I can't go on like this, everything is falling apart and nobody c
 def _alerts(site: Path, emomon: Callable[..., Any]) -> set[tuple[Any, ...]]:
     done = emomon(site, "alerts", "list", "--json", env=SALT)
     assert done.returncode == 0, done.stderr
-    return {(a["rule"], a["subject_kind"], a["subject"], a["severity"], a["trigger_at"],
-             a["window_start"]) for a in json.loads(done.stdout)["alerts"]}
+    return {
+        (a["rule"], a["subject_kind"], a["subject"], a["severity"], a["trigger_at"], a["window_start"])
+        for a in json.loads(done.stdout)["alerts"]
+    }
 
 
 def _run(site: Path, emomon: Callable[..., Any], *args: str) -> dict[str, Any]:
@@ -44,8 +46,9 @@ def _run(site: Path, emomon: Callable[..., Any], *args: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def baseline(tmp_path_factory: pytest.TempPathFactory, make_site: Callable[[Path], Path],
-             emomon: Callable[..., Any]) -> set[tuple[Any, ...]]:
+def baseline(
+    tmp_path_factory: pytest.TempPathFactory, make_site: Callable[[Path], Path], emomon: Callable[..., Any]
+) -> set[tuple[Any, ...]]:
     """The alerts the untouched examples raise (there is at least one)."""
     site = make_site(tmp_path_factory.mktemp("baseline"))
     _run(site, emomon, "run")
@@ -56,8 +59,7 @@ def baseline(tmp_path_factory: pytest.TempPathFactory, make_site: Callable[[Path
 
 def _add_jsonl(examples: Path, when: str) -> None:
     with (examples / "posts.jsonl").open("a", encoding="utf-8") as f:
-        f.write(json.dumps({"id": "j-999", "text": FUTURE_TEXT, "author": "quiet_harbor",
-                            "created_at": when}) + "\n")
+        f.write(json.dumps({"id": "j-999", "text": FUTURE_TEXT, "author": "quiet_harbor", "created_at": when}) + "\n")
 
 
 def _add_csv(examples: Path, when: str) -> None:
@@ -67,14 +69,17 @@ def _add_csv(examples: Path, when: str) -> None:
 
 def _add_rss(examples: Path, when: str) -> None:
     feed = examples / "feed.xml"
-    item = (f"<item><guid>https://blog.example.org/posts/99</guid><title>Later</title>"
-            f"<pubDate>{when}</pubDate><description>{FUTURE_TEXT}</description></item>")
-    feed.write_text(feed.read_text(encoding="utf-8").replace("</channel>", item + "</channel>"),
-                    encoding="utf-8")
+    item = (
+        f"<item><guid>https://blog.example.org/posts/99</guid><title>Later</title>"
+        f"<pubDate>{when}</pubDate><description>{FUTURE_TEXT}</description></item>"
+    )
+    feed.write_text(feed.read_text(encoding="utf-8").replace("</channel>", item + "</channel>"), encoding="utf-8")
 
 
 def test_far_future_posts_change_no_alert(
-    baseline: set[tuple[Any, ...]], tmp_path: Path, make_site: Callable[[Path], Path],
+    baseline: set[tuple[Any, ...]],
+    tmp_path: Path,
+    make_site: Callable[[Path], Path],
     emomon: Callable[..., Any],
 ) -> None:
     """One post dated 9999-12-31 in each of a JSONL file, a CSV file and an RSS pubDate."""
@@ -85,8 +90,10 @@ def test_far_future_posts_change_no_alert(
     _run(site, emomon, "run")
     assert _alerts(site, emomon) == baseline
     with sqlite3.connect(site / "emomon.db") as db:
-        rows = db.execute("SELECT s.name, r.reason FROM rejected r JOIN sources s ON s.id = r.source_id "
-                          "WHERE r.reason LIKE '%future_tolerance_hours%'").fetchall()
+        rows = db.execute(
+            "SELECT s.name, r.reason FROM rejected r JOIN sources s ON s.id = r.source_id "
+            "WHERE r.reason LIKE '%future_tolerance_hours%'"
+        ).fetchall()
         stored = db.execute("SELECT count(*) FROM posts WHERE text = ?", (FUTURE_TEXT,)).fetchone()
     assert stored == (0,)
     assert sorted(name for name, _ in rows) == ["example-csv", "example-jsonl", "example-rss"]
@@ -94,19 +101,32 @@ def test_far_future_posts_change_no_alert(
 
 
 def test_a_post_dated_now_does_not_push_older_posts_out_of_the_lookback(
-    baseline: set[tuple[Any, ...]], tmp_path: Path, make_site: Callable[[Path], Path],
+    baseline: set[tuple[Any, ...]],
+    tmp_path: Path,
+    make_site: Callable[[Path], Path],
     emomon: Callable[..., Any],
 ) -> None:
     site = make_site(tmp_path / "now")
     with (site / "examples" / "posts.jsonl").open("a", encoding="utf-8") as f:
-        f.write(json.dumps({"id": "j-now", "text": "Quiet day at the library.", "author": "tern",
-                            "created_at": utcnow().isoformat()}) + "\n")
+        f.write(
+            json.dumps(
+                {
+                    "id": "j-now",
+                    "text": "Quiet day at the library.",
+                    "author": "tern",
+                    "created_at": utcnow().isoformat(),
+                }
+            )
+            + "\n"
+        )
     _run(site, emomon, "run")
     assert _alerts(site, emomon) == baseline  # the examples, dated 2025, are still evaluated
 
 
 def test_a_stored_far_future_post_cannot_move_the_alert_window(
-    baseline: set[tuple[Any, ...]], tmp_path: Path, make_site: Callable[[Path], Path],
+    baseline: set[tuple[Any, ...]],
+    tmp_path: Path,
+    make_site: Callable[[Path], Path],
     emomon: Callable[..., Any],
 ) -> None:
     """A database written before the date bounds existed: the window ignores the post."""
@@ -119,11 +139,15 @@ def test_a_stored_far_future_post_cannot_move_the_alert_window(
         post_id = db.execute(
             "INSERT INTO posts (source_id, external_id, author_id, created_at, text, content_hash, "
             "ingested_at) VALUES (?, 'far', ?, '9999-12-31 23:59:59.000000', 'x', ?, ?)",
-            (source_id, author_id, "f" + digest[1:], created)).lastrowid
+            (source_id, author_id, "f" + digest[1:], created),
+        ).lastrowid
         columns = [c[1] for c in db.execute("PRAGMA table_info(scores)") if c[1] != "post_id"]
         names = ", ".join(columns)
-        db.execute(f"INSERT INTO scores (post_id, {names}) SELECT ?, {names} FROM scores "  # noqa: S608
-                   "ORDER BY depression_index DESC LIMIT 1", (post_id,))
+        db.execute(
+            f"INSERT INTO scores (post_id, {names}) SELECT ?, {names} FROM scores "  # noqa: S608
+            "ORDER BY depression_index DESC LIMIT 1",
+            (post_id,),
+        )
     _run(site, emomon, "run", "--stage", "alerts")
     assert _alerts(site, emomon) == baseline
     done = emomon(site, "report", "--format", "json", env=SALT)
@@ -135,6 +159,7 @@ def test_a_stored_far_future_post_cannot_move_the_alert_window(
 
 
 # ---------------------------------------------------------------- epoch units and bounds
+
 
 @pytest.mark.parametrize(
     ("value", "expected"),
@@ -169,11 +194,14 @@ def test_out_of_range_values_are_refused_with_a_reason(value: object, reason: st
         parse_datetime(value)
 
 
-def _ingest_dates(tmp_path: Path, settings: Settings, engine: Engine,
-                  dates: dict[str, object]) -> tuple[dict[str, datetime], dict[str, str]]:
+def _ingest_dates(
+    tmp_path: Path, settings: Settings, engine: Engine, dates: dict[str, object]
+) -> tuple[dict[str, datetime], dict[str, str]]:
     path = tmp_path / "dates.jsonl"
-    path.write_text("".join(json.dumps({"id": k, "text": f"post {k}", "created_at": v}) + "\n"
-                            for k, v in dates.items()), encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps({"id": k, "text": f"post {k}", "created_at": v}) + "\n" for k, v in dates.items()),
+        encoding="utf-8",
+    )
     report = ingest(engine, settings, [adhoc_source(str(path))])
     totals = report.totals()
     assert totals["read"] == len(dates)
@@ -189,18 +217,23 @@ def test_ingest_rejects_dates_outside_the_bounds_with_reasons(
     tmp_path: Path, make_settings: Callable[..., Settings], engine: Engine
 ) -> None:
     now = utcnow()
-    settings = make_settings("[ingest]\nfuture_tolerance_hours = 2.0\nearliest = \"2000-01-01\"\n")
-    stored, rejected = _ingest_dates(tmp_path, settings, engine, {
-        "seconds": 1714564800,
-        "millis": 1714564800000,
-        "sentinel": MAX_EPOCH_SECONDS,  # 9999-12-31 in seconds: rejected, never 1978
-        "micros": 1714564800000000,
-        "zero": 0,
-        "before": "1999-12-31T23:59:59Z",
-        "first": "2000-01-01T00:00:00Z",
-        "soon": (now + timedelta(hours=1)).isoformat(),
-        "later": (now + timedelta(hours=3)).isoformat(),
-    })
+    settings = make_settings('[ingest]\nfuture_tolerance_hours = 2.0\nearliest = "2000-01-01"\n')
+    stored, rejected = _ingest_dates(
+        tmp_path,
+        settings,
+        engine,
+        {
+            "seconds": 1714564800,
+            "millis": 1714564800000,
+            "sentinel": MAX_EPOCH_SECONDS,  # 9999-12-31 in seconds: rejected, never 1978
+            "micros": 1714564800000000,
+            "zero": 0,
+            "before": "1999-12-31T23:59:59Z",
+            "first": "2000-01-01T00:00:00Z",
+            "soon": (now + timedelta(hours=1)).isoformat(),
+            "later": (now + timedelta(hours=3)).isoformat(),
+        },
+    )
     assert set(stored) == {"seconds", "millis", "first", "soon"}
     assert stored["seconds"] == stored["millis"] == datetime(2024, 5, 1, 12, tzinfo=UTC)
     assert set(rejected) == {"sentinel", "micros", "zero", "before", "later"}
@@ -211,10 +244,9 @@ def test_ingest_rejects_dates_outside_the_bounds_with_reasons(
     assert "created_at" in rejected["micros"]
 
 
-def test_default_lower_bound_is_1990(
-    tmp_path: Path, make_settings: Callable[..., Settings], engine: Engine
-) -> None:
-    stored, rejected = _ingest_dates(tmp_path, make_settings(), engine, {
-        "old": "1989-12-31T23:59:59Z", "ok": "1990-01-01T00:00:00Z"})
+def test_default_lower_bound_is_1990(tmp_path: Path, make_settings: Callable[..., Settings], engine: Engine) -> None:
+    stored, rejected = _ingest_dates(
+        tmp_path, make_settings(), engine, {"old": "1989-12-31T23:59:59Z", "ok": "1990-01-01T00:00:00Z"}
+    )
     assert set(stored) == {"ok"}
     assert "before ingest.earliest = 1990-01-01" in rejected["old"]

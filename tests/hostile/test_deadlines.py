@@ -98,8 +98,15 @@ def server() -> Iterator[Loopback]:
 def emomon(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """Run the installed CLI. A run that does not end within two minutes fails the test (without a
     deadline it would wait as long as the server drips)."""
-    proc = subprocess.run([str(EMOMON), "--config", str(cwd / "config.toml"), *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=120, check=False, env=dict(os.environ))
+    proc = subprocess.run(
+        [str(EMOMON), "--config", str(cwd / "config.toml"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=dict(os.environ),
+    )
     assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr
     return proc
 
@@ -114,11 +121,13 @@ def one_line(proc: subprocess.CompletedProcess[str]) -> str:
 
 # ------------------------------------------------------------------------------ feeds
 
+
 def test_a_feed_that_drips_its_headers_stops_at_the_deadline(tmp_path: Path, db_url: str) -> None:
     drip = Trickler(b"HTTP/1.1 200 OK\r\nX-Slow: ", interval=0.2)  # a header line that never ends
     good = tmp_path / "good.jsonl"
     good.write_text('{"id": "g1", "text": "a good post"}\n')
-    (tmp_path / "config.toml").write_text(textwrap.dedent(f"""
+    (tmp_path / "config.toml").write_text(
+        textwrap.dedent(f"""
         [database]
         url = "{db_url}"
         [ingest]
@@ -128,12 +137,13 @@ def test_a_feed_that_drips_its_headers_stops_at_the_deadline(tmp_path: Path, db_
         [[sources]]
         name = "dripping"
         kind = "feed"
-        location = "{drip.url('/feed.xml')}"
+        location = "{drip.url("/feed.xml")}"
         [[sources]]
         name = "good"
         kind = "jsonl"
         location = "{good}"
-    """))
+    """)
+    )
     try:
         proc = emomon(tmp_path, "ingest", "--json")
     finally:
@@ -153,13 +163,15 @@ def test_a_feed_that_drips_its_headers_stops_at_the_deadline(tmp_path: Path, db_
 
 def test_the_source_budget_bounds_a_dripping_feed_too(tmp_path: Path, db_url: str) -> None:
     drip = Trickler(b"HTTP/1.1 200 OK\r\nX-Slow: ", interval=0.2)
-    (tmp_path / "config.toml").write_text(textwrap.dedent(f"""
+    (tmp_path / "config.toml").write_text(
+        textwrap.dedent(f"""
         [database]
         url = "{db_url}"
         [ingest]
         timeout_s = 20.0
         source_budget_s = 1.5
-    """))
+    """)
+    )
     try:
         proc = emomon(tmp_path, "ingest", drip.url("/feed.xml"))
     finally:
@@ -171,9 +183,20 @@ def test_the_source_budget_bounds_a_dripping_feed_too(tmp_path: Path, db_url: st
 
 # ------------------------------------------------------------------------------ alerts
 
-def alerts_config(tmp_path: Path, db_url: str, *, channel: str, budget: float, webhook_url: str = "",
-                  webhook_timeout: float = 0.5, mail_port: int = 1, mail_timeout: float = 1.0) -> None:
-    (tmp_path / "config.toml").write_text(textwrap.dedent(f"""
+
+def alerts_config(
+    tmp_path: Path,
+    db_url: str,
+    *,
+    channel: str,
+    budget: float,
+    webhook_url: str = "",
+    webhook_timeout: float = 0.5,
+    mail_port: int = 1,
+    mail_timeout: float = 1.0,
+) -> None:
+    (tmp_path / "config.toml").write_text(
+        textwrap.dedent(f"""
         [database]
         url = "{db_url}"
         [schedule]
@@ -195,7 +218,8 @@ def alerts_config(tmp_path: Path, db_url: str, *, channel: str, budget: float, w
         port = {mail_port}
         recipients = ["reviewer@example.org"]
         timeout = {mail_timeout}
-    """))
+    """)
+    )
 
 
 def seeded(db_url: str) -> Engine:
@@ -208,21 +232,32 @@ def seeded(db_url: str) -> Engine:
 
 def pending(engine: Engine, channel: str) -> int:
     with session_scope(engine) as s:
-        return s.scalar(select(func.count()).select_from(Delivery).where(
-            Delivery.channel == channel, Delivery.delivered_at.is_(None))) or 0
+        return (
+            s.scalar(
+                select(func.count())
+                .select_from(Delivery)
+                .where(Delivery.channel == channel, Delivery.delivered_at.is_(None))
+            )
+            or 0
+        )
 
 
-@pytest.mark.parametrize("timeout, budget, seconds, limit", [
-    (0.5, 30.0, 1.5, "3 times [channels.webhook] timeout"),
-    (10.0, 1.0, 1.0, "what was left of [alerts] delivery_budget_s"),
-], ids=["timeout", "budget"])
+@pytest.mark.parametrize(
+    "timeout, budget, seconds, limit",
+    [
+        (0.5, 30.0, 1.5, "3 times [channels.webhook] timeout"),
+        (10.0, 1.0, 1.0, "what was left of [alerts] delivery_budget_s"),
+    ],
+    ids=["timeout", "budget"],
+)
 def test_a_webhook_that_drips_its_answer_stops_at_the_deadline_and_keeps_the_alerts(
     tmp_path: Path, db_url: str, server: Loopback, timeout: float, budget: float, seconds: float, limit: str
 ) -> None:
     engine = seeded(db_url)
     drip = Trickler(b"HTTP/1.1 200 OK\r\nX-Slow: ", interval=0.2)
-    alerts_config(tmp_path, db_url, channel="webhook", budget=budget, webhook_url=drip.url("/hook"),
-                  webhook_timeout=timeout)
+    alerts_config(
+        tmp_path, db_url, channel="webhook", budget=budget, webhook_url=drip.url("/hook"), webhook_timeout=timeout
+    )
     try:
         proc = emomon(tmp_path, "alerts", "run")
     finally:
@@ -235,8 +270,9 @@ def test_a_webhook_that_drips_its_answer_stops_at_the_deadline_and_keeps_the_ale
     assert len(alerts) == 2 and pending(engine, "webhook") == 2
 
     server.answer("/hook", Answer(200))  # the endpoint is fixed: the next run sends both, once
-    alerts_config(tmp_path, db_url, channel="webhook", budget=budget, webhook_url=server.url("/hook"),
-                  webhook_timeout=timeout)
+    alerts_config(
+        tmp_path, db_url, channel="webhook", budget=budget, webhook_url=server.url("/hook"), webhook_timeout=timeout
+    )
     proc = emomon(tmp_path, "alerts", "run")
     assert proc.returncode == 0, proc.stderr
     assert sorted(p["id"] for p in server.posted("/hook")) == alerts and pending(engine, "webhook") == 0
@@ -268,6 +304,7 @@ def test_a_mail_server_that_drips_its_greeting_stops_at_the_deadline_and_keeps_t
 
 
 # ------------------------------------------------------------------------------ in process
+
 
 def test_a_webhook_attempt_is_bounded_in_process_too(tmp_path: Path) -> None:
     """The deadline holds for the channel object itself (as the scheduler calls it), and a run that

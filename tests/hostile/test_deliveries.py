@@ -31,12 +31,14 @@ def server() -> Iterator[Loopback]:
         yield state
 
 
-def settings_for(tmp_path: Path, url: str, *, budget: float = 20.0, channels: str = '["webhook"]',
-                 extra: str = "") -> Settings:
+def settings_for(
+    tmp_path: Path, url: str, *, budget: float = 20.0, channels: str = '["webhook"]', extra: str = ""
+) -> Settings:
     cfg = tmp_path / "config.toml"
-    cfg.write_text(textwrap.dedent(f"""
+    cfg.write_text(
+        textwrap.dedent(f"""
         [database]
-        url = "sqlite:///{tmp_path / 'emomon.db'}"
+        url = "sqlite:///{tmp_path / "emomon.db"}"
         [alerts]
         channels = {channels}
         delivery_budget_s = {budget}
@@ -50,7 +52,9 @@ def settings_for(tmp_path: Path, url: str, *, budget: float = 20.0, channels: st
         timeout = 5.0
         retries = 2
         backoff = 0.01
-    """) + extra)
+    """)
+        + extra
+    )
     return load_settings(cfg, {})
 
 
@@ -67,27 +71,42 @@ def seed(engine: Engine, authors: int) -> None:
             s.add(author)
             s.flush()
             for i in range(4):
-                post = Post(source_id=src.id, external_id=f"{a}-{i}", author_id=author.id,
-                            created_at=now - timedelta(hours=6 * (i + 1)), text="invented",
-                            content_hash=f"h{a}{i}", ingested_at=now)
+                post = Post(
+                    source_id=src.id,
+                    external_id=f"{a}-{i}",
+                    author_id=author.id,
+                    created_at=now - timedelta(hours=6 * (i + 1)),
+                    text="invented",
+                    content_hash=f"h{a}{i}",
+                    ingested_at=now,
+                )
                 s.add(post)
                 s.flush()
-                s.add(Score(post_id=post.id, model_version="test-v1", status="scored",
-                            depression_index=0.95, probs=probs, windows=1, text_hash="h",
-                            scored_at=now))
+                s.add(
+                    Score(
+                        post_id=post.id,
+                        model_version="test-v1",
+                        status="scored",
+                        depression_index=0.95,
+                        probs=probs,
+                        windows=1,
+                        text_hash="h",
+                        scored_at=now,
+                    )
+                )
 
 
 def run(engine: Engine, settings: Settings) -> tuple[dict[str, object], float]:
     t0 = time.monotonic()
-    result = alerts_stage(engine, settings, console=Console(file=None, quiet=True), env={},
-                          now=utcnow())
+    result = alerts_stage(engine, settings, console=Console(file=None, quiet=True), env={}, now=utcnow())
     return result.to_json(), time.monotonic() - t0
 
 
 def pending(engine: Engine, channel: str = "webhook") -> set[int]:
     with session_scope(engine) as s:
-        return set(s.scalars(select(Delivery.alert_id).where(
-            Delivery.channel == channel, Delivery.delivered_at.is_(None))))
+        return set(
+            s.scalars(select(Delivery.alert_id).where(Delivery.channel == channel, Delivery.delivered_at.is_(None)))
+        )
 
 
 def alert_ids(engine: Engine) -> set[int]:
@@ -101,9 +120,7 @@ def make_engine_for(settings: Settings) -> Engine:
     return engine
 
 
-def test_a_non_ascii_retry_after_fails_one_delivery_and_the_next_run_sends_it(
-    tmp_path: Path, server: Loopback
-) -> None:
+def test_a_non_ascii_retry_after_fails_one_delivery_and_the_next_run_sends_it(tmp_path: Path, server: Loopback) -> None:
     server.answer(HOOK, Answer(503, headers={"Retry-After": "\u00b2"}))
     settings = settings_for(tmp_path, server.url(HOOK))
     engine = make_engine_for(settings)
@@ -129,9 +146,7 @@ def test_a_non_ascii_retry_after_fails_one_delivery_and_the_next_run_sends_it(
     assert len(server.posted(HOOK)) == 1  # delivered once
 
 
-def test_500s_keep_every_alert_pending_and_other_channels_still_deliver(
-    tmp_path: Path, server: Loopback
-) -> None:
+def test_500s_keep_every_alert_pending_and_other_channels_still_deliver(tmp_path: Path, server: Loopback) -> None:
     server.answer(HOOK, Answer(500))
     settings = settings_for(tmp_path, server.url(HOOK), channels='["webhook", "file"]')
     engine = make_engine_for(settings)
@@ -180,8 +195,7 @@ def test_an_unreachable_mail_server_keeps_the_digest_pending(tmp_path: Path, ser
     smtp = SmtpServer()
     port = smtp.port
     smtp.close()  # nobody listens there now
-    mail = f'[channels.email]\nhost = "127.0.0.1"\nport = {port}\nrecipients = ["r@example.org"]\n' \
-           'timeout = 2.0\n'
+    mail = f'[channels.email]\nhost = "127.0.0.1"\nport = {port}\nrecipients = ["r@example.org"]\ntimeout = 2.0\n'
     settings = settings_for(tmp_path, server.url(HOOK), channels='["email"]', extra=mail)
     engine = make_engine_for(settings)
     seed(engine, authors=2)
@@ -192,8 +206,12 @@ def test_an_unreachable_mail_server_keeps_the_digest_pending(tmp_path: Path, ser
 
     smtp = SmtpServer()
     try:
-        fixed = settings_for(tmp_path, server.url(HOOK), channels='["email"]',
-                             extra=mail.replace(f"port = {port}", f"port = {smtp.port}"))
+        fixed = settings_for(
+            tmp_path,
+            server.url(HOOK),
+            channels='["email"]',
+            extra=mail.replace(f"port = {port}", f"port = {smtp.port}"),
+        )
         second, _ = run(engine, fixed)
     finally:
         smtp.close()

@@ -31,14 +31,14 @@ SHIPPED_MODEL = REPO / "models" / "emomon-mtl-v2"
 POST_TEXT = "my private diary line about the hospital"
 
 
-def emomon(cwd: Path, *args: str, preexec: Callable[[], None] | None = None,
-           wrap: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+def emomon(
+    cwd: Path, *args: str, preexec: Callable[[], None] | None = None, wrap: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
     """Run the CLI in a fresh interpreter in ``cwd`` (no EMOMON_* variables; a config of defaults)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("EMOMON_")}
     config_here(cwd, args, env)
     command = [*wrap, sys.executable, "-c", "from monitor.cli import cli; cli(prog_name='emomon')", *args]
-    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300,
-                          preexec_fn=preexec)
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300, preexec_fn=preexec)
 
 
 def one_line(result: subprocess.CompletedProcess[str], *, code: int = 1) -> str:
@@ -55,6 +55,7 @@ def db_arg(path: Path) -> tuple[str, str]:
 
 
 # -- damaged model directories ------------------------------------------------------------------
+
 
 @pytest.fixture(scope="session")
 def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -80,7 +81,9 @@ def _truncate(path: Path) -> None:
 DAMAGE: dict[str, tuple[str, Callable[[Path], None]]] = {
     "truncated weights": ("model.safetensors", _truncate),
     "a pickle renamed to .safetensors": (
-        "model.safetensors", lambda p: _replace(p, pickle.dumps({"weights": list(range(100))}))),
+        "model.safetensors",
+        lambda p: _replace(p, pickle.dumps({"weights": list(range(100))})),
+    ),
     "config.json not JSON": ("config.json", lambda p: _replace(p, b'{"format": "emomon-model/1", ')),
     "config.json a list": ("config.json", lambda p: _replace(p, b"[1, 2]")),
     "labels.json wrong shape": ("labels.json", lambda p: _replace(p, b'{"goemotions": 3}')),
@@ -103,6 +106,7 @@ def test_a_damaged_model_directory_is_one_line_naming_it(tmp_path: Path, pristin
 
 
 # -- databases ----------------------------------------------------------------------------------
+
 
 def test_a_database_path_that_is_a_directory(tmp_path: Path) -> None:
     (tmp_path / "data.db").mkdir()
@@ -141,8 +145,9 @@ def read_only_db(tmp_path: Path) -> Iterator[tuple[Path, Callable[[], None] | No
     preexec = _drop_file_permission_override if os.geteuid() == 0 else None
     db.chmod(0o444)
     home.chmod(0o555)
-    probe = subprocess.run([sys.executable, "-c", f"open({str(db)!r}, 'a')"], preexec_fn=preexec,
-                           capture_output=True, text=True)
+    probe = subprocess.run(
+        [sys.executable, "-c", f"open({str(db)!r}, 'a')"], preexec_fn=preexec, capture_output=True, text=True
+    )
     try:
         if probe.returncode == 0:
             pytest.skip("cannot make a file read-only for this user (root without CAP_SETPCAP?)")
@@ -152,20 +157,24 @@ def read_only_db(tmp_path: Path) -> Iterator[tuple[Path, Callable[[], None] | No
         db.chmod(0o644)
 
 
-def test_a_read_only_database_still_lists_and_reports(read_only_db: tuple[Path, Callable[[], None] | None],
-                                                      tmp_path: Path) -> None:
+def test_a_read_only_database_still_lists_and_reports(
+    read_only_db: tuple[Path, Callable[[], None] | None], tmp_path: Path
+) -> None:
     db, preexec = read_only_db
     for args in (("sources", "list"), ("report", "--format", "md")):
         result = emomon(tmp_path, *db_arg(db), *args, preexec=preexec)
         assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
 
 
-def test_writing_to_a_read_only_database_is_one_line(read_only_db: tuple[Path, Callable[[], None] | None],
-                                                     tmp_path: Path) -> None:
+def test_writing_to_a_read_only_database_is_one_line(
+    read_only_db: tuple[Path, Callable[[], None] | None], tmp_path: Path
+) -> None:
     db, preexec = read_only_db
     posts = tmp_path / "posts.jsonl"
-    posts.write_text(json.dumps({"id": "1", "text": "a calm day", "author": "a",
-                                 "created_at": "2025-03-01T00:00:00Z"}) + "\n", encoding="utf-8")
+    posts.write_text(
+        json.dumps({"id": "1", "text": "a calm day", "author": "a", "created_at": "2025-03-01T00:00:00Z"}) + "\n",
+        encoding="utf-8",
+    )
     line = one_line(emomon(tmp_path, *db_arg(db), "ingest", str(posts), preexec=preexec))
     assert str(db) in line and "fix:" in line and ("read" in line or "Permission denied" in line), line
 
@@ -176,11 +185,16 @@ def test_a_constraint_failure_prints_no_post_text(tmp_path: Path) -> None:
     db = tmp_path / "emomon.db"
     assert emomon(tmp_path, *db_arg(db), "db", "upgrade").returncode == 0
     with sqlite3.connect(db) as conn:
-        conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON posts BEGIN "
-                     "SELECT RAISE(ABORT, 'UNIQUE constraint failed: posts.external_id'); END")
+        conn.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON posts BEGIN "
+            "SELECT RAISE(ABORT, 'UNIQUE constraint failed: posts.external_id'); END"
+        )
     posts = tmp_path / "posts.jsonl"
-    posts.write_text(json.dumps({"id": "1", "text": POST_TEXT, "author": "quiet_harbor",
-                                 "created_at": "2025-03-01T00:00:00Z"}) + "\n", encoding="utf-8")
+    posts.write_text(
+        json.dumps({"id": "1", "text": POST_TEXT, "author": "quiet_harbor", "created_at": "2025-03-01T00:00:00Z"})
+        + "\n",
+        encoding="utf-8",
+    )
     line = one_line(emomon(tmp_path, *db_arg(db), "ingest", str(posts)))
     assert str(db) in line and "UNIQUE constraint failed" in line and "fix:" in line
     verbose = emomon(tmp_path, "-v", *db_arg(db), "ingest", str(posts))
@@ -193,6 +207,7 @@ def test_a_constraint_failure_prints_no_post_text(tmp_path: Path) -> None:
 
 
 # -- a full disk ----------------------------------------------------------------------------------
+
 
 def _tiny_disk(mount_point: Path, size: str) -> tuple[str, ...]:
     """A command prefix running the rest in a private mount namespace with a tiny tmpfs at
@@ -214,8 +229,17 @@ def test_a_full_disk_under_the_database_is_one_line(tmp_path: Path) -> None:
     posts = tmp_path / "posts.jsonl"
     with posts.open("w", encoding="utf-8") as fh:
         for i in range(3000):
-            fh.write(json.dumps({"id": str(i), "text": f"an ordinary post number {i} " * 20,
-                                 "author": f"a{i % 50}", "created_at": "2025-03-01T00:00:00Z"}) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "id": str(i),
+                        "text": f"an ordinary post number {i} " * 20,
+                        "author": f"a{i % 50}",
+                        "created_at": "2025-03-01T00:00:00Z",
+                    }
+                )
+                + "\n"
+            )
     line = one_line(emomon(tmp_path, *db_arg(disk / "emomon.db"), "ingest", str(posts), wrap=wrap))
     assert str(disk / "emomon.db") in line and "full" in line and "fix: free space" in line
 
@@ -226,11 +250,20 @@ def test_a_full_disk_under_the_report_keeps_the_old_report(tmp_path: Path) -> No
     wrap = _tiny_disk(disk, "64k")
     # Inside the namespace: an old report, a file that fills the disk, the command, then what
     # is left on the disk (on stdout: the namespace and its disk go when the shell exits).
-    script = ('printf "the old report" > "$D/report.md"; head -c 1000000 /dev/zero > "$D/fill" 2>/dev/null; '
-              '"$@"; rc=$?; printf "kept: %s\\n" "$(cat "$D/report.md")"; ls -A "$D"; exit $rc')
-    result = emomon(tmp_path, *db_arg(tmp_path / "emomon.db"), "report", "--format", "html",
-                    "--output", str(disk / "report.md"),
-                    wrap=(*wrap, "env", f"D={disk}", "sh", "-c", script, "sh"))
+    script = (
+        'printf "the old report" > "$D/report.md"; head -c 1000000 /dev/zero > "$D/fill" 2>/dev/null; '
+        '"$@"; rc=$?; printf "kept: %s\\n" "$(cat "$D/report.md")"; ls -A "$D"; exit $rc'
+    )
+    result = emomon(
+        tmp_path,
+        *db_arg(tmp_path / "emomon.db"),
+        "report",
+        "--format",
+        "html",
+        "--output",
+        str(disk / "report.md"),
+        wrap=(*wrap, "env", f"D={disk}", "sh", "-c", script, "sh"),
+    )
     line = one_line(result)
     assert str(disk / "report.md") in line and "No space left on device" in line and "fix: free disk" in line
     assert "kept: the old report" in result.stdout
@@ -238,6 +271,7 @@ def test_a_full_disk_under_the_report_keeps_the_old_report(tmp_path: Path) -> No
 
 
 # -- settings and options -----------------------------------------------------------------------
+
 
 def float_keys(model: type[BaseModel], table: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], str]]:
     """(table path, key) of every float setting, nested tables included."""
@@ -259,8 +293,9 @@ def test_every_float_setting_is_found() -> None:
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
 @pytest.mark.parametrize("table, key", FLOAT_KEYS, ids=lambda v: ".".join(v) if isinstance(v, tuple) else v)
-def test_no_float_setting_accepts_a_non_finite_number(tmp_path: Path, table: tuple[str, ...], key: str,
-                                                      value: str) -> None:
+def test_no_float_setting_accepts_a_non_finite_number(
+    tmp_path: Path, table: tuple[str, ...], key: str, value: str
+) -> None:
     cfg = tmp_path / "config.toml"
     cfg.write_text(f"[{'.'.join(table)}]\n{key} = {value}\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=rf"{key} = {value} is not a finite number"):
@@ -270,10 +305,21 @@ def test_no_float_setting_accepts_a_non_finite_number(tmp_path: Path, table: tup
 def test_a_non_finite_timeout_from_the_environment_is_one_line(tmp_path: Path) -> None:
     env = {"EMOMON_INGEST_TIMEOUT_S": "nan"}
     config_here(tmp_path)
-    result = subprocess.run([sys.executable, "-c", "from monitor.cli import cli; cli(prog_name='emomon')",
-                             *db_arg(tmp_path / "emomon.db"), "sources", "list"], cwd=tmp_path,
-                            env={**{k: v for k, v in os.environ.items() if not k.startswith("EMOMON_")}, **env},
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from monitor.cli import cli; cli(prog_name='emomon')",
+            *db_arg(tmp_path / "emomon.db"),
+            "sources",
+            "list",
+        ],
+        cwd=tmp_path,
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("EMOMON_")}, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     line = one_line(result, code=ExitStatus.CONFIG)
     assert "EMOMON_INGEST_TIMEOUT_S" in line and "finite" in line
 

@@ -90,7 +90,8 @@ def feed() -> Iterator[EtagFeed]:
 
 
 def configure(site: Path, db_url: str, url: str, ingest: str) -> None:
-    (site / "config.toml").write_text(textwrap.dedent(f"""
+    (site / "config.toml").write_text(
+        textwrap.dedent(f"""
         [database]
         url = "{db_url}"
         [ingest]
@@ -100,13 +101,21 @@ def configure(site: Path, db_url: str, url: str, ingest: str) -> None:
         name = "garden"
         kind = "feed"
         location = "{url}"
-    """))
+    """)
+    )
 
 
 def ingest(site: Path) -> tuple[int, dict[str, object]]:
     """Run `emomon ingest --json`; return the exit code and the source's report."""
-    proc = subprocess.run([str(EMOMON), "--config", str(site / "config.toml"), "ingest", "--json"], cwd=site,
-                          capture_output=True, text=True, timeout=600, check=False, env=dict(os.environ))
+    proc = subprocess.run(
+        [str(EMOMON), "--config", str(site / "config.toml"), "ingest", "--json"],
+        cwd=site,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env=dict(os.environ),
+    )
     assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr
     return proc.returncode, json.loads(proc.stdout)["sources"][0]
 
@@ -114,8 +123,10 @@ def ingest(site: Path) -> tuple[int, dict[str, object]]:
 def stored(engine: Engine) -> tuple[int, int]:
     """(posts, distinct ids) in the store."""
     with session_scope(engine) as s:
-        return (s.scalar(select(func.count()).select_from(Post)) or 0,
-                s.scalar(select(func.count(func.distinct(Post.external_id)))) or 0)
+        return (
+            s.scalar(select(func.count()).select_from(Post)) or 0,
+            s.scalar(select(func.count(func.distinct(Post.external_id)))) or 0,
+        )
 
 
 def posts_so_far(engine: Engine) -> int:
@@ -154,7 +165,9 @@ def test_a_feed_cut_short_by_the_source_budget_is_completed_by_the_next_run(
     configure(tmp_path, db_url, feed.url, "source_budget_s = 2.0")
     code, report = ingest(tmp_path)
     engine = make_engine(db_url)
-    assert code == ExitStatus.FAILED and report["status"] == "error" and "source_budget_s" in str(report["error"]), report
+    assert code == ExitStatus.FAILED and report["status"] == "error" and "source_budget_s" in str(report["error"]), (
+        report
+    )
     first = int(str(report["inserted"]))
     assert first < ITEMS and stored(engine) == (first, first)
     assert stored_etag(engine) is None  # the body was not stored whole: no validators
@@ -167,8 +180,13 @@ def test_a_feed_read_killed_with_sigkill_is_completed_by_the_next_run(
 ) -> None:
     configure(tmp_path, db_url, feed.url, "")
     engine = make_engine(db_url)
-    proc = subprocess.Popen([str(EMOMON), "--config", str(tmp_path / "config.toml"), "ingest"], cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+    proc = subprocess.Popen(
+        [str(EMOMON), "--config", str(tmp_path / "config.toml"), "ingest"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=dict(os.environ),
+    )
     try:
         ends = time.monotonic() + 300
         while time.monotonic() < ends and proc.poll() is None and posts_so_far(engine) < 20:

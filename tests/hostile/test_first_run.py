@@ -38,8 +38,9 @@ def bare_env(xdg: Path, **extra: str) -> dict[str, str]:
 
 def emomon(cwd: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """The installed `emomon` in ``cwd`` with exactly ``env``."""
-    return subprocess.run([str(EMOMON), *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=600, check=False)
+    return subprocess.run(
+        [str(EMOMON), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False
+    )
 
 
 def listing(*roots: Path) -> list[str]:
@@ -56,6 +57,7 @@ def one_line(done: subprocess.CompletedProcess[str] | click.testing.Result) -> s
 
 
 # -- a first run ---------------------------------------------------------------------------
+
 
 @pytest.mark.sqlite_only(reason="`emomon init` writes a config on a SQLite file")
 def test_init_then_run_exits_0(tmp_path: Path) -> None:
@@ -77,8 +79,15 @@ def test_init_then_run_exits_0(tmp_path: Path) -> None:
 
 # -- no config -----------------------------------------------------------------------------
 
-COMMANDS = [("alerts", "list"), ("run",), ("sources", "list"), ("report",), ("ingest", "posts.jsonl"),
-            ("db", "upgrade"), ("cron",)]
+COMMANDS = [
+    ("alerts", "list"),
+    ("run",),
+    ("sources", "list"),
+    ("report",),
+    ("ingest", "posts.jsonl"),
+    ("db", "upgrade"),
+    ("cron",),
+]
 
 
 @pytest.fixture
@@ -92,8 +101,7 @@ def nowhere(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     assert listing(cwd, xdg) == before, "a command without a config created something"
 
 
-def test_without_a_config_every_command_stops_with_one_line_and_creates_nothing(
-        nowhere: tuple[Path, Path]) -> None:
+def test_without_a_config_every_command_stops_with_one_line_and_creates_nothing(nowhere: tuple[Path, Path]) -> None:
     cwd, xdg = nowhere
     for args in COMMANDS:
         done = emomon(cwd, *args, env=bare_env(xdg))
@@ -138,9 +146,9 @@ LEAVES = [(path, command) for path, command in _leaf_commands(cli) if path != ("
 
 
 @pytest.mark.parametrize(("path", "command"), LEAVES, ids=[" ".join(p) for p, _ in LEAVES])
-def test_every_command_but_init_needs_a_config(path: tuple[str, ...], command: click.Command,
-                                               nowhere: tuple[Path, Path],
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_command_but_init_needs_a_config(
+    path: tuple[str, ...], command: click.Command, nowhere: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Every command, its required arguments given: the config is looked for before anything."""
     cwd, xdg = nowhere
     monkeypatch.chdir(cwd)
@@ -168,13 +176,15 @@ def test_a_config_in_xdg_config_home_is_found(tmp_path: Path) -> None:
 
 # -- column mappings -----------------------------------------------------------------------
 
+
 @pytest.fixture
 def forum(tmp_path: Path) -> Path:
     """A directory with an empty config, forum.csv and forum.jsonl (columns post_id, body, user)."""
     (tmp_path / "config.toml").write_text('[database]\nurl = "sqlite:///emomon.db"\n', encoding="utf-8")
     rows = [{"post_id": str(i), "body": f"an invented post {i}", "user": {"name": "someone"}} for i in range(3)]
-    (tmp_path / "forum.csv").write_text("post_id,body,user\n" + "".join(
-        f"{r['post_id']},{r['body']},someone\n" for r in rows), encoding="utf-8")
+    (tmp_path / "forum.csv").write_text(
+        "post_id,body,user\n" + "".join(f"{r['post_id']},{r['body']},someone\n" for r in rows), encoding="utf-8"
+    )
     (tmp_path / "forum.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return tmp_path
 
@@ -184,8 +194,9 @@ def test_sources_add_refuses_a_column_mapping_that_matches_nothing(forum: Path, 
     config = forum / "config.toml"
     before = config.read_text(encoding="utf-8")
     runner = CliRunner()
-    typo = runner.invoke(cli, ["--config", str(config), "sources", "add", "forum", str(forum / f"forum.{kind}"),
-                               "--column", "text=bdy"])
+    typo = runner.invoke(
+        cli, ["--config", str(config), "sources", "add", "forum", str(forum / f"forum.{kind}"), "--column", "text=bdy"]
+    )
     assert typo.exit_code == ExitStatus.ERROR
     line = one_line(typo)
     assert "column text=bdy matches nothing" in line and "post_id, body, user" in line
@@ -195,13 +206,29 @@ def test_sources_add_refuses_a_column_mapping_that_matches_nothing(forum: Path, 
     assert "the default text column 'text' matches nothing" in one_line(default)
     assert config.read_text(encoding="utf-8") == before
     author = "user.name" if kind == "jsonl" else "user"
-    added = runner.invoke(cli, ["--config", str(config), "sources", "add", "forum", str(forum / f"forum.{kind}"),
-                                "--column", "text=body", "--column", "id=post_id", "--column", f"author={author}"])
+    added = runner.invoke(
+        cli,
+        [
+            "--config",
+            str(config),
+            "sources",
+            "add",
+            "forum",
+            str(forum / f"forum.{kind}"),
+            "--column",
+            "text=body",
+            "--column",
+            "id=post_id",
+            "--column",
+            f"author={author}",
+        ],
+    )
     assert added.exit_code == 0, added.output
     assert load_settings(config, {}).sources[0].columns == {"text": "body", "id": "post_id", "author": author}
 
 
 # -- a source whose every record is rejected -----------------------------------------------
+
 
 def test_a_source_whose_every_record_is_rejected_has_failed(forum: Path, db_url: str) -> None:
     with (forum / "config.toml").open("a", encoding="utf-8") as f:  # as written before the check existed
@@ -254,8 +281,12 @@ def test_each_exit_status_is_what_the_command_exits_with(forum: Path, db_url: st
         ExitStatus.FAILED: emomon(forum, "ingest", str(forum / "nowhere.jsonl"), env=env),
         ExitStatus.CONFIG: emomon(forum, "alerts", "list", env={**env, "EMOMON_INGEST_BATCH_SIZE": "lots"}),
     }
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(forum / "config.toml")], stdout=subprocess.PIPE,
-                              text=True, env={**env, "PYTHONPATH": str(REPO)})
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(forum / "config.toml")],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**env, "PYTHONPATH": str(REPO)},
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         statuses[ExitStatus.LOCKED] = emomon(forum, "run", "--stage", "purge", "--lock-timeout", "0", env=env)

@@ -33,35 +33,77 @@ from monitor.store.engine import ensure_schema, make_engine, session_scope
 from monitor.store.schema import Author, Post, Rejected
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "20"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 MAX_TEXT = 60
-CONFIG = (f"[ingest]\nmax_text_chars = {MAX_TEXT}\nmax_raw_chars = 300\nmax_line_bytes = 2000\n"
-          '[privacy]\nexclude_authors = ["Dee", "reddit:mallory"]\n')
+CONFIG = (
+    f"[ingest]\nmax_text_chars = {MAX_TEXT}\nmax_raw_chars = 300\nmax_line_bytes = 2000\n"
+    '[privacy]\nexclude_authors = ["Dee", "reddit:mallory"]\n'
+)
 MARKERS = marker_pattern(["#nobots", "#noindex"])
 
-DATES = st.sampled_from([
-    None, "2025-03-01T00:00:00Z", "2025-03-01 12:00:00+05:30", "Sat, 01 Mar 2025 00:00:00 GMT",
-    "Wed Oct 10 20:19:24 +0000 2018", "9999-12-31T23:59:59Z", "0001-01-01T00:00:00", "2025-02-30",
-    "", "nan", "-1", "1741000000", "1741000000000", 1741000000, 1741000000000, 253402300799,
-    253402300799000, -62135596800, 10**20, 1e300, 0, True, "\u0662\u0660\u0662\u0665-01-01",
-])
-MARK = st.sampled_from(["", "", "", "#nobots", "#NoIndex", "\uff03nobots", "#no\u200bbots", "#nobotsplease",
-                        "nobots", "#\u2060noindex"])
+DATES = st.sampled_from(
+    [
+        None,
+        "2025-03-01T00:00:00Z",
+        "2025-03-01 12:00:00+05:30",
+        "Sat, 01 Mar 2025 00:00:00 GMT",
+        "Wed Oct 10 20:19:24 +0000 2018",
+        "9999-12-31T23:59:59Z",
+        "0001-01-01T00:00:00",
+        "2025-02-30",
+        "",
+        "nan",
+        "-1",
+        "1741000000",
+        "1741000000000",
+        1741000000,
+        1741000000000,
+        253402300799,
+        253402300799000,
+        -62135596800,
+        10**20,
+        1e300,
+        0,
+        True,
+        "\u0662\u0660\u0662\u0665-01-01",
+    ]
+)
+MARK = st.sampled_from(
+    ["", "", "", "#nobots", "#NoIndex", "\uff03nobots", "#no\u200bbots", "#nobotsplease", "nobots", "#\u2060noindex"]
+)
 TEXTS = st.one_of(
-    st.sampled_from(["hello", "", " ", "caf\u00e9", "\u0000\u200b", "<b>bold</b> &amp;", "line\nbreak",
-                     "\ud800 lone", "\U0001f600 emoji", "x" * (MAX_TEXT + 1), "right\u202eleft"]),
+    st.sampled_from(
+        [
+            "hello",
+            "",
+            " ",
+            "caf\u00e9",
+            "\u0000\u200b",
+            "<b>bold</b> &amp;",
+            "line\nbreak",
+            "\ud800 lone",
+            "\U0001f600 emoji",
+            "x" * (MAX_TEXT + 1),
+            "right\u202eleft",
+        ]
+    ),
     st.text(max_size=30),
 )
-POST = st.fixed_dictionaries({
-    "id": st.sampled_from([None, "1", "2", "3", "", "t3_x", 7]),
-    "text": TEXTS,
-    "mark": MARK,
-    "where": st.sampled_from(["text", "title", "author"]),
-    "author": st.sampled_from([None, "ann", "Dee", "DEE", "mallory", "bob\u200b", "", "@zed"]),
-    "created_at": DATES,
-    "pad": st.sampled_from([0, 0, 0, MAX_TEXT, 3000]),
-})
+POST = st.fixed_dictionaries(
+    {
+        "id": st.sampled_from([None, "1", "2", "3", "", "t3_x", 7]),
+        "text": TEXTS,
+        "mark": MARK,
+        "where": st.sampled_from(["text", "title", "author"]),
+        "author": st.sampled_from([None, "ann", "Dee", "DEE", "mallory", "bob\u200b", "", "@zed"]),
+        "created_at": DATES,
+        "pad": st.sampled_from([0, 0, 0, MAX_TEXT, 3000]),
+    }
+)
 
 
 def text_of(post: dict[str, Any]) -> str:
@@ -86,9 +128,21 @@ def field(value: Any) -> str:
 # --------------------------------------------------------------------------- renderers
 # Each writes the posts in one format under ``d`` and returns (location, kind).
 
+
 def jsonl(d: Path, posts: list[dict[str, Any]], enc: str) -> tuple[str, str]:
-    lines = [json.dumps({"id": p["id"], "text": text_of(p), "title": title_of(p), "author": author_of(p),
-                         "created_at": p["created_at"]}, ensure_ascii=enc == "ascii") for p in posts]
+    lines = [
+        json.dumps(
+            {
+                "id": p["id"],
+                "text": text_of(p),
+                "title": title_of(p),
+                "author": author_of(p),
+                "created_at": p["created_at"],
+            },
+            ensure_ascii=enc == "ascii",
+        )
+        for p in posts
+    ]
     data = "\n".join(lines).encode("utf-8", "surrogatepass") + b"\n"
     if enc == "bom":
         data = b"\xef\xbb\xbf" + data
@@ -113,21 +167,29 @@ def csv_file(d: Path, posts: list[dict[str, Any]], enc: str) -> tuple[str, str]:
 
 def rss(d: Path, posts: list[dict[str, Any]], enc: str) -> tuple[str, str]:
     def item(p: dict[str, Any]) -> str:
-        return (f"<item><guid>{escape(field(p['id']))}</guid><title>{escape(title_of(p))}</title>"
-                f"<description>{escape(text_of(p))}</description><author>{escape(field(author_of(p)))}</author>"
-                f"<pubDate>{escape(field(p['created_at']))}</pubDate></item>")
-    return _feed(d, enc, '<rss version="2.0"><channel><title>t</title>' + "".join(map(item, posts))
-                 + "</channel></rss>")
+        return (
+            f"<item><guid>{escape(field(p['id']))}</guid><title>{escape(title_of(p))}</title>"
+            f"<description>{escape(text_of(p))}</description><author>{escape(field(author_of(p)))}</author>"
+            f"<pubDate>{escape(field(p['created_at']))}</pubDate></item>"
+        )
+
+    return _feed(
+        d, enc, '<rss version="2.0"><channel><title>t</title>' + "".join(map(item, posts)) + "</channel></rss>"
+    )
 
 
 def atom(d: Path, posts: list[dict[str, Any]], enc: str) -> tuple[str, str]:
     def entry(p: dict[str, Any]) -> str:
-        return (f"<entry><id>{escape(field(p['id']))}</id><title>{escape(title_of(p))}</title>"
-                f"<content type=\"text\">{escape(text_of(p))}</content>"
-                f"<author><name>{escape(field(author_of(p)))}</name></author>"
-                f"<updated>{escape(field(p['created_at']))}</updated></entry>")
-    return _feed(d, enc, '<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>'
-                 + "".join(map(entry, posts)) + "</feed>")
+        return (
+            f"<entry><id>{escape(field(p['id']))}</id><title>{escape(title_of(p))}</title>"
+            f'<content type="text">{escape(text_of(p))}</content>'
+            f"<author><name>{escape(field(author_of(p)))}</name></author>"
+            f"<updated>{escape(field(p['created_at']))}</updated></entry>"
+        )
+
+    return _feed(
+        d, enc, '<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>' + "".join(map(entry, posts)) + "</feed>"
+    )
 
 
 def _feed(d: Path, enc: str, body: str) -> tuple[str, str]:
@@ -141,9 +203,21 @@ def _feed(d: Path, enc: str, body: str) -> tuple[str, str]:
 
 
 def mastodon(d: Path, posts: list[dict[str, Any]], enc: str) -> tuple[str, str]:
-    items = [{"type": "Create", "actor": author_of(p), "published": p["created_at"],
-              "object": {"type": "Note", "id": p["id"], "content": f"<p>{escape(text_of(p))}</p>",
-                         "summary": title_of(p), "attributedTo": author_of(p)}} for p in posts]
+    items = [
+        {
+            "type": "Create",
+            "actor": author_of(p),
+            "published": p["created_at"],
+            "object": {
+                "type": "Note",
+                "id": p["id"],
+                "content": f"<p>{escape(text_of(p))}</p>",
+                "summary": title_of(p),
+                "attributedTo": author_of(p),
+            },
+        }
+        for p in posts
+    ]
     items.append({"type": "Announce", "object": "https://example.org/1"})
     data = json.dumps({"actor": "owner", "orderedItems": items}, ensure_ascii=enc == "ascii")
     raw = data.encode("utf-8", "surrogatepass")
@@ -159,15 +233,28 @@ def mastodon(d: Path, posts: list[dict[str, Any]], enc: str) -> tuple[str, str]:
 def x_archive(d: Path, posts: list[dict[str, Any]], enc: str) -> tuple[str, str]:
     tweets = [{"tweet": {"id_str": p["id"], "full_text": text_of(p), "created_at": p["created_at"]}} for p in posts]
     (d / "tweets.js").write_bytes(
-        ("window.YTD.tweets.part0 = " + json.dumps(tweets, ensure_ascii=enc == "ascii")).encode("utf-8", "surrogatepass"))
+        ("window.YTD.tweets.part0 = " + json.dumps(tweets, ensure_ascii=enc == "ascii")).encode(
+            "utf-8", "surrogatepass"
+        )
+    )
     (d / "account.js").write_text('window.YTD.account.part0 = [{"account": {"username": "Dee"}}]')
     return str(d / "tweets.js"), "x"
 
 
 def reddit(d: Path, posts: list[dict[str, Any]], enc: str) -> tuple[str, str]:
-    lines = [json.dumps({"name": p["id"], "body": text_of(p), "author": author_of(p),
-                         "created_utc": p["created_at"], "subreddit": "s"}, ensure_ascii=enc == "ascii")
-             for p in posts]
+    lines = [
+        json.dumps(
+            {
+                "name": p["id"],
+                "body": text_of(p),
+                "author": author_of(p),
+                "created_utc": p["created_at"],
+                "subreddit": "s",
+            },
+            ensure_ascii=enc == "ascii",
+        )
+        for p in posts
+    ]
     data = "\n".join(lines).encode("utf-8", "surrogatepass") + b"\n"
     path = d / "RC_2025-03.ndjson.gz"
     path.write_bytes(gzip.compress(data))
@@ -175,14 +262,24 @@ def reddit(d: Path, posts: list[dict[str, Any]], enc: str) -> tuple[str, str]:
 
 
 RENDERERS: dict[str, Callable[[Path, list[dict[str, Any]], str], tuple[str, str]]] = {
-    "jsonl": jsonl, "csv": csv_file, "rss": rss, "atom": atom, "mastodon": mastodon, "x": x_archive,
+    "jsonl": jsonl,
+    "csv": csv_file,
+    "rss": rss,
+    "atom": atom,
+    "mastodon": mastodon,
+    "x": x_archive,
     "reddit": reddit,
 }
-CASE = st.tuples(st.sampled_from(sorted(RENDERERS)), st.lists(POST, max_size=12),
-                 st.sampled_from(["utf-8", "bom", "ascii", "gzip", "junk"]), st.sampled_from([1, 3, 1000]))
+CASE = st.tuples(
+    st.sampled_from(sorted(RENDERERS)),
+    st.lists(POST, max_size=12),
+    st.sampled_from(["utf-8", "bom", "ascii", "gzip", "junk"]),
+    st.sampled_from([1, 3, 1000]),
+)
 
 
 # --------------------------------------------------------------------------- checks
+
 
 def add_up(counts: dict[str, int]) -> None:
     assert counts["read"] == sum(counts[k] for k in COUNT_KEYS[1:]), counts
@@ -236,8 +333,12 @@ def test_fuzz_every_reader_through_the_ingest_stage(tmp_path_factory, case) -> N
                     # a source whose every record was rejected has failed; any other reads whole
                     assert source.status == ("error" if source.rejected and not stored else "ok"), source.error
             if len(runs) == 1:
-                check_store(engine, runs[0], single_batch=batch >= runs[0].sources[0].read,
-                            excluded={"dee", "mallory"} if kind == "reddit" else {"dee"})
+                check_store(
+                    engine,
+                    runs[0],
+                    single_batch=batch >= runs[0].sources[0].read,
+                    excluded={"dee", "mallory"} if kind == "reddit" else {"dee"},
+                )
                 first = stored_posts(engine)
         source = runs[0].sources[0]
         read = source.read
@@ -252,8 +353,11 @@ def test_fuzz_every_reader_through_the_ingest_stage(tmp_path_factory, case) -> N
         engine.dispose()
 
 
-@settings(max_examples=max(EXAMPLES // 2, 5), deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=max(EXAMPLES // 2, 5),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(CASE, st.booleans())
 def test_fuzz_emomon_ingest_end_to_end_never_prints_a_traceback(tmp_path_factory, case, name_format) -> None:
     fmt, posts, enc, _ = case

@@ -25,9 +25,11 @@ def test_every_spelling_of_an_excluded_handle_is_excluded(
 ) -> None:
     site = site_with(tmp_path, '[privacy]\nexclude_authors = ["alice", "josé"]\n')
     spellings = ["alice ", "@alice", "ＡＬＩＣＥ", "\u202e@Alice\u200b", "Jose\u0301", "JOSÉ", "\x9bJos\u00e9"]
-    path = jsonl(tmp_path / "p.jsonl", *({"id": str(i), "text": f"secret-{i}", "author": a, "created_at": T}
-                                         for i, a in enumerate(spellings)),
-                 {"id": "k", "text": "kept", "author": "amy", "created_at": T})
+    path = jsonl(
+        tmp_path / "p.jsonl",
+        *({"id": str(i), "text": f"secret-{i}", "author": a, "created_at": T} for i, a in enumerate(spellings)),
+        {"id": "k", "text": "kept", "author": "amy", "created_at": T},
+    )
     totals = ingest(emomon, site, db_url, str(path))
     assert (totals["excluded"], totals["inserted"]) == (len(spellings), 1)
     everything = stored_text(engine)
@@ -41,21 +43,52 @@ OUTBOX_ACTOR = "https://social.example.org/users/heron"
 
 def outbox(path: Path) -> Path:
     """A Mastodon outbox: heron's note, heron's note with a date that is text, heron's boost, wren's note."""
-    note = {"type": "Note", "id": "https://social.example.org/n/1", "content": "<p>heron secret one</p>",
-            "attributedTo": OUTBOX_ACTOR, "published": T}
-    path.write_text(json.dumps({"actor": OUTBOX_ACTOR, "orderedItems": [
-        {"type": "Create", "actor": OUTBOX_ACTOR, "object": note},
-        {"type": "Create", "actor": OUTBOX_ACTOR, "published": "posted by heron: secret two",
-         "object": {**note, "id": "https://social.example.org/n/2", "published": None}},
-        {"type": "Announce", "actor": OUTBOX_ACTOR, "object": "https://elsewhere.example/n/9"},
-        {"type": "Create", "object": {**note, "id": "https://other.example/n/3", "content": "<p>wren day</p>",
-                                      "attributedTo": "https://other.example/users/wren"}},
-    ]}), encoding="utf-8")
+    note = {
+        "type": "Note",
+        "id": "https://social.example.org/n/1",
+        "content": "<p>heron secret one</p>",
+        "attributedTo": OUTBOX_ACTOR,
+        "published": T,
+    }
+    path.write_text(
+        json.dumps(
+            {
+                "actor": OUTBOX_ACTOR,
+                "orderedItems": [
+                    {"type": "Create", "actor": OUTBOX_ACTOR, "object": note},
+                    {
+                        "type": "Create",
+                        "actor": OUTBOX_ACTOR,
+                        "published": "posted by heron: secret two",
+                        "object": {**note, "id": "https://social.example.org/n/2", "published": None},
+                    },
+                    {"type": "Announce", "actor": OUTBOX_ACTOR, "object": "https://elsewhere.example/n/9"},
+                    {
+                        "type": "Create",
+                        "object": {
+                            **note,
+                            "id": "https://other.example/n/3",
+                            "content": "<p>wren day</p>",
+                            "attributedTo": "https://other.example/users/wren",
+                        },
+                    },
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
     return path
 
 
-@pytest.mark.parametrize("entry", ["heron@social.example.org", "@Heron@Social.Example.org",
-                                   "https://social.example.org/@heron", "mastodon:acct:heron@social.example.org"])
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "heron@social.example.org",
+        "@Heron@Social.Example.org",
+        "https://social.example.org/@heron",
+        "mastodon:acct:heron@social.example.org",
+    ],
+)
 def test_a_mastodon_actor_url_is_excluded_by_any_spelling_of_its_account(
     tmp_path: Path, emomon: Emomon, engine: Engine, db_url: str, entry: str
 ) -> None:
@@ -69,12 +102,20 @@ def test_a_mastodon_actor_url_is_excluded_by_any_spelling_of_its_account(
 def x_archive(root: Path, username: str) -> Path:
     data = root / "data"
     data.mkdir(parents=True)
-    tweets = [{"tweet": {"id_str": "1", "full_text": "i cannot go on",
-                         "created_at": "posted by quiet_harbor: i cannot go on"}},
-              {"tweet": {"id_str": "2", "full_text": "a quiet day", "created_at": "Sat Mar 01 10:00:00 +0000 2025"}}]
+    tweets = [
+        {
+            "tweet": {
+                "id_str": "1",
+                "full_text": "i cannot go on",
+                "created_at": "posted by quiet_harbor: i cannot go on",
+            }
+        },
+        {"tweet": {"id_str": "2", "full_text": "a quiet day", "created_at": "Sat Mar 01 10:00:00 +0000 2025"}},
+    ]
     (data / "tweets.js").write_text("window.YTD.tweets.part0 = " + json.dumps(tweets), encoding="utf-8")
-    (data / "account.js").write_text("window.YTD.account.part0 = " + json.dumps([{"account": {"username": username}}]),
-                                     encoding="utf-8")
+    (data / "account.js").write_text(
+        "window.YTD.account.part0 = " + json.dumps([{"account": {"username": username}}]), encoding="utf-8"
+    )
     return root
 
 
@@ -108,12 +149,16 @@ def test_a_record_whose_author_cannot_be_read_goes_when_the_author_is_excluded_l
     tmp_path: Path, emomon: Emomon, engine: Engine, db_url: str
 ) -> None:
     site = site_with(tmp_path, "")
-    path = jsonl(tmp_path / "p.jsonl", '{"id": "9", "text": "secret nine", "author": "Alice"',  # broken JSON
-                 '{"id": "8", "text": "secret eight", "author": "https://social.example.org/users/heron"',
-                 {"id": "1", "text": "kept", "author": "amy", "created_at": T})
+    path = jsonl(
+        tmp_path / "p.jsonl",
+        '{"id": "9", "text": "secret nine", "author": "Alice"',  # broken JSON
+        '{"id": "8", "text": "secret eight", "author": "https://social.example.org/users/heron"',
+        {"id": "1", "text": "kept", "author": "amy", "created_at": T},
+    )
     assert ingest(emomon, site, db_url, str(path))["rejected"] == 2
-    (site / "config.toml").write_text('[privacy]\nexclude_authors = ["alice", "heron@social.example.org"]\n',
-                                      encoding="utf-8")
+    (site / "config.toml").write_text(
+        '[privacy]\nexclude_authors = ["alice", "heron@social.example.org"]\n', encoding="utf-8"
+    )
     ingest(emomon, site, db_url, str(jsonl(tmp_path / "o.jsonl", {"id": "o", "text": "other", "created_at": T})))
     assert count(engine, Rejected) == 0
     assert "secret" not in stored_text(engine)
@@ -124,12 +169,13 @@ def test_one_author_however_written_one_pseudonym_and_reveal_prints_the_normal_f
 ) -> None:
     site = site_with(tmp_path, "[privacy]\nallow_reveal = true\n")
     spellings = ["Alice", "@alice", " alice ", "ＡＬＩＣＥ", "a\u200blice"]
-    path = jsonl(tmp_path / "p.jsonl", *({"id": str(i), "text": f"post {i}", "author": a, "created_at": T}
-                                         for i, a in enumerate(spellings)))
+    path = jsonl(
+        tmp_path / "p.jsonl",
+        *({"id": str(i), "text": f"post {i}", "author": a, "created_at": T} for i, a in enumerate(spellings)),
+    )
     assert ingest(emomon, site, db_url, str(path))["inserted"] == len(spellings)
     with session_scope(engine) as s:
         (pseudonym,) = s.scalars(select(Author.pseudonym)).all()
         assert s.scalar(select(func.count(func.distinct(Post.author_id)))) == 1
-    shown = json.loads(cli(emomon, site, db_url, "authors", "reveal", pseudonym, "--reason", "test",
-                           "--json").stdout)
+    shown = json.loads(cli(emomon, site, db_url, "authors", "reveal", pseudonym, "--reason", "test", "--json").stdout)
     assert (shown["handle"], shown["platform"]) == ("alice", "file")

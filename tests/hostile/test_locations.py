@@ -31,13 +31,17 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A config with one JSONL source (data/posts.jsonl, N posts) and a symlink to the file."""
     data = tmp_path / "data"
     data.mkdir()
-    rows = [{"id": f"p{i}", "text": f"post {i}", "author": f"u{i % 3}", "created_at": "2025-03-01T00:00:00Z"}
-            for i in range(N)]
+    rows = [
+        {"id": f"p{i}", "text": f"post {i}", "author": f"u{i % 3}", "created_at": "2025-03-01T00:00:00Z"}
+        for i in range(N)
+    ]
     (data / "posts.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     (tmp_path / "link.jsonl").symlink_to(data / "posts.jsonl")
     (tmp_path / "config.toml").write_text(
         '[database]\nurl = "sqlite:///emomon.db"\n\n'
-        '[[sources]]\nname = "posts"\nkind = "jsonl"\nlocation = "data/posts.jsonl"\n', encoding="utf-8")
+        '[[sources]]\nname = "posts"\nkind = "jsonl"\nlocation = "data/posts.jsonl"\n',
+        encoding="utf-8",
+    )
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("EMOMON_CONFIG", raising=False)
     monkeypatch.delenv("EMOMON_DATABASE_URL", raising=False)
@@ -60,8 +64,13 @@ def stored(project: Path) -> tuple[list[str], int, int]:
 
 
 def test_one_file_through_five_names_is_one_source(project: Path) -> None:
-    names = ["posts", "data/posts.jsonl", "data/../data/./posts.jsonl", "link.jsonl",
-             str(project / "data" / "posts.jsonl")]
+    names = [
+        "posts",
+        "data/posts.jsonl",
+        "data/../data/./posts.jsonl",
+        "link.jsonl",
+        str(project / "data" / "posts.jsonl"),
+    ]
     inserted = [emomon("ingest", "--json", name)["totals"]["inserted"] for name in names]
     assert inserted == [N, 0, 0, 0, 0]
     assert stored(project) == (["posts"], N, N)
@@ -97,8 +106,11 @@ def test_two_config_entries_for_one_file_store_it_once(project: Path) -> None:
 
 
 def rss(n: int) -> bytes:
-    items = "".join(f"<item><guid>g{i}</guid><title>t</title><description>entry {i}</description>"
-                    f"<pubDate>Sat, 01 Mar 2025 00:00:00 GMT</pubDate></item>" for i in range(n))
+    items = "".join(
+        f"<item><guid>g{i}</guid><title>t</title><description>entry {i}</description>"
+        f"<pubDate>Sat, 01 Mar 2025 00:00:00 GMT</pubDate></item>"
+        for i in range(n)
+    )
     return f'<?xml version="1.0"?><rss version="2.0"><channel><title>f</title>{items}</channel></rss>'.encode()
 
 
@@ -113,8 +125,12 @@ def test_url_spellings_of_one_feed_are_one_source(
 ) -> None:
     server.answer("/feed.xml", Answer(body=rss(5), headers={"Content-Type": "application/rss+xml"}))
     base = server.url("/feed.xml")
-    spellings = [base, base.replace("http://", "HTTP://") + "#top", server.url("/a/../%66eed.xml"),
-                 server.url("/./feed.xml").replace("127.0.0.1", "127.0.0.1.")]
+    spellings = [
+        base,
+        base.replace("http://", "HTTP://") + "#top",
+        server.url("/a/../%66eed.xml"),
+        server.url("/./feed.xml").replace("127.0.0.1", "127.0.0.1."),
+    ]
     settings: Settings = make_settings()
     for spelling in spellings:
         ingest(engine, settings, [adhoc_source(spelling)])
@@ -124,14 +140,17 @@ def test_url_spellings_of_one_feed_are_one_source(
     assert {r["path"] for r in server.received} == {"/feed.xml"}
 
 
-@pytest.mark.parametrize(("url", "expected"), [
-    ("HTTPS://Example.ORG:443", "https://example.org/"),
-    ("http://example.org:80/a?b=1#frag", "http://example.org/a?b=1"),
-    ("http://example.org:8080/a/b/../c/./d", "http://example.org:8080/a/c/d"),
-    ("https://EXAMPLE.org./%7euser/%2fx", "https://example.org/~user/%2Fx"),
-    ("https://user:Secret@Bücher.example/", "https://user:Secret@xn--bcher-kva.example/"),
-    ("http://[::1]:80/", "http://[::1]/"),
-])
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("HTTPS://Example.ORG:443", "https://example.org/"),
+        ("http://example.org:80/a?b=1#frag", "http://example.org/a?b=1"),
+        ("http://example.org:8080/a/b/../c/./d", "http://example.org:8080/a/c/d"),
+        ("https://EXAMPLE.org./%7euser/%2fx", "https://example.org/~user/%2Fx"),
+        ("https://user:Secret@Bücher.example/", "https://user:Secret@xn--bcher-kva.example/"),
+        ("http://[::1]:80/", "http://[::1]/"),
+    ],
+)
 def test_canonical_url(url: str, expected: str) -> None:
     assert canonical_url(url) == expected
     assert canonical_url(expected) == expected
@@ -143,7 +162,9 @@ def test_canonical_path_resolves_links_and_dots(tmp_path: Path, monkeypatch: pyt
     (tmp_path / "l").symlink_to(tmp_path / "d")
     monkeypatch.chdir(tmp_path)
     real = str((tmp_path / "d" / "f.csv").resolve())
-    assert {canonical_location(p) for p in ("d/f.csv", "./d/../d/f.csv", "l/f.csv", str(tmp_path / "l/f.csv"))} == {real}
+    assert {canonical_location(p) for p in ("d/f.csv", "./d/../d/f.csv", "l/f.csv", str(tmp_path / "l/f.csv"))} == {
+        real
+    }
     assert canonical_location("l/*.csv") == str((tmp_path / "d").resolve() / "*.csv")
 
 

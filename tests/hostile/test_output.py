@@ -41,11 +41,14 @@ def one_line_error(result: Result) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("target, what", [
-    ("emomon.db", "the database"),
-    ("emomon.db-wal", "a journal file of the database"),
-    ("config.toml", "the config file"),
-])
+@pytest.mark.parametrize(
+    "target, what",
+    [
+        ("emomon.db", "the database"),
+        ("emomon.db-wal", "a journal file of the database"),
+        ("config.toml", "the config file"),
+    ],
+)
 def test_output_onto_the_database_or_the_config_is_refused_and_leaves_it_untouched(
     home: Path, target: str, what: str
 ) -> None:
@@ -124,20 +127,41 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(home: Path) ->
     os.chmod(locked, 0o500)  # the directory cannot take the temporary file
     preexec = permissions_bind()  # as root: a child without the capabilities that override permissions
     try:
-        probe = subprocess.run([sys.executable, "-c", f"open({str(locked / 'probe')!r}, 'w')"],
-                               preexec_fn=preexec, capture_output=True, text=True)
+        probe = subprocess.run(
+            [sys.executable, "-c", f"open({str(locked / 'probe')!r}, 'w')"],
+            preexec_fn=preexec,
+            capture_output=True,
+            text=True,
+        )
         if probe.returncode == 0:
             pytest.skip("cannot make a directory read-only for this user (root without CAP_SETPCAP?)")
         env = {k: v for k, v in os.environ.items() if not k.startswith("EMOMON_")}
-        result = subprocess.run([sys.executable, "-c", "from monitor.cli import cli; cli(prog_name='emomon')",
-                                 "--config", str(home / "config.toml"), "report", "--format", "md",
-                                 "--output", str(out)], cwd=home, env=env, preexec_fn=preexec,
-                                capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from monitor.cli import cli; cli(prog_name='emomon')",
+                "--config",
+                str(home / "config.toml"),
+                "report",
+                "--format",
+                "md",
+                "--output",
+                str(out),
+            ],
+            cwd=home,
+            env=env,
+            preexec_fn=preexec,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     finally:
         os.chmod(locked, 0o700)
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and re.fullmatch(r"Error: cannot write .*report\.md.*Permission denied; fix: .+",
-                                            lines[0]), result.stderr
+    assert len(lines) == 1 and re.fullmatch(
+        r"Error: cannot write .*report\.md.*Permission denied; fix: .+", lines[0]
+    ), result.stderr
     assert out.read_text(encoding="utf-8") == "old report"
     assert [p.name for p in locked.iterdir()] == ["report.md"]

@@ -42,7 +42,8 @@ def write_config(home: Path, file_path: str, extra: str = "") -> None:
     (home / "config.toml").write_text(
         f'[database]\nurl = "sqlite:///emomon.db"\n\n[model]\npath = "model"\n\n'
         f'[alerts]\nchannels = ["file"]\n\n[channels.file]\npath = "{file_path}"\n{extra}',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
 
 
 def snapshot(home: Path) -> dict[str, bytes]:
@@ -68,8 +69,11 @@ def make_link(home: Path, kind: str, target: str) -> str:
 
 def test_the_file_channel_cannot_be_the_config_or_the_database_through_a_symlink(home: Path, emomon: Emomon) -> None:
     """The command stops at the settings with one line; the config and the database are untouched."""
-    for path, what in (("config.toml", "the config file"), (make_link(home, "symlink", "emomon.db"), "the database"),
-                       (make_link(home, "symlink", "emomon.db-wal"), "a journal file of the database")):
+    for path, what in (
+        ("config.toml", "the config file"),
+        (make_link(home, "symlink", "emomon.db"), "the database"),
+        (make_link(home, "symlink", "emomon.db-wal"), "a journal file of the database"),
+    ):
         write_config(home, path)
         before = snapshot(home)
         line = one_line(emomon(home, "--config", "config.toml", "run", "--stage", "alerts"), ExitStatus.CONFIG)
@@ -77,14 +81,17 @@ def test_the_file_channel_cannot_be_the_config_or_the_database_through_a_symlink
         assert snapshot(home) == before
 
 
-@pytest.mark.parametrize("target, what", [
-    ("config.toml", "the config file"),
-    ("emomon.db", "the database"),
-    ("emomon.db-wal", "a journal file of the database"),
-    ("emomon.db-shm", "a journal file of the database"),  # not there yet: SQLite would create it
-    ("model", "the model directory"),
-    ("model/labels.json", "a file in the model directory"),
-])
+@pytest.mark.parametrize(
+    "target, what",
+    [
+        ("config.toml", "the config file"),
+        ("emomon.db", "the database"),
+        ("emomon.db-wal", "a journal file of the database"),
+        ("emomon.db-shm", "a journal file of the database"),  # not there yet: SQLite would create it
+        ("model", "the model directory"),
+        ("model/labels.json", "a file in the model directory"),
+    ],
+)
 @pytest.mark.parametrize("kind", ["name", "symlink", "hardlink"])
 def test_every_name_of_a_protected_file_is_refused_at_load(home: Path, target: str, what: str, kind: str) -> None:
     exists = (home / target).is_file()
@@ -118,8 +125,16 @@ def test_a_link_made_after_the_settings_loaded_is_refused_when_the_alerts_are_wr
     """The check runs again on the file opened: a link swapped in later loses nothing."""
     settings = load_settings(home / "config.toml", {})
     channel = JsonlChannel(settings.channels.file.path, settings.protected_paths())
-    payload: dict[str, Any] = alert_payload({"id": 1, "rule": "level", "subject_kind": "author",
-                                             "subject": "a-1", "severity": "high", "trigger_at": "2025-03-01"})
+    payload: dict[str, Any] = alert_payload(
+        {
+            "id": 1,
+            "rule": "level",
+            "subject_kind": "author",
+            "subject": "a-1",
+            "severity": "high",
+            "trigger_at": "2025-03-01",
+        }
+    )
     channel.send([payload])
     assert (home / "alerts.jsonl").read_text(encoding="utf-8").count("\n") == 1
     for kind, target in (("symlink", "emomon.db"), ("symlink", "config.toml"), ("hardlink", "emomon.db")):

@@ -41,8 +41,13 @@ def age(engine: Engine, days: int) -> None:
 def pseudonyms(engine: Engine) -> dict[str, str]:
     """Post text -> its author's pseudonym (posts that have text)."""
     with session_scope(engine) as s:
-        return dict(s.execute(select(Post.text, Author.pseudonym).join(Author, Author.id == Post.author_id)
-                              .where(Post.text.is_not(None))).all())
+        return dict(
+            s.execute(
+                select(Post.text, Author.pseudonym)
+                .join(Author, Author.id == Post.author_id)
+                .where(Post.text.is_not(None))
+            ).all()
+        )
 
 
 def test_a_rejection_reason_never_carries_the_record_text(
@@ -50,16 +55,21 @@ def test_a_rejection_reason_never_carries_the_record_text(
 ) -> None:
     site = site_with(tmp_path, "")
     huge = "i cannot go on " * 20_000 + "quiet_harbor"
-    path = jsonl(tmp_path / "p.jsonl", {"id": "1", "text": "t", "author": "a", "created_at": QUIET},
-                 {"id": "2", "text": "t", "author": "a", "created_at": huge},
-                 {"id": "3", "text": "t", "author": "a", "created_at": "2025-02-30"},
-                 {"id": "4", "text": "t", "author": "a", "created_at": T})
+    path = jsonl(
+        tmp_path / "p.jsonl",
+        {"id": "1", "text": "t", "author": "a", "created_at": QUIET},
+        {"id": "2", "text": "t", "author": "a", "created_at": huge},
+        {"id": "3", "text": "t", "author": "a", "created_at": "2025-02-30"},
+        {"id": "4", "text": "t", "author": "a", "created_at": T},
+    )
     assert ingest(emomon, site, db_url, str(path))["rejected"] == 3
     listed = json.loads(cli(emomon, site, db_url, "rejected", "list", "--json").stdout)
     reasons = sorted(r["reason"] for r in listed["rejected"])
-    assert reasons == ["unparsable date '2025-02-30' in column 'created_at'",
-                       "unparsable date (a text of 300,012 characters) in column 'created_at'",
-                       "unparsable date (a text of 38 characters) in column 'created_at'"]
+    assert reasons == [
+        "unparsable date '2025-02-30' in column 'created_at'",
+        "unparsable date (a text of 300,012 characters) in column 'created_at'",
+        "unparsable date (a text of 38 characters) in column 'created_at'",
+    ]
     age(engine, 400)
     cli(emomon, site, db_url, "purge", "--older-than", "30")
     with session_scope(engine) as s:
@@ -71,8 +81,11 @@ def test_sources_remove_purge_takes_the_handles_and_reveal_says_so(
     tmp_path: Path, emomon: Emomon, engine: Engine, db_url: str
 ) -> None:
     site = site_with(tmp_path, "[privacy]\nallow_reveal = true\n")
-    path = jsonl(tmp_path / "forum.jsonl", {"id": "1", "text": "hello", "author": "harbor_light", "created_at": T},
-                 {"id": "2", "text": "hm", "author": "harbor_light", "created_at": "not a date"})
+    path = jsonl(
+        tmp_path / "forum.jsonl",
+        {"id": "1", "text": "hello", "author": "harbor_light", "created_at": T},
+        {"id": "2", "text": "hm", "author": "harbor_light", "created_at": "not a date"},
+    )
     cli(emomon, site, db_url, "sources", "add", "forum", str(path))
     ingest(emomon, site, db_url, "forum")
     (pseudonym,) = set(pseudonyms(engine).values())
@@ -90,21 +103,39 @@ def seed_scored(engine: Engine) -> None:
     arrived = utcnow()
     with session_scope(engine) as s:
         source = Source(name="forum", kind="jsonl", location="forum.jsonl", paused=False, created_at=T0)
-        authors = {who: Author(platform="file", handle=handle, pseudonym=who)
-                   for who, handle in ((DRIFT, "quiet_harbor"), (STEADY, "plain_sky"))}
+        authors = {
+            who: Author(platform="file", handle=handle, pseudonym=who)
+            for who, handle in ((DRIFT, "quiet_harbor"), (STEADY, "plain_sky"))
+        }
         s.add_all([source, *authors.values()])
         s.flush()
         rows = []
         for i, (who, at, index) in enumerate(posts_plan(), start=1):
-            post = Post(source_id=source.id, external_id=str(i), author_id=authors[who].id, created_at=at,
-                        text=f"invented post {i} about the weather", content_hash=f"{i:032d}", ingested_at=arrived)
+            post = Post(
+                source_id=source.id,
+                external_id=str(i),
+                author_id=authors[who].id,
+                created_at=at,
+                text=f"invented post {i} about the weather",
+                content_hash=f"{i:032d}",
+                ingested_at=arrived,
+            )
             s.add(post)
             s.flush()
             probs = np.full((1, len(SCORE_COLUMNS)), 0.05, dtype=np.float32)
             probs[0, SCORE_COLUMNS.index("goemo_sadness")] = index
-            rows.append({"post_id": post.id, "status": "scored", "reason": None, "depression_index": index,
-                         "probs": score_store.pack_probs(probs)[0], "windows": 1, "text_hash": f"{i:08d}",
-                         "scored_at": at})
+            rows.append(
+                {
+                    "post_id": post.id,
+                    "status": "scored",
+                    "reason": None,
+                    "depression_index": index,
+                    "probs": score_store.pack_probs(probs)[0],
+                    "windows": 1,
+                    "text_hash": f"{i:08d}",
+                    "scored_at": at,
+                }
+            )
         score_store.write_scores(s, "test-v1", rows)
 
 
@@ -112,15 +143,18 @@ def test_the_alert_file_holds_no_post_text_and_purge_clears_what_older_versions_
     tmp_path: Path, emomon: Emomon, engine: Engine, db_url: str
 ) -> None:
     seed_scored(engine)
-    site = site_with(tmp_path, '[alerts]\nchannels = ["file"]\nexcerpt = true\n[channels.file]\npath = "alerts.jsonl"\n')
+    site = site_with(
+        tmp_path, '[alerts]\nchannels = ["file"]\nexcerpt = true\n[channels.file]\npath = "alerts.jsonl"\n'
+    )
     cli(emomon, site, db_url, "alerts", "run")
     sent = (site / "alerts.jsonl").read_text(encoding="utf-8")
     assert DRIFT in sent and "invented post" not in sent and '"excerpt"' not in sent
 
     # A line an earlier version wrote with the excerpt on: the next purge removes the text only.
     older = json.loads(sent.splitlines()[0])
-    (site / "alerts.jsonl").write_text(sent + json.dumps({**older, "excerpt": "invented post 7 about the weather"})
-                                       + "\n", encoding="utf-8")
+    (site / "alerts.jsonl").write_text(
+        sent + json.dumps({**older, "excerpt": "invented post 7 about the weather"}) + "\n", encoding="utf-8"
+    )
     done = json.loads(cli(emomon, site, db_url, "purge", "--older-than", "365", "--json").stdout)
     assert done["alert_file_excerpts"] == 1
     lines = [json.loads(line) for line in (site / "alerts.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -140,13 +174,23 @@ def test_a_csv_post_without_an_id_that_adds_nobots_later_is_removed(
 ) -> None:
     site = site_with(tmp_path, "")
     path = tmp_path / "posts.csv"
-    write_csv(path, [("my first secret", "dora", "2025-03-01T10:00:00Z"),
-                     ("my second secret", "dora", "2025-03-02T10:00:00Z"),
-                     ("a normal day", "amy", "2025-03-01T10:00:00Z")])
+    write_csv(
+        path,
+        [
+            ("my first secret", "dora", "2025-03-01T10:00:00Z"),
+            ("my second secret", "dora", "2025-03-02T10:00:00Z"),
+            ("a normal day", "amy", "2025-03-01T10:00:00Z"),
+        ],
+    )
     assert ingest(emomon, site, db_url, str(path))["inserted"] == 3
-    write_csv(path, [("my first secret #nobots", "dora", "2025-03-01T10:00:00Z"),  # the marker added
-                     ("(edited) please leave me out #NoBots", "dora", "2025-03-02T10:00:00Z"),  # text changed too
-                     ("a normal day", "amy", "2025-03-01T10:00:00Z")])
+    write_csv(
+        path,
+        [
+            ("my first secret #nobots", "dora", "2025-03-01T10:00:00Z"),  # the marker added
+            ("(edited) please leave me out #NoBots", "dora", "2025-03-02T10:00:00Z"),  # text changed too
+            ("a normal day", "amy", "2025-03-01T10:00:00Z"),
+        ],
+    )
     totals = ingest(emomon, site, db_url, str(path))
     assert (totals["excluded"], totals["duplicate"]) == (2, 1)
     everything = stored_text(engine)
@@ -158,8 +202,10 @@ def test_renaming_a_source_keeps_its_authors_pseudonyms(
 ) -> None:
     site = site_with(tmp_path, "")
     path = tmp_path / "forum.jsonl"
-    rows = [{"id": "1", "text": "first", "author": "Harbor_Light", "created_at": T},
-            {"id": "2", "text": "second", "author": "tern", "created_at": T}]
+    rows = [
+        {"id": "1", "text": "first", "author": "Harbor_Light", "created_at": T},
+        {"id": "2", "text": "second", "author": "tern", "created_at": T},
+    ]
     ingest(emomon, site, db_url, str(jsonl(path, *rows)))  # ad hoc first
     before = pseudonyms(engine)
     cli(emomon, site, db_url, "sources", "add", "forum", str(path))
@@ -178,18 +224,22 @@ def test_after_purge_a_new_post_finds_the_author_and_reveal_prints_the_handle(
 ) -> None:
     site = site_with(tmp_path, "[privacy]\nallow_reveal = true\n")
     path = tmp_path / "p.jsonl"
-    ingest(emomon, site, db_url, str(jsonl(path, {"id": "1", "text": "old", "author": "harbor_light", "created_at": T})))
+    ingest(
+        emomon, site, db_url, str(jsonl(path, {"id": "1", "text": "old", "author": "harbor_light", "created_at": T}))
+    )
     (pseudonym,) = set(pseudonyms(engine).values())
     age(engine, 400)
     cli(emomon, site, db_url, "purge", "--older-than", "30")
     refused = cli(emomon, site, db_url, "authors", "reveal", pseudonym, "--reason", "check-in", ok=False)
     assert PURGED_HANDLE not in refused.stdout + refused.stderr and "no longer stored" in refused.stderr
-    ingest(emomon, site, db_url, str(jsonl(path, {"id": "2", "text": "new", "author": "@Harbor_Light",
-                                                  "created_at": T})))
+    ingest(
+        emomon, site, db_url, str(jsonl(path, {"id": "2", "text": "new", "author": "@Harbor_Light", "created_at": T}))
+    )
     with session_scope(engine) as s:
         assert s.execute(select(Author.pseudonym, Author.handle)).all() == [(pseudonym, "harbor_light")]
-    shown = json.loads(cli(emomon, site, db_url, "authors", "reveal", pseudonym, "--reason", "check-in",
-                           "--json").stdout)
+    shown = json.loads(
+        cli(emomon, site, db_url, "authors", "reveal", pseudonym, "--reason", "check-in", "--json").stdout
+    )
     assert shown["handle"] == "harbor_light"
 
 
@@ -201,25 +251,43 @@ def test_an_older_store_keeps_its_authors_pseudonyms_through_db_upgrade(
     upgrade(old, "0005")  # the schema before identities
     salt = "older-salt"
     dee, tern = legacy_pseudonym(salt, "forum", "Dee"), legacy_pseudonym(salt, "forum", "tern")
-    path = jsonl(tmp_path / "forum.jsonl", {"id": "1", "text": "one", "author": "Dee", "created_at": T},
-                 {"id": "2", "text": "two", "author": "tern", "created_at": T})
+    path = jsonl(
+        tmp_path / "forum.jsonl",
+        {"id": "1", "text": "one", "author": "Dee", "created_at": T},
+        {"id": "2", "text": "two", "author": "tern", "created_at": T},
+    )
     stamp = utcnow().replace(tzinfo=None)
     with old.begin() as conn:
         conn.execute(text("INSERT INTO meta (key, value) VALUES ('pseudonym_salt', :s)"), {"s": salt})
-        conn.execute(text("INSERT INTO sources (id, name, kind, location, paused, created_at) "
-                          "VALUES (1, 'forum', 'jsonl', :loc, false, :at)"), {"loc": str(path), "at": stamp})
+        conn.execute(
+            text(
+                "INSERT INTO sources (id, name, kind, location, paused, created_at) "
+                "VALUES (1, 'forum', 'jsonl', :loc, false, :at)"
+            ),
+            {"loc": str(path), "at": stamp},
+        )
         # Dee as written; tern split by the old purge: a placeholder row and a second row, one pseudonym.
         for handle, pseudonym in (("Dee", dee), (PURGED_HANDLE + "0a", tern), ("tern", tern)):
-            conn.execute(text("INSERT INTO authors (platform, handle, pseudonym) VALUES ('forum', :h, :p)"),
-                         {"h": handle, "p": pseudonym})
+            conn.execute(
+                text("INSERT INTO authors (platform, handle, pseudonym) VALUES ('forum', :h, :p)"),
+                {"h": handle, "p": pseudonym},
+            )
         ids = dict(conn.execute(text("SELECT handle, id FROM authors")).all())
         for ext, who, body in (("1", "Dee", "one"), ("old", PURGED_HANDLE + "0a", None), ("2", "tern", "two")):
-            conn.execute(text("INSERT INTO posts (source_id, external_id, author_id, created_at, text, content_hash, "
-                              "ingested_at) VALUES (1, :ext, :author, :at, :body, :ext, :at)"),
-                         {"ext": ext, "author": ids[who], "at": stamp, "body": body})
-        conn.execute(text("INSERT INTO rejected (source_id, location, reason, raw, rejected_at) VALUES "
-                          "(1, 'x:9', :reason, :raw, :at)"),
-                     {"reason": f"unparsable date {QUIET!r} in column 'created_at'", "raw": "{}", "at": stamp})
+            conn.execute(
+                text(
+                    "INSERT INTO posts (source_id, external_id, author_id, created_at, text, content_hash, "
+                    "ingested_at) VALUES (1, :ext, :author, :at, :body, :ext, :at)"
+                ),
+                {"ext": ext, "author": ids[who], "at": stamp, "body": body},
+            )
+        conn.execute(
+            text(
+                "INSERT INTO rejected (source_id, location, reason, raw, rejected_at) VALUES "
+                "(1, 'x:9', :reason, :raw, :at)"
+            ),
+            {"reason": f"unparsable date {QUIET!r} in column 'created_at'", "raw": "{}", "at": stamp},
+        )
     old.dispose()
     site = site_with(tmp_path, f'[[sources]]\nname = "forum"\nkind = "jsonl"\nlocation = "{path}"\n')
     cli(emomon, site, db_url, "db", "upgrade")
@@ -227,15 +295,21 @@ def test_an_older_store_keeps_its_authors_pseudonyms_through_db_upgrade(
     try:
         with session_scope(engine) as s:
             assert sorted(s.scalars(select(Author.handle))) == ["Dee", "tern"]  # the split author merged
-            assert s.scalar(select(Rejected.reason)) == "unparsable date (a text of 38 characters) in column 'created_at'"
-        jsonl(path, {"id": "1", "text": "one", "author": "Dee", "created_at": T},
-              {"id": "2", "text": "two", "author": "tern", "created_at": T},
-              {"id": "3", "text": "three", "author": "@dee", "created_at": T})
+            assert (
+                s.scalar(select(Rejected.reason)) == "unparsable date (a text of 38 characters) in column 'created_at'"
+            )
+        jsonl(
+            path,
+            {"id": "1", "text": "one", "author": "Dee", "created_at": T},
+            {"id": "2", "text": "two", "author": "tern", "created_at": T},
+            {"id": "3", "text": "three", "author": "@dee", "created_at": T},
+        )
         ingest(emomon, site, db_url, "forum")
         assert pseudonyms(engine) == {"one": dee, "two": tern, "three": dee}
         with session_scope(engine) as s:
             assert sorted(s.execute(select(Author.pseudonym, Author.handle, Author.platform)).all()) == sorted(
-                [(dee, "dee", "file"), (tern, "tern", "file")])
+                [(dee, "dee", "file"), (tern, "tern", "file")]
+            )
             assert s.scalar(select(Post.author_id).where(Post.external_id == "old")) == ids["tern"]
     finally:
         engine.dispose()

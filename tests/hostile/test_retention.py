@@ -46,9 +46,12 @@ def test_quick_start_twice_keeps_every_example_text(examples_copy: Path, emomon:
     assert [_stage(r, "purge")["counts"]["posts"] for r in runs] == [0, 0]
     with sqlite3.connect(examples_copy / "emomon.db") as db:
         total, kept, urls = db.execute("SELECT count(*), count(text), count(url) FROM posts").fetchone()
-        stored = dict(db.execute(
-            "SELECT p.external_id, p.text FROM posts p JOIN sources s ON s.id = p.source_id "
-            "WHERE s.name = 'example-jsonl'").fetchall())
+        stored = dict(
+            db.execute(
+                "SELECT p.external_id, p.text FROM posts p JOIN sources s ON s.id = p.source_id "
+                "WHERE s.name = 'example-jsonl'"
+            ).fetchall()
+        )
     assert (total, kept) == (inserted, inserted)
     assert urls > 0
     lines = (examples_copy / "examples" / "posts.jsonl").read_text(encoding="utf-8").splitlines()
@@ -59,17 +62,30 @@ def test_quick_start_twice_keeps_every_example_text(examples_copy: Path, emomon:
 
 
 def _jsonl(path: Path, posts: list[tuple[str, str, str]]) -> Path:
-    path.write_text("".join(json.dumps({"id": i, "text": t, "author": a,
-                                        "created_at": "2019-05-01T12:00:00Z",
-                                        "url": f"https://social.example/@{a}/{i}"}) + "\n"
-                            for i, t, a in posts), encoding="utf-8")
+    path.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": i,
+                    "text": t,
+                    "author": a,
+                    "created_at": "2019-05-01T12:00:00Z",
+                    "url": f"https://social.example/@{a}/{i}",
+                }
+            )
+            + "\n"
+            for i, t, a in posts
+        ),
+        encoding="utf-8",
+    )
     return path
 
 
 def _age(engine: Engine, external_id: str, days: int) -> None:
     with session_scope(engine) as s:
-        s.execute(update(Post).where(Post.external_id == external_id)
-                  .values(ingested_at=utcnow() - timedelta(days=days)))
+        s.execute(
+            update(Post).where(Post.external_id == external_id).values(ingested_at=utcnow() - timedelta(days=days))
+        )
 
 
 def _texts(engine: Engine) -> dict[str, str | None]:
@@ -80,12 +96,19 @@ def _texts(engine: Engine) -> dict[str, str | None]:
 def test_purge_counts_from_ingestion_and_resent_posts_follow_retention(
     tmp_path: Path, make_settings: Callable[..., Settings], engine: Engine
 ) -> None:
-    settings = make_settings('[retention]\nraw_text_days = 30\n')
-    feed = adhoc_source(str(_jsonl(tmp_path / "old.jsonl", [
-        ("old", "ingested long ago", "harbor_light"),
-        ("recent", "ingested last week", "harbor_light"),
-        ("today", "ingested today, posted in 2019", "tern"),
-    ])))
+    settings = make_settings("[retention]\nraw_text_days = 30\n")
+    feed = adhoc_source(
+        str(
+            _jsonl(
+                tmp_path / "old.jsonl",
+                [
+                    ("old", "ingested long ago", "harbor_light"),
+                    ("recent", "ingested last week", "harbor_light"),
+                    ("today", "ingested today, posted in 2019", "tern"),
+                ],
+            )
+        )
+    )
     first = ingest(engine, settings, [feed])
     assert first.totals()["inserted"] == 3
     _age(engine, "old", 400)
@@ -93,8 +116,7 @@ def test_purge_counts_from_ingestion_and_resent_posts_follow_retention(
 
     result = purge_stage(engine, settings)
     assert result.counts["posts"] == 1  # only the post ingested 400 days ago; post dates do not count
-    assert _texts(engine) == {"old": None, "recent": "ingested last week",
-                              "today": "ingested today, posted in 2019"}
+    assert _texts(engine) == {"old": None, "recent": "ingested last week", "today": "ingested today, posted in 2019"}
     purge_stage(engine, settings, older_than_days=5)  # an operator's shorter purge
     assert _texts(engine)["recent"] is None
 
@@ -116,9 +138,11 @@ def test_rejected_records_expire_by_rejection_date_and_stay_purged(
 ) -> None:
     settings = make_settings()
     path = tmp_path / "bad.jsonl"
-    path.write_text(json.dumps({"id": "r1", "text": "", "author": "someone",
-                                "created_at": utcnow().isoformat(), "note": SECRET}) + "\n",
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps({"id": "r1", "text": "", "author": "someone", "created_at": utcnow().isoformat(), "note": SECRET})
+        + "\n",
+        encoding="utf-8",
+    )
     feed = adhoc_source(str(path))
     assert ingest(engine, settings, [feed]).totals()["rejected"] == 1
     assert purge_stage(engine, settings).counts["rejected"] == 0  # rejected today: kept
@@ -136,8 +160,9 @@ def test_purge_clears_orphaned_handles_and_pseudonyms_stay_stable(
     tmp_path: Path, make_settings: Callable[..., Settings], engine: Engine
 ) -> None:
     settings = make_settings()
-    first = adhoc_source(str(_jsonl(tmp_path / "a.jsonl", [("p1", "first post", "harbor_light"),
-                                                           ("p2", "hello", "tern")])))
+    first = adhoc_source(
+        str(_jsonl(tmp_path / "a.jsonl", [("p1", "first post", "harbor_light"), ("p2", "hello", "tern")]))
+    )
     ingest(engine, settings, [first])
     with session_scope(engine) as s:
         before = dict(s.execute(select(Author.handle, Author.pseudonym)).all())
@@ -154,8 +179,7 @@ def test_purge_clears_orphaned_handles_and_pseudonyms_stay_stable(
     _jsonl(tmp_path / "a.jsonl", [("p3", "back again", "harbor_light")])  # the feed moves on
     ingest(engine, settings, [first])
     with session_scope(engine) as s:
-        rows = s.execute(select(Post.external_id, Author.pseudonym)
-                         .join(Author, Author.id == Post.author_id)).all()
+        rows = s.execute(select(Post.external_id, Author.pseudonym).join(Author, Author.id == Post.author_id)).all()
     by_post = dict(rows)
     assert by_post["p3"] == by_post["p1"] == before["harbor_light"]
 
@@ -166,8 +190,15 @@ def test_purged_text_leaves_neither_database_nor_wal_with_another_connection_ope
     settings = make_settings()
     if not settings.database.url.startswith("sqlite"):
         return  # the -wal file is SQLite's
-    ingest(engine, settings, [adhoc_source(str(_jsonl(tmp_path / "s.jsonl", [
-        ("s1", SECRET, "harbor_light"), ("s2", "an ordinary day", "tern")])))])
+    ingest(
+        engine,
+        settings,
+        [
+            adhoc_source(
+                str(_jsonl(tmp_path / "s.jsonl", [("s1", SECRET, "harbor_light"), ("s2", "an ordinary day", "tern")]))
+            )
+        ],
+    )
     db_file = Path(settings.database.url.removeprefix("sqlite:///"))
     other = make_engine(settings.database.url)
     with other.connect() as reader:  # another process's connection, open during the purge
@@ -186,7 +217,9 @@ def test_purged_text_leaves_neither_database_nor_wal_with_another_connection_ope
 
 @pytest.mark.parametrize(("days", "purges"), [(365, True), (0, False)])
 def test_cron_and_schedule_run_the_purge_while_retention_is_on(
-    days: int, purges: bool, make_settings: Callable[..., Settings],
+    days: int,
+    purges: bool,
+    make_settings: Callable[..., Settings],
     runner: CliRunner,
 ) -> None:
     settings = make_settings(f"[retention]\nraw_text_days = {days}\n")

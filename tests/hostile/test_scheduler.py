@@ -24,9 +24,14 @@ NEVER = "0 0 1 1 *"  # every stage once a year, on 1 January: nothing runs durin
 
 
 def start(config: Path, db_url: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([str(EMOMON), "--config", str(config), "schedule"], cwd=config.parent,
-                            env={**os.environ, "EMOMON_DATABASE_URL": db_url},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [str(EMOMON), "--config", str(config), "schedule"],
+        cwd=config.parent,
+        env={**os.environ, "EMOMON_DATABASE_URL": db_url},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_started(proc: subprocess.Popen[str], timeout: float = 120) -> None:
@@ -60,9 +65,15 @@ def test_a_second_scheduler_on_the_same_database_is_refused(tmp_path: Path, db_u
     try:
         wait_started(first)
         t0 = time.monotonic()
-        second = subprocess.run([str(EMOMON), "--config", str(config), "schedule"], cwd=tmp_path,
-                                env={**os.environ, "EMOMON_DATABASE_URL": db_url},
-                                capture_output=True, text=True, timeout=120, check=False)
+        second = subprocess.run(
+            [str(EMOMON), "--config", str(config), "schedule"],
+            cwd=tmp_path,
+            env={**os.environ, "EMOMON_DATABASE_URL": db_url},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         assert time.monotonic() - t0 < 60  # at once, not after a lock timeout
         assert second.returncode == ExitStatus.LOCKED, second.stdout + second.stderr  # already running
         assert "Traceback" not in second.stdout + second.stderr

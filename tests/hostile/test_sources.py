@@ -30,13 +30,16 @@ HOUR = timedelta(hours=1)
 
 
 def rss(declaration: str = '<?xml version="1.0"?>') -> bytes:
-    return (declaration + textwrap.dedent("""
+    return (
+        declaration
+        + textwrap.dedent("""
         <rss version="2.0"><channel><title>t</title>
         <item><guid>p-1</guid><title>a calm morning walk</title>
           <pubDate>Mon, 03 Mar 2025 10:00:00 GMT</pubDate></item>
         <item><guid>p-2</guid><title>tea with friends</title>
           <pubDate>Tue, 04 Mar 2025 10:00:00 GMT</pubDate></item>
-        </channel></rss>""")).encode("ascii")
+        </channel></rss>""")
+    ).encode("ascii")
 
 
 @pytest.fixture()
@@ -47,10 +50,10 @@ def server() -> Iterator[Loopback]:
 
 # ------------------------------------------------------------------------------ encodings
 
+
 @pytest.mark.parametrize("codec", ["punycode", "idna", "rot13", "base64", "zlib", "unicode_escape"])
 def test_a_non_text_codec_in_the_http_charset_is_ignored(server: Loopback, codec: str) -> None:
-    server.answer("/feed.xml", Answer(body=rss(), headers={
-        "Content-Type": f"application/rss+xml; charset={codec}"}))
+    server.answer("/feed.xml", Answer(body=rss(), headers={"Content-Type": f"application/rss+xml; charset={codec}"}))
     result = read_feed(FeedState(server.url("/feed.xml")), timeout_s=5, now=NOW)
     assert result.status == "ok"
     assert [r.text for r in result.records] == ["a calm morning walk", "tea with friends"]
@@ -58,15 +61,17 @@ def test_a_non_text_codec_in_the_http_charset_is_ignored(server: Loopback, codec
 
 
 def test_punycode_in_the_xml_declaration_is_ignored(server: Loopback) -> None:
-    server.answer("/feed.xml", Answer(body=rss('<?xml version="1.0" encoding="punycode"?>'),
-                                      headers={"Content-Type": "application/rss+xml"}))
+    server.answer(
+        "/feed.xml",
+        Answer(body=rss('<?xml version="1.0" encoding="punycode"?>'), headers={"Content-Type": "application/rss+xml"}),
+    )
     result = read_feed(FeedState(server.url("/feed.xml")), timeout_s=5, now=NOW)
     assert [r.external_id for r in result.records] == ["p-1", "p-2"]
-    assert any("'punycode' is not a text encoding in the XML declaration" in w
-               for w in result.warnings)
+    assert any("'punycode' is not a text encoding in the XML declaration" in w for w in result.warnings)
 
 
 # ---------------------------------------------------------------------------- Retry-After
+
 
 @pytest.mark.parametrize(
     ("value", "expected"),
@@ -88,9 +93,7 @@ def test_punycode_in_the_xml_declaration_is_ignored(server: Loopback) -> None:
         (None, None),
     ],
 )
-def test_retry_after_is_ascii_digits_or_an_http_date_and_capped(
-    value: str | None, expected: timedelta | None
-) -> None:
+def test_retry_after_is_ascii_digits_or_an_http_date_and_capped(value: str | None, expected: timedelta | None) -> None:
     assert retry_after_delay(value, now=NOW, cap=MAX_RETRY_AFTER) == expected
 
 
@@ -103,29 +106,36 @@ def test_a_5000_digit_retry_after_backs_off_for_the_cap(server: Loopback) -> Non
 
 # ------------------------------------------------------------------------ one run, many sources
 
+
 def test_hostile_sources_first_do_not_stop_the_good_one(tmp_path: Path, server: Loopback) -> None:
     server.answer("/busy.xml", Answer(503, headers={"Retry-After": "9" * 5000}))
-    server.answer("/puny.xml", Answer(body=rss('<?xml version="1.0" encoding="punycode"?>'),
-                                      headers={"Content-Type": "text/xml; charset=punycode"}))
+    server.answer(
+        "/puny.xml",
+        Answer(
+            body=rss('<?xml version="1.0" encoding="punycode"?>'),
+            headers={"Content-Type": "text/xml; charset=punycode"},
+        ),
+    )
     bomb = tmp_path / "bomb.jsonl.gz"
     bomb.write_bytes(gzip.compress(b'{"id": "b1", "text": "kept"}\n' + b" " * 3_000_000 + b"\n"))
     good = tmp_path / "good.jsonl"
     good.write_text('{"id": "g1", "text": "a good post"}\n{"id": "g2", "text": "another one"}\n')
     cfg = tmp_path / "config.toml"
-    cfg.write_text(textwrap.dedent(f"""
+    cfg.write_text(
+        textwrap.dedent(f"""
         [database]
-        url = "sqlite:///{tmp_path / 'emomon.db'}"
+        url = "sqlite:///{tmp_path / "emomon.db"}"
         [ingest]
         timeout_s = 5.0
         max_decompressed_bytes = 2000000
         [[sources]]
         name = "busy"
         kind = "feed"
-        location = "{server.url('/busy.xml')}"
+        location = "{server.url("/busy.xml")}"
         [[sources]]
         name = "puny"
         kind = "feed"
-        location = "{server.url('/puny.xml')}"
+        location = "{server.url("/puny.xml")}"
         [[sources]]
         name = "bomb"
         kind = "jsonl"
@@ -134,7 +144,8 @@ def test_hostile_sources_first_do_not_stop_the_good_one(tmp_path: Path, server: 
         name = "good"
         kind = "jsonl"
         location = "{good}"
-    """))
+    """)
+    )
     result = CliRunner().invoke(cli, ["--config", str(cfg), "ingest", "--json"])
     assert result.exit_code == ExitStatus.FAILED
     assert "Traceback" not in result.output
@@ -162,21 +173,23 @@ def test_a_slow_feed_is_cut_off_by_the_source_budget(tmp_path: Path, server: Loo
     good = tmp_path / "good.jsonl"
     good.write_text('{"id": "g1", "text": "a good post"}\n')
     cfg = tmp_path / "config.toml"
-    cfg.write_text(textwrap.dedent(f"""
+    cfg.write_text(
+        textwrap.dedent(f"""
         [database]
-        url = "sqlite:///{tmp_path / 'emomon.db'}"
+        url = "sqlite:///{tmp_path / "emomon.db"}"
         [ingest]
         timeout_s = 20.0
         source_budget_s = 1.0
         [[sources]]
         name = "slow"
         kind = "feed"
-        location = "{server.url('/slow.xml')}"
+        location = "{server.url("/slow.xml")}"
         [[sources]]
         name = "good"
         kind = "jsonl"
         location = "{good}"
-    """))
+    """)
+    )
     t0 = time.monotonic()
     result = CliRunner().invoke(cli, ["--config", str(cfg), "ingest", "--json"])
     assert time.monotonic() - t0 < 4.0  # not the 20 s read time-out

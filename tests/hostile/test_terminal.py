@@ -30,17 +30,31 @@ from sqlalchemy import text
 from monitor.cli import cli
 from monitor.store.engine import make_engine
 
-HOSTILE = ("x[/]y [link=https://evil.example]Reviewer: click here[/link] [bold red]z :warning: "
-           "\x1b[31mred\u009b2J\u202eq\u2066")
+HOSTILE = (
+    "x[/]y [link=https://evil.example]Reviewer: click here[/link] [bold red]z :warning: "
+    "\x1b[31mred\u009b2J\u202eq\u2066"
+)
 #: What a reviewer must see of it (pieces that never wrap at 200 columns).
-SHOWN = ("x[/]y", "[link=https://evil.example]Reviewer:", "[/link]", "[bold", "red]z", ":warning:",
-         "\\x1b[31mred\\x9b2J\\u202eq\\u2066")
+SHOWN = (
+    "x[/]y",
+    "[link=https://evil.example]Reviewer:",
+    "[/link]",
+    "[bold",
+    "red]z",
+    ":warning:",
+    "\\x1b[31mred\\x9b2J\\u202eq\\u2066",
+)
 #: Characters that must not reach a terminal (new line aside).
 CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 #: rich's own colour and style codes: the only escape sequences allowed in the output.
 SGR = re.compile(r"\x1b\[[0-9;]*m")
-TERMINAL = {"FORCE_COLOR": "1", "COLUMNS": "200", "TERM": "xterm-256color", "NO_COLOR": None,
-            "EMOMON_DATABASE_URL": None}
+TERMINAL = {
+    "FORCE_COLOR": "1",
+    "COLUMNS": "200",
+    "TERM": "xterm-256color",
+    "NO_COLOR": None,
+    "EMOMON_DATABASE_URL": None,
+}
 
 
 def assert_data(output: str, shown: tuple[str, ...] = SHOWN) -> str:
@@ -78,8 +92,9 @@ def reviewed(tmp_path: Path, db_url: str) -> Iterator[Path]:
         conn.execute(text("UPDATE posts SET text = :h"), {"h": HOSTILE})
         conn.execute(text("UPDATE authors SET handle = :h || CAST(id AS VARCHAR(8))"), {"h": HOSTILE})
         conn.execute(text("UPDATE sources SET name = :h"), {"h": HOSTILE})
-        conn.execute(text("UPDATE alerts SET subject_kind = 'source', subject = :h WHERE rule = 'level'"),
-                     {"h": HOSTILE})
+        conn.execute(
+            text("UPDATE alerts SET subject_kind = 'source', subject = :h WHERE rule = 'level'"), {"h": HOSTILE}
+        )
     engine.dispose()
     yield cfg
 
@@ -98,33 +113,40 @@ def case(view: tuple[str, ...], shown: tuple[str, ...] = SHOWN) -> object:
     return pytest.param(view, shown, id=" ".join("HOSTILE" if a == HOSTILE else a for a in view))
 
 
-@pytest.mark.parametrize("view, shown", [
-    case(("alerts", "list", "--width", "200")),
-    case(("alerts", "list", "--width", "80"), SHORT),
-    case(("alerts", "list", "--format", "csv")),
-    case(("alerts", "show", "{rise}", "--width", "200")),
-    case(("alerts", "show", "{level}", "--width", "200")),
-    case(("author", DRIFT, "--width", "200"), ()),
-    case(("report", "--width", "200")),
-    case(("report", "--source", HOSTILE, "--width", "200")),
-    case(("report", "--format", "md")),
-    case(("report", "--format", "csv")),
-    case(("report", "--format", "html")),
-    case(("run", "--stage", "alerts", "--stage", "report"), SHORT),  # the report at 80 columns
-])
-def test_every_review_view_prints_hostile_data_as_text(reviewed: Path, view: tuple[str, ...],
-                                                       shown: tuple[str, ...]) -> None:
+@pytest.mark.parametrize(
+    "view, shown",
+    [
+        case(("alerts", "list", "--width", "200")),
+        case(("alerts", "list", "--width", "80"), SHORT),
+        case(("alerts", "list", "--format", "csv")),
+        case(("alerts", "show", "{rise}", "--width", "200")),
+        case(("alerts", "show", "{level}", "--width", "200")),
+        case(("author", DRIFT, "--width", "200"), ()),
+        case(("report", "--width", "200")),
+        case(("report", "--source", HOSTILE, "--width", "200")),
+        case(("report", "--format", "md")),
+        case(("report", "--format", "csv")),
+        case(("report", "--format", "html")),
+        case(("run", "--stage", "alerts", "--stage", "report"), SHORT),  # the report at 80 columns
+    ],
+)
+def test_every_review_view_prints_hostile_data_as_text(
+    reviewed: Path, view: tuple[str, ...], shown: tuple[str, ...]
+) -> None:
     ids = {"rise": alert_id(reviewed, "rise"), "level": alert_id(reviewed, "level")}
     out = emomon(reviewed, *(a.format(**ids) if a.startswith("{") else a for a in view), shown=shown)
     if view[0] == "author":
         assert DRIFT in out and "Alerts" in out
 
 
-@pytest.mark.parametrize("view", [
-    ("alerts", "list", "--json"),
-    ("alerts", "show", "{rise}", "--json"),
-    ("report", "--format", "json"),
-])
+@pytest.mark.parametrize(
+    "view",
+    [
+        ("alerts", "list", "--json"),
+        ("alerts", "show", "{rise}", "--json"),
+        ("report", "--format", "json"),
+    ],
+)
 def test_json_output_escapes_control_characters_and_keeps_the_data(reviewed: Path, view: tuple[str, ...]) -> None:
     args = [alert_id(reviewed, "rise") if a == "{rise}" else a for a in view]
     out = emomon(reviewed, *args, shown=())
@@ -169,9 +191,13 @@ def fresh(tmp_path: Path, db_url: str) -> Path:
 
 def test_a_hostile_source_name_and_file_name_through_sources_ingest_and_rejected(fresh: Path) -> None:
     posts = fresh.parent / "posts \x1b\u009b\u202e.jsonl"  # no brackets: they would make it a glob
-    posts.write_text(json.dumps({"id": "1", "text": HOSTILE, "author": HOSTILE, "created_at": "2025-03-01"})
-                     + "\n" + json.dumps({"id": "2", "text": "no date", "author": "b", "created_at": HOSTILE})
-                     + "\n", encoding="utf-8")
+    posts.write_text(
+        json.dumps({"id": "1", "text": HOSTILE, "author": HOSTILE, "created_at": "2025-03-01"})
+        + "\n"
+        + json.dumps({"id": "2", "text": "no date", "author": "b", "created_at": HOSTILE})
+        + "\n",
+        encoding="utf-8",
+    )
     emomon(fresh, "sources", "add", HOSTILE, str(posts), "--format", "jsonl", shown=())
     out = emomon(fresh, "ingest", HOSTILE)
     assert re.search(r"\b1\b.*\b1\b", out.rsplit("total", 1)[-1])  # 1 inserted, 1 rejected
@@ -194,20 +220,29 @@ def test_a_feed_server_status_line_is_shown_as_text(fresh: Path) -> None:
     reason = "x[/]y [link=https://evil.example]Reviewer: click here[/link] \xc2\x9b2J\xe2\x80\xaeq \x9b"
     with loopback() as server:
         server.answer("/feed.xml", Answer(500, b"oops [/] end", reason=reason))
-        out = emomon(fresh, "ingest", server.url("/feed.xml"), code=None,
-                     shown=("x[/]y", "[link=https://evil.example]Reviewer:", "[/link]", "HTTP 500"))
+        out = emomon(
+            fresh,
+            "ingest",
+            server.url("/feed.xml"),
+            code=None,
+            shown=("x[/]y", "[link=https://evil.example]Reviewer:", "[/link]", "HTTP 500"),
+        )
     errors = [line for line in out.splitlines() if line.startswith("Error: ")]
     assert len(errors) == 1 and "/feed.xml" in errors[0], out
 
 
-@pytest.mark.parametrize("args", [
-    ("ingest", "missing \x1b[31m\u202e\u009b.jsonl"),
-    ("alerts", "list", "--since", HOSTILE),
-    ("rejected", "list", "--source", HOSTILE),
-    ("sources", "remove", HOSTILE),
-    ("author", HOSTILE),
-    ("report", "--output", f"{HOSTILE}/report.md"),
-], ids=lambda a: " ".join(a[:2]))
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("ingest", "missing \x1b[31m\u202e\u009b.jsonl"),
+        ("alerts", "list", "--since", HOSTILE),
+        ("rejected", "list", "--source", HOSTILE),
+        ("sources", "remove", HOSTILE),
+        ("author", HOSTILE),
+        ("report", "--output", f"{HOSTILE}/report.md"),
+    ],
+    ids=lambda a: " ".join(a[:2]),
+)
 def test_error_lines_quote_what_was_given_as_text(fresh: Path, args: tuple[str, ...]) -> None:
     result = CliRunner().invoke(cli, ["--config", str(fresh), *args], env=TERMINAL)
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
@@ -223,8 +258,14 @@ def run_in_terminal(cwd: Path, *args: str) -> str:
     main, child = pty.openpty()
     env = {**os.environ, "COLUMNS": "200", "TERM": "xterm-256color"}
     env.pop("NO_COLOR", None)
-    proc = subprocess.Popen([str(Path(sys.executable).with_name("emomon")), *args], cwd=cwd, env=env,
-                            stdin=subprocess.DEVNULL, stdout=child, stderr=child)
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).with_name("emomon")), *args],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=child,
+        stderr=child,
+    )
     os.close(child)
     chunks: list[bytes] = []
     while True:
@@ -250,9 +291,13 @@ REDRAW = re.compile(r"\x1b\[(\d*[ABCDGK]|\?25[hl]|2K)|\r")
 
 def test_the_installed_cli_on_a_real_terminal_draws_no_link_and_no_control(fresh: Path) -> None:
     posts = fresh.parent / "posts.jsonl"
-    posts.write_text("".join(json.dumps({"id": str(i), "text": HOSTILE, "author": "someone",
-                                         "created_at": "2025-03-01"}) + "\n" for i in range(3)),
-                     encoding="utf-8")
+    posts.write_text(
+        "".join(
+            json.dumps({"id": str(i), "text": HOSTILE, "author": "someone", "created_at": "2025-03-01"}) + "\n"
+            for i in range(3)
+        ),
+        encoding="utf-8",
+    )
     emomon(fresh, "sources", "add", HOSTILE, str(posts), shown=())
     drawn = run_in_terminal(fresh.parent, "--config", str(fresh), "ingest", HOSTILE)
     assert "\x1b[" in drawn  # a colour terminal: rich did draw styles

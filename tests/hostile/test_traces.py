@@ -47,9 +47,13 @@ class Site:
     def popen(self, *args: str, **kw: object) -> subprocess.Popen[str]:
         kw.setdefault("stdout", subprocess.PIPE)
         kw.setdefault("stderr", subprocess.PIPE)
-        return subprocess.Popen([str(EMOMON), "--config", str(self.config), *args], cwd=self.root, text=True,
-                                env={**os.environ, "EMOMON_DATABASE_URL": self.url, "COLUMNS": "200"},
-                                **kw)  # type: ignore[call-overload]
+        return subprocess.Popen(
+            [str(EMOMON), "--config", str(self.config), *args],
+            cwd=self.root,
+            text=True,
+            env={**os.environ, "EMOMON_DATABASE_URL": self.url, "COLUMNS": "200"},
+            **kw,
+        )  # type: ignore[call-overload]
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         proc = self.popen(*args)
@@ -122,6 +126,7 @@ def silent_server() -> Iterator[tuple[str, threading.Event]]:
     connected = threading.Event()
     held: list[socket.socket] = []
     with socket.create_server(("127.0.0.1", 0)) as server:
+
         def accept() -> None:
             try:
                 client, _ = server.accept()
@@ -139,10 +144,14 @@ def silent_server() -> Iterator[tuple[str, threading.Event]]:
 
 
 def webhook_config(config: str, url: str) -> str:
-    return (config.replace('channels = ["terminal", "file"]', 'channels = ["webhook"]')
-            .replace("delivery_budget_s = 60.0", "delivery_budget_s = 600.0")
-            .replace('url = ""', f'url = "{url}"').replace("timeout = 10.0", "timeout = 300.0")
-            .replace("retries = 3", "retries = 0").replace('secret_env = "EMOMON_WEBHOOK_SECRET"', 'secret_env = ""'))
+    return (
+        config.replace('channels = ["terminal", "file"]', 'channels = ["webhook"]')
+        .replace("delivery_budget_s = 60.0", "delivery_budget_s = 600.0")
+        .replace('url = ""', f'url = "{url}"')
+        .replace("timeout = 10.0", "timeout = 300.0")
+        .replace("retries = 3", "retries = 0")
+        .replace('secret_env = "EMOMON_WEBHOOK_SECRET"', 'secret_env = ""')
+    )
 
 
 def test_a_killed_alerts_run_is_marked_interrupted_and_its_alerts_still_go_out(site: Site) -> None:
@@ -216,15 +225,26 @@ def pseudonym(site: Site) -> str:
     return found
 
 
-@pytest.mark.parametrize("args", [
-    lambda p: ["alerts", "list", "--until", "9999-12-31T23:00:00-05:00"],
-    lambda p: ["alerts", "list", "--since", "0001-01-01T00:00:00+05:00", "--json"],
-    lambda p: ["report", "--since", "0001-01-01T00:00:00+05:00", "--until", "9999-12-31T23:00:00-05:00",
-               "--format", "csv"],
-    lambda p: ["report", "--since", "9999-12-31T23:00:00-05:00"],
-    lambda p: ["author", p, "--since", "0001-01-01T00:00:00+05:00"],
-    lambda p: ["author", p, "--until", "9999-12-31T23:00:00-05:00", "--json"],
-], ids=["alerts-until", "alerts-since", "report-window", "report-since", "author-since", "author-until"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        lambda p: ["alerts", "list", "--until", "9999-12-31T23:00:00-05:00"],
+        lambda p: ["alerts", "list", "--since", "0001-01-01T00:00:00+05:00", "--json"],
+        lambda p: [
+            "report",
+            "--since",
+            "0001-01-01T00:00:00+05:00",
+            "--until",
+            "9999-12-31T23:00:00-05:00",
+            "--format",
+            "csv",
+        ],
+        lambda p: ["report", "--since", "9999-12-31T23:00:00-05:00"],
+        lambda p: ["author", p, "--since", "0001-01-01T00:00:00+05:00"],
+        lambda p: ["author", p, "--until", "9999-12-31T23:00:00-05:00", "--json"],
+    ],
+    ids=["alerts-until", "alerts-since", "report-window", "report-since", "author-since", "author-until"],
+)
 def test_dates_past_the_ends_of_the_calendar_in_utc_are_clamped(site: Site, args: Callable[[str], list[str]]) -> None:
     """Each bounds nothing stored: the command answers as without it."""
     done = site.run(*args(pseudonym(site)))
@@ -234,8 +254,15 @@ def test_dates_past_the_ends_of_the_calendar_in_utc_are_clamped(site: Site, args
 
 def test_the_author_timeline_of_an_open_window_covers_only_days_a_post_can_have(site: Site) -> None:
     """From ``[ingest] earliest`` (1990-01-01) to today, not 3.6 million days to the year 9999."""
-    done = site.run("author", pseudonym(site), "--since", "0001-01-01T00:00:00+05:00",
-                    "--until", "9999-12-31T23:00:00-05:00", "--json")
+    done = site.run(
+        "author",
+        pseudonym(site),
+        "--since",
+        "0001-01-01T00:00:00+05:00",
+        "--until",
+        "9999-12-31T23:00:00-05:00",
+        "--json",
+    )
     assert done.returncode == 0, done.stderr
     days = json.loads(done.stdout)["days"]
     assert days[0]["day"] == "1990-01-01"

@@ -54,7 +54,7 @@ def tampered(tmp_path: Path) -> Path:
     weights = copy / "model.safetensors"
     data = bytearray(weights.read_bytes())
     middle = len(data) // 2
-    data[middle:middle + 4096] = bytes(b ^ 0xFF for b in data[middle:middle + 4096])
+    data[middle : middle + 4096] = bytes(b ^ 0xFF for b in data[middle : middle + 4096])
     weights.write_bytes(bytes(data))
     return copy
 
@@ -69,8 +69,14 @@ def test_flipped_weight_bytes_are_refused_naming_the_file(tampered: Path) -> Non
 def test_the_cli_prints_one_line_and_no_traceback(tampered: Path, tmp_path: Path) -> None:
     emomon = Path(sys.executable).with_name("emomon")
     config_here(tmp_path)
-    out = subprocess.run([str(emomon), "predict", "i feel sad", "--model", str(tampered)],
-                         capture_output=True, text=True, cwd=tmp_path, timeout=300, check=False)
+    out = subprocess.run(
+        [str(emomon), "predict", "i feel sad", "--model", str(tampered)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+        check=False,
+    )
     assert out.returncode != 0
     lines = [line for line in out.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "model.safetensors" in lines[0] and "Traceback" not in out.stderr
@@ -92,6 +98,7 @@ def test_version_is_derived_from_config_and_the_recorded_hashes(tmp_path: Path) 
 
 
 # -- every file that changes a score -------------------------------------------------------------
+
 
 def _edit_json(path: Path, change: Callable[[Any], None]) -> None:
     """Rewrite the JSON file ``path`` (a hard link: replaced, never written into) after ``change``."""
@@ -133,8 +140,9 @@ def _linked_copy(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("name", list(EDITS))
-def test_an_edited_scored_file_is_refused_in_one_line(tmp_path: Path, name: str,
-                                                      emomon: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+def test_an_edited_scored_file_is_refused_in_one_line(
+    tmp_path: Path, name: str, emomon: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
     copy = _linked_copy(tmp_path)
     EDITS[name](copy / name)
     out = emomon(tmp_path, "predict", "i feel so alone tonight", "--model", str(copy), "--device", "cpu")
@@ -161,12 +169,17 @@ INT8_ENV = {"EMOMON_SCORING_PRECISION": "int8", "EMOMON_SCORING_DEVICE": "cpu"}
 TEXTS = ["i am so sad and lonely today", "happy joy love", "afraid scared " * 30]
 
 
-def _predict(emomon: Callable[..., subprocess.CompletedProcess[str]], cwd: Path, model: Path,
-             cache: Path) -> tuple[list[dict[str, Any]], list[str]]:
+def _predict(
+    emomon: Callable[..., subprocess.CompletedProcess[str]], cwd: Path, model: Path, cache: Path
+) -> tuple[list[dict[str, Any]], list[str]]:
     """``emomon predict --json`` of TEXTS with int8 asked for: (results, stderr's lines)."""
-    out = emomon(cwd, "predict", *TEXTS, "--model", str(model), "--json", env={**INT8_ENV, "EMOMON_CACHE_DIR": str(cache)})
+    out = emomon(
+        cwd, "predict", *TEXTS, "--model", str(model), "--json", env={**INT8_ENV, "EMOMON_CACHE_DIR": str(cache)}
+    )
     assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
-    lines = [line for line in out.stderr.splitlines() if line.strip() and "pre-processing before quantization" not in line]
+    lines = [
+        line for line in out.stderr.splitlines() if line.strip() and "pre-processing before quantization" not in line
+    ]
     return [json.loads(line) for line in out.stdout.splitlines()], lines
 
 
@@ -181,8 +194,9 @@ def tiny(tmp_path: Path) -> Path:
     return build_tiny_model(tmp_path / "tiny")
 
 
-def test_a_planted_int8_cache_cannot_vouch_for_itself(tmp_path: Path, tiny: Path,
-                                                      emomon: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+def test_a_planted_int8_cache_cannot_vouch_for_itself(
+    tmp_path: Path, tiny: Path, emomon: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
     """A graph that silences sadness, with an int8.json that records its hash and its own outputs
     as the reference, planted where the genuine build belongs: refused, genuine scores."""
     info, genuine = read_model_info(tiny), load_model(tiny, device="cpu", precision="fp32")
@@ -197,9 +211,13 @@ def test_a_planted_int8_cache_cannot_vouch_for_itself(tmp_path: Path, tiny: Path
     runtime = OrtNetwork(open_session((where / "model.onnx").read_bytes(), 1), planted.config)
     outputs = runtime(*probe)
     meta = json.loads((where / "int8.json").read_text(encoding="utf-8"))
-    meta.update(probe_input_ids=probe[0].tolist(), probe_attention_mask=probe[1].tolist(),
-                probe_probabilities=head_probabilities({k: outputs[k].numpy() for k in ("goemotions", "carer", "big5")}
-                                                       ).tolist())
+    meta.update(
+        probe_input_ids=probe[0].tolist(),
+        probe_attention_mask=probe[1].tolist(),
+        probe_probabilities=head_probabilities(
+            {k: outputs[k].numpy() for k in ("goemotions", "carer", "big5")}
+        ).tolist(),
+    )
     (where / "int8.json").write_text(json.dumps(meta), encoding="utf-8")
     mean, largest = check_gap(runtime, genuine.network, probe)
     assert mean < CHECK_TOLERANCE < CHECK_MAX_TOLERANCE < largest  # targeted: only one emotion moves
@@ -228,13 +246,18 @@ def _open_to_others(case: str, cache: Path, where: Path) -> Path:
     return where / "model.onnx"
 
 
-UNSAFE = ("world-writable cache", "world-writable cache owned by another user", "build owned by another user",
-          "group-writable int8 file")
+UNSAFE = (
+    "world-writable cache",
+    "world-writable cache owned by another user",
+    "build owned by another user",
+    "group-writable int8 file",
+)
 
 
 @pytest.mark.parametrize("case", UNSAFE)
-def test_a_cache_other_users_can_write_is_not_used(tmp_path: Path, tiny: Path, case: str,
-                                                   emomon: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+def test_a_cache_other_users_can_write_is_not_used(
+    tmp_path: Path, tiny: Path, case: str, emomon: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
     if "another user" in case and os.geteuid() != 0:
         pytest.skip("giving a directory to another user needs root")
     cache = tmp_path / "cache"
@@ -248,8 +271,9 @@ def test_a_cache_other_users_can_write_is_not_used(tmp_path: Path, tiny: Path, c
     _same_scores(results, genuine.predict(TEXTS))
 
 
-def test_a_cache_built_under_a_group_writable_umask_is_private_and_used(tiny: Path, tmp_path: Path,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_cache_built_under_a_group_writable_umask_is_private_and_used(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("EMOMON_CACHE_DIR", str(tmp_path / "new" / "cache"))
     old = os.umask(0o002)
     try:
@@ -261,6 +285,7 @@ def test_a_cache_built_under_a_group_writable_umask_is_private_and_used(tiny: Pa
 
 
 # -- windows -------------------------------------------------------------------------------------
+
 
 def _with_window(model: Path, window: object, *, reseal: bool = True) -> None:
     config = json.loads((model / "config.json").read_text(encoding="utf-8"))
@@ -275,8 +300,14 @@ def test_window_zero_is_refused_at_once(tmp_path: Path, tiny: Path) -> None:
     _with_window(tiny, 0)
     emomon = Path(sys.executable).with_name("emomon")
     config_here(tmp_path)
-    out = subprocess.run([str(emomon), "predict", "i feel sad today " * 40, "--model", str(tiny)],
-                         capture_output=True, text=True, cwd=tmp_path, timeout=120, check=False)
+    out = subprocess.run(
+        [str(emomon), "predict", "i feel sad today " * 40, "--model", str(tiny)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
     lines = [line for line in out.stderr.splitlines() if line.strip()]
     assert out.returncode == 1 and "Traceback" not in out.stderr and len(lines) == 1, out.stderr
     assert str(tiny / "config.json") in lines[0] and '"window": 0' in lines[0] and "from 3 to 64" in lines[0]

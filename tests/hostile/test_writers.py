@@ -24,15 +24,29 @@ MODEL = REPO / "models" / "emomon-mtl-v2"
 def write_posts(path: Path, n: int, prefix: str = "p") -> Path:
     with path.open("w", encoding="utf-8") as fh:
         for i in range(n):
-            fh.write(json.dumps({"id": f"{prefix}{i}", "text": f"post {prefix}{i}: some days weigh more than others",
-                                 "author": f"user{i % 97}", "created_at": f"2025-03-{1 + i % 28:02d}T08:00:00Z"}) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "id": f"{prefix}{i}",
+                        "text": f"post {prefix}{i}: some days weigh more than others",
+                        "author": f"user{i % 97}",
+                        "created_at": f"2025-03-{1 + i % 28:02d}T08:00:00Z",
+                    }
+                )
+                + "\n"
+            )
     return path
 
 
 def emomon(args: list[str], url: str, config: Path) -> subprocess.Popen[str]:
     env = {**os.environ, "EMOMON_DATABASE_URL": url, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen([sys.executable, "-c", "from monitor.cli import cli; cli()", "--config", str(config), *args],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", "from monitor.cli import cli; cli()", "--config", str(config), *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def finish(proc: subprocess.Popen[str], timeout: float = 240) -> tuple[int, str, str]:
@@ -56,11 +70,15 @@ def wait_for_posts(engine: Engine, proc: subprocess.Popen[str]) -> None:
     assert proc.poll() is None, "ingest finished before the second writer started; make the input bigger"
 
 
-def test_remove_purge_during_ingest_waits_and_then_removes_everything(tmp_path: Path, engine: Engine, db_url: str) -> None:
+def test_remove_purge_during_ingest_waits_and_then_removes_everything(
+    tmp_path: Path, engine: Engine, db_url: str
+) -> None:
     feed = write_posts(tmp_path / "big.jsonl", 12_000)
     config = tmp_path / "config.toml"
-    config.write_text(f'[ingest]\nbatch_size = 500\n\n[[sources]]\nname = "big"\nkind = "jsonl"\nlocation = "{feed}"\n',
-                      encoding="utf-8")
+    config.write_text(
+        f'[ingest]\nbatch_size = 500\n\n[[sources]]\nname = "big"\nkind = "jsonl"\nlocation = "{feed}"\n',
+        encoding="utf-8",
+    )
     ingest = emomon(["ingest", "--json"], db_url, config)
     wait_for_posts(engine, ingest)
     purge = emomon(["sources", "remove", "big", "--purge"], db_url, config)
@@ -101,8 +119,9 @@ def test_two_ingests_through_a_symlinked_path_store_each_post_once(tmp_path: Pat
 @pytest.mark.postgres_only(reason="ingest and scoring on different machines share a PostgreSQL database")
 def test_ingest_and_score_at_once_score_every_post_once(tmp_path: Path, engine: Engine, db_url: str) -> None:
     config = tmp_path / "config.toml"
-    config.write_text(f'[model]\npath = "{MODEL}"\n\n[scoring]\ndevice = "cpu"\n\n[ingest]\nbatch_size = 50\n',
-                      encoding="utf-8")
+    config.write_text(
+        f'[model]\npath = "{MODEL}"\n\n[scoring]\ndevice = "cpu"\n\n[ingest]\nbatch_size = 50\n', encoding="utf-8"
+    )
     first = write_posts(tmp_path / "first.jsonl", 60, "a")
     later = write_posts(tmp_path / "later.jsonl", 60, "b")
     assert finish(emomon(["ingest", str(first)], db_url, config))[0] == 0

@@ -23,8 +23,10 @@ def test_a_text_column_that_never_matches_names_the_file_columns(tmp_path: Path,
     rows = [{"post_id": str(i), "body": f"an invented post {i}", "user": "someone"} for i in range(3)]
     path = tmp_path / f"forum.{kind}"
     if kind == "csv":
-        path.write_text("\ufeffpost_id,body,user\n" + "".join(f"{r['post_id']},{r['body']},{r['user']}\n" for r in rows),
-                        encoding="utf-8")
+        path.write_text(
+            "\ufeffpost_id,body,user\n" + "".join(f"{r['post_id']},{r['body']},{r['user']}\n" for r in rows),
+            encoding="utf-8",
+        )
     else:
         path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     (source,) = _ingest(tmp_path, path, status=ExitStatus.FAILED)["sources"]

@@ -29,16 +29,19 @@ def _sums_up(report):
 
 
 def test_ingest_accounts_for_every_record(tmp_path, make_settings, engine):
-    path = write_jsonl(tmp_path / "p.jsonl", [
-        {"id": "1", "text": "hello", "author": "ann", "created_at": "2024-01-01T00:00:00Z"},
-        {"id": "2", "text": "please skip me #NoBots", "author": "bob"},
-        {"id": "3", "text": "", "author": "bob"},
-        {"id": "4", "text": "x" * 50, "author": "cy"},
-        {"id": "5", "text": "from an excluded author", "author": "Dee"},
-        {"text": "no id at all", "author": "ann"},
-        {"text": "no id at all", "author": "ann"},
-        {"id": "1", "text": "hello", "author": "ann"},
-    ])
+    path = write_jsonl(
+        tmp_path / "p.jsonl",
+        [
+            {"id": "1", "text": "hello", "author": "ann", "created_at": "2024-01-01T00:00:00Z"},
+            {"id": "2", "text": "please skip me #NoBots", "author": "bob"},
+            {"id": "3", "text": "", "author": "bob"},
+            {"id": "4", "text": "x" * 50, "author": "cy"},
+            {"id": "5", "text": "from an excluded author", "author": "Dee"},
+            {"text": "no id at all", "author": "ann"},
+            {"text": "no id at all", "author": "ann"},
+            {"id": "1", "text": "hello", "author": "ann"},
+        ],
+    )
     settings = make_settings("[ingest]\nmax_text_chars = 40\n[privacy]\nexclude_authors = ['dee']\n")
     report = ingest(engine, settings, [adhoc_source(str(path))])
     (src,) = report.sources
@@ -147,10 +150,13 @@ def test_fuzz_counts_always_add_up(tmp_path_factory, make_settings, make_db_url,
 @pytest.mark.sqlite_only(reason="checks the SQLite file's integrity after SIGKILL")
 def test_sigkill_mid_ingest_then_rerun_loses_and_doubles_nothing(tmp_path):
     n = 40_000
-    path = write_jsonl(tmp_path / "big.jsonl", (
-        {"id": f"p{i}", "text": f"post number {i}", "author": f"user{i % 97}", "created_at": 1700000000 + i}
-        for i in range(n)
-    ))
+    path = write_jsonl(
+        tmp_path / "big.jsonl",
+        (
+            {"id": f"p{i}", "text": f"post number {i}", "author": f"user{i % 97}", "created_at": 1700000000 + i}
+            for i in range(n)
+        ),
+    )
     db_file = tmp_path / "crash.db"
     (tmp_path / "config.toml").write_text("[ingest]\nbatch_size = 500\n")
     env = {**os.environ, "EMOMON_DATABASE_URL": f"sqlite:///{db_file}", "EMOMON_CONFIG": str(tmp_path / "config.toml")}
@@ -175,7 +181,9 @@ def test_sigkill_mid_ingest_then_rerun_loses_and_doubles_nothing(tmp_path):
         assert con.execute("pragma integrity_check").fetchone()[0] == "ok"
         after_kill = con.execute("select count(*) from posts").fetchone()[0]
     assert 0 < after_kill < n
-    done = subprocess.run([*cmd[:-2], "ingest", "--json", str(path)], env=env, capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [*cmd[:-2], "ingest", "--json", str(path)], env=env, capture_output=True, text=True, check=True
+    )
     totals = json.loads(done.stdout)["totals"]
     assert totals["read"] == n
     assert totals["duplicate"] == after_kill and totals["inserted"] == n - after_kill

@@ -37,8 +37,10 @@ def test_loading_and_scoring_do_not_import_transformers(tmp_path):
     import sys
 
     path = build_tiny_model(tmp_path / "m")
-    code = ("import sys; from monitor.model.predictor import load_model; "
-            "load_model(sys.argv[1], precision='fp32').predict(['a post']); "
-            "print(any(name.split('.')[0] == 'transformers' for name in sys.modules))")
+    code = (
+        "import sys; from monitor.model.predictor import load_model; "
+        "load_model(sys.argv[1], precision='fp32').predict(['a post']); "
+        "print(any(name.split('.')[0] == 'transformers' for name in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -23,8 +23,12 @@ from monitor.store import scores
 from monitor.store.engine import session_scope
 from monitor.store.schema import Score
 
-TEXTS = ["i feel so sad and alone today", "RT @friend: i feel so sad and alone today",
-         "happy joy love", "i am afraid and i cry"]
+TEXTS = [
+    "i feel so sad and alone today",
+    "RT @friend: i feel so sad and alone today",
+    "happy joy love",
+    "i am afraid and i cry",
+]
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
 
 
@@ -78,11 +82,23 @@ def test_the_score_stage_stores_distress(engine: Engine, make_settings: Callable
     settings = make_settings()
     with session_scope(engine) as s:
         src = store.get_or_create_source(s, name="feed", kind="jsonl", location="x.jsonl")
-        store.insert_posts(s, [
-            {"source_id": src.id, "external_id": str(i), "author_id": None, "created_at": T0 + timedelta(hours=i),
-             "text": text, "url": None, "language": None, "content_hash": hashlib.md5(text.encode()).hexdigest(),
-             "ingested_at": T0}
-            for i, text in enumerate(TEXTS)])
+        store.insert_posts(
+            s,
+            [
+                {
+                    "source_id": src.id,
+                    "external_id": str(i),
+                    "author_id": None,
+                    "created_at": T0 + timedelta(hours=i),
+                    "text": text,
+                    "url": None,
+                    "language": None,
+                    "content_hash": hashlib.md5(text.encode()).hexdigest(),
+                    "ingested_at": T0,
+                }
+                for i, text in enumerate(TEXTS)
+            ],
+        )
     run_score(engine, settings, predictor=v3)
     expected = v3.predict(TEXTS)
     with session_scope(engine) as s:

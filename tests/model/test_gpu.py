@@ -13,8 +13,14 @@ from monitor.model.predictor import load_model
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 SHIPPED = Path(__file__).resolve().parents[2] / "models" / "emomon-mtl-v2"
-TEXTS = ["i feel so alone tonight and nothing helps", "best day ever, thank you all!", "ugh the train is late",
-         "I'm scared about tomorrow's results. " * 20, "lol", "my grandmother passed away this morning"]
+TEXTS = [
+    "i feel so alone tonight and nothing helps",
+    "best day ever, thank you all!",
+    "ugh the train is late",
+    "I'm scared about tomorrow's results. " * 20,
+    "lol",
+    "my grandmother passed away this morning",
+]
 
 
 def test_auto_picks_the_gpu_in_bf16():

@@ -26,8 +26,15 @@ def test_save_then_load_gives_identical_outputs(tmp_path):
     mask = torch.ones_like(ids)
     with torch.no_grad():
         before = network(ids, mask)
-    save_artifact(tmp_path / "copy", name="copy", model=network, tokenizer=AutoTokenizer.from_pretrained(path / "tokenizer"),
-                  calibration=Calibration(), window=32, fp16=False)
+    save_artifact(
+        tmp_path / "copy",
+        name="copy",
+        model=network,
+        tokenizer=AutoTokenizer.from_pretrained(path / "tokenizer"),
+        calibration=Calibration(),
+        window=32,
+        fp16=False,
+    )
     _, again, _, _ = read_artifact(tmp_path / "copy")
     with torch.no_grad():
         after = again(ids, mask)
@@ -44,8 +51,16 @@ def test_weights_are_safetensors_and_nothing_is_pickled(tmp_path):
 def test_predict_output_shape_and_ranges(tmp_path):
     predictor = load_model(build_tiny_model(tmp_path / "m"), precision="fp32")
     [result] = predictor.predict(["i feel happy"])
-    assert set(result) == {"text", "carer", "carer_label", "goemotions", "goemotions_labels", "big5", "depression_index",
-                           "windows"}
+    assert set(result) == {
+        "text",
+        "carer",
+        "carer_label",
+        "goemotions",
+        "goemotions_labels",
+        "big5",
+        "depression_index",
+        "windows",
+    }
     assert len(result["goemotions"]) == 28 and len(result["carer"]) == 6
     assert list(result["big5"]) == ["EXT", "NEU", "AGR", "CON", "OPN"]
     assert sum(result["carer"].values()) == pytest.approx(1.0, abs=1e-4)

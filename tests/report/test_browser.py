@@ -18,20 +18,29 @@ from review_seed import DRIFT, seed
 
 from monitor.cli import cli
 
-CHROMIUM = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser",
-                                                        "google-chrome")) if p), None)
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH: "
-                                "apt-get install chromium (.ci/run does)")
+CHROMIUM = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p), None)
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH: apt-get install chromium (.ci/run does)")
 
 
 def chromium(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """Run headless Chromium with console messages logged to stderr (no network needed)."""
     assert CHROMIUM is not None
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-           "--hide-scrollbars", f"--user-data-dir={tmp / 'profile'}", "--enable-logging=stderr",
-           "--v=0", "--virtual-time-budget=2000", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "HOME": str(tmp)}, check=True)
+    cmd = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--hide-scrollbars",
+        f"--user-data-dir={tmp / 'profile'}",
+        "--enable-logging=stderr",
+        "--v=0",
+        "--virtual-time-budget=2000",
+        *args,
+    ]
+    return subprocess.run(
+        cmd, capture_output=True, text=True, timeout=120, env={**os.environ, "HOME": str(tmp)}, check=True
+    )
 
 
 def console_errors(stderr: str) -> list[str]:
@@ -40,8 +49,11 @@ def console_errors(stderr: str) -> list[str]:
     Headless Chromium logs every console message as ``INFO:CONSOLE`` whatever its level; the
     report has no scripts, so any console message at all is an error here.
     """
-    return [line for line in stderr.splitlines()
-            if ":CONSOLE" in line or "Failed to load resource" in line or "net::ERR_" in line]
+    return [
+        line
+        for line in stderr.splitlines()
+        if ":CONSOLE" in line or "Failed to load resource" in line or "net::ERR_" in line
+    ]
 
 
 class Charts(HTMLParser):
@@ -78,8 +90,11 @@ def report_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("browser")
     cfg = seed(tmp)
     runner = CliRunner()
-    for args in (["alerts", "run"], ["report", "--format", "html", "--output", str(tmp / "report.html")],
-                 ["author", DRIFT, "--format", "html", "--output", str(tmp / "author.html")]):
+    for args in (
+        ["alerts", "run"],
+        ["report", "--format", "html", "--output", str(tmp / "report.html")],
+        ["author", DRIFT, "--format", "html", "--output", str(tmp / "author.html")],
+    ):
         result = runner.invoke(cli, ["--config", str(cfg), *args])
         assert result.exit_code == 0, result.output
     return tmp / "report.html"
@@ -92,8 +107,7 @@ def test_the_console_check_catches_an_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["report.html", "author.html"])
-def test_page_loads_without_console_errors_and_every_chart_has_axis_labels(
-        report_page: Path, name: str) -> None:
+def test_page_loads_without_console_errors_and_every_chart_has_axis_labels(report_page: Path, name: str) -> None:
     page = report_page.parent / name
     run = chromium(page.parent, "--dump-dom", page.as_uri())
     assert console_errors(run.stderr) == []
@@ -112,6 +126,5 @@ def test_page_loads_without_console_errors_and_every_chart_has_axis_labels(
 
 def test_page_renders_to_a_screenshot(report_page: Path) -> None:
     shot = report_page.parent / "report.png"
-    chromium(report_page.parent, "--window-size=1100,2400", f"--screenshot={shot}",
-             report_page.as_uri())
+    chromium(report_page.parent, "--window-size=1100,2400", f"--screenshot={shot}", report_page.as_uri())
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000

@@ -29,21 +29,41 @@ def data() -> ReportData:
     rng = random.Random(7)
     rows = []
     pid = 1
-    authors = [(SHIFTED, "feed-a"), ("a-00000000000b", "feed-a"),
-               ("a-00000000000c", "a-source-with-a-very-long-name|pipe")]
+    authors = [
+        (SHIFTED, "feed-a"),
+        ("a-00000000000b", "feed-a"),
+        ("a-00000000000c", "a-source-with-a-very-long-name|pipe"),
+    ]
     for author, source in authors:
         for i in range(60):
             v = 0.1 + rng.random() * 0.1
             if author == SHIFTED and i >= 50:
                 v = 0.8
-            rows.append({"post_id": pid, "author": author, "source": source,
-                         "created_at": T0 + timedelta(hours=12 * i + pid % 5),
-                         "depression_index": v, "carer_sadness": v, "goemo_grief": v / 2,
-                         "big5_ext": rng.random()})
+            rows.append(
+                {
+                    "post_id": pid,
+                    "author": author,
+                    "source": source,
+                    "created_at": T0 + timedelta(hours=12 * i + pid % 5),
+                    "depression_index": v,
+                    "carer_sadness": v,
+                    "goemo_grief": v / 2,
+                    "big5_ext": rng.random(),
+                }
+            )
             pid += 1
-    alerts = [{"id": 1, "rule": "rise", "subject_kind": "author", "subject": SHIFTED,
-               "severity": "high", "status": "new", "trigger_at": "2025-01-27T09:00:00Z",
-               "evidence": {"cusum": 5.2, "post_ids": [51]}}]
+    alerts = [
+        {
+            "id": 1,
+            "rule": "rise",
+            "subject_kind": "author",
+            "subject": SHIFTED,
+            "severity": "high",
+            "status": "new",
+            "trigger_at": "2025-01-27T09:00:00Z",
+            "evidence": {"cusum": 5.2, "post_ids": [51]},
+        }
+    ]
     return build_report_data(score_frame(rows), alerts, by="day", min_posts_big5=20)
 
 
@@ -56,8 +76,14 @@ def render(data: ReportData, width: int = 80) -> str:
 def test_terminal_report_fits_80_columns_and_has_every_section(data: ReportData) -> None:
     text = render(data)
     assert max(len(line) for line in text.splitlines()) <= 80
-    for heading in ("emomon trend report", "Trends by day", "Rising most", "Authors to review",
-                    "Sources", "Personality (3 authors"):
+    for heading in (
+        "emomon trend report",
+        "Trends by day",
+        "Rising most",
+        "Authors to review",
+        "Sources",
+        "Personality (3 authors",
+    ):
         assert heading in text
     assert "180 posts, 3 authors, 2 sources" in text and "not a diagnosis" in text
     assert "alerts 1 new, 0 acknowledged, 0 resolved" in text
@@ -97,11 +123,13 @@ def test_csv_export_parses_into_the_same_numbers(data: ReportData) -> None:
     volume = [int(r["value"]) for r in rows if r["section"] == "trend" and r["metric"] == "posts"]
     assert sum(volume) == 180
     doc = json.loads(to_json(data))
-    idx = [float(r["value"]) for r in rows if r["section"] == "trend"
-           and r["subject"] == "depression_index" and r["metric"] == "mean" and r["value"]]
+    idx = [
+        float(r["value"])
+        for r in rows
+        if r["section"] == "trend" and r["subject"] == "depression_index" and r["metric"] == "mean" and r["value"]
+    ]
     assert idx == [v for v in doc["trends"][0]["values"] if v is not None]
-    assert {r["section"] for r in rows} == {"overview", "trend", "rising", "review", "source",
-                                            "personality"}
+    assert {r["section"] for r in rows} == {"overview", "trend", "rising", "review", "source", "personality"}
 
 
 def test_markdown_tables_are_well_formed(data: ReportData) -> None:
@@ -124,8 +152,19 @@ def _split_md(row: str) -> list[str]:
 
 
 class _Checker(HTMLParser):
-    VOID: ClassVar[set[str]] = {"meta", "br", "img", "hr", "input", "link", "rect", "circle",
-                                "polyline", "line", "path"}
+    VOID: ClassVar[set[str]] = {
+        "meta",
+        "br",
+        "img",
+        "hr",
+        "input",
+        "link",
+        "rect",
+        "circle",
+        "polyline",
+        "line",
+        "path",
+    }
 
     def __init__(self) -> None:
         super().__init__()
@@ -164,8 +203,7 @@ def test_html_export_is_balanced_and_has_inline_svg_charts(data: ReportData) -> 
 
 
 def test_html_escapes_names() -> None:
-    rows = [{"post_id": 1, "author": "a-x", "source": "<b>evil</b>",
-             "created_at": T0, "depression_index": 0.3}]
+    rows = [{"post_id": 1, "author": "a-x", "source": "<b>evil</b>", "created_at": T0, "depression_index": 0.3}]
     page = to_html(build_report_data(score_frame(rows), []))
     assert "<b>evil</b>" not in page and "&lt;b&gt;evil&lt;/b&gt;" in page
 
@@ -177,14 +215,29 @@ def test_unknown_export_format() -> None:
 
 def test_html_escapes_hostile_author_and_source_names() -> None:
     author, source = "<script>alert('a')</script>", '<script src="x"></script>&'
-    rows = [{"post_id": i + 1, "author": author, "source": source,
-             "created_at": T0 + timedelta(days=i), "depression_index": 0.2 + i / 20}
-            for i in range(12)]
-    alerts = [{"id": 1, "rule": "<img onerror=x>", "subject_kind": "author", "subject": author,
-               "severity": "high", "status": "new", "trigger_at": "2025-01-05T09:00:00Z",
-               "evidence": {}}]
-    data = build_report_data(score_frame(rows), alerts, min_posts_big5=1,
-                             filters={"source": source, "author": author})
+    rows = [
+        {
+            "post_id": i + 1,
+            "author": author,
+            "source": source,
+            "created_at": T0 + timedelta(days=i),
+            "depression_index": 0.2 + i / 20,
+        }
+        for i in range(12)
+    ]
+    alerts = [
+        {
+            "id": 1,
+            "rule": "<img onerror=x>",
+            "subject_kind": "author",
+            "subject": author,
+            "severity": "high",
+            "status": "new",
+            "trigger_at": "2025-01-05T09:00:00Z",
+            "evidence": {},
+        }
+    ]
+    data = build_report_data(score_frame(rows), alerts, min_posts_big5=1, filters={"source": source, "author": author})
     page = to_html(data)
     assert "<script" not in page and "<img" not in page
     assert "&lt;script&gt;alert(&#39;a&#39;)&lt;/script&gt;" in page  # author: review table
@@ -213,7 +266,9 @@ def test_terminal_report_uses_the_width_it_is_given(data: ReportData, width: int
     assert max(len(line) for line in lines) >= width - 2  # tables stretch to the width
     # A long source name wraps; it is never cut with an ellipsis.
     assert "…" not in text
-    assert "a-source-with-a-very-long-name|pipe" in text.replace("\n", "").replace("│", "").replace(" ", "") or width < 120
+    assert (
+        "a-source-with-a-very-long-name|pipe" in text.replace("\n", "").replace("│", "").replace(" ", "") or width < 120
+    )
 
 
 def render_at(data: ReportData, width: int) -> str:
@@ -238,12 +293,17 @@ def test_fit_width_honours_the_option_then_the_terminal_within_limits() -> None:
 def test_figures_of_one_author_do_not_depend_on_the_other_authors() -> None:
     rows = []
     for i in range(60):  # SHIFTED posts every 12 h, raised over its last 10 posts
-        rows.append({"author": SHIFTED, "created_at": T0 + timedelta(hours=12 * i),
-                     "depression_index": 0.7 if i >= 50 else 0.1 + 0.01 * (i % 4)})
-        rows.append({"author": "a-later", "created_at": T0 + timedelta(hours=12 * i + 1),
-                     "depression_index": 0.1})
-    rows.append({"author": "a-later", "created_at": T0 + timedelta(days=33),
-                 "depression_index": 0.1})  # three days after SHIFTED's last post
+        rows.append(
+            {
+                "author": SHIFTED,
+                "created_at": T0 + timedelta(hours=12 * i),
+                "depression_index": 0.7 if i >= 50 else 0.1 + 0.01 * (i % 4),
+            }
+        )
+        rows.append({"author": "a-later", "created_at": T0 + timedelta(hours=12 * i + 1), "depression_index": 0.1})
+    rows.append(
+        {"author": "a-later", "created_at": T0 + timedelta(days=33), "depression_index": 0.1}
+    )  # three days after SHIFTED's last post
     frame = score_frame(rows)
     end = frame["created_at"].max()
     full = {r["author"]: r for r in build_report_data(frame, []).review}
@@ -265,8 +325,13 @@ def test_time_chart_has_a_fixed_scale_date_ticks_threshold_and_markers() -> None
 
     days = [date(2025, 1, 1) + timedelta(days=i) for i in range(30)]
     values = [None if i in (10, 11) else 0.2 for i in range(30)]
-    c = time_chart(days, values, label="index", lines=[(0.75, "alert threshold", "threshold")],
-                   markers=[("2025-01-20T09:00:00Z", "alert #1")])
+    c = time_chart(
+        days,
+        values,
+        label="index",
+        lines=[(0.75, "alert threshold", "threshold")],
+        markers=[("2025-01-20T09:00:00Z", "alert #1")],
+    )
     left, top, right, bottom = c.plot
     assert [lab for _, lab in c.y_ticks] == ["0", "0.25", "0.5", "0.75", "1"]
     assert len(c.segments) == 2  # the two days without posts are a gap

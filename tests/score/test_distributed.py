@@ -35,16 +35,25 @@ from monitor.store.schema import Run, Score
 
 REPO = Path(__file__).resolve().parents[2]
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
-needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None,
-                               reason="Ray is not installed: pip install 'emomon[ray]'")
+needs_ray = pytest.mark.skipif(
+    importlib.util.find_spec("ray") is None, reason="Ray is not installed: pip install 'emomon[ray]'"
+)
 
 # Our own short posts, a long one (windowed at window 32), a foreign one and an empty one (skipped).
 TEXTS = [
-    "i am so sad today", "i feel happy and we smile", "so angry at you right now",
-    "i am afraid and scared of the dark", "what a surprise, i love it!", "tears again, i feel hopeless and lonely",
-    "the sun is out and i am happy", "i cry so much these days", "my friends make me smile",
-    "grief is a strange thing", " ".join(["i feel so very lonely and sad today"] * 12),
-    "Ich bin heute so müde und traurig, alles ist mir zu viel.", "   ",
+    "i am so sad today",
+    "i feel happy and we smile",
+    "so angry at you right now",
+    "i am afraid and scared of the dark",
+    "what a surprise, i love it!",
+    "tears again, i feel hopeless and lonely",
+    "the sun is out and i am happy",
+    "i cry so much these days",
+    "my friends make me smile",
+    "grief is a strange thing",
+    " ".join(["i feel so very lonely and sad today"] * 12),
+    "Ich bin heute so müde und traurig, alles ist mir zu viel.",
+    "   ",
 ]
 
 
@@ -64,9 +73,18 @@ def ray_instance() -> Iterator[None]:
 
 
 def settings_for(make_settings: Callable[..., Settings], model: Path, url: str, **env: str) -> Settings:
-    return make_settings("", **{"EMOMON_DATABASE_URL": url, "EMOMON_MODEL_PATH": str(model),
-                                "EMOMON_SCORING_DEVICE": "cpu", "EMOMON_SCORING_PRECISION": "fp32",
-                                "EMOMON_SCORING_CHUNK_SIZE": "4", "EMOMON_SCORING_RAY_ACTORS": "2", **env})
+    return make_settings(
+        "",
+        **{
+            "EMOMON_DATABASE_URL": url,
+            "EMOMON_MODEL_PATH": str(model),
+            "EMOMON_SCORING_DEVICE": "cpu",
+            "EMOMON_SCORING_PRECISION": "fp32",
+            "EMOMON_SCORING_CHUNK_SIZE": "4",
+            "EMOMON_SCORING_RAY_ACTORS": "2",
+            **env,
+        },
+    )
 
 
 def new_store(path: Path, texts: Sequence[str]) -> Engine:
@@ -75,12 +93,23 @@ def new_store(path: Path, texts: Sequence[str]) -> Engine:
     ensure_schema(engine)
     with session_scope(engine) as s:
         src = store.get_or_create_source(s, name="feed-a", kind="jsonl", location="x.jsonl")
-        store.insert_posts(s, [
-            {"source_id": src.id, "external_id": str(i), "author_id": None, "created_at": T0 + timedelta(hours=i),
-             "text": text, "url": None, "language": None, "ingested_at": T0,
-             "content_hash": hashlib.md5(f"{i}:{text}".encode()).hexdigest()}
-            for i, text in enumerate(texts)
-        ])
+        store.insert_posts(
+            s,
+            [
+                {
+                    "source_id": src.id,
+                    "external_id": str(i),
+                    "author_id": None,
+                    "created_at": T0 + timedelta(hours=i),
+                    "text": text,
+                    "url": None,
+                    "language": None,
+                    "ingested_at": T0,
+                    "content_hash": hashlib.md5(f"{i}:{text}".encode()).hexdigest(),
+                }
+                for i, text in enumerate(texts)
+            ],
+        )
     return engine
 
 
@@ -94,7 +123,7 @@ class TestOnALocalInstance:
     """run_distributed in this process, on one local Ray instance."""
 
     def test_ray_scores_equal_the_local_scores_and_a_rerun_scores_nothing(
-            self, tmp_path: Path, make_settings: Callable[..., Settings], tiny_dir: Path, ray_instance: None
+        self, tmp_path: Path, make_settings: Callable[..., Settings], tiny_dir: Path, ray_instance: None
     ) -> None:
         texts = TEXTS * 3  # 39 posts, 10 ranges of up to 4
         local_db, ray_db = new_store(tmp_path / "local.db", texts), new_store(tmp_path / "ray.db", texts)
@@ -102,16 +131,27 @@ class TestOnALocalInstance:
         ray_settings = settings_for(make_settings, tiny_dir, str(ray_db.url))
         report = run_distributed(ray_db, ray_settings)
 
-        assert (report.scored, report.skipped, report.windowed) == (local.scored, local.skipped, local.windowed) == (33, 6, 3)
+        assert (
+            (report.scored, report.skipped, report.windowed)
+            == (local.scored, local.skipped, local.windowed)
+            == (33, 6, 3)
+        )
         assert report.model_version == local.model_version and report.tokens == local.tokens
         expected, got = score_rows(local_db), score_rows(ray_db)
         assert sorted(got) == sorted(expected) == list(range(1, len(texts) + 1))
         for pid, row in expected.items():
             other = got[pid]
-            assert (other.status, other.reason, other.windows, other.text_hash, other.model_version) == \
-                (row.status, row.reason, row.windows, row.text_hash, row.model_version)
+            assert (other.status, other.reason, other.windows, other.text_hash, other.model_version) == (
+                row.status,
+                row.reason,
+                row.windows,
+                row.text_hash,
+                row.model_version,
+            )
             if row.status == "scored":
-                np.testing.assert_allclose(scores.unpack_probs([other.probs]), scores.unpack_probs([row.probs]), atol=1e-3)
+                np.testing.assert_allclose(
+                    scores.unpack_probs([other.probs]), scores.unpack_probs([row.probs]), atol=1e-3
+                )
                 assert other.depression_index == pytest.approx(row.depression_index, abs=1e-5)
         with session_scope(ray_db) as s:
             run = s.scalars(select(Run).where(Run.command == "score")).one()
@@ -119,10 +159,12 @@ class TestOnALocalInstance:
 
         again = run_distributed(ray_db, ray_settings)
         assert again.posts == 0 and again.message is not None and "already scored" in again.message
-        assert {pid: row.scored_at for pid, row in score_rows(ray_db).items()} == {pid: row.scored_at for pid, row in got.items()}
+        assert {pid: row.scored_at for pid, row in score_rows(ray_db).items()} == {
+            pid: row.scored_at for pid, row in got.items()
+        }
 
     def test_an_error_on_a_worker_stops_the_run_with_its_one_line(
-            self, tmp_path: Path, make_settings: Callable[..., Settings], tiny_dir: Path, ray_instance: None
+        self, tmp_path: Path, make_settings: Callable[..., Settings], tiny_dir: Path, ray_instance: None
     ) -> None:
         engine = new_store(tmp_path / "e.db", TEXTS)
         settings = settings_for(make_settings, tiny_dir, str(engine.url))
@@ -132,9 +174,8 @@ class TestOnALocalInstance:
         with session_scope(engine) as s:
             assert s.scalars(select(Run.status).where(Run.command == "score")).all() == ["failed"]
 
-
     def test_a_killed_actor_is_restarted_and_its_range_retried_without_scoring_a_post_twice(
-            self, tmp_path: Path, make_settings: Callable[..., Settings], tiny_dir: Path, ray_instance: None
+        self, tmp_path: Path, make_settings: Callable[..., Settings], tiny_dir: Path, ray_instance: None
     ) -> None:
         n = 60
         db = tmp_path / "k.db"
@@ -220,13 +261,16 @@ def test_a_killed_driver_loses_only_ranges_in_flight_and_a_rerun_scores_each_pos
     db = tmp_path / "emomon.db"
     engine = new_store(db, [f"i am so sad today {i}" for i in range(n)])
     config = tmp_path / "config.toml"
-    config.write_text(f"[database]\nurl = 'sqlite:///{db}'\n[model]\npath = '{tiny_dir}'\n"
-                      "[scoring]\ndevice = 'cpu'\nprecision = 'fp32'\nchunk_size = 3\nengine = 'ray'\nray_actors = 2\n",
-                      encoding="utf-8")
+    config.write_text(
+        f"[database]\nurl = 'sqlite:///{db}'\n[model]\npath = '{tiny_dir}'\n"
+        "[scoring]\ndevice = 'cpu'\nprecision = 'fp32'\nchunk_size = 3\nengine = 'ray'\nray_actors = 2\n",
+        encoding="utf-8",
+    )
     ray_tmp = tempfile.mkdtemp(prefix="emr", dir="/tmp")  # short: Ray's socket paths must fit
     env = {**os.environ, "PYTHONPATH": str(REPO), "RAY_TMPDIR": ray_tmp}
-    child = subprocess.Popen(_cli(config, "score"), env=env, cwd=tmp_path,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    child = subprocess.Popen(
+        _cli(config, "score"), env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     watch = sqlite3.connect(db, timeout=30)
     try:
         deadline = time.monotonic() + 240
@@ -249,8 +293,9 @@ def test_a_killed_driver_loses_only_ranges_in_flight_and_a_rerun_scores_each_pos
     assert 0 < len(before) < n and len(before) % 3 == 0  # whole ranges only
     assert len(score_rows(engine)) == len(before)  # nothing written after the kill
 
-    rerun = subprocess.run(_cli(config, "score", "--json"), env=env, cwd=tmp_path,
-                           capture_output=True, text=True, timeout=300)
+    rerun = subprocess.run(
+        _cli(config, "score", "--json"), env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
     assert rerun.returncode == 0, rerun.stderr
     assert json.loads(rerun.stdout)["scored"] == n - len(before)
     after = score_rows(engine)
@@ -273,11 +318,20 @@ def test_a_cluster_that_cannot_be_joined_is_one_line_naming_the_setting(tmp_path
     config.write_text(f"[database]\nurl = 'sqlite:///{db}'\n[model]\npath = '{tiny_dir}'\n", encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(REPO), "RAY_TMPDIR": tempfile.mkdtemp(prefix="emr", dir="/tmp")}
     env.pop("RAY_ADDRESS", None)
-    result = subprocess.run(_cli(config, "score", "--engine", "ray", "--address", "auto"), env=env, cwd=tmp_path,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        _cli(config, "score", "--engine", "ray", "--address", "auto"),
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("Error: cannot join the Ray cluster at 'auto' (") and "check the address ([scoring] ray_address)" in last
+    assert (
+        last.startswith("Error: cannot join the Ray cluster at 'auto' (")
+        and "check the address ([scoring] ray_address)" in last
+    )
     with session_scope(make_engine(f"sqlite:///{db}")) as s:
         assert s.scalars(select(Run.status).where(Run.command == "score")).all() == ["failed"]
         assert s.scalar(select(func.count()).select_from(Score)) == 0
@@ -287,8 +341,13 @@ def test_engine_ray_without_ray_is_one_line_naming_the_extra(tmp_path: Path) -> 
     config = tmp_path / "config.toml"
     config.write_text(f"[database]\nurl = 'sqlite:///{tmp_path / 'e.db'}'\n", encoding="utf-8")
     hide_ray = "import sys; sys.modules['ray'] = None; from monitor.cli import cli; cli()"  # as if not installed
-    result = subprocess.run([sys.executable, "-c", hide_ray, "--config", str(config), "score", "--engine", "ray"],
-                            env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", hide_ray, "--config", str(config), "score", "--engine", "ray"],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 1
     assert result.stderr == "Error: the Ray engine needs Ray (ray is not installed): pip install 'emomon[ray]'\n"
 

@@ -15,12 +15,36 @@ DATASETS = Path(__file__).resolve().parents[3] / "shared" / "datasets"
 
 # Our own short English posts, the kind plain langid often takes for another language.
 SHORT_ENGLISH = [
-    "Can't sleep again", "Worst day ever.", "Feeling kinda low tonight", "best coffee in town",
-    "Missed the bus lol", "so proud of you!!", "Rainy Monday, again.", "Who's coming tonight?",
-    "ugh my head hurts", "New job starts tomorrow!", "Call me later?", "That game was wild",
-    "Back home finally", "I give up.", "Love this song", "brb", "omg yes", "Thanks!", "ok",
-    "Nope.", "Happy birthday Sam!", "miss you mom", "gym time", "Pizza night!!", "so tired",
-    "Go team go", "hate mondays", "Sunday brunch vibes", "See you soon", "Long day at work",
+    "Can't sleep again",
+    "Worst day ever.",
+    "Feeling kinda low tonight",
+    "best coffee in town",
+    "Missed the bus lol",
+    "so proud of you!!",
+    "Rainy Monday, again.",
+    "Who's coming tonight?",
+    "ugh my head hurts",
+    "New job starts tomorrow!",
+    "Call me later?",
+    "That game was wild",
+    "Back home finally",
+    "I give up.",
+    "Love this song",
+    "brb",
+    "omg yes",
+    "Thanks!",
+    "ok",
+    "Nope.",
+    "Happy birthday Sam!",
+    "miss you mom",
+    "gym time",
+    "Pizza night!!",
+    "so tired",
+    "Go team go",
+    "hate mondays",
+    "Sunday brunch vibes",
+    "See you soon",
+    "Long day at work",
 ]
 # Our own short foreign posts (3 to 7 words; see the module docstring for shorter ones).
 FOREIGN = {
@@ -106,8 +130,15 @@ def test_sparse_scores_equal_langids_dense_ones(english: LanguageFilter, text: s
 
 def test_batch_identification_equals_one_text_at_a_time(english: LanguageFilter) -> None:
     # More texts than the scalar tail, of very different lengths, so the batch walk runs.
-    texts = [*SHORT_ENGLISH, *(t for ts in FOREIGN.values() for t in ts), "😭😭", "12 34", "",
-             "I can't sleep again tonight. " * 60, "Das ist ein Test, wirklich. " * 25]
+    texts = [
+        *SHORT_ENGLISH,
+        *(t for ts in FOREIGN.values() for t in ts),
+        "😭😭",
+        "12 34",
+        "",
+        "I can't sleep again tonight. " * 60,
+        "Das ist ein Test, wirklich. " * 25,
+    ]
     tags = [None] * len(texts)
     tags[0], tags[1] = "de", "und"
     one_by_one = [english.skip_reason(t, tag) for t, tag in zip(texts, tags)]

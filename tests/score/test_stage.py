@@ -82,18 +82,29 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
 
 
 def add_posts(
-    engine: Engine, texts: Sequence[str | None], *, languages: Sequence[str | None] | None = None,
-    source: str = "feed-a", first: int = 0,
+    engine: Engine,
+    texts: Sequence[str | None],
+    *,
+    languages: Sequence[str | None] | None = None,
+    source: str = "feed-a",
+    first: int = 0,
 ) -> list[int]:
     """Store posts (external ids first, first+1, ...); returns their ids in the same order."""
     languages = languages or [None] * len(texts)
     with session_scope(engine) as s:
         src = store.get_or_create_source(s, name=source, kind="jsonl", location="x.jsonl")
         rows = [
-            {"source_id": src.id, "external_id": str(first + i), "author_id": None,
-             "created_at": T0 + timedelta(hours=first + i), "text": text, "url": None,
-             "language": lang, "content_hash": md5(f"{first + i}:{text}"),
-             "ingested_at": T0}
+            {
+                "source_id": src.id,
+                "external_id": str(first + i),
+                "author_id": None,
+                "created_at": T0 + timedelta(hours=first + i),
+                "text": text,
+                "url": None,
+                "language": lang,
+                "content_hash": md5(f"{first + i}:{text}"),
+                "ingested_at": T0,
+            }
             for i, (text, lang) in enumerate(zip(texts, languages))
         ]
         store.insert_posts(s, rows)
@@ -191,9 +202,21 @@ def test_changed_text_is_scored_again(engine: Engine, settings: Settings, predic
     run_score(engine, settings, predictor=predictor)
     first = score_rows(engine)[pid]
     with session_scope(engine) as s:
-        store.update_posts(s, [{"post_id": pid, "text": "i am so sad and lonely today",
-                                "content_hash": md5("changed"), "author_id": None, "created_at": T0,
-                                "url": None, "language": None, "ingested_at": T0}])
+        store.update_posts(
+            s,
+            [
+                {
+                    "post_id": pid,
+                    "text": "i am so sad and lonely today",
+                    "content_hash": md5("changed"),
+                    "author_id": None,
+                    "created_at": T0,
+                    "url": None,
+                    "language": None,
+                    "ingested_at": T0,
+                }
+            ],
+        )
     report = run_score(engine, settings, predictor=predictor)
     assert report.scored == 1
     second = score_rows(engine)[pid]
@@ -247,22 +270,21 @@ def test_window_combination_is_configurable(
 ) -> None:
     long_text = " ".join(ENGLISH * 4)
     (pid,) = add_posts(engine, [long_text])
-    mean = make_settings("[scoring]\nwindow_emotions = \"mean\"\nwindow_stride = 16\n")
+    mean = make_settings('[scoring]\nwindow_emotions = "mean"\nwindow_stride = 16\n')
     predictor = load_predictor(mean, model=predictor.path, device="cpu")
     run_score(engine, mean, predictor=predictor)
     ids = predictor.encode([long_text])[0]
     windows = split_windows(ids, predictor.max_length, 16)
     outs = [predictor.probabilities(predictor.window_logits(predictor.plan([w]))) for w in windows]
-    index = predictor.depression_index(np.concatenate([o["goemotions"] for o in outs]),
-                                       np.concatenate([o["carer"] for o in outs]))
+    index = predictor.depression_index(
+        np.concatenate([o["goemotions"] for o in outs]), np.concatenate([o["carer"] for o in outs])
+    )
     row = score_rows(engine)[pid]
     assert row.windows == len(windows)
     assert row.depression_index == pytest.approx(float(index.mean()), abs=1e-6)
 
 
-def test_other_languages_are_skipped_with_a_reason(
-    engine: Engine, settings: Settings, predictor: Predictor
-) -> None:
+def test_other_languages_are_skipped_with_a_reason(engine: Engine, settings: Settings, predictor: Predictor) -> None:
     texts = [*FOREIGN.values(), *ENGLISH[:5], "i am sad", "😭😭😭", "   "]
     ids = add_posts(engine, texts)
     report = run_score(engine, settings, predictor=predictor)
@@ -272,7 +294,7 @@ def test_other_languages_are_skipped_with_a_reason(
         assert rows[pid].reason != "language:en"
         assert rows[pid].probs is None and rows[pid].depression_index is None
     assert rows[ids[0]].reason == "language:de" and rows[ids[3]].reason == "language:ru"
-    for pid in ids[len(FOREIGN):-1]:
+    for pid in ids[len(FOREIGN) : -1]:
         assert rows[pid].status == "scored"  # short English and emoji-only posts are scored
     assert rows[ids[-1]].reason == "empty"
     assert (report.scored, report.skipped) == (len(texts) - len(FOREIGN) - 1, len(FOREIGN) + 1)
@@ -281,8 +303,7 @@ def test_other_languages_are_skipped_with_a_reason(
 
 
 def test_a_source_language_tag_is_trusted(engine: Engine, settings: Settings, predictor: Predictor) -> None:
-    ids = add_posts(engine, ["i am so sad today", FOREIGN["fr"], "i am happy"],
-                    languages=["de", "en-GB", "und"])
+    ids = add_posts(engine, ["i am so sad today", FOREIGN["fr"], "i am happy"], languages=["de", "en-GB", "und"])
     run_score(engine, settings, predictor=predictor)
     rows = score_rows(engine)
     assert rows[ids[0]].reason == "language:de"
@@ -301,8 +322,11 @@ def test_configured_languages_are_scored(
 
 @pytest.mark.parametrize("batch_tokens,chunk", [(32, 3), (200, 5), (4096, 64)])
 def test_scores_do_not_depend_on_batching_padding_or_order(
-    make_db_url: Callable[[str], str], make_settings: Callable[..., Settings], predictor: Predictor,
-    batch_tokens: int, chunk: int,
+    make_db_url: Callable[[str], str],
+    make_settings: Callable[..., Settings],
+    predictor: Predictor,
+    batch_tokens: int,
+    chunk: int,
 ) -> None:
     long_text = " ".join(ENGLISH[:6])  # 1-2 windows, changes the padded width of its batch
     texts = [*ENGLISH, long_text]
@@ -329,7 +353,9 @@ def test_scores_do_not_depend_on_batching_padding_or_order(
 
 
 def test_prepared_in_a_thread_or_inline_the_rows_are_the_same(
-    make_db_url: Callable[[str], str], settings: Settings, predictor: Predictor,
+    make_db_url: Callable[[str], str],
+    settings: Settings,
+    predictor: Predictor,
 ) -> None:
     texts = [*ENGLISH, FOREIGN["de"], " ".join(ENGLISH[:6]), "", None] * 3  # several chunks of 8
     stored = []
@@ -345,8 +371,12 @@ def test_prepared_in_a_thread_or_inline_the_rows_are_the_same(
         assert all(v > 0 for v in steps.values()) and report.bound_by() in steps
         assert sum(steps[k] for k in main_thread) <= report.scoring_seconds
         assert report.to_json()["stage_seconds"] == {k: round(v, 3) for k, v in steps.items()}
-        stored.append([(r.post_id, r.status, r.reason, r.depression_index, r.probs, r.windows)
-                       for r in sorted(score_rows(eng).values(), key=lambda r: r.post_id)])
+        stored.append(
+            [
+                (r.post_id, r.status, r.reason, r.depression_index, r.probs, r.windows)
+                for r in sorted(score_rows(eng).values(), key=lambda r: r.post_id)
+            ]
+        )
         eng.dispose()
     assert stored[0] == stored[1]
 
@@ -361,7 +391,9 @@ def test_the_bounding_step_is_the_model_unless_it_waits_for_preparation() -> Non
     report.add_seconds({"waiting": 3.0, "tokenise": 6.0})  # the model waited 3.4 s of 10: tokenising bounds
     assert report.bound_by() == "tokenise" and report.stage_seconds["tokenise"] == 8.0
     slow_writes = ScoreReport(model_version="v")  # e.g. a distant PostgreSQL server
-    slow_writes.add_seconds({"read": 0.1, "language": 0.2, "tokenise": 0.5, "model": 10.0, "write": 30.0, "waiting": 0.2})
+    slow_writes.add_seconds(
+        {"read": 0.1, "language": 0.2, "tokenise": 0.5, "model": 10.0, "write": 30.0, "waiting": 0.2}
+    )
     assert slow_writes.bound_by() == "write"
     inline = ScoreReport(model_version="v")
     inline.add_seconds({"read": 0.1, "language": 4.0, "tokenise": 1.0, "model": 3.0, "write": 0.1})
@@ -369,7 +401,9 @@ def test_the_bounding_step_is_the_model_unless_it_waits_for_preparation() -> Non
 
 
 def test_configured_overlap_chooses_the_preparation(
-    engine: Engine, make_settings: Callable[..., Settings], predictor: Predictor,
+    engine: Engine,
+    make_settings: Callable[..., Settings],
+    predictor: Predictor,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import monitor.score.stage as score_module
@@ -391,7 +425,8 @@ def test_configured_overlap_chooses_the_preparation(
 
 
 def test_preparation_overlaps_only_where_a_core_or_a_gpu_is_free(
-    predictor: Predictor, monkeypatch: pytest.MonkeyPatch,
+    predictor: Predictor,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from monitor.score.stage import overlap_preparation
 
@@ -469,8 +504,12 @@ def test_index_weights_from_config_change_the_version(
     index = index_from_settings(custom.scoring, predictor.index, predictor.goemotions_labels, predictor.carer_labels)
     assert index is not None and dict(index.goemotions) == {"sadness": 2.0}
     assert dict(index.carer) == dict(predictor.index.carer)  # empty table: the model's weights
-    assert index_from_settings(make_settings("").scoring, predictor.index, predictor.goemotions_labels,
-                               predictor.carer_labels) is None
+    assert (
+        index_from_settings(
+            make_settings("").scoring, predictor.index, predictor.goemotions_labels, predictor.carer_labels
+        )
+        is None
+    )
     bad = make_settings("[scoring.index]\ncarer = { gloom = 1.0 }\n")
     with pytest.raises(ConfigError, match="gloom"):
         index_from_settings(bad.scoring, predictor.index, predictor.goemotions_labels, predictor.carer_labels)
@@ -481,8 +520,7 @@ def test_custom_index_is_stored_under_its_own_version(
 ) -> None:
     add_posts(engine, ENGLISH[:3])
     custom = make_settings(
-        "[scoring]\ndevice = \"cpu\"\nprecision = \"fp32\"\n"
-        "[scoring.index]\ngoemotions = { sadness = 2.0 }\n"
+        '[scoring]\ndevice = "cpu"\nprecision = "fp32"\n[scoring.index]\ngoemotions = { sadness = 2.0 }\n'
     )
     report = run_score(engine, custom, model=tiny_dir)
     version = report.model_version or ""
@@ -535,13 +573,14 @@ def test_resume_after_sigkill_loses_nothing_and_doubles_nothing(
 ) -> None:
     ids = add_posts(engine, ENGLISH * 8)  # 120 posts, 12 chunks of 10
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    child = subprocess.Popen([sys.executable, "-c", _CHILD, db_url, str(tiny_dir)],
-                             stdout=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, db_url, str(tiny_dir)], stdout=subprocess.PIPE, text=True, env=env, cwd=REPO
+    )
     assert child.stdout is not None
     done = 0
     deadline = time.monotonic() + 120
     while done <= 30 and time.monotonic() < deadline:  # past 30: chunk 4 is being scored,
-        line = child.stdout.readline()                # so chunks 1-3 are committed
+        line = child.stdout.readline()  # so chunks 1-3 are committed
         assert line, "the scoring child exited before it was killed"
         done = int(line.split()[1]) if line.startswith("done") else done
     child.send_signal(signal.SIGKILL)

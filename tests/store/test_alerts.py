@@ -30,20 +30,37 @@ def engine(db_url: str) -> Iterator[Engine]:
         s.add(Author(id=1, platform="p", handle="alice", pseudonym="a-alice000001"))
         s.flush()
         for i in range(1, 101):
-            s.add(Post(id=i, source_id=src.id, external_id=str(i), author_id=1,
-                       created_at=T0 + timedelta(hours=i), text=f"post number {i} " * 30,
-                       content_hash=f"{i:032d}", ingested_at=T0))
+            s.add(
+                Post(
+                    id=i,
+                    source_id=src.id,
+                    external_id=str(i),
+                    author_id=1,
+                    created_at=T0 + timedelta(hours=i),
+                    text=f"post number {i} " * 30,
+                    content_hash=f"{i:032d}",
+                    ingested_at=T0,
+                )
+            )
     yield eng
     eng.dispose()
 
 
-def candidate(post_id: int, *, hours: float = 0, rule: str = "level",
-              subject: str = "a-alice000001") -> alerts.AlertCandidate:
+def candidate(
+    post_id: int, *, hours: float = 0, rule: str = "level", subject: str = "a-alice000001"
+) -> alerts.AlertCandidate:
     t = T0 + timedelta(hours=hours)
     return alerts.AlertCandidate(
-        rule=rule, subject_kind="author", subject=subject, window_start=t - timedelta(days=7),
-        window_end=t, severity="medium", trigger_post_id=post_id, trigger_index=post_id,
-        trigger_at=t, evidence={"post_ids": [post_id], "window_mean": 0.7},
+        rule=rule,
+        subject_kind="author",
+        subject=subject,
+        window_start=t - timedelta(days=7),
+        window_end=t,
+        severity="medium",
+        trigger_post_id=post_id,
+        trigger_index=post_id,
+        trigger_at=t,
+        evidence={"post_ids": [post_id], "window_mean": 0.7},
         model_version="test-v1",
     )
 
@@ -64,7 +81,8 @@ def test_insert_then_same_episode_again_inserts_nothing(engine: Engine) -> None:
         assert len(later) == 1
         # another rule or subject is not held back by this cooldown
         other = alert_store.insert_candidates(
-            s, [candidate(6, hours=6, rule="burst"), candidate(7, hours=7, subject="a-bob")],
+            s,
+            [candidate(6, hours=6, rule="burst"), candidate(7, hours=7, subject="a-bob")],
             cooldowns=COOLDOWN,
         )
         assert len(other) == 2
@@ -79,9 +97,7 @@ def test_insert_then_same_episode_again_inserts_nothing(engine: Engine) -> None:
 
 def test_candidates_in_one_batch_respect_cooldown_among_themselves(engine: Engine) -> None:
     with session_scope(engine) as s:
-        new = alert_store.insert_candidates(
-            s, [candidate(30, hours=30), candidate(10, hours=10)], cooldowns=COOLDOWN
-        )
+        new = alert_store.insert_candidates(s, [candidate(30, hours=30), candidate(10, hours=10)], cooldowns=COOLDOWN)
         assert [a.trigger_post_id for a in new] == [10]
 
 
@@ -96,15 +112,17 @@ def test_evaluate_twice_over_the_store_raises_each_episode_once(engine: Engine) 
     # the next night, with two days less history at the start, nothing is raised again
     shifted = frame.filter(frame["created_at"] > T0 + timedelta(days=2))
     with session_scope(engine) as s:
-        assert alert_store.insert_candidates(
-            s, alerts.evaluate(shifted, rules), cooldowns=cds
-        ) == []
+        assert alert_store.insert_candidates(s, alerts.evaluate(shifted, rules), cooldowns=cds) == []
 
 
 def test_status_transitions_and_listing(engine: Engine) -> None:
     with session_scope(engine) as s:
-        ids = [a.id for a in alert_store.insert_candidates(
-            s, [candidate(1, hours=1), candidate(80, hours=80)], cooldowns=COOLDOWN)]
+        ids = [
+            a.id
+            for a in alert_store.insert_candidates(
+                s, [candidate(1, hours=1), candidate(80, hours=80)], cooldowns=COOLDOWN
+            )
+        ]
     with session_scope(engine) as s:
         a = alert_store.set_status(s, ids[0], "acknowledged")
         assert a.status == "acknowledged" and a.updated_at is not None

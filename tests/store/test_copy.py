@@ -25,8 +25,15 @@ T0 = datetime(2025, 3, 1, 8, 0, 0, 250_000, tzinfo=UTC)
 def fill(url: str, tmp_path: Path, make_settings) -> None:
     """A small store with a row in the main tables: ingested posts and a rejection, scores, an alert."""
     feed = tmp_path / "posts.jsonl"
-    lines = [{"id": f"p{i}", "text": f"post {i}: today was heavy", "author": f"user{i % 3}",
-              "created_at": f"2025-03-0{1 + i % 5}T08:00:00Z"} for i in range(12)]
+    lines = [
+        {
+            "id": f"p{i}",
+            "text": f"post {i}: today was heavy",
+            "author": f"user{i % 3}",
+            "created_at": f"2025-03-0{1 + i % 5}T08:00:00Z",
+        }
+        for i in range(12)
+    ]
     feed.write_text("\n".join(json.dumps(r) for r in lines) + "\n{broken\n", encoding="utf-8")
     engine = make_engine(url)
     ensure_schema(engine)
@@ -37,14 +44,40 @@ def fill(url: str, tmp_path: Path, make_settings) -> None:
         ids = s.scalars(select(Post.id).order_by(Post.id)).all()
         probs = np.linspace(0, 1, len(ids) * len(SCORE_COLUMNS), dtype=np.float32).reshape(len(ids), -1)
         blobs = score_store.pack_probs(probs)
-        score_store.write_scores(s, "m-v1", [
-            {"post_id": pid, "status": "scored", "reason": None, "depression_index": float(probs[i, 0]),
-             "probs": blobs[i], "windows": 1, "text_hash": "ab" * 4, "scored_at": T0}
-            for i, pid in enumerate(ids)])
-        s.add(Alert(rule="level", subject_kind="author", subject="a-1", window_start=T0, window_end=T0,
-                    evidence={"post_ids": list(ids[:3]), "mean": 0.625, "z": {"b": 1, "a": None}},
-                    severity="high", status="new", trigger_post_id=ids[0], trigger_index=2,
-                    trigger_at=T0, created_at=T0, dedup_key="level:a-1"))
+        score_store.write_scores(
+            s,
+            "m-v1",
+            [
+                {
+                    "post_id": pid,
+                    "status": "scored",
+                    "reason": None,
+                    "depression_index": float(probs[i, 0]),
+                    "probs": blobs[i],
+                    "windows": 1,
+                    "text_hash": "ab" * 4,
+                    "scored_at": T0,
+                }
+                for i, pid in enumerate(ids)
+            ],
+        )
+        s.add(
+            Alert(
+                rule="level",
+                subject_kind="author",
+                subject="a-1",
+                window_start=T0,
+                window_end=T0,
+                evidence={"post_ids": list(ids[:3]), "mean": 0.625, "z": {"b": 1, "a": None}},
+                severity="high",
+                status="new",
+                trigger_post_id=ids[0],
+                trigger_index=2,
+                trigger_at=T0,
+                created_at=T0,
+                dedup_key="level:a-1",
+            )
+        )
     engine.dispose()
 
 
@@ -58,7 +91,11 @@ def checksums(url: str) -> dict[str, tuple[int, str]]:
 
 def test_round_trip_keeps_every_table(tmp_path: Path, make_settings, make_db_url) -> None:
     """SQLite -> this run's backend -> SQLite: the same counts and checksums at every step."""
-    first, middle, last = f"sqlite:///{tmp_path / 'first.db'}", make_db_url("middle"), f"sqlite:///{tmp_path / 'last.db'}"
+    first, middle, last = (
+        f"sqlite:///{tmp_path / 'first.db'}",
+        make_db_url("middle"),
+        f"sqlite:///{tmp_path / 'last.db'}",
+    )
     fill(first, tmp_path, make_settings)
     there = copy_store(first, middle, lock_timeout=5)
     back = copy_store(middle, last, lock_timeout=5)

@@ -33,12 +33,18 @@ def test_upgrade_from_first_revision_keeps_data(db_url):
     db.upgrade(engine, "0001")
     now = datetime(2024, 1, 1, tzinfo=UTC)
     with engine.begin() as conn:
-        conn.execute(text(
-            "insert into sources (id, name, kind, location, paused, created_at) "
-            "values (1, 'kept', 'jsonl', 'x.jsonl', false, '2024-01-01 00:00:00')"))
-        conn.execute(text(
-            "insert into posts (source_id, external_id, created_at, text, content_hash, ingested_at) "
-            "values (1, 'e1', '2024-01-01 00:00:00', 'still here', 'h', '2024-01-01 00:00:00')"))
+        conn.execute(
+            text(
+                "insert into sources (id, name, kind, location, paused, created_at) "
+                "values (1, 'kept', 'jsonl', 'x.jsonl', false, '2024-01-01 00:00:00')"
+            )
+        )
+        conn.execute(
+            text(
+                "insert into posts (source_id, external_id, created_at, text, content_hash, ingested_at) "
+                "values (1, 'e1', '2024-01-01 00:00:00', 'still here', 'h', '2024-01-01 00:00:00')"
+            )
+        )
     if db.head_revision() != "0001":
         with pytest.raises(SchemaOutOfDate, match="emomon db upgrade"):
             db.ensure_schema(engine)
@@ -66,8 +72,7 @@ def test_bad_url_is_config_error():
 def test_session_scope_rolls_back_on_error(engine):
     with pytest.raises(RuntimeError):
         with db.session_scope(engine) as session:
-            session.add(Source(name="s", kind="jsonl", location="x", paused=False,
-                               created_at=datetime.now(UTC)))
+            session.add(Source(name="s", kind="jsonl", location="x", paused=False, created_at=datetime.now(UTC)))
             session.flush()
             raise RuntimeError("boom")
     with db.session_scope(engine) as session:

@@ -21,19 +21,45 @@ def test_purge_removes_old_text_and_keeps_rows_and_alerts(engine: Engine) -> Non
         s.add(src)
         s.flush()
         for i, age in enumerate([400, 366, 364, 10], start=1):  # days since ingestion
-            s.add(Post(id=i, source_id=src.id, external_id=str(i), author_id=None,
-                       created_at=NOW - timedelta(days=5000), text=f"text {i}",
-                       url=f"https://x.example/{i}", content_hash=str(i),
-                       ingested_at=NOW - timedelta(days=age)))
-        s.add(Rejected(source_id=src.id, location="f:1", reason="bad", raw="old raw",
-                       rejected_at=NOW - timedelta(days=400)))
-        s.add(Rejected(source_id=src.id, location="f:2", reason="bad", raw="new raw",
-                       rejected_at=NOW - timedelta(days=1)))
+            s.add(
+                Post(
+                    id=i,
+                    source_id=src.id,
+                    external_id=str(i),
+                    author_id=None,
+                    created_at=NOW - timedelta(days=5000),
+                    text=f"text {i}",
+                    url=f"https://x.example/{i}",
+                    content_hash=str(i),
+                    ingested_at=NOW - timedelta(days=age),
+                )
+            )
+        s.add(
+            Rejected(
+                source_id=src.id, location="f:1", reason="bad", raw="old raw", rejected_at=NOW - timedelta(days=400)
+            )
+        )
+        s.add(
+            Rejected(source_id=src.id, location="f:2", reason="bad", raw="new raw", rejected_at=NOW - timedelta(days=1))
+        )
         s.flush()
-        s.add(Alert(rule="level", subject_kind="author", subject="a-1",
-                    window_start=NOW, window_end=NOW, evidence={"post_ids": [1]},
-                    severity="low", status="new", trigger_post_id=1, trigger_index=1,
-                    trigger_at=NOW, created_at=NOW, dedup_key="k"))
+        s.add(
+            Alert(
+                rule="level",
+                subject_kind="author",
+                subject="a-1",
+                window_start=NOW,
+                window_end=NOW,
+                evidence={"post_ids": [1]},
+                severity="low",
+                status="new",
+                trigger_post_id=1,
+                trigger_index=1,
+                trigger_at=NOW,
+                created_at=NOW,
+                dedup_key="k",
+            )
+        )
     with session_scope(engine) as s:
         result = purge_text(s, older_than_days=365, now=NOW)
     assert (result.posts, result.rejected) == (2, 1)

@@ -32,8 +32,9 @@ HOLDER = textwrap.dedent("""
 
 def _hold(path: Path, seconds: float) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(path), str(seconds)],
-                            stdout=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(path), str(seconds)], stdout=subprocess.PIPE, text=True, env=env
+    )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "locked"
     return proc
@@ -99,8 +100,11 @@ def test_lock_path_is_keyed_on_the_real_file(tmp_path: Path) -> None:
     (tmp_path / "link.db").symlink_to(real)
     (tmp_path / "linkdir").symlink_to(real.parent)
     expected = real.parent / "emomon.db.lock"
-    for url in (f"sqlite:///{tmp_path}/link.db", f"sqlite:///{tmp_path}/linkdir/emomon.db",
-                f"sqlite:///{tmp_path}/data/../data/emomon.db"):
+    for url in (
+        f"sqlite:///{tmp_path}/link.db",
+        f"sqlite:///{tmp_path}/linkdir/emomon.db",
+        f"sqlite:///{tmp_path}/data/../data/emomon.db",
+    ):
         assert lock_path(url) == expected
 
 
@@ -121,8 +125,9 @@ def test_advisory_lock_is_shared_through_the_database(db_url: str, make_db_url) 
     from monitor.store.runs import AdvisoryLock
 
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-c", ADVISORY_HOLDER, db_url, "60"],
-                            stdout=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", ADVISORY_HOLDER, db_url, "60"], stdout=subprocess.PIPE, text=True, env=env
+    )
     engine, other_db = make_engine(db_url), make_engine(make_db_url("other"))
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"

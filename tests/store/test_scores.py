@@ -24,14 +24,25 @@ def seed(engine: Engine) -> dict[str, int]:
     with session_scope(engine) as s:
         salt = store.pseudonym_salt(s, "test-salt")
         authors = store.upsert_authors(s, [("masto", "ann"), ("masto", "bob")], salt)
-        for name, posts in (("feed-a", [("a1", "ann", 0), ("a2", "bob", 1), ("a3", None, 2)]),
-                            ("feed-b", [("b1", "ann", 3), ("b2", "bob", 4)])):
+        for name, posts in (
+            ("feed-a", [("a1", "ann", 0), ("a2", "bob", 1), ("a3", None, 2)]),
+            ("feed-b", [("b1", "ann", 3), ("b2", "bob", 4)]),
+        ):
             src = store.get_or_create_source(s, name=name, kind="jsonl", location=f"{name}.jsonl")
-            rows = [{"source_id": src.id, "external_id": ext,
-                     "author_id": authors[("masto", who)] if who else None,
-                     "created_at": T0 + timedelta(days=day), "text": f"text {ext}", "url": None,
-                     "language": None, "content_hash": f"{ext:0>32}", "ingested_at": T0}
-                    for ext, who, day in posts]
+            rows = [
+                {
+                    "source_id": src.id,
+                    "external_id": ext,
+                    "author_id": authors[("masto", who)] if who else None,
+                    "created_at": T0 + timedelta(days=day),
+                    "text": f"text {ext}",
+                    "url": None,
+                    "language": None,
+                    "content_hash": f"{ext:0>32}",
+                    "ingested_at": T0,
+                }
+                for ext, who, day in posts
+            ]
             store.insert_posts(s, rows)
             stored = store.existing_posts(s, src.id, [r["external_id"] for r in rows])
             ids.update({k: v.id for k, v in stored.items()})
@@ -40,32 +51,54 @@ def seed(engine: Engine) -> dict[str, int]:
 
 def row(post_id: int, value: float, *, status: str = "scored") -> dict[str, Any]:
     probs = np.full((1, len(SCORE_COLUMNS)), value, dtype=np.float32)
-    return {"post_id": post_id, "status": status, "reason": None if status == "scored" else "language:de",
-            "depression_index": value if status == "scored" else None,
-            "probs": score_store.pack_probs(probs)[0] if status == "scored" else None,
-            "windows": 1, "text_hash": "0" * 8, "scored_at": T0}
+    return {
+        "post_id": post_id,
+        "status": status,
+        "reason": None if status == "scored" else "language:de",
+        "depression_index": value if status == "scored" else None,
+        "probs": score_store.pack_probs(probs)[0] if status == "scored" else None,
+        "windows": 1,
+        "text_hash": "0" * 8,
+        "scored_at": T0,
+    }
 
 
 def test_frame_follows_the_contract(engine: Engine) -> None:
     ids = seed(engine)
     with session_scope(engine) as s:
-        score_store.write_scores(s, "m-v1", [row(ids["a1"], 0.25), row(ids["a2"], 0.5),
-                                             row(ids["a3"], 0.75), row(ids["b1"], 0.125),
-                                             row(ids["b2"], 0.0, status="skipped")])
+        score_store.write_scores(
+            s,
+            "m-v1",
+            [
+                row(ids["a1"], 0.25),
+                row(ids["a2"], 0.5),
+                row(ids["a3"], 0.75),
+                row(ids["b1"], 0.125),
+                row(ids["b2"], 0.0, status="skipped"),
+            ],
+        )
     with session_scope(engine) as s:
         frame = score_store.read_scores(s)
         salt = store.pseudonym_salt(s, "test-salt")
-    expected = {"post_id": pl.Int64, "source": pl.String, "author": pl.String,
-                "created_at": pl.Datetime("us", "UTC"), "model_version": pl.String,
-                "depression_index": pl.Float32}
+    expected = {
+        "post_id": pl.Int64,
+        "source": pl.String,
+        "author": pl.String,
+        "created_at": pl.Datetime("us", "UTC"),
+        "model_version": pl.String,
+        "depression_index": pl.Float32,
+    }
     expected |= {name: pl.Float32 for name in SCORE_COLUMNS}
     assert dict(frame.schema) == expected
     assert len(SCORE_COLUMNS) == 39 and "goemo_neutral" in SCORE_COLUMNS and "big5_opn" in SCORE_COLUMNS
     assert frame["post_id"].to_list() == [ids["a1"], ids["a2"], ids["a3"], ids["b1"]]  # skipped left out
     assert frame["created_at"].to_list() == [T0 + timedelta(days=d) for d in range(4)]
-    assert frame["author"].to_list() == [store.pseudonym(salt, "masto", "ann"),
-                                         store.pseudonym(salt, "masto", "bob"), None,
-                                         store.pseudonym(salt, "masto", "ann")]
+    assert frame["author"].to_list() == [
+        store.pseudonym(salt, "masto", "ann"),
+        store.pseudonym(salt, "masto", "bob"),
+        None,
+        store.pseudonym(salt, "masto", "ann"),
+    ]
     assert frame["source"].to_list() == ["feed-a"] * 3 + ["feed-b"]
     assert frame["goemo_sadness"].to_list() == [0.25, 0.5, 0.75, 0.125]  # exact in float16
     assert frame["depression_index"].to_list() == [0.25, 0.5, 0.75, 0.125]
@@ -79,7 +112,11 @@ def test_filters(engine: Engine) -> None:
     with session_scope(engine) as s:
         ann = store.pseudonym(store.pseudonym_salt(s, "test-salt"), "masto", "ann")
         assert score_store.read_scores(s, since=T0 + timedelta(days=1))["post_id"].to_list() == [
-            ids["a2"], ids["a3"], ids["b1"], ids["b2"]]
+            ids["a2"],
+            ids["a3"],
+            ids["b1"],
+            ids["b2"],
+        ]
         assert score_store.read_scores(s, until=T0 + timedelta(days=1))["post_id"].to_list() == [ids["a1"]]
         assert score_store.read_scores(s, source="feed-b")["post_id"].to_list() == [ids["b1"], ids["b2"]]
         assert score_store.read_scores(s, author=ann)["post_id"].to_list() == [ids["a1"], ids["b1"]]
@@ -162,8 +199,11 @@ def test_sqlite_fast_upsert_stores_what_the_statement_stores(tmp_path) -> None:
         engine = make_engine(url)
         ensure_schema(engine)
         ids = seed(engine)
-        rows = [row(ids["a1"], 0.25), {**row(ids["a2"], 0.5), "scored_at": T0 + timedelta(microseconds=7)},
-                row(ids["b2"], 0.0, status="skipped")]
+        rows = [
+            row(ids["a1"], 0.25),
+            {**row(ids["a2"], 0.5), "scored_at": T0 + timedelta(microseconds=7)},
+            row(ids["b2"], 0.0, status="skipped"),
+        ]
         with session_scope(engine) as s:
             write(s, "m-v1", rows)
             write(s, "m-v1", [row(ids["a1"], 0.75)])  # the same post and version again: updated

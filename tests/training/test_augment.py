@@ -20,7 +20,9 @@ def test_augmentation_is_deterministic_under_a_seed_and_changes_with_it() -> Non
 
 def test_probability_zero_keeps_the_text_and_one_restyles_most() -> None:
     assert augment_batch(TEXTS, seed=1, step=0, probability=0.0) == TEXTS
-    changed = sum(a != b for s in range(30) for a, b in zip(augment_batch(TEXTS, seed=1, step=s, probability=1.0), TEXTS))
+    changed = sum(
+        a != b for s in range(30) for a, b in zip(augment_batch(TEXTS, seed=1, step=s, probability=1.0), TEXTS)
+    )
     assert changed > 0.7 * 30 * len(TEXTS)
 
 
@@ -38,7 +40,7 @@ def test_typo_swaps_or_doubles_one_letter_inside_one_word() -> None:
         if len(out) == len(text):  # a swap: the same letters, in the same words
             assert sorted(out) == sorted(text) and len(out.split(" ")) == 3
         else:  # a doubled letter
-            assert len(out) == len(text) + 1 and any(out[:i] + out[i + 1:] == text for i in range(len(out)))
+            assert len(out) == len(text) + 1 and any(out[:i] + out[i + 1 :] == text for i in range(len(out)))
 
 
 def test_style_augment_keeps_the_original_words() -> None:

@@ -12,13 +12,21 @@ import torch
 from tiny_model import build_tiny_model
 
 from monitor.model.predictor import load_model
-from monitor.training.big5_cv import author_features, author_folds, big5_cross_validation, cross_validate_authors, encode_features
+from monitor.training.big5_cv import (
+    author_features,
+    author_folds,
+    big5_cross_validation,
+    cross_validate_authors,
+    encode_features,
+)
 
 DATASETS = Path(__file__).resolve().parents[3] / "shared" / "datasets"
 MODEL = Path(__file__).resolve().parents[2] / "models" / "emomon-mtl-v2"
 needs_data = pytest.mark.skipif(not DATASETS.is_dir(), reason="../shared/datasets is not present beside the repo")
 GRID = (0.1, 1.0)  # a short C grid keeps the tests quick; the default grid has 11 values
-needs_model = pytest.mark.skipif(not (MODEL / "model.safetensors").is_file(), reason="models/emomon-mtl-v2 is not present")
+needs_model = pytest.mark.skipif(
+    not (MODEL / "model.safetensors").is_file(), reason="models/emomon-mtl-v2 is not present"
+)
 
 
 def test_author_folds_partition_the_authors_and_follow_the_seed():
@@ -27,7 +35,7 @@ def test_author_folds_partition_the_authors_and_follow_the_seed():
     assert len(folds) == 5
     flat = [a for fold in folds for a in fold]
     assert sorted(flat) == sorted(set(authors))  # every author exactly once, so none in two folds
-    assert all(not set(f) & set(g) for i, f in enumerate(folds) for g in folds[i + 1:])
+    assert all(not set(f) & set(g) for i, f in enumerate(folds) for g in folds[i + 1 :])
     assert sorted(len(f) for f in folds) == [10, 10, 11, 11, 11]
     assert author_folds(list(reversed(authors)), k=5, seed=13) == folds  # input order does not matter
     assert author_folds(authors, k=5, seed=14) != folds
@@ -57,7 +65,9 @@ def test_cv_recovers_a_planted_trait_and_not_a_random_one():
     assert result["fold_sizes"] == [48] * 5 and result["authors"] == n
     assert result["summary"]["of"] == 5 and result["summary"]["traits_above_majority"] >= 4
     assert [result["groups"][g]["traits"]["EXT"]["n"] for g in ("first", "second")] == [n // 2, n // 2]
-    assert result["groups"]["first"]["traits"]["EXT"]["auroc"] > 0.75 and result["groups"]["second"]["summary"]["of"] == 5
+    assert (
+        result["groups"]["first"]["traits"]["EXT"]["auroc"] > 0.75 and result["groups"]["second"]["summary"]["of"] == 5
+    )
     json.dumps(result, allow_nan=False)
     one = {"traits": ("EXT",), "c_grid": GRID, "k": 5, "seed": 13}
     assert cross_validate_authors(x, labels[:, :1], authors, **one)["traits"]["EXT"] == traits["EXT"]  # seeded
@@ -96,7 +106,9 @@ def test_big5_cross_validation_end_to_end_on_a_tiny_folder(tmp_path):
     words = ["sad", "happy", "love", "afraid", "smile", "tears", "angry", "today"]
     with (root / "mypersonality" / "mypersonality.csv").open("w", encoding="utf-8", newline="") as fh:
         out = csv.writer(fh)
-        out.writerow(["#AUTHID", "STATUS", "sEXT", "sNEU", "sAGR", "sCON", "sOPN", "cEXT", "cNEU", "cAGR", "cCON", "cOPN"])
+        out.writerow(
+            ["#AUTHID", "STATUS", "sEXT", "sNEU", "sAGR", "sCON", "sOPN", "cEXT", "cNEU", "cAGR", "cCON", "cOPN"]
+        )
         for i in range(30):
             flags = ["y" if (i >> b) & 1 else "n" for b in range(5)]
             for s in range(2):
@@ -110,7 +122,10 @@ def test_big5_cross_validation_end_to_end_on_a_tiny_folder(tmp_path):
     assert set(result["traits"]) == {"EXT", "NEU", "AGR", "CON", "OPN"}
     for m in result["traits"].values():
         assert 0.0 <= m["accuracy"] <= 1.0 and 0.0 <= m["majority_accuracy"] <= 1.0
-    assert result["groups"]["encoder_trained_on"]["authors"] == 20 and result["groups"]["encoder_not_trained_on"]["authors"] == 10
+    assert (
+        result["groups"]["encoder_trained_on"]["authors"] == 20
+        and result["groups"]["encoder_not_trained_on"]["authors"] == 10
+    )
     assert "leakage" in result
     json.dumps(result, allow_nan=False)
 

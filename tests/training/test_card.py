@@ -35,14 +35,22 @@ WRITTEN = {"Intended use", "Model", "Training", "Metrics", "Limits"}  # a card w
 
 def test_sections_are_split_on_headings_outside_code_blocks():
     titles = [title for title, _ in card_sections(CARD)]
-    assert titles == ["Metrics", "Model size on disk", "Compared with emomon-mtl-v8",
-                      "Targets missed, and what was tried", "Limits"]
+    assert titles == [
+        "Metrics",
+        "Model size on disk",
+        "Compared with emomon-mtl-v8",
+        "Targets missed, and what was tried",
+        "Limits",
+    ]
 
 
 def test_every_section_the_new_card_does_not_write_again_is_kept_in_order():
     kept = hand_written_sections(CARD, WRITTEN)
-    assert [k.splitlines()[0] for k in kept] == ["## Model size on disk", "## Compared with emomon-mtl-v8",
-                                                  "## Targets missed, and what was tried"]
+    assert [k.splitlines()[0] for k in kept] == [
+        "## Model size on disk",
+        "## Compared with emomon-mtl-v8",
+        "## Targets missed, and what was tried",
+    ]
     assert kept[2].endswith("```\nablation rows.")
 
 

@@ -62,7 +62,15 @@ def test_figures_have_the_keys_and_hand_counted_sizes(datasets, model_dir):
     assert carer["majority_class"] == "joy" and carer["majority_accuracy"] == pytest.approx(2 / 7)
     index = figures["depression_index_on_goemotions"]
     assert (index["n_pos"], index["n_neg"]) == (POSITIVE, NEGATIVE)
-    assert index["positive_labels"] == ["sadness", "grief", "remorse", "disappointment", "nervousness", "fear", "embarrassment"]
+    assert index["positive_labels"] == [
+        "sadness",
+        "grief",
+        "remorse",
+        "disappointment",
+        "nervousness",
+        "fear",
+        "embarrassment",
+    ]
     assert 0.0 <= index["auroc"] <= 1.0
     json.dumps(figures, allow_nan=False)  # JSON-safe
 

@@ -42,7 +42,7 @@ def test_combined_loss_is_the_weighted_sum():
     torch.manual_seed(0)
     combined = CombinedMetricLoss(4, 3, w_ce=0.15, w_triplet=0.30, w_arcface=0.55)
     logits, emb, y = torch.randn(6, 3), torch.randn(6, 4), torch.tensor([0, 0, 1, 1, 2, 2])
-    expected = (0.15 * F.cross_entropy(logits, y) + 0.30 * combined.triplet(emb, y) + 0.55 * combined.arcface(emb, y))
+    expected = 0.15 * F.cross_entropy(logits, y) + 0.30 * combined.triplet(emb, y) + 0.55 * combined.arcface(emb, y)
     assert combined(logits, emb, y).item() == pytest.approx(expected.item(), rel=1e-6)
 
 

@@ -88,7 +88,11 @@ def read_feed(
         records, warnings = parse_feed_bytes(read_local(state.url, max_bytes), redact_url(state.url))
         return FeedResult(records, replace(state, retry_after=None), "ok", warnings)
     fetched = fetch_http(
-        state, timeout_s=timeout_s, max_bytes=max_bytes, user_agent=user_agent, now=now,
+        state,
+        timeout_s=timeout_s,
+        max_bytes=max_bytes,
+        user_agent=user_agent,
+        now=now,
         time_left=time_left,
     )
     if not isinstance(fetched, Fetched):

@@ -96,7 +96,8 @@ def decode_feed_bytes(data: bytes, http_charset: str | None = None) -> tuple[str
     """Decode a feed document to text without ever failing.
 
     The encoding is taken from the byte order mark, else the HTTP charset, else the XML
-    declaration, else UTF-8; declared names must be character sets (:func:`text_codec`). A single-byte declaration on a body that is valid UTF-8 is read
+    declaration, else UTF-8; declared names must be character sets (:func:`text_codec`). A single-byte declaration
+    on a body that is valid UTF-8 is read
     as UTF-8; bytes invalid in the chosen encoding fall back to UTF-8, then Windows-1252, and
     are finally replaced with U+FFFD. Characters XML forbids are removed. Each such repair
     adds a warning.
@@ -117,9 +118,7 @@ def decode_feed_bytes(data: bytes, http_charset: str | None = None) -> tuple[str
     return cleaned.lstrip("\ufeff \t\r\n"), warnings
 
 
-def _sniff_encoding(
-    data: bytes, http_charset: str | None, warnings: list[str]
-) -> tuple[str, bytes, bool]:
+def _sniff_encoding(data: bytes, http_charset: str | None, warnings: list[str]) -> tuple[str, bytes, bool]:
     """Return (codec name, body without BOM, whether the name came from a declaration)."""
     for bom, name in _BOMS:
         if data.startswith(bom):

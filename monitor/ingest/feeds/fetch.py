@@ -97,13 +97,10 @@ def read_local(url: str, max_bytes: int) -> bytes:
         with path.open("rb") as fh:
             data = fh.read(max_bytes + 1)
     except FileNotFoundError:
-        raise SourceError(
-            f"feed file {redact_url(url)} not found; fix: check the path in the source"
-        ) from None
+        raise SourceError(f"feed file {redact_url(url)} not found; fix: check the path in the source") from None
     except OSError as exc:
         raise SourceError(
-            f"cannot read feed file {redact_url(url)}: {exc.strerror or exc}; "
-            "fix: check the path and its permissions"
+            f"cannot read feed file {redact_url(url)}: {exc.strerror or exc}; fix: check the path and its permissions"
         ) from None
     if len(data) > max_bytes:
         raise _too_large(url, max_bytes)
@@ -134,7 +131,12 @@ def _too_large(url: str, max_bytes: int) -> SourceError:
 
 
 def fetch_http(
-    state: FeedState, *, timeout_s: float, max_bytes: int, user_agent: str, now: datetime,
+    state: FeedState,
+    *,
+    timeout_s: float,
+    max_bytes: int,
+    user_agent: str,
+    now: datetime,
     time_left: float | None = None,
 ) -> FeedResult | Fetched:
     """GET the feed, following up to ``MAX_REDIRECTS`` redirects, all of it (connect, headers and
@@ -173,9 +175,7 @@ def fetch_http(
                             f"{redact_url(state.url)} moved permanently to {redact_url(stored)}; stored URL updated"
                         )
                     new_state = replace(state, url=stored, retry_after=None)
-                    return _handle_response(
-                        response, new_state, url, max_bytes, deadline, now, warnings
-                    )
+                    return _handle_response(response, new_state, url, max_bytes, deadline, now, warnings)
             except httpx.TimeoutException as exc:
                 if deadline.passed():
                     raise _deadline_passed(url, deadline) from None
@@ -233,8 +233,7 @@ def _handle_response(
         return FeedResult([], state, "not_modified", warnings)
     if code == 410:
         warnings.append(
-            f"{redact_url(url)} answered 410 Gone; source paused. "
-            "Fix: set the feed's new URL or remove the source"
+            f"{redact_url(url)} answered 410 Gone; source paused. Fix: set the feed's new URL or remove the source"
         )
         return FeedResult([], replace(state, paused=True), "gone", warnings)
     if code in (429, 503):
@@ -244,8 +243,7 @@ def _handle_response(
         return FeedResult([], replace(state, retry_after=retry_after), "retry_later", warnings)
     if not 200 <= code < 300:
         raise SourceError(
-            f"cannot read feed {redact_url(url)}: HTTP {code} {response.reason_phrase}; "
-            f"fix: {_http_fix(code)}"
+            f"cannot read feed {redact_url(url)}: HTTP {code} {response.reason_phrase}; fix: {_http_fix(code)}"
         )
     body = _read_body(response, url, max_bytes, deadline)
     headers = response.headers

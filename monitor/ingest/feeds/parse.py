@@ -50,16 +50,14 @@ def parse_feed_bytes(
         )
     except Exception as exc:  # a parser bug or a defusedxml refusal must not crash the run
         raise SourceError(
-            f"cannot read feed {location}: feedparser failed ({type(exc).__name__}: {exc}); "
-            + _FIX_FEED
+            f"cannot read feed {location}: feedparser failed ({type(exc).__name__}: {exc}); " + _FIX_FEED
         ) from exc
     entries = parsed.get("entries") or []
     reason = str(parsed.get("bozo_exception") or "unknown error")
     if not entries:
         if parsed.get("bozo"):
             raise SourceError(
-                f"cannot read feed {location}: not well-formed and no entries found ({reason}); "
-                + _FIX_FEED
+                f"cannot read feed {location}: not well-formed and no entries found ({reason}); " + _FIX_FEED
             )
         if not parsed.get("version"):
             raise SourceError(
@@ -67,20 +65,13 @@ def parse_feed_bytes(
                 "fix: check that the URL or path points at a feed, not a web page"
             )
     elif parsed.get("bozo"):
-        warnings.append(
-            f"{location}: malformed feed ({reason}); read {len(entries)} entries anyway"
-        )
+        warnings.append(f"{location}: malformed feed ({reason}); read {len(entries)} entries anyway")
     feed = parsed.get("feed") or {}
-    records = [
-        _record(entry, feed, f"{location}#entry-{n}", base_url)
-        for n, entry in enumerate(entries, 1)
-    ]
+    records = [_record(entry, feed, f"{location}#entry-{n}", base_url) for n, entry in enumerate(entries, 1)]
     return records, warnings
 
 
-def _record(
-    entry: dict[str, Any], feed: dict[str, Any], location: str, base_url: str | None
-) -> RawRecord:
+def _record(entry: dict[str, Any], feed: dict[str, Any], location: str, base_url: str | None) -> RawRecord:
     """Map one feedparser entry (with its feed's defaults) to a RawRecord."""
     text, language = _entry_text(entry)
     created_at, error = _entry_time(entry)
