@@ -138,7 +138,7 @@ def _sources_table(data: ReportData, width: int, spark: int = SPARK_WIDTH) -> Ta
     st.add_column("mean", justify="right", no_wrap=True)
     st.add_column("share", justify="right", no_wrap=True)
     st.add_column("Δ", justify="right", no_wrap=True)
-    trend = max(8, min(spark, width - 56))
+    trend = max(8, min(spark, width - 68))  # what the source (>= 12), the figures and the mood shift leave
     st.add_column("trend", no_wrap=True, width=trend)
     st.add_column("mood shift", no_wrap=True)
     for row in data.sources:

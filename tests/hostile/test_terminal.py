@@ -104,8 +104,8 @@ def alert_id(cfg: Path, rule: str) -> str:
     return str(next(a["id"] for a in json.loads(result.output)["alerts"] if a["rule"] == rule))
 
 
-#: The pieces that stay whole where a view wraps the string in a narrow column.
-SHORT = ("x[/]y", "[bold red]z", ":warning:")
+#: The pieces that stay whole where a view wraps the string in a narrow column (at spaces).
+SHORT = ("x[/]y", "[bold", "red]z", ":warning:")
 
 
 def case(view: tuple[str, ...], shown: tuple[str, ...] = SHOWN) -> object:
