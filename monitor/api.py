@@ -165,7 +165,8 @@ class Emomon:
             The per-source counts; ``report.ok`` is False when a source failed as a whole.
 
         Raises:
-            EmomonError: No source was given and none is enabled.
+            EmomonError: No source was given and none is enabled, or a name is neither a configured
+                source nor a path, glob or URL (a mistyped source name).
             RunLocked: Another run kept the lock past ``[schedule] lock_timeout``.
         """
         from monitor.ingest.stage import ingest
@@ -186,9 +187,11 @@ class Emomon:
             if not enabled:
                 raise EmomonError("no sources to ingest: add [[sources]] to the config or name paths/URLs")
             return enabled
-        chosen: dict[str, SourceSettings] = {}
+        chosen: dict[str, SourceSettings] = {}  # by name: a source named twice is read once
         for name in names:
             configured = settings.source(name) or find_configured(settings.sources, name)
+            if configured is None:
+                _require_location(name, [s.name for s in settings.sources])
             source = with_kind(configured, kind) if configured else adhoc_source(name, kind)
             chosen.setdefault(source.name, source)
         return list(chosen.values())
@@ -489,6 +492,22 @@ class Emomon:
         lo, hi = _window(since, until)
         with session_scope(self.engine) as s:
             return load_report_data(s, self._settings, since=lo, until=hi, source=source, author=author, by=by)
+
+
+def _require_location(name: str, known: list[str]) -> None:
+    """A source that is not configured and looks like no path, URL or glob is a mistyped name."""
+    import difflib
+
+    from monitor.locations import is_glob, is_url
+
+    if is_url(name) or is_glob(name) or Path(name).expanduser().exists():
+        return
+    if "/" in name or Path(name).suffix:
+        return  # a path: ingest reports it as a missing file, with the other sources' counts
+    listed = ", ".join(known) or "none (add one with `emomon sources add`)"
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise EmomonError(f"no source named {name!r} and no such file: {hint}known sources: {listed}")
 
 
 def _load(config: Settings | str | os.PathLike[str] | None, database: str | None, env: Mapping[str, str]) -> Settings:
