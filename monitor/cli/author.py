@@ -48,12 +48,10 @@ def author_cmd(
 
     Example: emomon author a-3f9c2e71b04d --since 2025-01-01
     """
-    from monitor.report.author import author_dict, load_author_view
-    from monitor.store.engine import session_scope
+    from monitor.report.author import author_dict
 
     lo, hi = parse_window(since, until)
-    with session_scope(app.engine()) as s:
-        view = load_author_view(s, app.settings, pseudonym, since=lo, until=hi)
+    view = app.api.author(pseudonym, since=lo, until=hi)
     if as_json:
         print_json(author_dict(view))
         return

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 
@@ -49,7 +49,7 @@ def report_cmd(
     until: str | None,
     source: str | None,
     author: str | None,
-    by: str | None,
+    by: Literal["day", "week"] | None,
     fmt: str,
     output: Path | None,
     force: bool,
@@ -61,18 +61,15 @@ def report_cmd(
     Example: emomon report --since 2025-01-01 --by week --format html --output report.html
     """
     from monitor.report.common import fit_width
-    from monitor.report.data import load_report_data
     from monitor.report.terminal import terminal_report
     from monitor.report.text import export
     from monitor.safe_write import check_target, write_text_atomic
-    from monitor.store.engine import session_scope
 
     lo, hi = parse_window(since, until)
     protected = app.settings.protected_paths()
     if output is not None:
         check_target(output, protected, force=force)  # before the work, not after it
-    with session_scope(app.engine()) as s:
-        data = load_report_data(s, app.settings, since=lo, until=hi, source=source, author=author, by=by)
+    data = app.api.report(since=lo, until=hi, source=source, author=author, by=by)
     if output is None and fmt == "terminal":
         from monitor.safe_text import console
 
