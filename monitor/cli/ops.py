@@ -37,18 +37,10 @@ def run_cmd(app: AppContext, stages: tuple[str, ...], lock_timeout: float | None
 
     Example: emomon run
     """
-    import io
+    from monitor.pipeline import stage_counts
 
-    from monitor.pipeline import STAGE_NAMES, run_stages, stage_counts
-    from monitor.safe_text import console as safe_console
-
-    settings = app.settings
-    if lock_timeout is not None:
-        settings = settings.model_copy(
-            update={"schedule": settings.schedule.model_copy(update={"lock_timeout": lock_timeout})}
-        )
-    console = safe_console(file=io.StringIO()) if as_json or app.verbosity < 0 else app.console
-    result = run_stages(settings, stages or STAGE_NAMES, engine=app.engine(), console=console)
+    console = None if as_json or app.verbosity < 0 else app.console  # None: the API prints nowhere
+    result = app.api.run(stages, console=console, lock_timeout=lock_timeout)
     if as_json:
         print_json(result.to_json())
     elif app.verbosity >= 0:
