@@ -67,28 +67,21 @@ def score(
 
     Example: emomon score --device cuda --batch-tokens 65536 --json
     """
-    from monitor.score.stage import run_engine
-    from monitor.store.runs import exclusive
-
-    settings = app.settings
-    kind = engine_name or settings.scoring.engine
-    if address is not None and kind != "ray":
+    if address is not None and (engine_name or app.settings.scoring.engine) != "ray":
         raise click.UsageError("--address joins a Ray cluster: add --engine ray")
-    engine = app.engine()
-    with (
-        exclusive(settings, engine, label="score"),
-        counted_progress(app, "scoring", "posts", enabled=app.interactive(as_json), waiting="loading model…") as bar,
-    ):
-        options: dict[str, Any] = {
-            "model": model,
-            "limit": limit,
-            "rescore": rescore,
-            "device": device,
-            "batch_tokens": batch_tokens,
-            "on_total": bar[0] if bar else None,
-            "progress": (lambda n: bar[1](n, "")) if bar else None,
-        }
-        report = run_engine(engine, settings, kind=kind, address=address, **options)
+    api = app.api
+    with counted_progress(app, "scoring", "posts", enabled=app.interactive(as_json), waiting="loading model…") as bar:
+        report = api.score(
+            limit=limit,
+            rescore=rescore,
+            model=model,
+            device=device,
+            batch_tokens=batch_tokens,
+            engine=engine_name,
+            address=address,
+            on_total=bar[0] if bar else None,
+            progress=(lambda n: bar[1](n, "")) if bar else None,
+        )
     if as_json:
         print_json(report.to_json())
         if report.message:
