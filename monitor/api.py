@@ -231,7 +231,7 @@ class Emomon:
 
         kind = engine or self._settings.scoring.engine
         if address is not None and kind != "ray":
-            raise EmomonError("a Ray address needs the ray engine: pass engine='ray' (--engine ray)")
+            raise EmomonError("a Ray address needs the ray engine: pass engine='ray'", argument="engine")
         options: dict[str, Any] = {
             "model": None if model is None else Path(model),
             "limit": limit,

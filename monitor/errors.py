@@ -52,10 +52,19 @@ def exit_status_table() -> str:
 
 
 class EmomonError(Exception):
-    """Base class of every error the user can cause; the message names the thing and the fix."""
+    """Base class of every error the user can cause; the message names the thing and the fix.
+
+    The message names arguments and settings in library terms ("the note", "[model] path");
+    ``argument`` is the name of the one argument to change, which a front end may render as its own
+    spelling of it (the CLI adds its flag: ``argument="note"`` -> ``(--note)``).
+    """
 
     #: The exit status of a command this error ends.
     exit_status: ClassVar[ExitStatus] = ExitStatus.ERROR
+
+    def __init__(self, *args: object, argument: str | None = None) -> None:
+        super().__init__(*args)
+        self.argument = argument
 
 
 class ConfigError(EmomonError):

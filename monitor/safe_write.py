@@ -73,15 +73,17 @@ def check_target(path: Path, protected: Mapping[Path, str], *, force: bool = Fal
         if not force:
             raise EmomonError(
                 f"refusing to write {shown}: it is a symbolic link (to "
-                f"{os.readlink(path)!r}); name another file, or pass --force to "
-                "replace the link (what it points to is left alone)"
+                f"{os.readlink(path)!r}); name another file, or force the write to "
+                "replace the link (what it points to is left alone)",
+                argument="force",
             )
         return
     what = protected_as(path, protected)
     if what is not None and not force:
         raise EmomonError(
             f"refusing to overwrite {shown}: it is {what}; name another file, "
-            "or pass --force if you really mean to replace it"
+            "or force the write if you really mean to replace it",
+            argument="force",
         )
     if path.exists() and not path.is_file():
         kind = "a directory" if path.is_dir() else "not a regular file"

@@ -176,7 +176,7 @@ class EmomonGroup(click.Group):
                 raise
             raise exiting(line, exc.exit_code) from None
         except EmomonError as exc:  # the one place a domain error becomes its exit status
-            raise exiting(_visible(redact(str(exc))), exc.exit_status) from exc
+            raise exiting(_visible(redact(with_flag(str(exc), exc.argument))), exc.exit_status) from exc
         except (click.exceptions.Exit, click.Abort):  # --help, --version, Ctrl-C: nothing to describe
             raise
         except Exception as exc:
@@ -187,6 +187,32 @@ class EmomonGroup(click.Group):
             if described is None:
                 raise
             raise _failure(ctx, exc, described) from None
+
+
+#: The command-line spelling of each library argument an :class:`EmomonError` may name.
+FLAGS: dict[str, str] = {
+    "note": "--note",
+    "reason": "--reason",
+    "force": "--force",
+    "older_than": "--older-than",
+    "source_database": "--from",
+    "target_database": "--to",
+    "model": "--model",
+    "device": "--device",
+    "config": "--config",
+    "database": "--db",
+    "engine": "--engine",
+    "columns": "--column",
+    "datasets": "--datasets",
+    "encoder": "--encoder",
+    "run_dir": "--run-dir",
+}
+
+
+def with_flag(line: str, argument: str | None) -> str:
+    """An error line with the flag of the argument it names added: ``... (--note)``."""
+    flag = FLAGS.get(argument or "")
+    return f"{line} ({flag})" if flag else line
 
 
 def exiting(line: str, status: int = ExitStatus.ERROR) -> click.ClickException:

@@ -104,7 +104,10 @@ def copy_store(
     source, target = make_engine(source_url), make_engine(target_url)
     try:
         if _same_database(source, target):
-            raise EmomonError(f"--from and --to name the same database {_label(source)!r}: give another --to")
+            raise EmomonError(
+                f"the source and the target are the same database {_label(source)!r}: give another target",
+                argument="target_database",
+            )
         _check_source(source)
         report = CopyReport(_label(source), _label(target))
         with ExitStack() as held:
@@ -149,10 +152,13 @@ def _same_database(a: Engine, b: Engine) -> bool:
 def _check_source(source: Engine) -> None:
     revision = current_revision(source)
     if revision is None:
-        raise EmomonError(f"--from {_label(source)!r} is not an emomon database (no schema version): check the URL")
+        raise EmomonError(
+            f"the source database {_label(source)!r} is not an emomon database (no schema version): check the URL",
+            argument="source_database",
+        )
     if revision != head_revision():
         raise EmomonError(
-            f"--from {_label(source)!r} is at revision {revision}: "
+            f"the source database {_label(source)!r} is at revision {revision}: "
             f"run `emomon --db URL db upgrade` on it first (head {head_revision()})"
         )
 
@@ -164,17 +170,24 @@ def _prepare_target(target: Engine) -> None:
         from sqlalchemy import inspect
 
         if inspect(target).get_table_names():
-            raise EmomonError(f"--to {_label(target)!r} has tables but no emomon schema: give an empty database")
+            raise EmomonError(
+                f"the target database {_label(target)!r} has tables but no emomon schema: give an empty database",
+                argument="target_database",
+            )
         upgrade(target)
         return
     if revision != head_revision():
-        raise EmomonError(f"--to {_label(target)!r} is at revision {revision}: give an empty database")
+        raise EmomonError(
+            f"the target database {_label(target)!r} is at revision {revision}: give an empty database",
+            argument="target_database",
+        )
     with target.connect() as conn:
         filled = [t.name for t in tables() if conn.execute(select(func.count()).select_from(t)).scalar()]
     if filled:
         raise EmomonError(
-            f"--to {_label(target)!r} is not empty ({', '.join(filled)} have rows): "
-            "give an empty database; db copy never merges"
+            f"the target database {_label(target)!r} is not empty ({', '.join(filled)} have rows): "
+            "give an empty database; a copy never merges",
+            argument="target_database",
         )
 
 

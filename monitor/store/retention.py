@@ -66,9 +66,14 @@ def purge_text(session: Session, *, older_than_days: int, now: datetime | None =
         EmomonError: ``older_than_days`` is out of range.
     """
     if older_than_days < 1:
-        raise EmomonError(f"--older-than {older_than_days!r} must be at least 1 day (0 would remove all text)")
+        raise EmomonError(
+            f"older than {older_than_days!r} days must be at least 1 day (0 would remove all text)",
+            argument="older_than",
+        )
     if older_than_days > MAX_DAYS:
-        raise EmomonError(f"--older-than {older_than_days!r} is over {MAX_DAYS} days: use a smaller number")
+        raise EmomonError(
+            f"older than {older_than_days!r} days is over {MAX_DAYS} days: use a smaller number", argument="older_than"
+        )
     cutoff = (now or utcnow()) - timedelta(days=older_than_days)
     posts = _rowcount(
         session.execute(

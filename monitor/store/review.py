@@ -29,7 +29,7 @@ def act(session: Session, alert_id: int, status: str, *, note: str, by: str, now
         AlertNotFound: No alert has this id.
     """
     if not note.strip():
-        raise EmomonError("--note is empty: say what was done, e.g. --note 'called; no follow-up'")
+        raise EmomonError("the note is empty: say what was done, e.g. 'called; no follow-up'", argument="note")
     when = now or utcnow()
     alert = alert_store.set_status(session, alert_id, status, now=when)
     session.add(AlertAction(alert_id=alert_id, action=status, by=by, at=when, note=note.strip()))
@@ -62,7 +62,7 @@ def reveal(session: Session, pseudonym: str, *, reason: str, by: str, now: datet
         EmomonError: The reason is empty, or no author has this pseudonym.
     """
     if not reason.strip():
-        raise EmomonError("--reason is empty: say why the author must be re-identified")
+        raise EmomonError("the reason is empty: say why the author must be re-identified", argument="reason")
     author = session.scalars(
         select(Author)
         .where(Author.pseudonym == pseudonym)

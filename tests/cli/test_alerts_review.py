@@ -99,7 +99,7 @@ def test_ack_and_resolve_keep_who_when_what(cfg: Path) -> None:
 
 def test_ack_with_an_empty_note_is_refused(cfg: Path) -> None:
     code, out = invoke(cfg, "alerts", "ack", "1", "--note", "  ")
-    assert code == 1 and "--note is empty" in out
+    assert code == 1 and "the note is empty" in out and "(--note)" in out
 
 
 def test_list_filters_and_csv(cfg: Path) -> None:
