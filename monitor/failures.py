@@ -45,23 +45,26 @@ DATABASE_FIXES: tuple[tuple[str, str], ...] = (
     (
         "readonly",
         "emomon must be able to write the database file and its directory: fix the "
-        "permissions, or point --db at a writable copy",
+        "permissions, or point [database] url at a writable copy",
     ),
-    ("read-only", "emomon must be able to write the database: fix the permissions, or point --db at a writable copy"),
+    (
+        "read-only",
+        "emomon must be able to write the database: fix the permissions, or point [database] url at a writable copy",
+    ),
     ("disk is full", "free space on the disk that holds the database and run again"),
-    ("not a database", "point [database] url (or --db) at an emomon database or a new file"),
+    ("not a database", "point [database] url at an emomon database or a new file"),
     ("malformed", "the database file is damaged: restore it from a backup"),
     ("locked", "another program holds a lock on the database: wait for it to finish, then run again"),
     ("disk i/o error", "check the disk that holds the database (and its free space)"),
     (
         "no such table",
         "this is not an emomon database at the current schema: run `emomon db upgrade` "
-        "or point --db at an emomon database",
+        "or point [database] url at an emomon database",
     ),
     ("no such column", "the schema is not the current one: run `emomon db upgrade`"),
     ("unable to open", "check that the path names a file in a directory that exists and that emomon can write"),
 )
-DATABASE_FIX = "check [database] url (or --db) and that the database server is reachable"
+DATABASE_FIX = "check [database] url and that the database server is reachable"
 INTEGRITY_FIX = (
     "a write broke a database constraint (another writer at the same time?): run the "
     "command again; if it fails again, report it with the output of `emomon -v`"

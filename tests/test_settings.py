@@ -302,7 +302,7 @@ def test_toml_syntax_error_names_file_and_line(tmp_path, toml, line):
 
 
 def test_missing_config_file(tmp_path):
-    with pytest.raises(ConfigError, match="not found: pass --config PATH or set EMOMON_CONFIG"):
+    with pytest.raises(ConfigError, match="not found: name another config file or set EMOMON_CONFIG"):
         load_settings(tmp_path / "nope.toml", {})
 
 

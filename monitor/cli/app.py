@@ -205,7 +205,7 @@ FLAGS: dict[str, str] = {
     "columns": "--column",
     "datasets": "--datasets",
     "encoder": "--encoder",
-    "run_dir": "--run-dir",
+    "resume": "--resume",
 }
 
 

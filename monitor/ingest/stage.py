@@ -240,7 +240,7 @@ def _text_column_warning(source: SourceSettings) -> str:
     found = f"the file has the columns {', '.join(have)}" if have else "check the file's columns"
     return (
         f"every record was rejected as 'no text': column {wanted!r} matched nothing; {found}; "
-        f'map the text column with `--column text=NAME` (or columns = {{text = "NAME"}} in [[sources]])'
+        f'map the text column: columns = {{text = "NAME"}} in [[sources]]'
     )
 
 

@@ -221,8 +221,9 @@ def check_artifact(directory: Path) -> None:
     """Raise ModelNotFound naming the missing part and the fix."""
     if not directory.is_dir():
         raise ModelNotFound(
-            f"model directory {str(directory)!r} not found; set [model] path in config.toml or pass --model, "
-            "or train one with `emomon train`"
+            f"model directory {str(directory)!r} not found; set [model] path in config.toml or name another "
+            "model directory, or train one with `emomon train`",
+            argument="model",
         )
     missing = [p for p in REQUIRED if not (directory / p).exists()]
     if missing:

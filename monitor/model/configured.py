@@ -119,7 +119,7 @@ def damaged_model(path: Path, exc: BaseException) -> str:
     return (
         f"cannot load model: {where} is damaged or not an emomon model ({type(exc).__name__}"
         f"{': ' + detail if detail else ''}); fix: copy the model directory again or re-export it "
-        "with `emomon train --export`, or point [model] path / --model at another model"
+        "with `emomon train --export`, or point [model] path (the model argument) at another model"
     )
 
 

@@ -15,7 +15,7 @@ def choose_device(requested: str = "auto") -> torch.device:
     if requested == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if requested == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' requested but no CUDA GPU is available; use --device cpu or auto")
+        raise ValueError("device 'cuda' requested but no CUDA GPU is available; set the device to cpu or auto")
     if requested not in DEVICES:
         raise ValueError(f"unknown device {requested!r}; use {', '.join(DEVICES)}")
     return torch.device(requested)
@@ -55,7 +55,7 @@ def choose_precision(device: torch.device, requested: str = "auto") -> str:
     if requested not in PRECISIONS:
         raise ValueError(f"unknown precision {requested!r}; use {', '.join(PRECISIONS)}")
     if requested == "int8" and device.type != "cpu":
-        raise ValueError("precision 'int8' runs on the CPU only; use --device cpu or precision bf16/auto")
+        raise ValueError("precision 'int8' runs on the CPU only; set the device to cpu or the precision to bf16/auto")
     if requested != "auto":
         return requested
     if device.type == "cuda":

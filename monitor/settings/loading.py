@@ -161,7 +161,9 @@ def _read_toml(path: Path, where: str) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
-        raise ConfigError(f"config file {str(path)!r} not found: pass --config PATH or set EMOMON_CONFIG") from exc
+        raise ConfigError(
+            f"config file {str(path)!r} not found: name another config file or set EMOMON_CONFIG", argument="config"
+        ) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {str(path)!r} cannot be read: {exc}") from exc
     try:

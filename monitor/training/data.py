@@ -35,7 +35,9 @@ class TaskData:
 def _require(path: Path) -> Path:
     if not path.exists():
         raise ModelDataError(
-            f"dataset file {str(path)!r} not found; set [model] datasets in config.toml or pass --datasets"
+            f"dataset file {str(path)!r} not found; set [model] datasets in config.toml or name another "
+            "datasets directory",
+            argument="datasets",
         )
     return path
 

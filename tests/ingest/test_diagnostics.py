@@ -32,7 +32,7 @@ def test_a_text_column_that_never_matches_names_the_file_columns(tmp_path: Path,
     (source,) = _ingest(tmp_path, path, status=ExitStatus.FAILED)["sources"]
     assert (source["rejected"], source["status"], source["warnings"]) == (3, "error", [])
     assert "column 'text' matched nothing; the file has the columns post_id, body, user" in source["error"]
-    assert "--column text=NAME" in source["error"]
+    assert 'columns = {text = "NAME"}' in source["error"]
 
 
 def test_no_warning_when_some_records_have_text(tmp_path: Path) -> None:

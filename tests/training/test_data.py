@@ -24,7 +24,7 @@ def test_split_is_author_disjoint_and_fixed_by_seed():
 
 
 def test_missing_dataset_names_the_path_and_the_fix(tmp_path):
-    with pytest.raises(ModelDataError, match="carer_emotion.*--datasets"):
+    with pytest.raises(ModelDataError, match=r"carer_emotion.*\[model\] datasets"):
         read_task(tmp_path, "carer", "train")
 
 
