@@ -208,3 +208,55 @@ def test_a_cycle_is_named(tmp_path: Path, nested: bool) -> None:
     imports = "def f():\n    from monitor import x\n" if nested else "from monitor import x\n"
     graph = _graph_of(tmp_path, {"__init__.py": "", "x.py": "import monitor.y\n", "y.py": imports})
     assert cycles(graph) == [["monitor.x", "monitor.y", "monitor.x", "(2 modules in this knot)"]]
+
+
+#: Library modules whose strings are command lines, not errors: the crontab lines `emomon cron`
+#: writes, and the generator of the command reference.
+COMMAND_LINE_MODULES = {"monitor/schedule.py", "monitor/docs.py"}
+
+
+def _cli_flags() -> set[str]:
+    """Every ``--flag`` of every emomon command and group."""
+    import click
+
+    from monitor.cli import cli
+
+    flags: set[str] = set()
+    todo: list[click.Command] = [cli]
+    while todo:
+        command = todo.pop()
+        for param in command.params:
+            flags.update(o for o in (*param.opts, *param.secondary_opts) if o.startswith("--"))
+        if isinstance(command, click.Group):
+            todo.extend(command.commands.values())
+    return flags
+
+
+def test_library_strings_name_no_cli_flags() -> None:
+    """Library code (outside ``monitor/cli``) names arguments in library terms: no string in it
+    holds an emomon flag, except inside a quoted `emomon ...` command line; docstrings aside."""
+    import re
+
+    flags = _cli_flags()
+    root = Path(__file__).resolve().parents[1]
+    found = []
+    for path in sorted((root / "monitor").rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        if rel.startswith("monitor/cli/") or rel in COMMAND_LINE_MODULES:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)
+        }
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+                text = re.sub(r"`emomon [^`]*`", "", node.value)
+                named = sorted(set(re.findall(r"--[a-z][a-z0-9-]*", text)) & flags)
+                if named:
+                    found.append(f"{rel}:{node.lineno}: {', '.join(named)}")
+    assert not found, "library strings name CLI flags:\n" + "\n".join(found)

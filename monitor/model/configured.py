@@ -160,7 +160,8 @@ def load_predictor(
     if not path.is_dir():
         raise ModelNotFound(
             f"model directory {str(path)!r} not found: set [model] path in the config "
-            "(e.g. train one with `emomon train`)"
+            "(e.g. train one with `emomon train`)",
+            argument="model",
         )
     options = WindowOptions(
         stride=sc.window_stride,

@@ -40,7 +40,7 @@ def terminal_report(data: ReportData, width: int = WIDTH) -> RenderableType:
     """The report as a rich renderable ``width`` columns wide."""
     parts: list[RenderableType] = [_header(data, width)]
     if data.empty:
-        parts.append(Text("No scored posts match: run `emomon score`, or widen --since/--until."))
+        parts.append(Text("No scored posts match: run `emomon score`, or widen the time window."))
         return Group(*parts)
     spark = max(12, min(len(data.periods), width - 52))
     parts.append(_trends_table(data, width, spark))

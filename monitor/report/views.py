@@ -88,7 +88,7 @@ def author_view(view: AuthorView, *, width: int) -> RenderableType:
     """The author's summary, timeline chart, alerts, top emotions and (caveated) Big Five."""
     s = view.summary
     if view.empty:
-        return text(f"{view.author}: no scored posts in this span (widen --since/--until).")
+        return text(f"{view.author}: no scored posts in this span (widen the time window).")
     head = text(
         (f"author {view.author}", "bold"),
         f"  {s['posts']} posts, {view.series.days[0]} – {view.series.days[-1]}"

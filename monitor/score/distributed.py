@@ -140,7 +140,8 @@ def run_distributed(
     if version is None:
         raise ModelNotFound(
             f"model directory {str(path)!r} is missing or unreadable: set [model] path in the "
-            "config (e.g. train one with `emomon train`)"
+            "config (e.g. train one with `emomon train`)",
+            argument="model",
         )
     ranges = [
         PostRange(page[0].post_id, page[-1].post_id, len(page))

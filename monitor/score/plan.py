@@ -178,7 +178,7 @@ class RunPlan:
                 report.message += f" ({note})"
             elif version is None:  # the model was not loaded: name what the scores came from
                 listed = ", ".join(f"{n} by {v}" for v, n in sorted(stored.items()))
-                report.message += f" ({listed}; `--rescore` re-scores them with another model)"
+                report.message += f" ({listed}; `emomon score --rescore` re-scores them with another model)"
         report.seconds = time.perf_counter() - self.t0
         record_run(self.engine, "score", self.started, "ok", report.to_json(), report.message)
         return report

@@ -531,7 +531,7 @@ def test_missing_model_and_unavailable_gpu_are_domain_errors(
     engine: Engine, settings: Settings, tiny_dir: Path, tmp_path: Path
 ) -> None:
     add_posts(engine, ["i am sad"])
-    with pytest.raises(ModelNotFound, match="--model"):
+    with pytest.raises(ModelNotFound, match=r"\[model\] path"):
         run_score(engine, settings, model=tmp_path / "missing")
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="cuda"):
