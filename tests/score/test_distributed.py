@@ -326,7 +326,7 @@ def test_a_cluster_that_cannot_be_joined_is_one_line_naming_the_setting(tmp_path
         text=True,
         timeout=300,
     )
-    assert result.returncode == 1
+    assert result.returncode == ExitStatus.CONFIG
     last = result.stderr.strip().splitlines()[-1]
     assert (
         last.startswith("Error: cannot join the Ray cluster at 'auto' (")

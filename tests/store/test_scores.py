@@ -87,6 +87,7 @@ def test_frame_follows_the_contract(engine: Engine) -> None:
         "created_at": pl.Datetime("us", "UTC"),
         "model_version": pl.String,
         "depression_index": pl.Float32,
+        "distress": pl.Float32,  # null for models without the distress head
     }
     expected |= {name: pl.Float32 for name in SCORE_COLUMNS}
     assert dict(frame.schema) == expected
@@ -122,7 +123,7 @@ def test_filters(engine: Engine) -> None:
         assert score_store.read_scores(s, author=ann)["post_id"].to_list() == [ids["a1"], ids["b1"]]
         assert score_store.read_scores(s, model_version="m-v2")["post_id"].to_list() == [ids["b2"]]
         empty = score_store.read_scores(s, source="nope")
-    assert empty.height == 0 and len(empty.columns) == 6 + len(SCORE_COLUMNS)
+    assert empty.height == 0 and len(empty.columns) == 7 + len(SCORE_COLUMNS)
 
 
 def test_writing_another_version_replaces_the_post_row(engine: Engine) -> None:
