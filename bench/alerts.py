@@ -28,7 +28,7 @@ Printed per detector (the eRisk-style latency is counted in posts):
 - false alerts per 1,000 author-days: alerts on steady authors, and on shifted authors
   before their change, over the days those streams cover.
 
-Usage: python bench/alerts.py [--model models/emomon-mtl-v2] [--authors 2400] [--days 90]
+Usage: python bench/alerts.py [--model models/emomon-mtl-v3] [--authors 2400] [--days 90]
 """
 
 from __future__ import annotations
@@ -327,7 +327,7 @@ def tune_naive(
 def main() -> None:
     """Build streams, score them, run the detectors and print the comparison."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", type=Path, default=ROOT / "models" / "emomon-mtl-v2")
+    p.add_argument("--model", type=Path, default=ROOT / "models" / "emomon-mtl-v3")
     p.add_argument("--datasets", type=Path, default=ROOT.parent / "shared" / "datasets")
     p.add_argument("--config", type=Path, default=ROOT / "config.toml")
     p.add_argument("--authors", type=int, default=2400)

@@ -138,7 +138,7 @@ def main() -> None:
         "--chunk-size", type=int, default=256, help="posts per range / transaction, both engines (default 256)"
     )
     parser.add_argument("--write-rows", type=int, default=50_000, help="score rows of the write-rate run")
-    parser.add_argument("--model", type=Path, default=REPO / "models" / "emomon-mtl-v2")
+    parser.add_argument("--model", type=Path, default=REPO / "models" / "emomon-mtl-v3")
     parser.add_argument("--datasets", type=Path, default=REPO.parent / "shared" / "datasets")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="emomon-raybench-"))

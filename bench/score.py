@@ -29,7 +29,7 @@ Usage (from the repository root; needs only the project's own dependencies):
     python bench/score.py --posts 5000 --rss-posts 200000 --rss-precisions int8,bf16   # memory per precision
     python bench/score.py --db postgresql+psycopg://bench@127.0.0.1/bench   # PostgreSQL beside SQLite
 
-Without the trained model (``--model``, default models/emomon-mtl-v2) an untrained network of
+Without the trained model (``--model``, default models/emomon-mtl-v3) an untrained network of
 the same architecture is written to the work folder (this needs the ``train`` extra's encoder).
 """
 
@@ -433,7 +433,7 @@ def main() -> None:
         default=None,
         help="posts of the peak-memory run (default 200,000 for the full run, else 4 x posts)",
     )
-    parser.add_argument("--model", type=Path, default=REPO / "models" / "emomon-mtl-v2")
+    parser.add_argument("--model", type=Path, default=REPO / "models" / "emomon-mtl-v3")
     parser.add_argument("--datasets", type=Path, default=REPO.parent / "shared" / "datasets")
     parser.add_argument("--batch-tokens", type=int, default=None, help="default [scoring] batch_tokens")
     parser.add_argument(

@@ -155,7 +155,7 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=1500, help="posts timed (default 1,500)")
     parser.add_argument("--calibration-posts", type=int, default=256, help="other posts for static int8")
     parser.add_argument("--repeats", type=int, default=3, help="timed passes per candidate, interleaved; medians")
-    parser.add_argument("--model", type=Path, default=REPO / "models" / "emomon-mtl-v2")
+    parser.add_argument("--model", type=Path, default=REPO / "models" / "emomon-mtl-v3")
     parser.add_argument("--datasets", type=Path, default=REPO.parent / "shared" / "datasets")
     args = parser.parse_args()
 

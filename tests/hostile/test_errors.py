@@ -27,7 +27,7 @@ from monitor.settings import Settings, load_settings
 from monitor.settings.base import model_class, strip_optional
 
 REPO = Path(__file__).resolve().parents[2]
-SHIPPED_MODEL = REPO / "models" / "emomon-mtl-v2"
+SHIPPED_MODEL = REPO / "models" / "emomon-mtl-v3"
 POST_TEXT = "my private diary line about the hospital"
 
 

@@ -37,7 +37,7 @@ from monitor.model.int8 import (
 from monitor.model.predictor import load_model, split_windows
 
 REPO = Path(__file__).resolve().parents[2]
-SHIPPED = REPO / "models" / "emomon-mtl-v2"
+SHIPPED = REPO / "models" / "emomon-mtl-v3"
 
 
 @pytest.fixture(autouse=True)
@@ -86,8 +86,8 @@ def test_version_is_derived_from_config_and_the_recorded_hashes(tmp_path: Path) 
     copy = tmp_path / "model"
     shutil.copytree(SHIPPED, copy)
     config = json.loads((copy / "config.json").read_text(encoding="utf-8"))
-    assert read_model_info(copy).version == f"emomon-mtl-v2+{content_digest(config)[:10]}" == config["version"]
-    config["version"] = "emomon-mtl-v2+0000000000"  # a hand-edited version string is refused
+    assert read_model_info(copy).version == f"emomon-mtl-v3+{content_digest(config)[:10]}" == config["version"]
+    config["version"] = "emomon-mtl-v3+0000000000"  # a hand-edited version string is refused
     (copy / "config.json").write_text(json.dumps(config), encoding="utf-8")
     with pytest.raises(ModelNotFound, match="config.json.*does not match the version it records"):
         read_model_info(copy)

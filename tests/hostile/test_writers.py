@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 REPO = Path(__file__).resolve().parents[2]
-MODEL = REPO / "models" / "emomon-mtl-v2"
+MODEL = REPO / "models" / "emomon-mtl-v3"
 
 
 def write_posts(path: Path, n: int, prefix: str = "p") -> Path:

@@ -12,7 +12,7 @@ from monitor.model.device import choose_device, choose_precision
 from monitor.model.predictor import load_model
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-SHIPPED = Path(__file__).resolve().parents[2] / "models" / "emomon-mtl-v2"
+SHIPPED = Path(__file__).resolve().parents[2] / "models" / "emomon-mtl-v3"
 TEXTS = [
     "i feel so alone tonight and nothing helps",
     "best day ever, thank you all!",

@@ -14,7 +14,7 @@ from monitor.errors import ModelNotFound
 from monitor.model.artifact import Calibration, read_artifact, save_artifact
 from monitor.model.predictor import WindowOptions, load_model, split_windows
 
-SHIPPED = Path(__file__).resolve().parents[2] / "models" / "emomon-mtl-v2"
+SHIPPED = Path(__file__).resolve().parents[2] / "models" / "emomon-mtl-v3"
 
 
 def test_save_then_load_gives_identical_outputs(tmp_path):
@@ -92,7 +92,7 @@ def test_fp32_scores_do_not_depend_on_batch_composition(tmp_path):
     assert np.allclose(list(alone["goemotions"].values()), list(mixed["goemotions"].values()), atol=1e-5)
 
 
-@pytest.mark.skipif(not SHIPPED.exists(), reason="the shipped model directory models/emomon-mtl-v2 is not present")
+@pytest.mark.skipif(not SHIPPED.exists(), reason="the shipped model directory models/emomon-mtl-v3 is not present")
 def test_shipped_model_ranks_clear_sentences():
     predictor = load_model(SHIPPED)
     config = json.loads((SHIPPED / "config.json").read_text())

@@ -21,11 +21,11 @@ from monitor.training.big5_cv import (
 )
 
 DATASETS = Path(__file__).resolve().parents[3] / "shared" / "datasets"
-MODEL = Path(__file__).resolve().parents[2] / "models" / "emomon-mtl-v2"
+MODEL = Path(__file__).resolve().parents[2] / "models" / "emomon-mtl-v3"
 needs_data = pytest.mark.skipif(not DATASETS.is_dir(), reason="../shared/datasets is not present beside the repo")
 GRID = (0.1, 1.0)  # a short C grid keeps the tests quick; the default grid has 11 values
 needs_model = pytest.mark.skipif(
-    not (MODEL / "model.safetensors").is_file(), reason="models/emomon-mtl-v2 is not present"
+    not (MODEL / "model.safetensors").is_file(), reason="models/emomon-mtl-v3 is not present"
 )
 
 
