@@ -209,7 +209,7 @@ class Predictor:
                 distress = reduce_windows(distress, starts, plan.windows, self.options.emotions)
         if distress is not None:
             distress = distress[:, 0].copy()
-            if impersonal is not None:
+            if impersonal:
                 distress[[reason is not None for reason in impersonal]] = 0.0
         return PostScores(
             goemotions, carer, big5, index, plan.windows, distress, list(impersonal) if impersonal is not None else None
@@ -248,7 +248,8 @@ class Predictor:
 
     def predict(self, texts: Sequence[str]) -> list[dict[str, Any]]:
         """Score texts; one dict per text with every head's probabilities and the index."""
-        scores = self.score_ids(self.encode(texts), impersonal=impersonal_reasons(texts))
+        reasons = impersonal_reasons(texts) if self.network.config.distress_head else None  # only distress uses them
+        scores = self.score_ids(self.encode(texts), impersonal=reasons)
         results = []
         for i, text in enumerate(texts):
             goemotions, carer, big5 = scores.goemotions[i], scores.carer[i], scores.big5[i]

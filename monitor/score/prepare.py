@@ -78,7 +78,12 @@ class ChunkScorer:
         plan = self.predictor.plan(self.predictor.encode(texts) if keep else [])
         seconds = {"language": t1 - t0, "tokenise": time.perf_counter() - t1}
         return Chunk(
-            skipped, [c.post_id for c in keep], [c.text_hash for c in keep], plan, impersonal_reasons(texts), seconds
+            skipped,
+            [c.post_id for c in keep],
+            [c.text_hash for c in keep],
+            plan,
+            impersonal_reasons(texts) if self.predictor.network.config.distress_head else [],  # only distress uses them
+            seconds,
         )
 
     def score_chunk(self, chunk: Chunk, tick: Callable[[float], None] | None = None) -> list[dict[str, Any]]:
