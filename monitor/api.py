@@ -30,11 +30,16 @@ if TYPE_CHECKING:
     from monitor.report.data import ReportData
     from monitor.score.stage import ScoreReport
     from monitor.settings import Settings, SourceSettings
+    from monitor.store.alerts import AlertPage
+    from monitor.store.review import Identity
+    from monitor.store.users import Account
 
 #: A point in time: a ``datetime`` (naive means UTC), a ``date`` (midnight UTC) or an ISO string.
 When = datetime | date | str | None
 #: What :meth:`Emomon.act` records: the new status (or its short command name).
 Action = Literal["acknowledged", "resolved", "ack", "resolve"]
+#: What a reviewer concluded when resolving an alert (:meth:`Emomon.act`).
+Verdict = Literal["true_alarm", "false_alarm", "unsure"]
 #: The file formats of :meth:`Emomon.export`.
 EXPORT_FORMATS: tuple[str, ...] = ("parquet", "csv", "jsonl")
 ALERT_STATUSES: tuple[str, ...] = ("new", "acknowledged", "resolved")
@@ -424,7 +429,9 @@ class Emomon:
             history = review.history(s, alert_id)
         return {**doc, "explanation": explain(doc), "posts": posts, "history": history}
 
-    def act(self, alert_id: int, action: Action, *, note: str, by: str) -> dict[str, Any]:
+    def act(
+        self, alert_id: int, action: Action, *, note: str, by: str, verdict: Verdict | None = None
+    ) -> dict[str, Any]:
         """Record what a reviewer did with an alert: acknowledge it or resolve it, with a note.
 
         Args:
@@ -432,13 +439,16 @@ class Emomon:
             action: ``acknowledged`` (or ``ack``) or ``resolved`` (or ``resolve``).
             note: What was done or decided (kept in the alert's history).
             by: Who did it.
+            verdict: On resolve, what the reviewer concluded: ``true_alarm``, ``false_alarm`` or
+                ``unsure`` (read back by :meth:`verdicts`).
 
         Returns:
             The alert as :meth:`alerts` gives it, with its ``history``.
 
         Raises:
             AlertNotFound: No alert has this id.
-            EmomonError: The note is empty, or the alert cannot move to that status.
+            EmomonError: The note is empty, the verdict unknown or given with an acknowledgement,
+                or the alert cannot move to that status.
         """
         from monitor.store import alerts as alert_store
         from monitor.store import review
@@ -449,9 +459,174 @@ class Emomon:
         if status is None:
             raise EmomonError(f"unknown action {action!r}: use acknowledged or resolved")
         with exclusive(self._settings, self.engine, label="alerts review"), session_scope(self.engine) as s:
-            doc = alert_store.alert_dict(review.act(s, alert_id, status, note=note, by=by))
+            doc = alert_store.alert_dict(review.act(s, alert_id, status, note=note, by=by, verdict=verdict))
             doc["history"] = review.history(s, alert_id)
         return doc
+
+    def alert_page(
+        self,
+        *,
+        status: Sequence[str] = (),
+        rule: Sequence[str] = (),
+        severity: Sequence[str] = (),
+        source: str | None = None,
+        since: When = None,
+        until: When = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> dict[str, Any]:
+        """One page of the alert queue, newest first, with how many match.
+
+        Args:
+            status: Only these statuses.
+            rule: Only these rules.
+            severity: Only these severities.
+            source: Only alerts about this source or fired at a post from it.
+            since: Only alerts triggered at or after this time.
+            until: Only alerts triggered before this time.
+            offset: Skip this many.
+            limit: At most this many.
+
+        Returns:
+            ``alerts`` (as :meth:`alerts` gives them), ``total`` (matching every filter) and
+            ``by_status`` (matching every filter but the status).
+        """
+        from monitor.alerts.evidence import explain
+        from monitor.store import alerts as alert_store
+        from monitor.store.engine import session_scope
+
+        lo, hi = _window(since, until)
+        with session_scope(self.engine) as s:
+            page: AlertPage = alert_store.page_alerts(
+                s,
+                status=status,
+                rule=rule,
+                severity=severity,
+                source=source,
+                since=lo,
+                until=hi,
+                offset=offset,
+                limit=limit,
+            )
+            docs = [alert_store.alert_dict(a) for a in page.alerts]
+        return {
+            "alerts": [{**d, "explanation": explain(d)} for d in docs],
+            "total": page.total,
+            "by_status": page.by_status,
+        }
+
+    def verdicts(self) -> list[dict[str, Any]]:
+        """Every judged alert's latest verdict (``true_alarm``, ``false_alarm``, ``unsure``) with the
+        alert's ``rule``, ``subject``, ``severity``, ``trigger_at``, ``trigger_post_id`` and who judged
+        it when: what a benchmark reads to report precision on real reviews."""
+        from monitor.store import review
+        from monitor.store.engine import session_scope
+
+        with session_scope(self.engine) as s:
+            return review.verdicts(s)
+
+    def verdict_stats(self) -> list[dict[str, Any]]:
+        """Judged alerts per rule and per month: ``rule``, ``month``, ``true_alarm``,
+        ``false_alarm``, ``unsure``, ``judged``, ``precision`` (``emomon alerts stats``)."""
+        from monitor.store import review
+        from monitor.store.engine import session_scope
+
+        with session_scope(self.engine) as s:
+            return review.verdict_stats(s)
+
+    def reveal(self, pseudonym: str, *, reason: str, by: str) -> Identity:
+        """The handle behind a pseudonym, recorded in the audit (who, when, why) before it is returned.
+
+        Raises:
+            ConfigError: ``[privacy] allow_reveal`` is off.
+            EmomonError: The reason is empty, or no author has this pseudonym, or the handle is purged.
+        """
+        from monitor.store import review
+        from monitor.store.engine import session_scope
+
+        if not self._settings.privacy.allow_reveal:
+            raise ConfigError("re-identification is off: set [privacy] allow_reveal = true in the config")
+        with session_scope(self.engine) as s:
+            return review.reveal(s, pseudonym, reason=reason, by=by)
+
+    def audit(self) -> list[dict[str, Any]]:
+        """Every re-identification, newest first: ``pseudonym``, ``by``, ``at``, ``reason``."""
+        from monitor.store import review
+        from monitor.store.engine import session_scope
+
+        with session_scope(self.engine) as s:
+            return review.audit(s)
+
+    # -- accounts (emomon serve) -------------------------------------------------------------
+
+    def add_user(self, name: str, role: str, password: str) -> Account:
+        """Create a reviewer's account (``role``: ``reviewer`` or ``lead``); the password is stored
+        as an argon2 hash.
+
+        Raises:
+            EmomonError: The name is taken or not allowed, the role unknown, the password too short.
+        """
+        from monitor.store import users
+        from monitor.store.engine import session_scope
+
+        with session_scope(self.engine) as s:
+            return users.add(s, name, role, password)
+
+    def users(self) -> list[Account]:
+        """Every account, by name."""
+        from monitor.store import users
+        from monitor.store.engine import session_scope
+
+        with session_scope(self.engine) as s:
+            return users.listing(s)
+
+    def user(self, name: str) -> Account | None:
+        """The account called ``name``, or None."""
+        from monitor.store import users
+        from monitor.store.engine import session_scope
+
+        with session_scope(self.engine) as s:
+            return users.get(s, name)
+
+    def remove_user(self, name: str) -> None:
+        """Delete an account; its actions stay recorded under its name.
+
+        Raises:
+            EmomonError: No user has this name.
+        """
+        from monitor.store import users
+        from monitor.store.engine import session_scope
+
+        with session_scope(self.engine) as s:
+            users.remove(s, name)
+
+    def set_password(self, name: str, password: str) -> Account:
+        """Replace a user's password; their open web sessions end.
+
+        Raises:
+            EmomonError: No user has this name, or the password is too short.
+        """
+        from monitor.store import users
+        from monitor.store.engine import session_scope
+
+        with session_scope(self.engine) as s:
+            return users.set_password(s, name, password)
+
+    def authenticate(self, name: str, password: str) -> Account | None:
+        """The account when the password is right, else None."""
+        from monitor.store import users
+        from monitor.store.engine import session_scope
+
+        with session_scope(self.engine) as s:
+            return users.authenticate(s, name, password)
+
+    def session_secret(self) -> str:
+        """This installation's key for signing web session cookies (made once, kept in the database)."""
+        from monitor.store import users
+        from monitor.store.engine import session_scope
+
+        with session_scope(self.engine) as s:
+            return users.session_secret(s)
 
     def author(self, pseudonym: str, *, since: When = None, until: When = None) -> AuthorView:
         """One author's timeline: posts and index per day, baseline, alerts, top emotions, Big Five.

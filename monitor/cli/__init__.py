@@ -27,7 +27,9 @@ from monitor.cli import (
     rejected,
     report,
     score,
+    serve,
     sources,
+    users,
 )
 from monitor.cli.app import DEFAULT_CONFIG, AppContext, EmomonGroup
 
@@ -72,6 +74,22 @@ def cli(ctx: click.Context, config_path: Path | None, db_url: str | None, verbos
     )
 
 
-for _module in (init, db, sources, ingest, rejected, score, model, alerts, author, authors, report, export, ops):
+for _module in (
+    init,
+    db,
+    sources,
+    ingest,
+    rejected,
+    score,
+    model,
+    alerts,
+    author,
+    authors,
+    report,
+    export,
+    ops,
+    users,
+    serve,
+):
     for _command in _module.COMMANDS:
         cli.add_command(_command)

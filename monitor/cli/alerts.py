@@ -251,13 +251,15 @@ def _act(
     note: str,
     by: str | None,
     as_json: bool,
+    verdict: Literal["true_alarm", "false_alarm", "unsure"] | None = None,
 ) -> None:
     who = reviewer(by)
-    doc = app.api.act(alert_id, status, note=note, by=who)
+    doc = app.api.act(alert_id, status, note=note, by=who, verdict=verdict)
     if as_json:
         print_json(doc)
     else:
-        app.console.print(f"alert {alert_id}: {doc['status']} by {who}", highlight=False)
+        judged = f" ({verdict.replace('_', ' ')})" if verdict else ""
+        app.console.print(f"alert {alert_id}: {doc['status']} by {who}{judged}", highlight=False)
 
 
 note_option = click.option(
@@ -285,15 +287,54 @@ def alerts_ack(app: AppContext, alert_id: int, note: str, by: str | None, as_jso
 @alerts_group.command("resolve")
 @click.argument("alert_id", type=int, metavar="ID")
 @note_option
+@click.option(
+    "--verdict",
+    type=click.Choice(["true_alarm", "false_alarm", "unsure"]),
+    default=None,
+    help="What the review concluded (counted by `emomon alerts stats`). Example: --verdict false_alarm",
+)
 @by_option
 @json_option
 @pass_app
-def alerts_resolve(app: AppContext, alert_id: int, note: str, by: str | None, as_json: bool) -> None:
-    """Mark alert ID as resolved (reviewed; no further action here), with a note.
+def alerts_resolve(
+    app: AppContext,
+    alert_id: int,
+    note: str,
+    verdict: Literal["true_alarm", "false_alarm", "unsure"] | None,
+    by: str | None,
+    as_json: bool,
+) -> None:
+    """Mark alert ID as resolved (reviewed; no further action here), with a note and a verdict.
 
-    Example: emomon alerts resolve 12 --note "checked in; no follow-up needed"
+    Example: emomon alerts resolve 12 --note "checked in; no follow-up needed" --verdict true_alarm
     """
-    _act(app, alert_id, "resolved", note, by, as_json)
+    _act(app, alert_id, "resolved", note, by, as_json, verdict)
+
+
+@alerts_group.command("stats")
+@json_option
+@pass_app
+def alerts_stats(app: AppContext, as_json: bool) -> None:
+    """Count the verdicts of resolved alerts per rule and per month (true alarm, false alarm,
+    unsure) and the share of true alarms among those decided: whether the alerts help.
+
+    Example: emomon alerts stats
+    """
+    rows = app.api.verdict_stats()
+    if as_json:
+        print_json({"stats": rows})
+        return
+    from rich.table import Table
+
+    table = Table(title=f"verdicts on {sum(r['judged'] for r in rows)} resolved alert(s)", title_justify="left")
+    for col in ("month", "rule", "true alarm", "false alarm", "unsure", "precision"):
+        table.add_column(col, no_wrap=True, justify="left" if col in ("month", "rule") else "right")
+    for r in rows:
+        share = "–" if r["precision"] is None else f"{r['precision']:.0%}"
+        table.add_row(r["month"], r["rule"], str(r["true_alarm"]), str(r["false_alarm"]), str(r["unsure"]), share)
+    app.console.print(table)
+    if not rows:
+        app.console.print("No verdicts yet: emomon alerts resolve ID --note ... --verdict true_alarm", style="dim")
 
 
 COMMANDS = (alerts_group,)

@@ -206,6 +206,8 @@ FLAGS: dict[str, str] = {
     "datasets": "--datasets",
     "encoder": "--encoder",
     "resume": "--resume",
+    "role": "--role",
+    "verdict": "--verdict",
 }
 
 

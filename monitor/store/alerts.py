@@ -270,3 +270,71 @@ def _iso(value: datetime | None) -> str | None:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class AlertPage:
+    """One page of the filtered alerts (newest first), how many match in all, and per status."""
+
+    alerts: list[Alert]
+    total: int
+    by_status: dict[str, int]
+
+
+def page_alerts(
+    session: Session,
+    *,
+    status: Sequence[str] = (),
+    rule: Sequence[str] = (),
+    severity: Sequence[str] = (),
+    source: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> AlertPage:
+    """Alerts filtered by status, rule, severity, source (a source alert's subject, or the source of
+    the post an author alert fired at) and trigger time; counted, then one page of them.
+
+    Raises:
+        EmomonError: ``status`` names an unknown status.
+    """
+    from sqlalchemy import or_
+
+    from monitor.store.schema import Source
+
+    for s in status:
+        if s not in STATUSES:
+            raise EmomonError(f"unknown alert status {s!r}: use {', '.join(STATUSES)}")
+    conditions: list[Any] = []
+    if rule:
+        conditions.append(Alert.rule.in_(list(rule)))
+    if severity:
+        conditions.append(Alert.severity.in_(list(severity)))
+    if since is not None:
+        conditions.append(Alert.trigger_at >= since)
+    if until is not None:
+        conditions.append(Alert.trigger_at < until)
+    if source is not None:
+        of_source = select(Post.id).join(Source, Source.id == Post.source_id).where(Source.name == source)
+        conditions.append(
+            or_(
+                and_(Alert.subject_kind == "source", Alert.subject == source),
+                Alert.trigger_post_id.in_(of_source),
+            )
+        )
+    by_status = {
+        str(s): int(n)
+        for s, n in session.execute(select(Alert.status, func.count()).where(*conditions).group_by(Alert.status))
+    }
+    if status:
+        conditions.append(Alert.status.in_(list(status)))
+    total = sum(n for s, n in by_status.items() if not status or s in status)
+    stmt = (
+        select(Alert)
+        .where(*conditions)
+        .order_by(Alert.trigger_at.desc(), Alert.id.desc())
+        .offset(max(0, offset))
+        .limit(max(1, limit))
+    )
+    return AlertPage(list(session.scalars(stmt)), total, {s: by_status.get(s, 0) for s in STATUSES})

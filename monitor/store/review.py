@@ -20,29 +20,109 @@ from monitor.store import alerts as alert_store
 from monitor.store.retention import PURGED_HANDLE
 from monitor.store.schema import Alert, AlertAction, Author, Post, Reveal, Source
 
+#: What a reviewer concluded when resolving an alert.
+VERDICTS: tuple[str, ...] = ("true_alarm", "false_alarm", "unsure")
 
-def act(session: Session, alert_id: int, status: str, *, note: str, by: str, now: datetime | None = None) -> Alert:
-    """Move an alert to ``acknowledged`` or ``resolved`` and record who did it and why.
+
+def check_verdict(verdict: str | None, status: str) -> str | None:
+    """``verdict`` if it may go with a move to ``status`` (only a resolve carries one).
 
     Raises:
-        EmomonError: The note is empty, or the transition is not allowed.
+        EmomonError: The verdict is unknown, or given with an acknowledgement.
+    """
+    if verdict is None:
+        return None
+    if verdict not in VERDICTS:
+        raise EmomonError(f"unknown verdict {verdict!r}: use {', '.join(VERDICTS)}", argument="verdict")
+    if status != "resolved":
+        raise EmomonError("a verdict goes with resolving an alert, not with acknowledging it", argument="verdict")
+    return verdict
+
+
+def act(
+    session: Session,
+    alert_id: int,
+    status: str,
+    *,
+    note: str,
+    by: str,
+    verdict: str | None = None,
+    now: datetime | None = None,
+) -> Alert:
+    """Move an alert to ``acknowledged`` or ``resolved`` and record who did it, why and (on
+    resolve) the verdict.
+
+    Raises:
+        EmomonError: The note is empty, the verdict unknown, or the transition is not allowed.
         AlertNotFound: No alert has this id.
     """
     if not note.strip():
         raise EmomonError("the note is empty: say what was done, e.g. 'called; no follow-up'", argument="note")
+    check_verdict(verdict, status)
     when = now or utcnow()
     alert = alert_store.set_status(session, alert_id, status, now=when)
-    session.add(AlertAction(alert_id=alert_id, action=status, by=by, at=when, note=note.strip()))
+    session.add(AlertAction(alert_id=alert_id, action=status, by=by, at=when, note=note.strip(), verdict=verdict))
     session.flush()
     return alert
 
 
 def history(session: Session, alert_id: int) -> list[dict[str, Any]]:
-    """The actions on one alert, oldest first: ``action``, ``by``, ``at`` (ISO), ``note``."""
+    """The actions on one alert, oldest first: ``action``, ``by``, ``at`` (ISO), ``note``, ``verdict``."""
     rows = session.scalars(
         select(AlertAction).where(AlertAction.alert_id == alert_id).order_by(AlertAction.at, AlertAction.id)
     )
-    return [{"action": r.action, "by": r.by, "at": _iso(r.at), "note": r.note} for r in rows]
+    return [{"action": r.action, "by": r.by, "at": _iso(r.at), "note": r.note, "verdict": r.verdict} for r in rows]
+
+
+def verdicts(session: Session) -> list[dict[str, Any]]:
+    """Each judged alert's latest verdict, by alert id: ``alert_id``, ``rule``, ``subject_kind``,
+    ``subject``, ``severity``, ``trigger_at`` and ``trigger_post_id`` of the alert; ``verdict``,
+    ``by``, ``at`` of the resolve that carried it."""
+    rows = session.execute(
+        select(AlertAction, Alert)
+        .join(Alert, Alert.id == AlertAction.alert_id)
+        .where(AlertAction.verdict.is_not(None))
+        .order_by(AlertAction.alert_id, AlertAction.at, AlertAction.id)
+    )
+    latest: dict[int, dict[str, Any]] = {}
+    for action, alert in rows:
+        latest[alert.id] = {
+            "alert_id": alert.id,
+            "rule": alert.rule,
+            "subject_kind": alert.subject_kind,
+            "subject": alert.subject,
+            "severity": alert.severity,
+            "trigger_at": _iso(alert.trigger_at),
+            "trigger_post_id": alert.trigger_post_id,
+            "verdict": action.verdict,
+            "by": action.by,
+            "at": _iso(action.at),
+        }
+    return list(latest.values())
+
+
+def verdict_stats(session: Session) -> list[dict[str, Any]]:
+    """Judged alerts counted per rule and per month the alert fired (``YYYY-MM``), oldest month
+    first: ``rule``, ``month``, ``true_alarm``, ``false_alarm``, ``unsure``, ``judged`` and
+    ``precision`` (true / (true + false); None when neither)."""
+    counts: dict[tuple[str, str], dict[str, int]] = {}
+    for v in verdicts(session):
+        key = (v["rule"], v["trigger_at"][:7])
+        cell = counts.setdefault(key, dict.fromkeys(VERDICTS, 0))
+        cell[v["verdict"]] += 1
+    out = []
+    for (rule, month), cell in sorted(counts.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        decided = cell["true_alarm"] + cell["false_alarm"]
+        out.append(
+            {
+                "rule": rule,
+                "month": month,
+                **cell,
+                "judged": sum(cell.values()),
+                "precision": None if decided == 0 else round(cell["true_alarm"] / decided, 3),
+            }
+        )
+    return out
 
 
 @dataclass(frozen=True)
