@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from monitor import trends
 from monitor.numbers import rounded
+from monitor.report.charts import Point, post_points
 from monitor.settings import Settings
 
 TOP_EMOTIONS = 5
@@ -50,6 +51,8 @@ class AuthorView:
     top_emotions: list[dict[str, Any]]
     big5: dict[str, Any] = field(default_factory=dict)
     signal: str = trends.INDEX  # the score of recent, baseline and z (trends.person_signal)
+    points: list[Point] = field(default_factory=list)  # every post's ``signal``, oldest first
+    alert_threshold: float | None = None  # [alerts.rules.level] threshold (None: rule off)
 
     @property
     def empty(self) -> bool:
@@ -164,6 +167,7 @@ def build_author_view(
     big5: Mapping[str, Any] | None = None,
     span: tuple[date | None, date | None] = (None, None),
     signal: str = "auto",
+    alert_threshold: float | None = None,
 ) -> AuthorView:
     """One author's view from a score frame (other authors' rows are ignored).
 
@@ -180,6 +184,7 @@ def build_author_view(
         big5: Held-out validation figures (:func:`big5_validation`).
         span: First and last day of the timeline (default: the author's first and last post).
         signal: ``[alerts] signal`` (:func:`monitor.trends.person_signal`): the score of the summary.
+        alert_threshold: The level rule's threshold, drawn on the author's chart (None: none).
     """
     from monitor.alerts.evidence import explain
 
@@ -203,6 +208,8 @@ def build_author_view(
                 "severity": a["severity"],
                 "status": a["status"],
                 "trigger_at": a["trigger_at"],
+                "trigger_post_id": a.get("trigger_post_id"),
+                "post_ids": list((a.get("evidence") or {}).get("post_ids") or []),
                 "explanation": explain(a),
             }
             for a in sorted(alerts, key=lambda a: a["trigger_at"])
@@ -211,6 +218,8 @@ def build_author_view(
         top_emotions=mean_emotions(mine),
         big5=_big5(mine, min_posts_big5, big5),
         signal=column,
+        points=post_points(mine, column),
+        alert_threshold=alert_threshold,
     )
 
 
@@ -236,6 +245,7 @@ def load_author_view(
         docs,
         author=author,
         signal=settings.alerts.signal,
+        alert_threshold=level_threshold(settings),
         recent_days=t.recent_days,
         threshold=t.threshold,
         min_std=t.min_std,
@@ -243,6 +253,12 @@ def load_author_view(
         big5=big5_validation(settings.model_dir()),
         span=timeline_span(frame, settings, since=since, until=until),
     )
+
+
+def level_threshold(settings: Settings) -> float | None:
+    """The level rule's threshold, which charts draw, or None where the rule is off."""
+    level = settings.alerts.rules.level
+    return level.threshold if level.enabled else None
 
 
 def timeline_span(

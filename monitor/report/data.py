@@ -18,12 +18,14 @@ from monitor import trends
 from monitor.clock import utcnow
 from monitor.numbers import rounded
 from monitor.report.author import DailySeries, big5_caveat, daily_series
+from monitor.report.charts import Point, post_points
 from monitor.report.common import NOTE, iso, legend
 from monitor.settings import Settings
 
 # Signals that get a trend line: the index, the CARER classes and the depression-related
 # fine-grained emotions. "Rising" ranks every signal.
 REPORT_SIGNALS = (
+    "distress",
     "depression_index",
     "carer_sadness",
     "carer_fear",
@@ -80,6 +82,7 @@ class ReportData:
     timelines: dict[str, DailySeries] = field(default_factory=dict)  # review author -> days
     alert_threshold: float | None = None  # [alerts.rules.level] threshold, drawn on index charts
     signal: str = "depression_index"  # the person signal of "Authors to review" (trends.person_signal)
+    points: dict[str, list[Point]] = field(default_factory=dict)  # review author -> each post's signal
 
     @property
     def empty(self) -> bool:
@@ -167,7 +170,8 @@ def build_report_data(
         end = frame["created_at"].max()  # type: ignore[assignment]
     column = trends.person_signal(frame, signal)
     review = _review(frame, alerts, recent_days=recent_days, min_std=min_std, end=end, column=column)
-    overall = trends.aggregate(frame, level="overall", by=by, threshold=threshold)  # type: ignore[arg-type]
+    columns = trends.signal_columns(frame) + ([trends.DISTRESS] if trends.has_distress(frame) else [])
+    overall = trends.aggregate(frame, level="overall", by=by, threshold=threshold, columns=columns)  # type: ignore[arg-type]
     periods = overall["period"].to_list() if overall.height else []
     return ReportData(
         generated_at=generated,
@@ -189,12 +193,17 @@ def build_report_data(
         recent_days=recent_days,
         min_std=min_std,
         alerts=[
-            {k: a[k] for k in ("id", "rule", "severity", "status", "subject_kind", "subject", "trigger_at")}
+            {
+                **{k: a[k] for k in ("id", "rule", "severity", "status", "subject_kind", "subject", "trigger_at")},
+                "trigger_post_id": a.get("trigger_post_id"),
+                "post_ids": list((a.get("evidence") or {}).get("post_ids") or []),
+            }
             for a in alerts
         ],
         timelines=_timelines(frame, [r["author"] for r in review]),
         alert_threshold=alert_threshold,
         signal=column,
+        points={r["author"]: post_points(frame.filter(pl.col("author") == r["author"]), column) for r in review},
     )
 
 
@@ -218,7 +227,7 @@ def _trends(frame: pl.DataFrame, overall: pl.DataFrame, threshold: float) -> lis
             share=rounded((frame[s] >= threshold).mean()) if frame.height else None,
         )
         for s in REPORT_SIGNALS
-        if s in frame.columns
+        if f"mean_{s}" in overall.columns
     ]
 
 
@@ -438,7 +447,7 @@ def load_report_data(
         by: ``day`` or ``week`` (default ``[trends] by``).
         now: Generation time.
     """
-    from monitor.report.author import big5_validation
+    from monitor.report.author import big5_validation, level_threshold
     from monitor.store import alerts as alert_store
     from monitor.store import scores
     from monitor.store.posts import require_pseudonym, require_source
@@ -471,7 +480,7 @@ def load_report_data(
         now=now,
         end=report_end(session, since=since, until=span_until),
         big5=big5_validation(settings.model_dir()),
-        alert_threshold=settings.alerts.rules.level.threshold,
+        alert_threshold=level_threshold(settings),
         signal=settings.alerts.signal,
         shift=settings.alerts.rules.source_shift.model_dump(
             include={"z", "baseline_days", "min_baseline_days", "min_posts", "direction"}

@@ -17,6 +17,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from monitor.numbers import plural
+from monitor.report import charts
 from monitor.report.author import AuthorView, author_dict
 from monitor.report.common import (
     NOTE,
@@ -196,6 +197,11 @@ def _alert_markers(alerts: Sequence[Mapping[str, Any]], subject: str | None = No
     ]
 
 
+def _author_alerts(alerts: Sequence[Mapping[str, Any]], author: str | None = None) -> list[Mapping[str, Any]]:
+    """The alerts about an author (about any author when ``author`` is None)."""
+    return [a for a in alerts if a["subject_kind"] == "author" and (author is None or a["subject"] == author)]
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=PackageLoader("monitor.report", "templates"),
@@ -208,7 +214,18 @@ def _environment() -> Environment:
     env.filters.update(
         num=num, pct=pct, signed=signed, day=day, signal=signal_label, alert_brief=alert_brief, shift_brief=shift_brief
     )
-    env.globals.update(time_chart=time_chart, bar_chart=bar_chart, plural=plural, markers=_alert_markers)
+    env.globals.update(
+        time_chart=time_chart,
+        bar_chart=bar_chart,
+        plural=plural,
+        markers=_alert_markers,
+        author_chart=charts.author_chart,
+        source_chart=charts.source_chart,
+        volume_chart=charts.volume_chart,
+        period_points=charts.period_points,
+        author_alerts=_author_alerts,
+        chart_css=charts.STYLE,
+    )
     return env
 
 
@@ -223,6 +240,7 @@ def to_html(data: ReportData) -> str:
         "note": NOTE,
         "legend": legend(data.recent_days, data.end, data.threshold, data.min_std, signal=data.signal),
         "generated": data.generated_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "counts": list(zip(data.periods, data.volume, strict=True)),
     }
     return _ENV.get_template("report.html.j2").render(context)
 
@@ -235,5 +253,6 @@ def author_html(view: AuthorView) -> str:
         "a": author_dict(view),
         "note": NOTE,
         "legend": legend(view.recent_days, end, view.threshold, view.min_std, signal=view.signal),
+        "counts": [(p.at, 1) for p in view.points],
     }
     return _ENV.get_template("author.html.j2").render(context)
