@@ -38,7 +38,11 @@ def build_tiny_tokenizer(directory: Path):
         "#",
     ]
     (directory / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n", encoding="utf-8")
-    return BertTokenizerFast(vocab_file=str(directory / "vocab.txt"), do_lower_case=True)
+    # Loaded from the directory: the constructor's ``vocab_file`` argument is ignored by transformers 5,
+    # which would give a 5-token vocabulary that reads every word as [UNK].
+    tokenizer = BertTokenizerFast.from_pretrained(str(directory), do_lower_case=True)
+    assert tokenizer.convert_tokens_to_ids("sad") != tokenizer.unk_token_id
+    return tokenizer
 
 
 def build_tiny_encoder(vocab_size: int, *, hidden: int = 32, layers: int = 2, max_positions: int = 64, seed: int = 0):
@@ -61,13 +65,26 @@ def build_tiny_model(
     directory: str | Path, *, window: int = 32, seed: int = 0, name: str = "tiny-test", distress: bool = False
 ) -> Path:
     """Write a complete, loadable model directory with random weights (``distress``: with the
-    personal-distress head, as v3 has); returns its path."""
+    personal-distress head and its token evidence, as v3 has); returns its path."""
     directory = Path(directory)
     tokenizer = build_tiny_tokenizer(directory / "_vocab")
     encoder = build_tiny_encoder(tokenizer.vocab_size, max_positions=max(64, window), seed=seed)
     network = MultitaskNetwork(
-        encoder, NetworkConfig(hidden_size=32, branch_size=16, embedding_size=8, distress_head=distress)
+        encoder,
+        NetworkConfig(
+            hidden_size=32,
+            branch_size=16,
+            embedding_size=8,
+            distress_head=distress,
+            distress_vocab=tokenizer.vocab_size if distress else 0,
+        ),
     )
+    if network.distress_tokens is not None:  # token weights large enough to move the distress logit
+        generator = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            network.distress_tokens.weight.copy_(torch.randn(tokenizer.vocab_size, generator=generator) * 3.0)
+            network.distress_tokens.idf.copy_(1.0 + 2.0 * torch.rand(tokenizer.vocab_size, generator=generator))
+            network.distress_tokens.idf[tokenizer.all_special_ids] = 0.0
     save_artifact(
         directory, name=name, model=network, tokenizer=tokenizer, calibration=Calibration(), window=window, fp16=False
     )

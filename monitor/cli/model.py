@@ -303,7 +303,8 @@ def train(
         )
         app.log(
             f"fitted the distress head in {time.perf_counter() - started:.0f}s; "
-            f"validation score {record['score']:.4f} (weight decay {record['weight_decay']}, epoch {record['step']})"
+            f"validation score {record['score']:.4f} (dense scale {record['dense_scale']}, "
+            f"C {record['inverse_regularisation']})"
         )
     else:
         with counted_progress(app, "train", "steps", enabled=app.interactive(), total=config.steps) as bar:

@@ -143,8 +143,7 @@ class _Heads(nn.Module):
         self.network = network
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        pooled = self.network.pooled(input_ids, attention_mask)
-        heads = self.network.heads(pooled)
+        heads, pooled = self.network.outputs(input_ids, attention_mask)
         return (*(heads[name] for name in self.network.config.heads), pooled)
 
 
@@ -223,7 +222,15 @@ def head_nodes(path: Path) -> list[str]:
     stay in fp32: they are small, and the heads' outputs are what a score is made of."""
     import onnx
 
-    prefixes = ["goemotions_head", "carer_head", "big5_head", "distress_head", "embedding", "branches"]
+    prefixes = [
+        "goemotions_head",
+        "carer_head",
+        "big5_head",
+        "distress_head",
+        "distress_tokens",
+        "embedding",
+        "branches",
+    ]
     graph = onnx.load(str(path), load_external_data=False).graph
     return [n.name for n in graph.node if any(f"/{p}" in n.name for p in prefixes)]
 

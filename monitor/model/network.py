@@ -6,7 +6,7 @@ Shapes in comments: B batch, T tokens, H encoder width, D branch width, E embedd
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -33,6 +33,8 @@ class NetworkConfig:
     carer_labels: tuple[str, ...] = CARER_LABELS
     big5_traits: tuple[str, ...] = BIG5_TRAITS
     distress_head: bool = False  # personal distress (Dreaddit): v3 and later; v2 directories have none
+    #: Vocabulary size of the distress head's token evidence (:class:`TokenEvidence`); 0 = none.
+    distress_vocab: int = 0
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -93,6 +95,40 @@ def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tenso
     return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
 
 
+def vocab_size(encoder: nn.Module) -> int:
+    """The number of token ids ``encoder`` embeds (its config's ``vocab_size``)."""
+    config: Any = encoder.config
+    return int(config.vocab_size)
+
+
+class TokenEvidence(nn.Module):
+    """The distress head's lexical part: a window's bag of token ids as TF-IDF (sublinear term
+    frequency, L2-normalised) dotted with fitted weights, added to the distress logit.
+
+    The dense head reads the pooled sentence vector, which blurs *who* the words are about; which
+    words a window uses (first person, symptoms, help-seeking) is direct evidence of the author's
+    own state (Turcan & McKeown 2019: a lexical model is as strong as BERT on Dreaddit). Tokens
+    with ``idf`` 0 (special and rare ones) are ignored. Weights [V], idf [V]; ids [B, T] -> [B, 1].
+    """
+
+    idf: torch.Tensor
+
+    def __init__(self, vocab_size: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(vocab_size))
+        self.register_buffer("idf", torch.zeros(vocab_size))
+
+    def tfidf(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """The L2-normalised TF-IDF vector of each row's tokens: [B, T] -> [B, V] (fp32)."""
+        counts = torch.zeros(input_ids.shape[0], self.idf.shape[0], device=input_ids.device)
+        counts = counts.scatter_add(1, input_ids, attention_mask.to(counts.dtype))
+        tf = torch.where(counts > 0, 1.0 + torch.log(counts.clamp(min=1.0)), torch.zeros_like(counts)) * self.idf
+        return tf / tf.norm(dim=1, keepdim=True).clamp(min=1e-12)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.tfidf(input_ids, attention_mask) @ self.weight.unsqueeze(1)
+
+
 class MultitaskNetwork(nn.Module):
     """Encoder + gated branches + GoEmotions, CARER, Big Five (and personal distress) heads + emotion embedding."""
 
@@ -108,6 +144,9 @@ class MultitaskNetwork(nn.Module):
         # Distress reads both branches: the emotion branch (what is felt) and the personality
         # branch (who writes: first person, about oneself), concatenated.
         self.distress_head = nn.Linear(2 * config.branch_size, 1) if config.distress_head else None
+        self.distress_tokens = (
+            TokenEvidence(config.distress_vocab) if config.distress_head and config.distress_vocab else None
+        )
         self.dropout = nn.Dropout(config.dropout)
 
     def pooled(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -129,5 +168,16 @@ class MultitaskNetwork(nn.Module):
             out["distress"] = self.distress_head(self.dropout(torch.cat([h_e, h_p], dim=-1)))  # [B, 1]
         return out
 
+    def outputs(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """The full forward: the heads' logits (the distress logit with its token evidence) and the
+        sentence vector [B, H]."""
+        pooled = self.pooled(input_ids, attention_mask)
+        out = self.heads(pooled)
+        if self.distress_tokens is not None:
+            out["distress"] = out["distress"] + self.distress_tokens(input_ids, attention_mask)
+        return out, pooled
+
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> dict[str, torch.Tensor]:
-        return self.heads(self.pooled(input_ids, attention_mask))
+        return self.outputs(input_ids, attention_mask)[0]

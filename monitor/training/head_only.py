@@ -2,10 +2,12 @@
 
 The encoder and the gated branches of the starting model stay frozen: their outputs for the
 distress training texts (Dreaddit train posts and the training headlines) are computed once, and
-only the new head, a linear layer over both branches, is fitted on them. Every other head keeps
-its weights, so the CARER, GoEmotions, Big Five and index figures are the starting model's by
-construction. The weight decay and the number of epochs are chosen on validation (Dreaddit's
-held-out posts and the validation headlines) with :func:`selection_score`.
+only the new head is fitted on them: a logistic regression over both branches' outputs and the
+post's token TF-IDF (:class:`~monitor.model.network.TokenEvidence`), rebuilt as a linear layer over
+the branches plus token weights. Every other head keeps its weights, so the CARER, GoEmotions,
+Big Five and index figures are the starting model's by construction. The dense part's scale and
+the regularisation are chosen on validation (Dreaddit's held-out posts and the validation
+headlines) with :func:`selection_score`.
 
 The result is written as a run directory (``best.safetensors``, ``best.json``,
 ``train_config.json``, ``encoder_dir.txt``) that :func:`monitor.training.export.export_run`
@@ -16,15 +18,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
+from scipy import sparse
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
 
-from monitor.model.network import MultitaskNetwork
+from monitor.model.batching import pad
+from monitor.model.network import MultitaskNetwork, TokenEvidence, vocab_size
 from monitor.model.predictor import load_model
 from monitor.training.big5_cv import encode_features
 from monitor.training.data import read_headlines, read_task
@@ -32,9 +38,12 @@ from monitor.training.run import load_encoder, start_from_model
 from monitor.training.trainer import TrainConfig, build_network
 from monitor.training.validation import selection_score, validation_summary
 
-WEIGHT_DECAYS: tuple[float, ...] = (0.0, 1e-4, 1e-3, 1e-2, 1e-1)
-MAX_EPOCHS = 400
-EVAL_EVERY = 10
+#: Validation grid: the dense part's scale against the token evidence, and the inverse
+#: regularisation strength of the logistic regression fitted on both.
+DENSE_SCALES: tuple[float, ...] = (0.3, 1.0, 3.0)
+INVERSE_REGULARISATION: tuple[float, ...] = (0.3, 1.0, 3.0, 10.0)
+#: Tokens in fewer training posts than this get no weight (idf 0), as do special tokens.
+MIN_POSTS_PER_TOKEN = 2
 
 
 @torch.no_grad()  # not inference_mode: the head is trained on these tensors
@@ -45,25 +54,68 @@ def branch_features(network: MultitaskNetwork, pooled: np.ndarray) -> torch.Tens
     return torch.cat([h_e, h_p], dim=-1)
 
 
+def token_idf(posts: list[list[int]], vocab_size: int, special: set[int]) -> torch.Tensor:
+    """Smoothed idf, ln((1 + n) / (1 + df)) + 1, of tokens in at least :data:`MIN_POSTS_PER_TOKEN`
+    training posts; 0 for the others and for ``special`` tokens (they are ignored)."""
+    df = np.zeros(vocab_size, dtype=np.float64)
+    for ids in posts:
+        df[np.unique(np.asarray(ids, dtype=np.int64))] += 1
+    idf = np.log((1 + len(posts)) / (1 + df)) + 1.0
+    idf[df < MIN_POSTS_PER_TOKEN] = 0.0
+    idf[sorted(special)] = 0.0
+    return torch.as_tensor(idf, dtype=torch.float32)
+
+
+@torch.no_grad()
+def token_features(evidence: TokenEvidence, posts: list[list[int]], batch: int = 256) -> sparse.csr_matrix:
+    """Each post's TF-IDF row over all its tokens, computed by the shipped module, as a sparse matrix."""
+    rows = []
+    for start in range(0, len(posts), batch):
+        ids, mask = pad(posts[start : start + batch], 0)
+        rows.append(sparse.csr_matrix(evidence.tfidf(ids, mask).numpy()))
+    return sparse.vstack(rows).tocsr()
+
+
+@dataclass(frozen=True)
+class FittedHead:
+    """A logistic regression on [scaled dense features, token TF-IDF] and how to rebuild it as the
+    network's distress head (linear over the branches) plus its token evidence weights."""
+
+    model: LogisticRegression
+    scaler: StandardScaler
+    scale: float
+    width: int
+
+    def design(self, dense: np.ndarray, tokens: sparse.csr_matrix) -> sparse.csr_matrix:
+        return sparse.hstack([sparse.csr_matrix(self.scaler.transform(dense) * self.factor), tokens]).tocsr()
+
+    @property
+    def factor(self) -> float:
+        return self.scale / float(np.sqrt(self.width))
+
+    def logits(self, dense: np.ndarray, tokens: sparse.csr_matrix) -> np.ndarray:
+        return self.model.decision_function(self.design(dense, tokens)).astype(np.float32)[:, None]
+
+    def dense_layer(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Weight [1, 2D] and bias [1] of the distress head on raw (unscaled) branch outputs."""
+        coef = self.model.coef_[0, : self.width] * self.factor / self.scaler.scale_
+        bias = self.model.intercept_[0] - float(coef @ self.scaler.mean_)
+        return torch.as_tensor(coef, dtype=torch.float32)[None, :], torch.tensor([bias], dtype=torch.float32)
+
+    def token_weights(self) -> torch.Tensor:
+        return torch.as_tensor(self.model.coef_[0, self.width :], dtype=torch.float32)
+
+
 def fit_head(
-    x: torch.Tensor, y: torch.Tensor, evaluate: Callable[[torch.nn.Linear], float], *, weight_decay: float, seed: int
-) -> tuple[torch.nn.Linear, float, int]:
-    """Full-batch AdamW on a linear head; returns the head, its best validation score and epoch."""
-    torch.manual_seed(seed)
-    head = torch.nn.Linear(x.shape[1], 1)
-    optimiser = torch.optim.AdamW(head.parameters(), lr=1e-2, weight_decay=weight_decay)
-    best = (-float("inf"), 0, {k: v.clone() for k, v in head.state_dict().items()})
-    for epoch in range(1, MAX_EPOCHS + 1):
-        optimiser.zero_grad()
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(head(x), y)
-        loss.backward()
-        optimiser.step()
-        if epoch % EVAL_EVERY == 0:
-            score = evaluate(head)
-            if score > best[0]:
-                best = (score, epoch, {k: v.clone() for k, v in head.state_dict().items()})
-    head.load_state_dict(best[2])
-    return head, best[0], best[1]
+    dense: np.ndarray, tokens: sparse.csr_matrix, y: np.ndarray, *, scale: float, inverse_regularisation: float
+) -> FittedHead:
+    """L2-regularised logistic regression (lbfgs) on the dense and token features."""
+    head = FittedHead(
+        LogisticRegression(C=inverse_regularisation, max_iter=5000), StandardScaler(), scale, dense.shape[1]
+    )
+    head.scaler.fit(dense)
+    head.model.fit(head.design(dense, tokens), y)
+    return head
 
 
 def train_distress_head(
@@ -95,40 +147,53 @@ def train_distress_head(
         }
         run_dir.mkdir(parents=True, exist_ok=True)
         save_file(pooled, str(cache))
-    x_train, x_val, x_head = (
-        branch_features(network, pooled[name].numpy()) for name in ("train", "validation", "headlines")
-    )
-    y_train = torch.as_tensor(train.targets, dtype=torch.float32)
+    features = {name: branch_features(network, pooled[name].numpy()).numpy() for name in pooled}
+    vocab = vocab_size(network.encoder)
+    evidence = TokenEvidence(vocab)
+    special = {i for i in (predictor.pad_id, *predictor.encode([""])[0]) if i is not None}
+    train_ids = predictor.encode(train.texts)
+    evidence.idf.copy_(token_idf(train_ids, vocab, special))
+    tokens = {
+        name: token_features(evidence, ids)
+        for name, ids in (
+            ("train", train_ids),
+            ("validation", predictor.encode(val.texts)),
+            ("headlines", predictor.encode(val_headlines)),
+        )
+    }
     val_data = {
         "distress": val,
         "distress_headlines": replace(val, texts=val_headlines, targets=np.zeros((len(val_headlines), 1), np.float32)),
     }
 
-    @torch.inference_mode()
-    def summary_of(head: torch.nn.Linear) -> dict[str, float]:
+    def summary_of(head: FittedHead) -> dict[str, float]:
         logits = {
-            "distress": {"distress": head(x_val).numpy()},
-            "distress_headlines": {"distress": head(x_head).numpy()},
+            "distress": {"distress": head.logits(features["validation"], tokens["validation"])},
+            "distress_headlines": {"distress": head.logits(features["headlines"], tokens["headlines"])},
         }
         return validation_summary(logits, val_data)
 
     ablation = []
-    chosen: tuple[float, torch.nn.Linear, float, int] | None = None
-    for decay in WEIGHT_DECAYS:
-        head, score, epoch = fit_head(
-            x_train, y_train, lambda h: selection_score(summary_of(h)), weight_decay=decay, seed=seed
-        )
-        ablation.append({"weight_decay": decay, "epoch": epoch, "score": score, **summary_of(head)})
-        log(f"weight decay {decay}: validation score {score:.4f} at epoch {epoch} {json.dumps(summary_of(head))}")
-        if chosen is None or score > chosen[2]:
-            chosen = (decay, head, score, epoch)
+    chosen: tuple[FittedHead, float] | None = None
+    for scale in DENSE_SCALES:
+        for c in INVERSE_REGULARISATION:
+            head = fit_head(
+                features["train"], tokens["train"], train.targets[:, 0], scale=scale, inverse_regularisation=c
+            )
+            summary = summary_of(head)
+            score = selection_score(summary)
+            ablation.append({"dense_scale": scale, "inverse_regularisation": c, "score": score, **summary})
+            log(f"dense scale {scale}, C {c}: validation score {score:.4f} {json.dumps(summary)}")
+            if chosen is None or score > chosen[1]:
+                chosen = (head, score)
     assert chosen is not None
-    decay, head, score, epoch = chosen
+    head, score = chosen
     config = network.config
     train_config = TrainConfig(
         tasks=("goemotions", "carer", "big5", "distress"),
         seed=seed,
-        steps=epoch,
+        steps=0,
+        distress_tokens=True,
         task_probs={"distress": 1.0},
         init_from=str(start_from.resolve()),
         gate=config.gate,
@@ -141,18 +206,21 @@ def train_distress_head(
     tokenizer, encoder = load_encoder(encoder_dir)
     full = build_network(encoder, train_config, encoder.config.hidden_size)
     start_from_model(full, start_from)
-    assert full.distress_head is not None
-    full.distress_head.load_state_dict(head.state_dict())
+    assert full.distress_head is not None and full.distress_tokens is not None
+    weight, bias = head.dense_layer()
+    full.distress_head.load_state_dict({"weight": weight, "bias": bias})
+    full.distress_tokens.load_state_dict({"weight": head.token_weights(), "idf": evidence.idf})
     run_dir.mkdir(parents=True, exist_ok=True)
     save_file(
         {k: v.detach().float().contiguous() for k, v in full.state_dict().items()}, str(run_dir / "best.safetensors")
     )
     record = {
-        "step": epoch,
+        "step": 0,
         "score": score,
         "summary": summary_of(head),
         "head_only": True,
-        "weight_decay": decay,
+        "dense_scale": head.scale,
+        "inverse_regularisation": head.model.C,
         "ablation": ablation,
     }
     (run_dir / "train_config.json").write_text(json.dumps(asdict(train_config), indent=2), encoding="utf-8")

@@ -97,7 +97,8 @@ def start_from_model(model, directory: Path) -> None:
     missing, unexpected = model.load_state_dict(
         {k: v.float() if v.is_floating_point() else v for k, v in state.items()}, strict=False
     )
-    new_heads = [k for k in missing if not k.startswith("distress_head.")]  # a head the old model lacks starts fresh
+    fresh = ("distress_head.", "distress_tokens.")  # heads an older model lacks start fresh
+    new_heads = [k for k in missing if not k.startswith(fresh)]
     if new_heads or unexpected:
         raise ValueError(
             f"weights of {str(directory)!r} do not fit this network: missing {new_heads}, unexpected {list(unexpected)}"

@@ -18,7 +18,7 @@ from torch.func import functional_call
 
 from monitor.model.batching import pad, tokenize, training_batch
 from monitor.model.device import autocast, choose_autocast, choose_device
-from monitor.model.network import TASKS, MultitaskNetwork, NetworkConfig
+from monitor.model.network import TASKS, MultitaskNetwork, NetworkConfig, vocab_size
 from monitor.training.augment import augment_batch
 from monitor.training.checkpoint import load_checkpoint, save_best, save_checkpoint
 from monitor.training.data import TaskData
@@ -74,6 +74,9 @@ class TrainConfig:
     precision: str = "auto"
     device: str = "auto"
     tasks: tuple[str, ...] = TASKS[:3]  # add "distress" to train the personal-distress head (v3)
+    #: The distress head's token evidence (monitor.model.network.TokenEvidence); fitted by
+    #: ``--distress-head-only``, which sets it; the joint training loop reads pooled vectors only.
+    distress_tokens: bool = False
 
     def validate(self) -> None:
         if self.mode not in ("sample", "alternate", "meta"):
@@ -358,6 +361,7 @@ def build_network(encoder: nn.Module, config: TrainConfig, hidden_size: int) -> 
         gate=config.gate,  # type: ignore[arg-type]
         gate_levels=config.gate_levels,
         distress_head="distress" in config.tasks,
+        distress_vocab=vocab_size(encoder) if config.distress_tokens else 0,
     )
     torch.manual_seed(config.seed)
     return MultitaskNetwork(encoder, net_config)

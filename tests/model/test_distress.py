@@ -12,9 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from sqlalchemy import Engine, select
 from tiny_model import build_tiny_model
 
+from monitor.model.batching import pad
+from monitor.model.network import TokenEvidence
 from monitor.model.predictor import Predictor, load_model
 from monitor.score.stage import run_score
 from monitor.settings import Settings
@@ -107,3 +110,30 @@ def test_the_score_stage_stores_distress(engine: Engine, make_settings: Callable
     np.testing.assert_allclose(stored, [r["distress"] for r in expected], atol=1e-5)
     np.testing.assert_allclose(frame["distress"].to_numpy(), [r["distress"] for r in expected], atol=1e-5)
     assert stored[1] == 0.0  # the retweet
+
+
+def test_token_evidence_is_the_sublinear_l2_tfidf_of_the_window() -> None:
+    evidence = TokenEvidence(6)
+    with torch.no_grad():
+        evidence.idf.copy_(torch.tensor([0.0, 1.0, 2.0, 1.5, 0.0, 3.0]))  # ids 0 and 4 are ignored
+        evidence.weight.copy_(torch.tensor([9.0, 1.0, -1.0, 2.0, 9.0, 0.5]))
+    ids = torch.tensor([[4, 2, 2, 3, 0, 0], [1, 5, 4, 0, 0, 0]])
+    mask = torch.tensor([[1, 1, 1, 1, 0, 0], [1, 1, 1, 0, 0, 0]])
+    first = np.array([0, 0, (1 + np.log(2)) * 2.0, 1.5, 0, 0])
+    second = np.array([0, 1.0, 0, 0, 0, 3.0])
+    expected = np.stack([first / np.linalg.norm(first), second / np.linalg.norm(second)])
+    np.testing.assert_allclose(evidence.tfidf(ids, mask).numpy(), expected, rtol=1e-5)
+    logits = evidence(ids, mask)[:, 0].detach().numpy()
+    np.testing.assert_allclose(logits, expected @ evidence.weight.detach().numpy(), rtol=1e-5)
+
+
+def test_the_distress_logit_is_the_dense_head_plus_the_token_evidence(v3: Predictor) -> None:
+    network = v3.network
+    assert network.distress_tokens is not None
+    input_ids, mask = pad(v3.encode(TEXTS), v3.pad_id)
+    with torch.inference_mode():
+        full, pooled = network.outputs(input_ids, mask)
+        dense = network.heads(pooled)["distress"]
+        tokens = network.distress_tokens(input_ids, mask)
+    np.testing.assert_allclose(full["distress"].numpy(), (dense + tokens).numpy(), rtol=1e-5, atol=1e-6)
+    assert float(tokens.abs().max()) > 0.1  # the evidence moves the logit: the int8 check below covers it
