@@ -14,7 +14,7 @@ charts unreadable on real archives:
 * ``a-calm0000000N`` (N = 6..8): calm background authors, years apart.
 
 :func:`generate` writes config.toml and emomon.db under a folder and returns the config path.
-Running this module (``python tests/report/archive.py DIR``) does the same, for screenshots.
+Running this module (``python tests/archive.py DIR``) does the same, for screenshots.
 """
 
 from __future__ import annotations
