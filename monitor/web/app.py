@@ -29,7 +29,7 @@ def create_app(api: Emomon, *, secure_cookies: bool = False, limiter: LoginLimit
     Args:
         api: The installation (its store, settings and session secret).
         secure_cookies: Mark the session cookie ``Secure`` (served behind a TLS reverse proxy).
-        limiter: The failed-login limit (default: 5 failures per user name or address in 15 minutes).
+        limiter: The failed-login limit (default: 5 failures per user name, 30 per address, in 15 minutes).
     """
     w = Workspace(api, limiter or LoginLimiter())
     g = w.guarded

@@ -107,8 +107,8 @@ class Workspace:
         name = str(form.get("username") or "")[:64]
         password = str(form.get("password") or "")
         target = _local(str(form.get("next") or ""))
-        keys = [f"user:{name.lower()}", f"addr:{request.client.host if request.client else '-'}"]
-        wait = self.limiter.wait(keys)
+        address = request.client.host if request.client else "-"
+        wait = self.limiter.wait(name, address)
         if wait > 0:
             minutes = max(1, round(wait / 60))
             return page(
@@ -119,9 +119,9 @@ class Workspace:
             )
         account = await self.call(self.api.authenticate, name, password) if name and password else None
         if account is None:
-            self.limiter.failed(keys)
+            self.limiter.failed(name, address)
             return page(request, "login.html.j2", {"next": target, "error": "wrong user name or password"}, status=401)
-        self.limiter.succeeded(keys[0])
+        self.limiter.succeeded(name)
         request.session.clear()  # a new session: no fixation of an earlier one
         request.session.update(
             {"user": account.name, "pw": account.password_changed_at.isoformat(), "since": time.time()}

@@ -11,7 +11,7 @@ import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, MutableMapping
+from collections.abc import MutableMapping
 from typing import Any
 
 #: The form field (and session key) of the CSRF token.
@@ -38,40 +38,44 @@ def csrf_ok(session: MutableMapping[str, Any], sent: object) -> bool:
 
 
 class LoginLimiter:
-    """Failed logins per key (the user name typed, the client address): after ``failures`` within
-    ``window`` seconds, that key waits until the oldest of them is ``window`` old."""
+    """Failed logins counted per user name typed and per client address: after ``per_name``
+    failures on a name, or ``per_address`` from an address, within ``window`` seconds, that name or
+    address waits until the oldest of those failures is ``window`` old."""
 
-    def __init__(self, failures: int = 5, window: float = 900.0) -> None:
-        self.failures = failures
+    def __init__(self, per_name: int = 5, per_address: int = 30, window: float = 900.0) -> None:
+        self.limits = {"name": per_name, "address": per_address}
         self.window = window
-        self._seen: dict[str, deque[float]] = {}
+        self._seen: dict[tuple[str, str], deque[float]] = {}
         self._lock = threading.Lock()
 
-    def _recent(self, key: str, now: float) -> deque[float]:
+    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
         times = self._seen.setdefault(key, deque())
         while times and times[0] <= now - self.window:
             times.popleft()
         return times
 
-    def wait(self, keys: Iterable[str], now: float | None = None) -> float:
-        """Seconds until any of ``keys`` may try again (0: now)."""
+    def _keys(self, name: str, address: str) -> list[tuple[str, str]]:
+        return [("name", name.casefold()), ("address", address)]
+
+    def wait(self, name: str, address: str, now: float | None = None) -> float:
+        """Seconds until ``name`` may be tried again from ``address`` (0: now)."""
         at = time.monotonic() if now is None else now
         with self._lock:
             waits = [
                 times[0] + self.window - at
-                for times in (self._recent(k, at) for k in keys)
-                if len(times) >= self.failures
+                for key in self._keys(name, address)
+                if len(times := self._recent(key, at)) >= self.limits[key[0]]
             ]
         return max([0.0, *waits])
 
-    def failed(self, keys: Iterable[str], now: float | None = None) -> None:
-        """Count one failed login against each key."""
+    def failed(self, name: str, address: str, now: float | None = None) -> None:
+        """Count one failed login against the name and the address."""
         at = time.monotonic() if now is None else now
         with self._lock:
-            for key in keys:
+            for key in self._keys(name, address):
                 self._recent(key, at).append(at)
 
-    def succeeded(self, key: str) -> None:
-        """Forget a user name's failures after a good login."""
+    def succeeded(self, name: str) -> None:
+        """Forget a name's failures after a good login."""
         with self._lock:
-            self._seen.pop(key, None)
+            self._seen.pop(("name", name.casefold()), None)
