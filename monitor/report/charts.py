@@ -20,12 +20,14 @@ How a chart reads a span:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
+import numpy as np
 import polars as pl
 from markupsafe import Markup, escape
 
@@ -86,6 +88,8 @@ class Bucket:
 
 
 def _utc(t: datetime | date | str) -> datetime:
+    if isinstance(t, datetime) and t.tzinfo is UTC:
+        return t
     if isinstance(t, str):
         t = datetime.fromisoformat(t)  # Python 3.11+ reads "Z"
     if not isinstance(t, datetime):
@@ -112,6 +116,9 @@ _TICK_STEPS: tuple[tuple[str, int], ...] = (
     ("year", 50),
     ("year", 100),
 )
+
+
+_UNIT_DAYS = {"day": 1.0, "week": 7.0, "month": 28.0, "year": 365.0}  # at most this long: never skips a fit
 
 
 def _tick_dates(start: datetime, end: datetime, unit: str, n: int) -> list[datetime]:
@@ -170,7 +177,10 @@ def time_ticks(
     start, end = _utc(start), _utc(end)
     x = _scale(start, end, left, left + width)
     best: list[Tick] = []
+    span_days = (end - start).total_seconds() / 86400
     for unit, n in _TICK_STEPS:
+        if span_days / (n * _UNIT_DAYS[unit]) > width / MIN_TICK_SPACING_PX + 2:
+            continue  # more ticks than could ever fit: not worth labelling
         dates = _tick_dates(start, end, unit, n)
         if not dates:
             continue
@@ -236,18 +246,26 @@ def _step_of(t: datetime, step: Step) -> tuple[int, datetime, datetime]:
 
 def aggregate(points: Iterable[Point], step: Step) -> list[Bucket]:
     """The weighted mean, min and max of the points of each step that has any, in order."""
-    groups: dict[int, tuple[datetime, datetime, list[Point]]] = {}
+    groups: dict[int, list[Point]] = {}
     for p in points:
-        i, s, e = _step_of(_utc(p.at), step)
-        groups.setdefault(i, (s, e, []))[2].append(p)
+        groups.setdefault(_step_key(p.at, step), []).append(p)
     out = []
     for i in sorted(groups):
-        s, e, ps = groups[i]
+        ps = groups[i]
+        _, s, e = _step_of(ps[0].at, step)
         n = sum(p.weight for p in ps)
         mean = sum(p.value * p.weight for p in ps) / n if n else sum(p.value for p in ps) / len(ps)
         at = datetime.fromtimestamp(sum(p.at.timestamp() for p in ps) / len(ps), UTC)
         out.append(Bucket(s, e, at, i, mean, min(p.value for p in ps), max(p.value for p in ps), n))
     return out
+
+
+def _step_key(t: datetime, step: Step) -> int:
+    """The index of ``t``'s step (days, Monday weeks or months since year 1), as :func:`_step_of`."""
+    if step == "month":
+        return t.year * 12 + t.month - 1
+    ordinal = t.toordinal()
+    return ordinal if step == "day" else (ordinal - 1) // 7
 
 
 def runs(buckets: Sequence[Bucket], max_gap: int = MAX_GAP_STEPS) -> list[list[Bucket]]:
@@ -327,11 +345,27 @@ class _Frame:
     def bottom(self) -> float:
         return self.height - BOTTOM
 
+    @functools.cached_property
+    def _t0(self) -> float:
+        return self.start.timestamp()
+
+    @functools.cached_property
+    def _px_per_s(self) -> float:
+        return (self.right - self.left) / max(self.end.timestamp() - self._t0, 1.0)
+
     def x(self, t: datetime) -> float:
-        return round(_scale(self.start, self.end, self.left, self.right)(_utc(t)), 1)
+        return round(self.left + (_utc(t).timestamp() - self._t0) * self._px_per_s, 1)
 
     def y(self, v: float) -> float:
         return round(self.bottom - (self.bottom - self.top) * max(0.0, min(1.0, v / self.y_max)), 1)
+
+    def xy(self, points: Sequence[Point]) -> tuple[list[float], list[float]]:
+        """The pixel x and y of many points at once (what :meth:`x` and :meth:`y` give one by one)."""
+        ts = np.fromiter((p.at.timestamp() for p in points), np.float64, len(points))
+        vs = np.fromiter((p.value for p in points), np.float64, len(points))
+        xs = np.round(self.left + (ts - self._t0) * self._px_per_s, 1)
+        ys = np.round(self.bottom - (self.bottom - self.top) * np.clip(vs / self.y_max, 0.0, 1.0), 1)
+        return xs.tolist(), ys.tolist()
 
 
 def _attr(v: object) -> str:
@@ -442,8 +476,8 @@ def _hline(f: _Frame, value: float, kind: str, label: str) -> str:
     return f'<g class="{kind}-line"><title>{_attr(label)}</title>{line}</g>'
 
 
-def _id(p: Point) -> str:
-    return "" if p.post_id is None else str(p.post_id)
+def _id(p: Point) -> int | str:
+    return "" if p.post_id is None else p.post_id
 
 
 def _nothing(f: _Frame) -> str:
@@ -507,7 +541,8 @@ def author_chart(
         body.extend(_series(f, buckets, band=band))
     body.append('<g class="posts">')
     body.extend(
-        f'<circle cx="{f.x(p.at)}" cy="{f.y(p.value)}" r="1.8" class="post" data-post="{_id(p)}"/>' for p in shown
+        f'<circle cx="{x}" cy="{y}" r="1.8" class="post" data-post="{_id(p)}"/>'
+        for p, x, y in zip(shown, *f.xy(shown), strict=True)
     )
     body.append("</g>")
     if baseline is not None:
