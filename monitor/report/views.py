@@ -19,6 +19,7 @@ from monitor.report.author import AuthorView
 from monitor.report.common import NOTE, day, legend, num
 from monitor.report.textchart import timeline
 from monitor.safe_text import clean, text
+from monitor.trends import signal_label
 
 
 def _emotions(items: Sequence[Mapping[str, Any]], key: str) -> str:
@@ -100,7 +101,7 @@ def author_view(view: AuthorView, *, width: int) -> RenderableType:
         "\n".join(
             timeline(
                 view.series.days,
-                view.series.index,
+                _per_day(view),
                 view.series.posts,
                 baseline=s.get("baseline_mean"),
                 alert_days=alert_days,
@@ -110,7 +111,7 @@ def author_view(view: AuthorView, *, width: int) -> RenderableType:
     )
     parts: list[RenderableType] = [
         head,
-        Text("Depression index per day (0–1; ┈ baseline; blank: no posts)", style="bold"),
+        Text(f"{signal_label(view.signal).capitalize()} per day (0–1; ┈ baseline; blank: no posts)", style="bold"),
         chart,
     ]
     if view.alerts:
@@ -126,6 +127,16 @@ def author_view(view: AuthorView, *, width: int) -> RenderableType:
     parts.append(legend_text(legend(view.recent_days, view.end, view.threshold, view.min_std, signal=view.signal)))
     parts.append(Text(NOTE, style="italic dim"))
     return Group(*parts)
+
+
+def _per_day(view: AuthorView) -> list[float | None]:
+    """The mean of the author's signal (the score the alerts read) on each day of the timeline."""
+    sums: dict[date, list[float]] = {}
+    for p in view.points:
+        acc = sums.setdefault(p.at.date(), [0.0, 0.0])
+        acc[0] += p.value
+        acc[1] += 1
+    return [sums[d][0] / sums[d][1] if d in sums else None for d in view.series.days]
 
 
 def _big5(big5: Mapping[str, Any]) -> Text:
