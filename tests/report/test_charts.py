@@ -242,3 +242,50 @@ def test_volume_bars_stay_inside_the_plot_and_count_the_posts() -> None:
         x, w = float(b.get("x") or 0), float(b.get("width") or 0)
         assert charts.LEFT <= x and x + w <= 760 - charts.RIGHT + 0.01
     assert f"({sum(n for _, n in counts)} in all)" in svg
+
+
+def test_report_draws_each_author_over_their_own_span_on_the_signal_the_alerts_read() -> None:
+    import polars as pl
+    from scoreframes import score_frame
+
+    from monitor.report.data import build_report_data
+    from monitor.report.html import to_html
+
+    early, late = "a-early0000001", "a-late00000002"
+    rows = [
+        {"author": early, "created_at": datetime(2009, 3, 1, tzinfo=UTC) + timedelta(days=i), "distress": 0.1}
+        for i in range(20)
+    ] + [
+        {
+            "author": late,
+            "created_at": datetime(2017, 1, 1, tzinfo=UTC) + timedelta(days=i),
+            "distress": 0.9 if i >= 15 else 0.1,
+        }
+        for i in range(20)
+    ]
+    frame = score_frame([{**r, "depression_index": 0.2} for r in rows])
+    alerts = [
+        {
+            "id": 1,
+            "rule": "level",
+            "subject_kind": "author",
+            "subject": late,
+            "severity": "medium",
+            "status": "new",
+            "trigger_at": "2017-01-18T00:00:00Z",
+            "trigger_post_id": 38,
+            "evidence": {"post_ids": [36, 37, 38]},
+        }
+    ]
+    frame = frame.with_columns(pl.Series("distress", [r["distress"] for r in rows], dtype=pl.Float32))
+    data = build_report_data(frame, alerts, alert_threshold=0.75)
+    assert data.signal == "distress"
+    page = to_html(data)
+    section = page[page.index(f'id="author-{late}"') :]
+    svg = section[section.index("<svg") : section.index("</svg>") + 6]
+    labels = [e.text for e in walk(svg, "x-tick", "text")]
+    assert [t for t in labels if t and re.fullmatch(r"\d{4}", t)] == ["2017"], labels  # not the report's 2009-2017
+    assert [e.text for e in walk(svg, "y-title", "text")] == ["distress (0–1)"]
+    assert len(walk(svg, "post", "circle")) == 20
+    assert walk(svg, "fired", "circle")[0].get("data-post") == "38"
+    assert walk(svg, "threshold-line", "g") and walk(svg, "key-threshold", "g", legend=True)
