@@ -28,6 +28,7 @@ BLOCK_BYTES = 1 << 20
 OVERLONG_PREFIX = 200
 # The first byte that is not whitespace: the lines before it are blank and skipped in one step.
 _NOT_SPACE = re.compile(rb"[^ \t\r\n\f\v]")
+_SPACE_BYTES = frozenset(b" \t\r\n\f\v")
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +226,8 @@ def iter_lines(stream: IO[bytes], max_line: int, *, skip_blank: bool = True) -> 
 
 def _skip_blank_lines(buf: bytes, pos: int, lineno: int) -> tuple[int, int]:
     """Move past the whole blank lines at ``pos``; return the new position and line number."""
+    if pos < len(buf) and buf[pos] not in _SPACE_BYTES:  # the common case: a line starts here
+        return pos, lineno
     found = _NOT_SPACE.search(buf, pos)
     end = found.start() if found else len(buf)
     last = buf.rfind(b"\n", pos, end)

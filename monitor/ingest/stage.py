@@ -26,7 +26,14 @@ from monitor.identity import Exclusion, account
 from monitor.ingest.limits import ReadLimits
 from monitor.ingest.records import FeedResult, RawRecord
 from monitor.ingest.registry import canonical_location, guess_kind, read_source
-from monitor.ingest.text import clean_text, content_hash, json_unescaped, marker_form, marker_pattern
+from monitor.ingest.text import (
+    MarkerPattern,
+    clean_text,
+    content_hash,
+    json_unescaped,
+    marker_form,
+    marker_pattern,
+)
 from monitor.redact import redact_url
 from monitor.settings import Settings, SourceSettings
 from monitor.store import posts as store
@@ -297,14 +304,13 @@ class DateBounds:
 
     def problem(self, created_at: datetime) -> str | None:
         """Why a post dated ``created_at`` is rejected, or None when the date is plausible."""
-        shown = created_at.isoformat()
         if created_at > self.latest:
             return (
-                f"date {shown} is more than ingest.future_tolerance_hours = "
+                f"date {created_at.isoformat()} is more than ingest.future_tolerance_hours = "
                 f"{self.tolerance_hours:g} hours after this run's clock"
             )
         if created_at < self.earliest:
-            return f"date {shown} is before ingest.earliest = {self.earliest.date().isoformat()}"
+            return f"date {created_at.isoformat()} is before ingest.earliest = {self.earliest.date().isoformat()}"
         return None
 
 
@@ -347,6 +353,7 @@ class _Batcher:
         self.excluded_names = self.exclusion.raw_pattern() if self.exclusion is not None else None
         self.records: list[RawRecord] = []
         self.author_ids: dict[str, int] = {}  # handle as written -> authors row
+        self.restored: set[int] = set()  # authors rows whose handle this run already gave back (or kept)
 
     def add(self, record: RawRecord) -> None:
         self.records.append(record)
@@ -359,16 +366,25 @@ class _Batcher:
             return False
         return self.exclusion.matches(self.platform, author)
 
-    def _opted_out(self, record: RawRecord) -> bool:
+    def _opted_out(self, record: RawRecord, markers: MarkerPattern | None) -> bool:
         """An excluded author, or a marker anywhere in the record (text, title, other fields)."""
         if self._is_excluded_author(record.author):
             return True
-        if self.markers is None:
+        if markers is None:
             return False
-        # The raw record of a JSON reader spells non-ASCII characters as \uXXXX escapes
-        # ("＃nobots" is "\uff03nobots" there): match its unescaped form too.
-        fields = (record.text, record.author, record.raw, json_unescaped(record.raw))
-        return any(self.markers.search(field) for field in fields if field)
+        return any(markers.search(field) for field in _marker_fields(record) if field)
+
+    def _batch_markers(self, records: Sequence[RawRecord]) -> MarkerPattern | None:
+        """The opt-out markers to search each record of a batch for: None when no record of the
+        batch can hold one (the common case, told by one pass over the whole batch)."""
+        markers = self.markers
+        if markers is None:
+            return None
+        fields = [f for r in records for f in (r.text, r.author, r.raw)]
+        fields += [json_unescaped(r.raw) for r in records if "\\u" in r.raw]
+        if not markers.may_occur(fields):
+            return None
+        return markers
 
     def _names_excluded(self, raw: str) -> bool:
         """The raw record names an excluded author (its author field may not have been read)."""
@@ -405,6 +421,7 @@ class _Batcher:
         excluded_at: list[tuple[str, datetime]] = []
         opted_out: list[str] = []  # locations of opted-out records (never stored, even rejected)
         source_id, now = self.source_id, self.now
+        markers = self._batch_markers(records)
 
         def exclude(record: RawRecord, text: str | None) -> None:
             counts["excluded"] += 1
@@ -441,10 +458,12 @@ class _Batcher:
                 }
             )
 
+        counts["read"] = len(records)
+        may_opt_out = markers is not None or self.exclusion is not None
+        earliest, latest = self.dates.earliest, self.dates.latest
         for record in records:
-            counts["read"] += 1
             text = clean_text(record.text)
-            if self._opted_out(record):
+            if may_opt_out and self._opted_out(record, markers):
                 exclude(record, text)
                 continue
             if record.error:
@@ -454,8 +473,9 @@ class _Batcher:
                 reject(record, "no text")
                 self.report.no_text += 1
                 continue
-            if record.created_at is not None and (problem := self.dates.problem(record.created_at)):
-                reject(record, problem)
+            created_at = record.created_at
+            if created_at is not None and not earliest <= created_at <= latest:
+                reject(record, self.dates.problem(created_at) or "")
                 continue
             if len(text) > self.max_text:
                 reject(record, f"text of {len(text)} characters is over ingest.max_text_chars = {self.max_text}")
@@ -469,7 +489,7 @@ class _Batcher:
                 "source_id": source_id,
                 "external_id": ext,
                 "author": record.author,
-                "created_at": record.created_at or now,
+                "created_at": created_at or now,
                 "text": text,
                 "url": record.url,
                 "language": record.language,
@@ -505,7 +525,10 @@ class _Batcher:
             store.insert_posts(session, inserts)
             store.update_posts(session, updates)
             store.upsert_rejected(session, rejected)
-            store.restore_handles(session, {i: h for h, i in author_ids.items() if i in written})
+            # A handle given back (or found in place) stays so for the rest of the run: check each author once.
+            store.restore_handles(
+                session, {i: h for h, i in author_ids.items() if i in written and i not in self.restored}
+            )
             store.delete_rejected(session, source_id, opted_out)
             # an opted-out record followed by a kept version of the same post in this batch: kept
             gone = [existing[e][0] for e in excluded_ids if e in existing and e not in pending]
@@ -514,6 +537,7 @@ class _Batcher:
                 forgotten = store.delete_posts(session, gone)
                 author_ids = {k: v for k, v in author_ids.items() if v not in forgotten}
         self.author_ids = author_ids
+        self.restored.update(i for i in written if i is not None)
         for key, value in counts.items():
             setattr(self.report, key, getattr(self.report, key) + value)
 
@@ -542,3 +566,10 @@ class _Batcher:
         )
         pairs = [(ids[(self.platform, a)], at) for a, at in excluded_at if (self.platform, a) in ids]
         return [pid for pid, ext in store.posts_by_author_at(session, self.source_id, pairs) if ext not in kept]
+
+
+def _marker_fields(record: RawRecord) -> tuple[str | None, ...]:
+    """The fields of a record searched for opt-out markers: text, author, the raw record and, as
+    the raw record of a JSON reader spells non-ASCII characters as \\uXXXX escapes ("＃nobots" is
+    "\\uff03nobots" there), its unescaped form."""
+    return (record.text, record.author, record.raw, json_unescaped(record.raw))

@@ -85,6 +85,23 @@ class MarkerPattern:
         folded = form.lower()
         return any(n in folded for n in self.needles) and self.pattern.search(form) is not None
 
+    def may_occur(self, texts: Iterable[str | None]) -> bool:
+        """Whether a marker may occur in one of ``texts``; False means :meth:`search` is False for
+        every one of them. One pass over a whole batch: the ASCII texts (most) are joined and
+        lower-cased together, the others take their marker form one by one."""
+        present = [text for text in texts if text]
+        joined = "\n".join(present)
+        if not joined.isascii():
+            plain: list[str] = []
+            for text in present:
+                if text.isascii():
+                    plain.append(text)
+                elif any(n in marker_form(text).lower() for n in self.needles):
+                    return True
+            joined = "\n".join(plain)
+        joined = joined.lower()
+        return any(n in joined for n in self.needles)
+
 
 def marker_pattern(markers: Iterable[str]) -> MarkerPattern | None:
     """Compile opt-out markers into one case-insensitive whole-token pattern.

@@ -6,6 +6,7 @@ dialect-specific ``INSERT ... ON CONFLICT``). Everything else goes through these
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -17,11 +18,28 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, DateTime, Engine, Enum, Integer, String, Table, create_engine, event, inspect
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    DateTime,
+    Engine,
+    Enum,
+    Integer,
+    String,
+    Table,
+    any_,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    inspect,
+    or_,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from monitor.errors import ConfigError, EmomonError, SchemaOutOfDate
 from monitor.redact import redact, redact_url
@@ -113,6 +131,28 @@ def in_chunks(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]
         yield items[start : start + size]
 
 
+def any_of(
+    session: Session | Connection, column: ColumnElement[Any] | QueryableAttribute[Any], values: Sequence[str | int]
+) -> ColumnElement[bool]:
+    """``column IN values`` with one bound parameter however many values: ``column = ANY(:array)``
+    on PostgreSQL, ``column IN (SELECT value FROM json_each(:json))`` on SQLite.
+
+    One statement (compiled and, on PostgreSQL, prepared once) per call instead of a list of
+    :data:`IN_CHUNK` binds per query; both forms search the column's index. Values are texts or
+    integers. SQLite's JSON functions end a text at a NUL character, so the rare text holding
+    one is bound on its own (``OR column IN (...)``).
+    """
+    dialect = session.get_bind().dialect.name if isinstance(session, Session) else session.dialect.name
+    if dialect == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
+    plain = [v for v in values if not (isinstance(v, str) and "\x00" in v)]
+    listed = func.json_each(bindparam(None, json.dumps(plain, ensure_ascii=False), type_=String)).table_valued("value")
+    found = column.in_(select(listed.c.value))
+    if len(plain) == len(values):
+        return found
+    return or_(found, column.in_([v for v in values if isinstance(v, str) and "\x00" in v]))
+
+
 def upsert_insert(session: Session | Connection, table: Table) -> Any:
     """Return the dialect's ``insert(table)`` that supports ``on_conflict_do_*``.
 
@@ -156,15 +196,21 @@ def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
             if value is not None:
                 text = formatted.get(value)
                 if text is None:
-                    plain = value
-                    if plain.tzinfo is not None:
-                        plain = plain.astimezone(UTC).replace(tzinfo=None)
-                    text = formatted[value] = plain.isoformat(" ", "microseconds")
+                    text = formatted[value] = _sqlite_stamp(value)
                 values[i] = text
         tuples.append(tuple(values))
     names = ", ".join(f'"{name}"' for name in columns)
     marks = ", ".join("?" for _ in columns)
     session.connection().exec_driver_sql(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', tuples)
+
+
+def _sqlite_stamp(value: Any) -> str:
+    """A datetime as SQLAlchemy writes it to SQLite: naive UTC, ``YYYY-MM-DD HH:MM:SS.ffffff``."""
+    if value.tzinfo is UTC:  # what readers give: the offset is the only thing to drop
+        return str(value.isoformat(" ", "microseconds")[:26])
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return str(value.isoformat(" ", "microseconds"))
 
 
 def _copy_rows(session: Session, table: Table, columns: list[str], rows: list[dict[str, Any]]) -> None:

@@ -19,7 +19,7 @@ from monitor import identity
 from monitor.clock import utcnow
 from monitor.identity import Exclusion
 from monitor.ingest.text import json_unescaped
-from monitor.store.engine import bulk_insert, in_chunks, upsert_insert
+from monitor.store.engine import any_of, bulk_insert, in_chunks, upsert_insert
 from monitor.store.schema import Alert, Author, Meta, Post, Rejected, Source, table_of
 
 SALT_KEY = "pseudonym_salt"
@@ -113,13 +113,12 @@ def upsert_authors(
 
 
 def _by_digest(session: Session, digests: Sequence[str]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for chunk in in_chunks(digests):
-        found.update(
-            (str(d), i)
-            for d, i in session.execute(select(Author.identity_hash, Author.id).where(Author.identity_hash.in_(chunk)))
-        )
-    return found
+    if not digests:
+        return {}
+    authors = table_of(Author).c
+    conn = session.connection()
+    query = select(authors.identity_hash, authors.id).where(any_of(conn, authors.identity_hash, digests))
+    return {str(d): i for d, i in conn.execute(query)}
 
 
 def _by_handle(session: Session, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, str | None]]:
@@ -128,14 +127,15 @@ def _by_handle(session: Session, keys: Sequence[tuple[str, str]]) -> dict[tuple[
     for plat, name in sorted(set(keys)):
         by_platform.setdefault(plat, []).append(name)
     found: dict[tuple[str, str], tuple[int, str | None]] = {}
+    authors = table_of(Author).c
+    conn = session.connection()
     for plat, names in by_platform.items():
-        for chunk in in_chunks(names):
-            rows = session.execute(
-                select(Author.handle, Author.id, Author.identity_hash).where(
-                    Author.platform == plat, Author.handle.in_(chunk)
-                )
+        rows = conn.execute(
+            select(authors.handle, authors.id, authors.identity_hash).where(
+                authors.platform == plat, any_of(conn, authors.handle, names)
             )
-            found.update(((plat, h), (i, d)) for h, i, d in rows)
+        )
+        found.update(((plat, h), (i, d)) for h, i, d in rows)
     return found
 
 
@@ -187,16 +187,17 @@ def restore_handles(session: Session, handles: Mapping[int, str]) -> None:
 
     if not handles:
         return
-    for chunk in in_chunks(sorted(handles)):
-        ids = session.scalars(
-            select(Author.id).where(
-                Author.id.in_(chunk), Author.handle.startswith(PURGED_HANDLE, autoescape=True), has_text()
-            )
-        ).all()
-        for author_id in ids:
-            session.execute(
-                update(Author).where(Author.id == author_id).values(handle=identity.account(handles[author_id]))
-            )
+    ids = session.scalars(
+        select(Author.id).where(
+            any_of(session, Author.id, sorted(handles)),
+            Author.handle.startswith(PURGED_HANDLE, autoescape=True),
+            has_text(),
+        )
+    ).all()
+    for author_id in ids:
+        session.execute(
+            update(Author).where(Author.id == author_id).values(handle=identity.account(handles[author_id]))
+        )
 
 
 # ---------------------------------------------------------------------------- sources
@@ -311,18 +312,17 @@ class StoredPost(NamedTuple):
 
 
 def existing_posts(session: Session, source_id: int, external_ids: Sequence[str]) -> dict[str, StoredPost]:
-    """``external_id -> StoredPost`` for the ids already stored for a source."""
-    found: dict[str, StoredPost] = {}
+    """``external_id -> StoredPost`` for the ids already stored for a source (one query)."""
+    if not external_ids:
+        return {}
     posts = table_of(Post).c
     conn = session.connection()
-    for chunk in in_chunks(list(external_ids)):
-        result = conn.execute(
-            select(posts.external_id, posts.id, posts.content_hash, posts.text.is_(None), posts.ingested_at).where(
-                posts.source_id == source_id, posts.external_id.in_(chunk)
-            )
+    result = conn.execute(
+        select(posts.external_id, posts.id, posts.content_hash, posts.text.is_(None), posts.ingested_at).where(
+            posts.source_id == source_id, any_of(conn, posts.external_id, external_ids)
         )
-        found.update({ext: StoredPost(pid, h, bool(purged), at) for ext, pid, h, purged, at in result})
-    return found
+    )
+    return {ext: StoredPost(pid, h, bool(purged), at) for ext, pid, h, purged, at in result}
 
 
 def insert_posts(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -462,8 +462,10 @@ def delete_rejected(session: Session, source_id: int, locations: Sequence[str]) 
     """Delete a source's rejected records at ``locations`` (records since opted out)."""
     from sqlalchemy import delete
 
-    for chunk in in_chunks(list(locations)):
-        session.execute(delete(Rejected).where(Rejected.source_id == source_id, Rejected.location.in_(chunk)))
+    if locations:
+        session.execute(
+            delete(Rejected).where(Rejected.source_id == source_id, any_of(session, Rejected.location, locations))
+        )
 
 
 def upsert_rejected(session: Session, rows: list[dict[str, Any]]) -> None:
