@@ -233,6 +233,15 @@ def post_windows(
     return data.with_columns(exprs)
 
 
+def population(frame: pl.DataFrame, *, column: str = INDEX, key: str = "author") -> tuple[float, float]:
+    """Mean and variance (ddof 0) of ``column`` over the rows with a subject: the prior that
+    :func:`author_baselines` shrinks each author's baseline toward."""
+    data = frame.filter(pl.col(key).is_not_null()).sort(key, "created_at", "post_id")  # the order sums run in
+    if data.height == 0:
+        return 0.0, 0.0
+    return float(data[column].mean()), float(data[column].var(ddof=0) or 0.0)  # type: ignore[arg-type]
+
+
 def author_baselines(
     frame: pl.DataFrame,
     *,
@@ -240,6 +249,7 @@ def author_baselines(
     prior_posts: float = 5.0,
     min_std: float = 0.05,
     key: str = "author",
+    prior: tuple[float, float] | None = None,
 ) -> pl.DataFrame:
     """Each post's z-score against its author's baseline from earlier posts (see module doc).
 
@@ -250,6 +260,9 @@ def author_baselines(
         min_std: Floor of the baseline standard deviation, so a very regular author does not
             turn small wobbles into large z-scores.
         key: The subject column.
+        prior: The population's mean and variance (default: :func:`population` of ``frame``);
+            given when ``frame`` holds only some of the subjects, so each subject's z-scores are
+            the ones the whole frame gives.
 
     Returns:
         The frame's rows with a subject, sorted by (key, created_at, post_id), with
@@ -258,8 +271,7 @@ def author_baselines(
     """
     data = frame.filter(pl.col(key).is_not_null()).sort(key, "created_at", "post_id")
     x = pl.col(column).cast(pl.Float64)
-    mu_all = float(data[column].mean()) if data.height else 0.0  # type: ignore[arg-type]
-    var_all = float(data[column].var(ddof=0) or 0.0) if data.height else 0.0  # type: ignore[arg-type]
+    mu_all, var_all = prior if prior is not None else population(data, column=column, key=key)
     m = float(prior_posts)
     data = data.with_columns(
         pl.int_range(1, pl.len() + 1).over(key).cast(pl.Int64).alias("seq"),
@@ -317,9 +329,11 @@ def change_statistic(
     h: float = 4.0,
     key: str = "author",
     z_cap: float | None = None,
+    prior: tuple[float, float] | None = None,
 ) -> pl.DataFrame:
-    """Baseline z-scores followed by the CUSUM: the ``rise`` rule's statistic per post."""
-    based = author_baselines(frame, column=column, prior_posts=prior_posts, min_std=min_std, key=key)
+    """Baseline z-scores followed by the CUSUM: the ``rise`` rule's statistic per post
+    (``prior``: see :func:`author_baselines`)."""
+    based = author_baselines(frame, column=column, prior_posts=prior_posts, min_std=min_std, key=key, prior=prior)
     return cusum(based, k=k, h=h, key=key, z_cap=z_cap)
 
 

@@ -58,6 +58,7 @@ def evaluate(
     min_std: float = 0.05,
     signal: str = "auto",
     shift_sources: Collection[str] | None = None,
+    prior: tuple[float, float] | None = None,
 ) -> list[AlertCandidate]:
     """Run every enabled rule over a score frame.
 
@@ -70,6 +71,10 @@ def evaluate(
         signal: ``[alerts] signal``, resolved by :func:`monitor.trends.person_signal`.
         shift_sources: The sources whose ``source_shift`` episodes become candidates (None:
             every source; the alerts stage passes those with ``alert_on_shift = true``).
+        prior: The population mean and variance of the signal for ``rise``
+            (:func:`monitor.trends.author_baselines`; default: from ``frame``). A frame holding
+            only some authors gives each of them the candidates of the whole frame with the
+            whole frame's prior, as every other rule reads one author (or source) at a time.
 
     Returns:
         The candidates, one per episode and cooldown, ordered by trigger time.
@@ -84,7 +89,7 @@ def evaluate(
     if rules.level.enabled:
         out += level_rule(frame, rules.level, column=column)
     if rules.rise.enabled:
-        out += rise_rule(frame, rules.rise, prior_posts=prior_posts, min_std=min_std, column=column)
+        out += rise_rule(frame, rules.rise, prior_posts=prior_posts, min_std=min_std, column=column, prior=prior)
     if rules.burst.enabled:
         out += burst_rule(frame, rules.burst, column=column)
     if rules.source_shift.enabled and (shift_sources is None or shift_sources):
@@ -168,12 +173,25 @@ def level_rule(frame: pl.DataFrame, rule: LevelRule, *, column: str = trends.IND
 
 
 def rise_rule(
-    frame: pl.DataFrame, rule: RiseRule, *, prior_posts: float = 5.0, min_std: float = 0.05, column: str = trends.INDEX
+    frame: pl.DataFrame,
+    rule: RiseRule,
+    *,
+    prior_posts: float = 5.0,
+    min_std: float = 0.05,
+    column: str = trends.INDEX,
+    prior: tuple[float, float] | None = None,
 ) -> list[AlertCandidate]:
     """Candidates of the ``rise`` rule on the signal ``column`` (see module docstring and
     :mod:`monitor.trends`)."""
     stat = trends.change_statistic(
-        frame, column=column, k=rule.k, h=rule.h, prior_posts=prior_posts, min_std=min_std, z_cap=rule.z_cap
+        frame,
+        column=column,
+        k=rule.k,
+        h=rule.h,
+        prior_posts=prior_posts,
+        min_std=min_std,
+        z_cap=rule.z_cap,
+        prior=prior,
     )
     cond = pl.col("cusum_alarm") & (pl.col("baseline_n") >= rule.min_baseline_posts)
     out = []

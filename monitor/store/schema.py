@@ -126,6 +126,8 @@ class Post(Base):
         UniqueConstraint("source_id", "external_id"),
         Index("ix_posts_created_at", "created_at"),
         Index("ix_posts_author_id", "author_id"),
+        # The alerts window reaches back to the oldest post ingested in it (monitor.alerts.stage).
+        Index("ix_posts_ingested_at", "ingested_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -306,7 +308,8 @@ class Score(Base):
     """
 
     __tablename__ = "scores"
-    __table_args__ = {"sqlite_with_rowid": False}
+    # scored_at: the alerts stage finds what was scored since its last run (monitor.alerts.stage).
+    __table_args__ = (Index("ix_scores_scored_at", "scored_at"), {"sqlite_with_rowid": False})
 
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True)
     model_version: Mapped[str] = mapped_column(String(128), primary_key=True)

@@ -9,7 +9,7 @@ replacement is committed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -184,6 +184,7 @@ def read_scores(
     source: str | None = None,
     author: str | None = None,
     model_version: str | None = None,
+    probs: bool = True,
 ) -> pl.DataFrame:
     """Scored posts as a score frame, by ``created_at`` then ``post_id``.
 
@@ -200,6 +201,8 @@ def read_scores(
         source: Only this source (by name).
         author: Only this author (by pseudonym).
         model_version: Only scores of this model version.
+        probs: Include the 39 probabilities (False: the frame ends at ``distress``; the alert
+            rules need no more, and the blobs are most of what is read).
     """
     import polars as pl
 
@@ -216,7 +219,7 @@ def read_scores(
             Score.model_version,
             Score.depression_index,
             Score.distress,
-            Score.probs,
+            *([Score.probs] if probs else []),
         )
         .join(Post, Post.id == Score.post_id)
         .where(Score.status == "scored")
@@ -232,38 +235,60 @@ def read_scores(
         stmt = stmt.where(Post.author_id.in_(select(Author.id).where(Author.pseudonym == author)))
     if model_version is not None:
         stmt = stmt.where(Score.model_version == model_version)
-    rows = session.connection().execute(stmt).all()  # Core rows: no ORM bookkeeping per row
-    post_ids, source_ids, author_ids, times, versions, index, distress, blobs = (
-        map(list, zip(*rows)) if rows else ([] for _ in range(8))
-    )
+    result = session.connection().execute(stmt)
+    try:
+        # The driver's rows (plain tuples) a chunk at a time, each made columns at once: no
+        # Row object per row, and no more than one chunk of Python values held at a time.
+        parts = [_frame_part(rows, probs=probs, sqlite=sqlite) for rows in _chunks(result.cursor)]
+    finally:
+        result.close()
+    ids = pl.concat(parts) if parts else _frame_part([], probs=probs, sqlite=sqlite)
     names = dict(session.execute(select(Source.id, Source.name)).all())
-    wanted = sorted({a for a in author_ids if a is not None})
+    wanted = ids["author_id"].drop_nulls().unique().sort().to_list()
     pseudonyms: dict[int, str] = {}
     if len(wanted) > 20 * IN_CHUNK:  # many authors: one pass over the table beats IN lists
         pseudonyms.update(session.execute(select(Author.id, Author.pseudonym)).all())
     else:
         for part in in_chunks(wanted):
             pseudonyms.update(session.execute(select(Author.id, Author.pseudonym).where(Author.id.in_(part))).all())
-    if sqlite:
+    return ids.with_columns(
+        pl.col("source_id").replace_strict(names, return_dtype=pl.String).alias("source_id"),
+        pl.col("author_id").replace_strict(pseudonyms, default=None, return_dtype=pl.String).alias("author_id"),
+    ).rename({"source_id": "source", "author_id": "author"})
+
+
+READ_CHUNK = 100_000
+
+
+def _chunks(cursor: Any) -> Iterator[list[tuple[Any, ...]]]:
+    while rows := cursor.fetchmany(READ_CHUNK):
+        yield rows
+
+
+def _frame_part(rows: Sequence[tuple[Any, ...]], *, probs: bool, sqlite: bool) -> pl.DataFrame:
+    """One chunk of :func:`read_scores` rows as a frame (ids where names go)."""
+    import polars as pl
+
+    width = 8 if probs else 7
+    post_ids, source_ids, author_ids, times, versions, index, distress, *blobs = zip(*rows) if rows else ((),) * width
+    if sqlite:  # the stored text, parsed by polars in one go
         created_at = pl.Series("created_at", times, dtype=pl.String).str.to_datetime(
             "%Y-%m-%d %H:%M:%S%.f", time_unit="us", time_zone="UTC"
         )
-    else:
-        created_at = pl.Series("created_at", times, dtype=pl.Datetime("us", "UTC"))
-    sources = pl.Series("source", source_ids, dtype=pl.Int64).replace_strict(names, return_dtype=pl.String)
-    authors = pl.Series("author", author_ids, dtype=pl.Int64).replace_strict(
-        pseudonyms, default=None, return_dtype=pl.String
-    )
-    probs = unpack_probs(blobs)
+    else:  # naive UTC, as stored
+        created_at = pl.Series("created_at", times, dtype=pl.Datetime("us")).dt.replace_time_zone("UTC")
     frame = pl.DataFrame(
         [
             pl.Series("post_id", post_ids, dtype=pl.Int64),
-            sources,
-            authors,
+            pl.Series("source_id", source_ids, dtype=pl.Int64),
+            pl.Series("author_id", author_ids, dtype=pl.Int64),
             created_at,
             pl.Series("model_version", versions, dtype=pl.String),
             pl.Series("depression_index", index, dtype=pl.Float32),
             pl.Series("distress", distress, dtype=pl.Float32),
         ]
     )
-    return frame.hstack([pl.Series(name, probs[:, i], dtype=pl.Float32) for i, name in enumerate(SCORE_COLUMNS)])
+    if not probs:
+        return frame
+    values = unpack_probs(blobs[0])
+    return frame.hstack([pl.Series(name, values[:, i], dtype=pl.Float32) for i, name in enumerate(SCORE_COLUMNS)])
