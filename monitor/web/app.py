@@ -13,7 +13,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from monitor.web.routes import Workspace, healthz, home
+from monitor.web.routes import Workspace, chart_css, healthz, home
 from monitor.web.security import COOKIE, SESSION_SECONDS, LoginLimiter
 
 if TYPE_CHECKING:
@@ -36,6 +36,7 @@ def create_app(api: Emomon, *, secure_cookies: bool = False, limiter: LoginLimit
     routes = [
         Route("/healthz", healthz),
         Route("/", home),
+        Route("/charts.css", chart_css),
         Route("/login", w.login_form, methods=["GET"]),
         Route("/login", w.login, methods=["POST"]),
         Route("/logout", g(w.logout), methods=["POST"]),

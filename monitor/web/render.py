@@ -15,7 +15,6 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from monitor.report.common import NOTE, day, num, pct, signal_label, signed
-from monitor.web import charts
 from monitor.web.security import CSRF_FIELD, csrf_token
 
 HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"}
@@ -32,7 +31,7 @@ def environment() -> Environment:
         undefined=StrictUndefined,
     )
     env.filters.update(num=num, pct=pct, day=day, signed=signed, signal=signal_label, words=_words)
-    env.globals.update(note=NOTE, csrf_field=CSRF_FIELD, chart_style=charts.chart_style)
+    env.globals.update(note=NOTE, csrf_field=CSRF_FIELD)
     return env
 
 
@@ -48,6 +47,7 @@ def page(
     *,
     status: int = 200,
     user: Any = None,
+    headers: Mapping[str, str] | None = None,
 ) -> HTMLResponse:
     """The rendered page, with the session's CSRF token and the logged-in user in its context."""
     body = (
@@ -63,4 +63,4 @@ def page(
             }
         )
     )
-    return HTMLResponse(body, status_code=status, headers=HEADERS)
+    return HTMLResponse(body, status_code=status, headers={**HEADERS, **(headers or {})})

@@ -116,11 +116,13 @@ class Workspace:
                 "login.html.j2",
                 {"next": target, "error": f"too many failed logins: try again in about {minutes} minute(s)"},
                 status=429,
+                headers={"Retry-After": str(int(wait) + 1)},
             )
         account = await self.call(self.api.authenticate, name, password) if name and password else None
         if account is None:
             self.limiter.failed(name, address)
-            return page(request, "login.html.j2", {"next": target, "error": "wrong user name or password"}, status=401)
+            # The form again, as a page (200): a refused password is not a fault of the page.
+            return page(request, "login.html.j2", {"next": target, "error": "wrong user name or password"})
         self.limiter.succeeded(name)
         request.session.clear()  # a new session: no fixation of an earlier one
         request.session.update(
@@ -294,6 +296,13 @@ def problem(request: Request, user: Account | None, message: str, status: int) -
 async def healthz(request: Request) -> Response:
     """200 while the server answers."""
     return PlainTextResponse("ok", headers={"Cache-Control": "no-store"})
+
+
+async def chart_css(request: Request) -> Response:
+    """The charts' stylesheet (from the report's chart module)."""
+    from monitor.web.charts import chart_css as css
+
+    return Response(css(), media_type="text/css", headers={"Cache-Control": "max-age=3600"})
 
 
 async def home(request: Request) -> Response:

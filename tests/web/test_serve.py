@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 import subprocess
 
+import httpx
 from review_seed import DRIFT, DRIFT_HANDLE, STEADY
-from web_site import EMOMON, HOSTILE, PASSWORD, Site, free_port, run_emomon, stop
+from web_site import EMOMON, HOSTILE, PASSWORD, Site, free_port, run_emomon, start_server, stop
 
 HANDLES = (DRIFT_HANDLE, "plain_sky")
 
@@ -72,16 +73,17 @@ def test_login_goes_on_to_the_page_asked_for_but_never_off_site(site: Site) -> N
 def test_a_wrong_password_is_refused(site: Site) -> None:
     client = site.client()
     r = client.login("sam", "not the password")
-    assert r.status_code == 401 and "wrong user name or password" in r.text
+    assert r.status_code == 200 and "wrong user name or password" in r.text
     assert client.get("/alerts").status_code == 303
 
 
 def test_failed_logins_are_rate_limited_even_for_the_right_password_after(site: Site) -> None:
     client = site.client()
     for _ in range(5):
-        assert client.login("kim", "guess again").status_code == 401
+        assert "wrong user name or password" in client.login("kim", "guess again").text
     r = client.login("kim")
     assert r.status_code == 429 and "too many failed logins" in r.text
+    assert 800 < int(r.headers["retry-after"]) <= 901
     assert client.get("/alerts").status_code == 303  # no session came of it
     assert site.client().login("sam").status_code == 303  # another name is not held up
 
@@ -212,5 +214,26 @@ def test_another_host_than_loopback_prints_how_to_put_it_behind_tls(site: Site) 
         assert process.stderr is not None
         line = process.stderr.readline()
         assert "TLS reverse proxy" in line and f"127.0.0.1:{port}" in line and "--behind-tls" in line
+    finally:
+        stop(process)
+
+
+def test_behind_tls_the_session_cookie_is_secure(site: Site) -> None:
+    process, url = start_server(site.root, "--behind-tls")
+    try:
+        proxy = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"}
+        form = httpx.get(f"{url}/login", headers=proxy)
+        flags = [part.strip().lower() for part in form.headers["set-cookie"].split(";")]
+        assert "secure" in flags and "httponly" in flags and "samesite=strict" in flags
+        # a client over HTTPS sends the cookie back (httpx would not over this plain loopback)
+        cookie = form.headers["set-cookie"].split(";")[0]
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert token
+        r = httpx.post(
+            f"{url}/login",
+            headers={**proxy, "Cookie": cookie},
+            data={"csrf_token": token.group(1), "username": "sam", "password": PASSWORD},
+        )
+        assert r.status_code == 303 and "secure" in r.headers["set-cookie"].lower()
     finally:
         stop(process)
