@@ -97,21 +97,26 @@ def author_view(view: AuthorView, *, width: int) -> RenderableType:
         f"  baseline {num(s.get('baseline_mean'))}  z {num(s.get('z'), 1)}",
     )
     alert_days = [date.fromisoformat(a["trigger_at"][:10]) for a in view.alerts]
+    means, highs = _per_day(view)
     chart = Text(
         "\n".join(
             timeline(
                 view.series.days,
-                _per_day(view),
+                means,
                 view.series.posts,
                 baseline=s.get("baseline_mean"),
                 alert_days=alert_days,
+                highs=highs,
                 width=width,
             )
         )
     )
     parts: list[RenderableType] = [
         head,
-        Text(f"{signal_label(view.signal).capitalize()} per day (0–1; ┈ baseline; blank: no posts)", style="bold"),
+        Text(
+            f"{signal_label(view.signal).capitalize()} per day (0–1; mean, • top post; ┈ baseline; blank: no posts)",
+            style="bold",
+        ),
         chart,
     ]
     if view.alerts:
@@ -129,14 +134,16 @@ def author_view(view: AuthorView, *, width: int) -> RenderableType:
     return Group(*parts)
 
 
-def _per_day(view: AuthorView) -> list[float | None]:
-    """The mean of the author's signal (the score the alerts read) on each day of the timeline."""
-    sums: dict[date, list[float]] = {}
+def _per_day(view: AuthorView) -> tuple[list[float | None], list[float | None]]:
+    """The mean and the highest of the author's signal (the score the alerts read) on each day."""
+    by_day: dict[date, list[float]] = {}
     for p in view.points:
-        acc = sums.setdefault(p.at.date(), [0.0, 0.0])
-        acc[0] += p.value
-        acc[1] += 1
-    return [sums[d][0] / sums[d][1] if d in sums else None for d in view.series.days]
+        by_day.setdefault(p.at.date(), []).append(p.value)
+    days = view.series.days
+    return (
+        [sum(by_day[d]) / len(by_day[d]) if d in by_day else None for d in days],
+        [max(by_day[d]) if d in by_day else None for d in days],
+    )
 
 
 def _big5(big5: Mapping[str, Any]) -> Text:
