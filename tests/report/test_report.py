@@ -318,32 +318,6 @@ def test_figures_of_one_author_do_not_depend_on_the_other_authors() -> None:
     assert full[SHIFTED]["recent_posts"] == 14
 
 
-def test_time_chart_has_a_fixed_scale_date_ticks_threshold_and_markers() -> None:
-    from datetime import date
-
-    from monitor.report.html import time_chart
-
-    days = [date(2025, 1, 1) + timedelta(days=i) for i in range(30)]
-    values = [None if i in (10, 11) else 0.2 for i in range(30)]
-    c = time_chart(
-        days,
-        values,
-        label="index",
-        lines=[(0.75, "alert threshold", "threshold")],
-        markers=[("2025-01-20T09:00:00Z", "alert #1")],
-    )
-    left, top, right, bottom = c.plot
-    assert [lab for _, lab in c.y_ticks] == ["0", "0.25", "0.5", "0.75", "1"]
-    assert len(c.segments) == 2  # the two days without posts are a gap
-    y = c.segments[0][0][1]
-    assert y == pytest.approx(bottom - 0.2 * (bottom - top), abs=0.1)  # 0..1, not min..max
-    assert c.lines[0].y == pytest.approx(bottom - 0.75 * (bottom - top), abs=0.1)
-    assert c.x_ticks[0][1] == "01 Jan" and c.x_ticks[-1][1] == "30 Jan" and len(c.x_ticks) == 6
-    assert left < c.markers[0][0] < right
-    counts = time_chart(days, [3] * 30, label="posts", y_max=None)
-    assert [lab for _, lab in counts.y_ticks] == ["0", "1", "2", "3", "4"]
-
-
 def test_markdown_carries_the_legend_and_the_big_five_caveat(data: ReportData) -> None:
     md = to_markdown(data)
     assert "## What the numbers mean" in md and "- **baseline**:" in md
