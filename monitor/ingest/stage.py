@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import SingletonThreadPool, StaticPool
 
 from monitor.clock import utcnow
 from monitor.errors import SourceError
@@ -198,6 +200,7 @@ def _ingest_source(
                 if progress is not None:
                     progress(source.name, report.read)
         batcher.flush()
+        batcher.drain()
     except SourceError as exc:
         _source_failed(report, batcher, str(exc))
     except SQLAlchemyError:
@@ -207,6 +210,8 @@ def _ingest_source(
         _source_failed(
             report, batcher, f"unexpected {type(exc).__name__} while reading: {exc}; please report this as a bug"
         )
+    finally:
+        batcher.close()
     if progress is not None:
         progress(source.name, report.read)
     if report.status != "error" and report.rejected and not (report.inserted + report.updated + report.duplicate):
@@ -222,6 +227,7 @@ def _ingest_source(
 def _source_failed(report: SourceReport, batcher: _Batcher, reason: str) -> None:
     """Keep what was read, and mark the source failed with a one-line reason."""
     batcher.flush()
+    batcher.drain()
     report.status = "error"
     report.error = " ".join(reason.split())[:500]
 
@@ -318,6 +324,17 @@ class DateBounds:
 MAX_REASON = 300
 
 
+class _Batch(NamedTuple):
+    """A batch accounted for and ready to store."""
+
+    counts: dict[str, int]
+    pending: dict[str, dict[str, Any]]  # external id -> the posts row to store (with its author's handle)
+    rejected: list[dict[str, Any]]
+    excluded_ids: list[str]  # ids of opted-out posts (deleted where stored)
+    excluded_at: list[tuple[str, datetime]]  # (author, created_at) of opted-out records without an id
+    opted_out: list[str]  # locations of opted-out records (never stored, even rejected)
+
+
 class _Batcher:
     """Collects records and stores each full batch in one transaction."""
 
@@ -354,6 +371,11 @@ class _Batcher:
         self.records: list[RawRecord] = []
         self.author_ids: dict[str, int] = {}  # handle as written -> authors row
         self.restored: set[int] = set()  # authors rows whose handle this run already gave back (or kept)
+        # Batches are stored on a thread of their own while the next one is read, except where a
+        # connection cannot be shared between threads (an in-memory SQLite database).
+        shared = not isinstance(engine.pool, (SingletonThreadPool, StaticPool))
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="emomon-ingest") if shared else None
+        self._in_flight: Future[None] | None = None
 
     def add(self, record: RawRecord) -> None:
         self.records.append(record)
@@ -408,10 +430,35 @@ class _Batcher:
         return self.keeps_text_since is None or ingested_at >= self.keeps_text_since
 
     def flush(self) -> None:
-        """Account for and store the collected records in one transaction."""
+        """Account for the collected records and hand them to the writer, which stores them in one
+        transaction while the caller reads and accounts for the next batch (:meth:`drain` waits).
+
+        Batches are stored one at a time, in order, so the outcome is the sequential one; only
+        the Python work of one batch overlaps the database work of the one before.
+        """
         records, self.records = self.records, []
-        if not records:
+        batch = self._account(records) if records else None
+        self.drain()
+        if batch is None:
             return
+        if self._writer is None:
+            self._store(batch)
+        else:
+            self._in_flight = self._writer.submit(self._store, batch)
+
+    def drain(self) -> None:
+        """Wait until every batch handed to the writer is stored (raising the error of one that failed)."""
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is not None:
+            in_flight.result()
+
+    def close(self) -> None:
+        """Stop the writer thread once the batch it stores (if any) is done."""
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+
+    def _account(self, records: list[RawRecord]) -> _Batch:
+        """Clean, check and key the records of a batch (no database work)."""
         counts = dict.fromkeys(COUNT_KEYS, 0)
         rejected: list[dict[str, Any]] = []
         pending: dict[str, dict[str, Any]] = {}
@@ -496,7 +543,12 @@ class _Batcher:
                 "content_hash": digest,
                 "ingested_at": now,
             }
+        return _Batch(counts, pending, rejected, excluded_ids, excluded_at, opted_out)
 
+    def _store(self, batch: _Batch) -> None:
+        """Store an accounted batch in one transaction; its counts join the report once committed."""
+        counts, pending, rejected, excluded_ids, excluded_at, opted_out = batch
+        source_id = self.source_id
         with session_scope(self.engine) as session:
             author_ids = self._author_ids(session, [*pending.values(), *rejected])
             existing = store.existing_posts(session, source_id, list(pending) + excluded_ids)

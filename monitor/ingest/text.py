@@ -183,6 +183,8 @@ def parse_datetime(value: object) -> datetime:
         raise ValueError(f"unparsable date {shown_value(value)}")
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
+    if parsed.tzinfo is UTC:  # "...Z" or "+00:00": already what is returned
+        return parsed
     try:
         return parsed.astimezone(UTC)
     except OverflowError as exc:  # e.g. 9999-12-31T23:00-05:00 is past the last datetime

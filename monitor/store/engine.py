@@ -186,19 +186,19 @@ def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     if dialect.name != "sqlite" or None in kinds:
         session.execute(table.insert(), rows)
         return
-    stamps = [i for i, kind in enumerate(kinds) if kind == "datetime"]
-    tuples: list[tuple[Any, ...]] = []
     formatted: dict[Any, str] = {}  # batches share timestamps (ingested_at): format each once
-    for row in rows:
-        values = [row[name] for name in columns]
-        for i in stamps:
-            value = values[i]
-            if value is not None:
-                text = formatted.get(value)
-                if text is None:
-                    text = formatted[value] = _sqlite_stamp(value)
-                values[i] = text
-        tuples.append(tuple(values))
+
+    def stamp(value: Any) -> Any:
+        if value is None:
+            return None
+        text = formatted.get(value)
+        if text is None:
+            text = formatted[value] = _sqlite_stamp(value)
+        return text
+
+    values = [[row[name] for row in rows] for name in columns]  # column by column: C-speed list building
+    values = [list(map(stamp, column)) if kind == "datetime" else column for column, kind in zip(values, kinds)]
+    tuples = list(zip(*values))
     names = ", ".join(f'"{name}"' for name in columns)
     marks = ", ".join("?" for _ in columns)
     session.connection().exec_driver_sql(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', tuples)
