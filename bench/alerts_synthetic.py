@@ -28,7 +28,7 @@ Printed per detector (the eRisk-style latency is counted in posts):
 - false alerts per 1,000 author-days: alerts on steady authors, and on shifted authors
   before their change, over the days those streams cover.
 
-Usage: python bench/alerts.py [--model models/emomon-mtl-v3] [--authors 2400] [--days 90]
+Usage: python bench/alerts_synthetic.py [--model models/emomon-mtl-v3] [--authors 2400] [--days 90]
 """
 
 from __future__ import annotations
