@@ -40,6 +40,7 @@ MAX_GAP_STEPS = 1  # values more than this many steps apart are not joined: one 
 DAY_SPAN = 92  # spans up to this many days are aggregated per day
 WEEK_SPAN = 3 * 366  # ... up to this many per week, longer spans per month
 FEW_POSTS = 40  # an author with at most this many posts gets daily means whatever the span
+MARK_NAMES = 5  # alerts named in the tooltip of one step's marker on a source chart
 LEFT, RIGHT, TOP, BOTTOM = 44, 14, 30, 46  # plot margins: y labels, legend row, two tick rows + title
 
 
@@ -625,8 +626,8 @@ def source_chart(
         y_title: The y axis' title (values are on a fixed 0–1 scale).
         threshold: A value drawn as a dashed line and named in the legend; None: none.
         threshold_label: The legend's name for it.
-        alerts: Alert dicts (``id``, ``rule``, ``status``, ``trigger_at``): a marker above
-            the plot at each alert's time.
+        alerts: Alert dicts (``id``, ``rule``, ``trigger_at``): one marker above the plot
+            per aggregation step with alerts, its tooltip naming them.
         start: First time of the x axis (default: the first point).
         end: Last time of the x axis (default: the last point).
         width: Width in pixels.
@@ -646,13 +647,36 @@ def source_chart(
         label = f"{threshold_label} {_fmt(threshold)}"
         body.append(_hline(f, threshold, "threshold", label))
         legend.append(("threshold", label))
-    marks, _ = _alert_marks(f, alerts, [], {})
+    marks = _step_marks(f, alerts, step)
     if marks:
-        legend.append(("alert", "alert"))
+        legend.append(("alert", "alerts"))
     body.extend(marks)
     if not buckets:
         body.append(_nothing(f))
     return Markup(_open(f, title, "source") + _legend(legend, width) + "".join(body) + "</svg>")
+
+
+def _step_marks(f: _Frame, alerts: Sequence[Mapping[str, Any]], step: Step) -> list[str]:
+    """One marker per aggregation step with alerts (however many: a store may hold thousands),
+    its tooltip naming the first few."""
+    groups: dict[int, list[tuple[datetime, Mapping[str, Any]]]] = {}
+    for a in alerts:
+        at = _utc(a["trigger_at"])
+        if f.start <= at <= f.end:
+            groups.setdefault(_step_key(at, step), []).append((at, a))
+    out = []
+    for key in sorted(groups):
+        group = sorted(groups[key], key=lambda g: g[0])
+        x = f.x(group[0][0] + (group[-1][0] - group[0][0]) / 2)
+        names = ", ".join(f"#{a['id']} {a['rule']}" for _, a in group[:MARK_NAMES])
+        more = f" and {len(group) - MARK_NAMES} more" if len(group) > MARK_NAMES else ""
+        tip = f"{len(group)} alert{'s' if len(group) != 1 else ''} {group[0][0]:%Y-%m-%d}: {names}{more}"
+        out.append(
+            f'<g class="alert" data-alerts="{len(group)}"><title>{_attr(tip)}</title>'
+            f'<line x1="{x}" x2="{x}" y1="{f.top}" y2="{f.bottom}" class="alert-rule"/>'
+            f'<path d="M{x - 5},{f.top - 9} h10 l-5,8 z" class="marker"/></g>'
+        )
+    return out
 
 
 def _daily(points: Sequence[Point]) -> bool:

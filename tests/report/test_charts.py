@@ -289,3 +289,16 @@ def test_report_draws_each_author_over_their_own_span_on_the_signal_the_alerts_r
     assert len(walk(svg, "post", "circle")) == 20
     assert walk(svg, "fired", "circle")[0].get("data-post") == "38"
     assert walk(svg, "threshold-line", "g") and walk(svg, "key-threshold", "g", legend=True)
+
+
+def test_source_chart_marks_alerts_once_per_step_however_many() -> None:
+    t0 = datetime(2015, 1, 1, tzinfo=UTC)
+    pts = [Point(t0 + timedelta(days=i), 0.2, weight=10) for i in range(3 * 365)]
+    alerts = [
+        {"id": i, "rule": "rise", "trigger_at": (t0 + timedelta(days=100, seconds=10 * i)).isoformat()}
+        for i in range(3000)
+    ] + [{"id": 9999, "rule": "level", "trigger_at": (t0 + timedelta(days=700)).isoformat()}]
+    svg = source_chart(pts, title="all", alerts=alerts)
+    marks = walk(svg, "alert", "g")
+    assert [m.get("data-alerts") for m in marks] == ["3000", "1"]
+    assert "3000 alerts" in svg and "and 2995 more" in svg and "#9999 level" in svg
