@@ -11,6 +11,12 @@ with two changes that matter for short social-media text:
   scores are sums of per-feature log-likelihoods and grow with the text, so the prior decides
   only texts too short to carry evidence, and a whole foreign sentence still wins.
 
+Korean is decided by script before any of this (:mod:`monitor.model.routing`): a post whose
+words are mostly Hangul is ``ko`` whatever its tag says, and a post that is not is never ``ko``
+(a ``ko`` tag on other text is not trusted; such text is identified without its Hangul words and
+without Korean among the answers: "I love 김치 so much" is English).
+Korean posts are scored when ``ko`` is a supported language and the model has the Korean network.
+
 Measured on English datasets (``../shared/datasets``; identification on the text alone) with
 the candidates and prior 10: 2 of 5,426 GoEmotions dev comments and 1 of 2,000 CARER validation
 tweets are taken for another language (0.04%, 0.05%), against 2.8% and 1.6% for plain
@@ -33,6 +39,7 @@ import numpy as np
 from langid.langid import LanguageIdentifier, model
 
 from monitor.errors import ConfigError
+from monitor.model.routing import KOREAN, is_korean, without_hangul
 
 #: Languages identification chooses among (ISO 639-1): the supported ones are always added.
 CANDIDATES: tuple[str, ...] = (
@@ -134,7 +141,9 @@ class LanguageFilter:
         self._identifier.set_languages(sorted(set(CANDIDATES) | self.languages))
         classes = list(self._identifier.nb_classes)
         self._classes = classes
-        self._bias = np.array([prior if c in self.languages else 0.0 for c in classes])
+        # Korean is decided by script, not by langid's prior.
+        self._bias = np.array([prior if c in self.languages and c != KOREAN else 0.0 for c in classes])
+        self._bias_without_korean = np.where(np.asarray(classes) == KOREAN, -np.inf, self._bias)
         ident = self._identifier
         self._nextmove = np.asarray(ident.tk_nextmove, dtype=np.int64)
         self._class_prior = np.asarray(ident.nb_pc, dtype=np.float64)
@@ -148,12 +157,14 @@ class LanguageFilter:
         """The most likely language of ``text``, or None when it has no letters at all."""
         return self.identify_many([text])[0]
 
-    def identify_many(self, texts: Sequence[str]) -> list[str | None]:
-        """:meth:`identify` for many texts at once (the score stage's chunks)."""
+    def identify_many(self, texts: Sequence[str], *, korean: bool = True) -> list[str | None]:
+        """:meth:`identify` for many texts at once (the score stage's chunks); ``korean=False``
+        leaves Korean out of the answers (texts that are not mostly Hangul, see :meth:`route`)."""
         cleaned = [clean_for_identification(text) for text in texts]
         has_letters = [_LETTER.search(text) is not None for text in cleaned]
         scores = self._scores_many([text for text, ok in zip(cleaned, has_letters) if ok])
-        best = iter(np.argmax(scores + self._bias, axis=1).tolist())
+        bias = self._bias if korean else self._bias_without_korean
+        best = iter(np.argmax(scores + bias, axis=1).tolist())
         return [self._classes[next(best)] if ok else None for ok in has_letters]
 
     def _scores_many(self, texts: Sequence[str]) -> np.ndarray:
@@ -204,14 +215,34 @@ class LanguageFilter:
 
     def skip_reasons(self, texts: Sequence[str], tags: Sequence[str | None]) -> list[str | None]:
         """:meth:`skip_reason` for many posts; only posts without a known tag are identified."""
-        languages: list[str | None] = [primary_subtag(tag) for tag in tags]
-        untagged = [i for i, language in enumerate(languages) if language is None]
-        for i, language in zip(untagged, self.identify_many([texts[i] for i in untagged])):
-            languages[i] = language
-        # No letters (emoji, numbers): nothing says the post is not supported.
-        return [
-            None if language is None or language in self.languages else f"language:{language}" for language in languages
+        return [reason for _, reason in self.route(texts, tags)]
+
+    def route(self, texts: Sequence[str], tags: Sequence[str | None]) -> list[tuple[str | None, str | None]]:
+        """(language, skip reason) of each post: the language is ``ko`` for Hangul-majority posts,
+        else the known tag or langid's answer (None: no letters); the reason is None when the
+        model may score the post (no letters count as supported: nothing says otherwise)."""
+        korean = [is_korean(text) for text in texts]
+        languages: list[str | None] = [
+            KOREAN if hangul else _not_korean(primary_subtag(tag)) for tag, hangul in zip(tags, korean)
         ]
+        untagged = [i for i, language in enumerate(languages) if language is None and not korean[i]]
+        for i, language in zip(
+            untagged, self.identify_many([without_hangul(texts[i]) for i in untagged], korean=False)
+        ):
+            languages[i] = language
+        return [
+            (language, None if language is None or self._reads(language, hangul) else f"language:{language}")
+            for language, hangul in zip(languages, korean)
+        ]
+
+    def _reads(self, language: str, hangul: bool) -> bool:
+        """Whether a post of ``language`` is scored (Korean only when written in Hangul)."""
+        return language in self.languages and (language != KOREAN or hangul)
+
+
+def _not_korean(tag: str | None) -> str | None:
+    """A ``ko`` tag on a post that is not Hangul-majority is not trusted (None: identify it)."""
+    return None if tag == KOREAN else tag
 
 
 @functools.lru_cache(maxsize=8)
