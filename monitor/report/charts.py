@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
@@ -119,7 +119,9 @@ _TICK_STEPS: tuple[tuple[str, int], ...] = (
 )
 
 
-_UNIT_DAYS = {"day": 1.0, "week": 7.0, "month": 28.0, "year": 365.0}  # at most this long: never skips a fit
+# The longest a unit can be: ticks at least span / (n * this) - 1, so a step skipped for having
+# more ticks than could fit never would have fitted.
+_UNIT_DAYS = {"day": 1.0, "week": 7.0, "month": 31.0, "year": 366.0}
 
 
 def _tick_dates(start: datetime, end: datetime, unit: str, n: int) -> list[datetime]:
@@ -180,7 +182,7 @@ def time_ticks(
     best: list[Tick] = []
     span_days = (end - start).total_seconds() / 86400
     for unit, n in _TICK_STEPS:
-        if span_days / (n * _UNIT_DAYS[unit]) > width / MIN_TICK_SPACING_PX + 2:
+        if span_days / (n * _UNIT_DAYS[unit]) - 1 > width / MIN_TICK_SPACING_PX + 1:
             continue  # more ticks than could ever fit: not worth labelling
         dates = _tick_dates(start, end, unit, n)
         if not dates:
@@ -202,7 +204,7 @@ def _label_px(unit: str) -> float:
     return {"day": 6, "week": 6, "month": 4, "year": 4}[unit] * CHAR_PX
 
 
-def _apart(ticks: Sequence[Tick], x: Any) -> bool:
+def _apart(ticks: Sequence[Tick], x: Callable[[datetime], float]) -> bool:
     for a, b in zip(ticks, ticks[1:], strict=False):
         gap = x(b.at) - x(a.at)
         if gap < MIN_TICK_SPACING_PX or gap < (a.width + b.width) / 2 + TICK_GAP_PX:
@@ -210,7 +212,7 @@ def _apart(ticks: Sequence[Tick], x: Any) -> bool:
     return True
 
 
-def _scale(start: datetime, end: datetime, lo: float, hi: float) -> Any:
+def _scale(start: datetime, end: datetime, lo: float, hi: float) -> Callable[[datetime], float]:
     t0, span = start.timestamp(), max(end.timestamp() - start.timestamp(), 1.0)
 
     def x(t: datetime) -> float:
@@ -611,6 +613,7 @@ def source_chart(
     threshold: float | None = None,
     threshold_label: str = "threshold",
     alerts: Sequence[Mapping[str, Any]] = (),
+    range_label: str = "min–max",
     start: datetime | None = None,
     end: datetime | None = None,
     width: int = 320,
@@ -628,6 +631,7 @@ def source_chart(
         threshold_label: The legend's name for it.
         alerts: Alert dicts (``id``, ``rule``, ``trigger_at``): one marker above the plot
             per aggregation step with alerts, its tooltip naming them.
+        range_label: The legend's name for the band (e.g. ``min–max of days`` for daily points).
         start: First time of the x axis (default: the first point).
         end: Last time of the x axis (default: the last point).
         width: Width in pixels.
@@ -640,7 +644,7 @@ def source_chart(
     band = step != "day" and any(b.high > b.low for b in buckets)
     legend: list[tuple[str, str]] = [("mean", f"{_step_name(step)} mean")]
     if band:
-        legend.append(("range", "min–max of days" if points and _daily(points) else "min–max"))
+        legend.append(("range", range_label))
     body = _axes(f, y_title, "date (UTC)", (0.0, 0.25, 0.5, 0.75, 1.0))
     body.extend(_series(f, buckets, band=band))
     if threshold is not None:
@@ -677,10 +681,6 @@ def _step_marks(f: _Frame, alerts: Sequence[Mapping[str, Any]], step: Step) -> l
             f'<path d="M{x - 5},{f.top - 9} h10 l-5,8 z" class="marker"/></g>'
         )
     return out
-
-
-def _daily(points: Sequence[Point]) -> bool:
-    return all(p.at.hour == 0 and p.at.minute == 0 and p.post_id is None for p in points[:50])
 
 
 def volume_chart(
