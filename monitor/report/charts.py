@@ -2,6 +2,7 @@
 
 Every public function takes plain data (:class:`Point` lists, alert dicts) and returns the SVG as
 :class:`markupsafe.Markup`; every string in it is escaped, and nothing is fetched or scripted.
+A page that shows these charts puts :data:`STYLE` in its stylesheet.
 
 How a chart reads a span:
 
@@ -11,8 +12,8 @@ How a chart reads a span:
   it is the first tick or the year changed since the tick before.
 * Values are aggregated per day, week or month (:func:`choose_step`, from the span): the line is
   the mean per step and, for weeks and months, a band shows the min–max of the step's values.
-  The line breaks where more than ``MAX_GAP_STEPS`` - 1 steps in a row have no value, so a gap
-  is drawn as a gap.
+  The line breaks where consecutive values are more than ``MAX_GAP_STEPS`` steps apart (with
+  1, at any step without a value), so a gap is drawn as a gap.
 * :func:`author_chart` also draws every post as a point, rings the posts an alert is about and
   marks the post at which each alert fired; the threshold and baseline lines are drawn exactly
   when the chart's own legend names them.
