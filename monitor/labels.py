@@ -34,3 +34,5 @@ GOEMOTIONS_LABELS: tuple[str, ...] = (
 )
 CARER_LABELS: tuple[str, ...] = ("sadness", "joy", "love", "anger", "fear", "surprise")
 BIG5_TRAITS: tuple[str, ...] = ("EXT", "NEU", "AGR", "CON", "OPN")
+#: The seed study's six fine-grained depressed-emotion classes of Korean sentences (the Korean network).
+KOREAN_LABELS: tuple[str, ...] = ("joy", "embarrassment", "anger", "anxiety", "hurt", "sadness")

@@ -92,3 +92,45 @@ def build_tiny_model(
         json.dumps({"model": name, "note": "random weights, for tests"}), encoding="utf-8"
     )
     return directory
+
+
+# Our own short Korean sentences (not from any dataset) and their classes: the tiny Korean
+# network's vocabulary, and what it is built to answer for them.
+KOREAN_SENTENCES = {
+    "오늘 너무 슬퍼서 눈물이 났어.": "sadness",
+    "요즘 혼자라는 생각에 외롭고 슬퍼.": "sadness",
+    "친구가 나를 무시해서 상처받았어.": "hurt",
+    "시험 결과가 나올까 봐 불안해.": "anxiety",
+    "내일 면접이 있어서 걱정돼.": "anxiety",
+    "동생이 내 물건을 망가뜨려서 화가 나.": "anger",
+    "발표하다가 실수해서 너무 당황했어.": "embarrassment",
+    "오랜만에 가족과 여행을 가서 기뻐.": "joy",
+    "맛있는 저녁을 먹어서 행복해.": "joy",
+}
+
+
+def add_tiny_korean(directory: str | Path) -> Path:
+    """Add a Korean network built by hand (``korean/``) to a model directory and seal it: each
+    feature's vector is the class mix of the sentences above that hold it, so those sentences
+    (and posts made of their words) get their class."""
+    from monitor.labels import KOREAN_LABELS
+    from monitor.model.korean import KoreanCalibration, KoreanConfig, KoreanNetwork, KoreanVocab, features
+    from monitor.training.korean import write_korean
+
+    directory = Path(directory)
+    vocab = KoreanVocab.fit(list(KOREAN_SENTENCES), "bag", min_count=1)
+    classes = len(KOREAN_LABELS)
+    network = KoreanNetwork(KoreanConfig(kind="bag", vocab_size=len(vocab), width=classes, embedding_size=classes))
+    table = torch.zeros(len(vocab), classes)
+    for sentence, label in KOREAN_SENTENCES.items():
+        for feature in set(features(sentence, "bag")):
+            table[vocab.index[feature], KOREAN_LABELS.index(label)] += 1.0
+    table = table / table.sum(dim=1, keepdim=True).clamp(min=1.0)
+    with torch.no_grad():
+        network.encoder.embed.weight.copy_(table)
+        network.embedding.weight.copy_(torch.eye(classes))
+        network.embedding.bias.zero_()
+        network.classifier.weight.copy_(torch.eye(classes) * 12.0)
+        network.classifier.bias.zero_()
+    write_korean(directory, network.eval(), vocab, KoreanCalibration())
+    return directory

@@ -8,6 +8,8 @@ Layout of models/<name>/:
     tokenizer/          tokenizer files
     labels.json         label names per head
     calibration.json    GoEmotions thresholds, temperatures, depression-index weights + Platt
+    korean/             optional: the Korean network (model.safetensors, config.json, vocab.json,
+                        calibration.json; :mod:`monitor.model.korean`), hashed like the rest
 
 The version scores are stored under is derived from config.json, hashes included (see
 :func:`derive_version`), so it names every byte a score depends on. Every load checks
@@ -34,6 +36,7 @@ from tokenizers import Tokenizer
 from monitor.errors import ModelNotFound
 from monitor.model.bert import BertConfig, BertEncoder
 from monitor.model.index import DepressionIndex
+from monitor.model.korean import KoreanCalibration, KoreanConfig, KoreanModel, KoreanNetwork, KoreanVocab
 from monitor.model.network import MultitaskNetwork, NetworkConfig
 
 FORMAT = "emomon-model/1"
@@ -47,8 +50,14 @@ SCORED_FILES = (
     "tokenizer/tokenizer_config.json",
     "labels.json",
     "calibration.json",
+    "korean/model.safetensors",
+    "korean/config.json",
+    "korean/vocab.json",
+    "korean/calibration.json",
 )
-OPTIONAL_FILES = ("tokenizer/tokenizer_config.json",)
+#: The Korean network (:mod:`monitor.model.korean`): all four or none.
+KOREAN_FILES = ("korean/model.safetensors", "korean/config.json", "korean/vocab.json", "korean/calibration.json")
+OPTIONAL_FILES = ("tokenizer/tokenizer_config.json", *KOREAN_FILES)
 REQUIRED = ("model.safetensors", "config.json", "encoder/config.json", "tokenizer", "labels.json", "calibration.json")
 #: The shortest usable window: [CLS], one token of text, [SEP].
 MIN_WINDOW = 3
@@ -191,6 +200,12 @@ def recorded_files(directory: Path, config: dict[str, Any]) -> dict[str, str]:
         raise ModelNotFound(
             f"model directory {str(directory)!r} records no SHA-256 of {', '.join(missing)} "
             '(config.json "files"); re-export it with `emomon train --export`'
+        )
+    korean = [f for f in KOREAN_FILES if isinstance(files.get(f), str)]
+    if korean and len(korean) != len(KOREAN_FILES):
+        raise ModelNotFound(
+            f"model directory {str(directory)!r} records the SHA-256 of only some Korean files "
+            f'({", ".join(korean)}; config.json "files"): {FIX}'
         )
     return {f: str(files[f]) for f in SCORED_FILES if isinstance(files.get(f), str)}
 
@@ -385,3 +400,27 @@ def pad_id(config: dict[str, Any], tokenizer: Tokenizer) -> int:
     token = config.get("pad_token")
     token_id = tokenizer.token_to_id(token) if isinstance(token, str) else None
     return token_id if token_id is not None else 0
+
+
+def read_korean(info: ModelInfo) -> KoreanModel | None:
+    """The Korean network of a checked model directory (fp32, eval mode), or None without one.
+
+    Raises:
+        ModelNotFound: A Korean file differs from its recorded hash or holds unusable values.
+    """
+    if "korean/model.safetensors" not in info.files:
+        return None
+    try:
+        config = KoreanConfig.from_dict(json.loads(info.read("korean/config.json").decode("utf-8")))
+        vocab = KoreanVocab.from_dict(json.loads(info.read("korean/vocab.json").decode("utf-8")))
+        calibration = KoreanCalibration.from_dict(json.loads(info.read("korean/calibration.json").decode("utf-8")))
+        with torch.device("meta"):
+            network = KoreanNetwork(config)
+        state = {
+            k: v.float() if v.is_floating_point() else v
+            for k, v in load_weights(info.read("korean/model.safetensors")).items()
+        }
+        network.load_state_dict(state, assign=True)
+        return KoreanModel(network, vocab, calibration)
+    except (ValueError, KeyError, TypeError, RuntimeError) as exc:
+        raise ModelNotFound(f"model directory {str(info.directory / 'korean')!r} is unusable ({exc}): {FIX}") from None

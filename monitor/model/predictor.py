@@ -23,7 +23,7 @@ import torch
 from tokenizers import Tokenizer
 
 from monitor.model.activations import sigmoid, softmax
-from monitor.model.artifact import MIN_WINDOW, read_model_info, read_model_tokenizer, read_network
+from monitor.model.artifact import MIN_WINDOW, read_korean, read_model_info, read_model_tokenizer, read_network
 from monitor.model.batching import pad
 from monitor.model.device import choose_device, choose_precision
 from monitor.model.fused_encoder import fuse_encoder
@@ -31,6 +31,8 @@ from monitor.model.impersonal import impersonal_reason
 from monitor.model.index import DepressionIndex
 from monitor.model.inference import Batch, forward_batches, make_batches
 from monitor.model.int8 import PROBE_TEXTS, OrtNetwork, load_int8
+from monitor.model.korean import KoreanModel
+from monitor.model.routing import is_korean
 
 Combine = Literal["max", "mean"]
 
@@ -132,6 +134,8 @@ class Predictor:
             self.network.encoder = fused_encoder
             self.encoder_path = "fused"
         self.calibration = calibration
+        #: The Korean network (fp32 on the CPU whatever the English path runs in), or None.
+        self.korean: KoreanModel | None = read_korean(info)
         net = network.config
         self.goemotions_labels: list[str] = list(net.goemotions_labels)
         self.carer_labels: list[str] = list(net.carer_labels)
@@ -246,8 +250,46 @@ class Predictor:
         """The configured depression-emotion index of each row, in [0, 1]."""
         return self.index(goemotions, carer, self.goemotions_labels, self.carer_labels)
 
+    def reads_korean(self, texts: Sequence[str]) -> list[bool]:
+        """Which texts the Korean network reads: Hangul-majority ones, when the model has it
+        (:mod:`monitor.model.routing`)."""
+        return [is_korean(text) for text in texts] if self.korean is not None else [False] * len(texts)
+
+    def score_korean(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Korean class probabilities [N, C] and Korean depression index [N] of Korean texts."""
+        if self.korean is None:
+            raise ValueError(f"model {str(self.path)!r} has no Korean network")
+        probs = self.korean.probabilities(self.korean.logits(texts))
+        return probs, self.korean.index(probs)
+
     def predict(self, texts: Sequence[str]) -> list[dict[str, Any]]:
-        """Score texts; one dict per text with every head's probabilities and the index."""
+        """Score texts; one dict per text with ``language`` (the network that read it: ``en`` or
+        ``ko``), every head's probabilities and the index."""
+        korean = self.reads_korean(texts)
+        english = [text for text, ko in zip(texts, korean) if not ko]
+        results = iter(self._predict_english(english) if english else [])
+        korean_results = iter(
+            self._predict_korean([text for text, ko in zip(texts, korean) if ko]) if any(korean) else []
+        )
+        return [next(korean_results) if ko else next(results) for ko in korean]
+
+    def _predict_korean(self, texts: Sequence[str]) -> list[dict[str, Any]]:
+        assert self.korean is not None
+        probs, index = self.score_korean(texts)
+        labels = self.korean.labels
+        return [
+            {
+                "text": text,
+                "language": "ko",
+                "korean": {l: float(p) for l, p in zip(labels, probs[i])},
+                "korean_label": labels[int(probs[i].argmax())],
+                "depression_index": float(index[i]),
+                "windows": 1,
+            }
+            for i, text in enumerate(texts)
+        ]
+
+    def _predict_english(self, texts: Sequence[str]) -> list[dict[str, Any]]:
         reasons = impersonal_reasons(texts) if self.network.config.distress_head else None  # only distress uses them
         scores = self.score_ids(self.encode(texts), impersonal=reasons)
         results = []
@@ -256,6 +298,7 @@ class Predictor:
             results.append(
                 {
                     "text": text,
+                    "language": "en",
                     "carer": {l: float(p) for l, p in zip(self.carer_labels, carer)},
                     "carer_label": self.carer_labels[int(carer.argmax())],
                     "goemotions": {l: float(p) for l, p in zip(self.goemotions_labels, goemotions)},
