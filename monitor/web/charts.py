@@ -1,10 +1,14 @@
 """The charts of the web pages: the one place they call the report's chart module.
 
-The alert and author pages draw an author through :func:`author_timeline`, with the same
-renderer (:mod:`monitor.report.charts`) and chart stylesheet as the static HTML report.
+The alert and author pages draw an author through :func:`author_timeline`, the sources page each
+source through :func:`source_trend`, with the same renderer (:mod:`monitor.report.charts`) and
+chart stylesheet as the static HTML report.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
 
 from markupsafe import Markup
 
@@ -31,4 +35,18 @@ def author_timeline(view: AuthorView, *, width: int = 960, height: int = 300) ->
         title=f"{signal_label(view.signal)} per post of {view.author}",
         width=width,
         height=height,
+    )
+
+
+def source_trend(
+    periods: Sequence[datetime], values: Sequence[float | None], *, source: str, by: str, width: int = 460
+) -> Markup:
+    """One source's mean depression index per period (day or week), with the range of the period's
+    values where it is aggregated further."""
+    return charts.source_chart(
+        charts.period_points(periods, values),
+        title=f"depression index per {by} of {source}",
+        range_label=f"min–max of {by}s",
+        width=width,
+        height=220,
     )

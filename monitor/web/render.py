@@ -14,7 +14,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from monitor.report.common import NOTE, day, num, pct, signal_label, signed
+from monitor.report.common import NOTE, day, num, pct, shift_brief, signal_label, signed
+from monitor.web import charts
 from monitor.web.security import CSRF_FIELD, csrf_token
 
 HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"}
@@ -30,8 +31,10 @@ def environment() -> Environment:
         lstrip_blocks=True,
         undefined=StrictUndefined,
     )
-    env.filters.update(num=num, pct=pct, day=day, signed=signed, signal=signal_label, words=_words)
-    env.globals.update(note=NOTE, csrf_field=CSRF_FIELD)
+    env.filters.update(
+        num=num, pct=pct, day=day, signed=signed, signal=signal_label, shift_brief=shift_brief, words=_words
+    )
+    env.globals.update(note=NOTE, csrf_field=CSRF_FIELD, source_trend=charts.source_trend)
     return env
 
 

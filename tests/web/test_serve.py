@@ -237,3 +237,13 @@ def test_behind_tls_the_session_cookie_is_secure(site: Site) -> None:
         assert r.status_code == 303 and "secure" in r.headers["set-cookie"].lower()
     finally:
         stop(process)
+
+
+def test_the_sources_page_draws_each_source_with_the_report_chart_module(site: Site) -> None:
+    client = site.client()
+    client.login("sam")
+    html = client.get("/sources").text
+    assert "<td>forum</td>" in html
+    assert re.search(r'<svg [^>]*class="chart[^"]*"[^>]*aria-label="depression index per (day|week) of forum"', html)
+    css = client.get("/charts.css")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css") and "svg" in css.text
