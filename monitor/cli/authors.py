@@ -6,7 +6,6 @@ import click
 
 from monitor.cli.alerts import reviewer
 from monitor.cli.app import AppContext, json_option, pass_app, print_json
-from monitor.errors import ConfigError
 
 
 @click.group("authors")
@@ -34,16 +33,8 @@ def authors_reveal(app: AppContext, pseudonym: str, reason: str, by: str | None,
 
     Example: emomon authors reveal a-3f9c2e71b04d --reason "alert 12: check-in agreed"
     """
-    from monitor.store import review
-    from monitor.store.engine import session_scope
-
-    if not app.settings.privacy.allow_reveal:
-        raise ConfigError(
-            "re-identification is off: set [privacy] allow_reveal = true in the config to allow `emomon authors reveal`"
-        )
     who = reviewer(by)
-    with session_scope(app.engine()) as s:
-        ident = review.reveal(s, pseudonym, reason=reason, by=who)
+    ident = app.api.reveal(pseudonym, reason=reason, by=who)
     if as_json:
         print_json(
             {
@@ -71,11 +62,7 @@ def authors_audit(app: AppContext, as_json: bool) -> None:
 
     Example: emomon authors audit --json
     """
-    from monitor.store import review
-    from monitor.store.engine import session_scope
-
-    with session_scope(app.engine()) as s:
-        rows = review.audit(s)
+    rows = app.api.audit()
     if as_json:
         print_json({"reveals": rows})
         return
