@@ -3,11 +3,13 @@
 Writes N JSON Lines posts, ingests them with ``monitor.ingest.stage.ingest`` into a fresh SQLite
 file, then inserts the same rows (same values emomon stored, same batch size) with plain
 ``sqlite3.executemany`` into a second fresh file created by the same migrations. Prints both
-posts/s figures and their ratio. With ``--db URL`` (an empty PostgreSQL database, or one at the
-head revision without posts) it also ingests the same file there and prints that figure beside
-SQLite's; ``--postgres`` does the same in a throw-away cluster of the local PostgreSQL
-(``initdb`` + ``pg_ctl`` as ``tests/pgcluster.py`` starts it for the test suite: fsync and
-synchronous commit off, so the figure is an upper bound for a durable server).
+posts/s figures (with the CPU seconds of this process: on a shared machine the wall-clock ratio
+follows the share of the CPUs each part got) and their ratio. With ``--db URL`` (an empty
+PostgreSQL database, or one at the head revision without posts) it also ingests the same file
+there and prints that figure beside SQLite's; ``--postgres`` does the same in a throw-away
+cluster of the local PostgreSQL (``initdb`` + ``pg_ctl`` as ``tests/pgcluster.py`` starts it for
+the test suite: fsync and synchronous commit off, so the figure is an upper bound for a durable
+server).
 
 Usage: python bench/ingest.py [--posts 200000] [--batch-size 2000] [--db postgresql+psycopg://... | --postgres]
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sqlite3
 import sys
 import tempfile
@@ -70,9 +73,10 @@ def main() -> None:
         settings = load_settings(None, {"EMOMON_DATABASE_URL": url, "EMOMON_INGEST_BATCH_SIZE": str(args.batch_size)})
         engine = make_engine(url)
         ensure_schema(engine)
-        started = time.perf_counter()
+        load = os.getloadavg()[0]
+        started, cpu = time.perf_counter(), time.process_time()
         report = ingest(engine, settings, [adhoc_source(str(source))])
-        emomon_s = time.perf_counter() - started
+        emomon_s, emomon_cpu = time.perf_counter() - started, time.process_time() - cpu
         assert report.totals()["inserted"] == args.posts, report.totals()
         engine.dispose()
 
@@ -99,21 +103,24 @@ def main() -> None:
             "insert into posts (source_id, external_id, author_id, created_at, text, url, language, "
             "content_hash, ingested_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for start in range(0, len(rows), args.batch_size):
             with con:
                 con.executemany(sql, rows[start : start + args.batch_size])
-        floor_s = time.perf_counter() - started
+        floor_s, floor_cpu = time.perf_counter() - started, time.process_time() - cpu
         con.close()
         other_s = timed_ingest(other, source, args) if other else None
 
     emomon_rate, floor_rate = args.posts / emomon_s, args.posts / floor_s
-    print(f"posts: {args.posts}, batch size: {args.batch_size}")
+    print(f"posts: {args.posts}, batch size: {args.batch_size}, CPUs: {os.cpu_count()}, load average: {load:.1f}")
     print(
         f"emomon ingest (read JSONL, clean, hash, account, authors, store): "
-        f"{emomon_rate:,.0f} posts/s ({emomon_s:.2f} s)"
+        f"{emomon_rate:,.0f} posts/s ({emomon_s:.2f} s, {emomon_cpu:.2f} s CPU)"
     )
-    print(f"floor (sqlite3 executemany of the same rows): {floor_rate:,.0f} posts/s ({floor_s:.2f} s)")
+    print(
+        f"floor (sqlite3 executemany of the same rows): {floor_rate:,.0f} posts/s "
+        f"({floor_s:.2f} s, {floor_cpu:.2f} s CPU)"
+    )
     print(f"ratio: {emomon_rate / floor_rate:.2f}x (target >= 0.50x)")
     if other_s is not None:
         other_rate = args.posts / other_s

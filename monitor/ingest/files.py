@@ -306,7 +306,11 @@ def _fast_chunk(path: Path, lines: list[Line], cols: dict[str, str]) -> list[Raw
         texts = data.decode("utf-8").split("\n")
     except UnicodeDecodeError:
         return None
-    if len(texts) != len(lines) or any(not t.lstrip().startswith("{") for t in texts):
+    if len(texts) != len(lines):
+        return None
+    # Every line an object: told by one count when no line is indented, else line by line.
+    starts = data.startswith(b"{") and data.count(b"\n{") == len(lines) - 1
+    if not starts and any(not t.lstrip().startswith("{") for t in texts):
         return None
     try:
         frame = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)

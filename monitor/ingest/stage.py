@@ -578,9 +578,8 @@ class _Batcher:
             store.update_posts(session, updates)
             store.upsert_rejected(session, rejected)
             # A handle given back (or found in place) stays so for the rest of the run: check each author once.
-            store.restore_handles(
-                session, {i: h for h, i in author_ids.items() if i in written and i not in self.restored}
-            )
+            if unchecked := written - self.restored:
+                store.restore_handles(session, {i: h for h, i in author_ids.items() if i in unchecked})
             store.delete_rejected(session, source_id, opted_out)
             # an opted-out record followed by a kept version of the same post in this batch: kept
             gone = [existing[e][0] for e in excluded_ids if e in existing and e not in pending]

@@ -186,18 +186,11 @@ def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     if dialect.name != "sqlite" or None in kinds:
         session.execute(table.insert(), rows)
         return
-    formatted: dict[Any, str] = {}  # batches share timestamps (ingested_at): format each once
-
-    def stamp(value: Any) -> Any:
-        if value is None:
-            return None
-        text = formatted.get(value)
-        if text is None:
-            text = formatted[value] = _sqlite_stamp(value)
-        return text
-
     values = [[row[name] for row in rows] for name in columns]  # column by column: C-speed list building
-    values = [list(map(stamp, column)) if kind == "datetime" else column for column, kind in zip(values, kinds)]
+    for i, kind in enumerate(kinds):
+        if kind == "datetime":  # each distinct timestamp formatted once (a batch shares ingested_at)
+            formatted = {value: _sqlite_stamp(value) for value in set(values[i]) if value is not None}
+            values[i] = list(map(formatted.get, values[i]))
     tuples = list(zip(*values))
     names = ", ".join(f'"{name}"' for name in columns)
     marks = ", ".join("?" for _ in columns)

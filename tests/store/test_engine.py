@@ -94,3 +94,29 @@ def test_open_store_is_the_one_way_to_open_the_configured_database(db_url, make_
     engine = db.open_store(settings)
     assert db.current_revision(engine) == db.head_revision()
     engine.dispose()
+
+
+def test_any_of_finds_every_value_with_one_bound_list(engine):
+    """``any_of`` (``= ANY(:array)`` / ``json_each``) matches exactly like ``IN``: texts with
+    quotes, backslashes, non-ASCII and a NUL character (which SQLite's JSON would cut short),
+    integers, more values than one ``IN`` list held, and none."""
+    odd = ['q"uote', "back\\slash", "caf\u00e9", "\U0001f600", "tab\there", "nul\x00inside"]
+    with db.session_scope(engine) as s:
+        s.add(Source(name="s", kind="jsonl", location="x", paused=False, created_at=datetime(2025, 1, 1, tzinfo=UTC)))
+        s.flush()
+        rows = [{"external_id": e, "text": "t"} for e in [*odd, *(f"p{i}" for i in range(1500))]]
+        if engine.dialect.name == "postgresql":  # PostgreSQL text holds no NUL at all
+            rows = [r for r in rows if "\x00" not in r["external_id"]]
+        for row in rows:
+            at = datetime(2025, 1, 1, tzinfo=UTC)
+            s.add(Post(source_id=1, created_at=at, ingested_at=at, content_hash="h", **row))
+        s.flush()
+        wanted = [r["external_id"] for r in rows if r["external_id"] != "p7"] + ["missing", "p"]
+        found = set(s.scalars(select(Post.external_id).where(db.any_of(s, Post.external_id, wanted))))
+        assert found == {r["external_id"] for r in rows} - {"p7"}
+        ids = sorted(s.scalars(select(Post.id)))
+        assert (
+            list(s.scalars(select(Post.id).where(db.any_of(s, Post.id, ids[:3] + [10**9])).order_by(Post.id)))
+            == (ids[:3])
+        )
+        assert list(s.scalars(select(Post.id).where(db.any_of(s, Post.id, [])))) == []
