@@ -451,4 +451,106 @@ def metrics_table(result: dict[str, Any]) -> Any:
     return table
 
 
-COMMANDS = (train, evaluate)
+@click.command("train-korean")
+@click.option(
+    "--run-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("runs/korean"),
+    show_default=True,
+    help="Where the checkpoint and its validation history go. Example: --run-dir ~/emomon-runs/korean/cnn",
+)
+@click.option(
+    "--kind",
+    type=click.Choice(["cnn", "bag"]),
+    default="cnn",
+    show_default=True,
+    help="Character CNN or word/character n-gram bag. Example: --kind bag",
+)
+@click.option(
+    "--loss",
+    type=click.Choice(["combined", "ce"]),
+    default="combined",
+    show_default=True,
+    help="CE + triplet + ArcFace, or CE alone (the ablation). Example: --loss ce",
+)
+@click.option(
+    "--ratios",
+    default="0.15,0.30,0.55",
+    show_default=True,
+    help="w_ce,w_triplet,w_arcface of the combined loss. Example: --ratios 0.4,0.3,0.3",
+)
+@click.option("--epochs", type=click.IntRange(min=1), default=8, show_default=True, help="Example: --epochs 4")
+@click.option(
+    "--datasets",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Datasets folder (default [model] datasets). Example: --datasets ../shared/datasets",
+)
+@click.option("--skip-training", is_flag=True, help="Export --run-dir as it is. Example: --skip-training --export")
+@click.option(
+    "--export",
+    is_flag=True,
+    help="Calibrate on validation, write korean/ into the model directory, read the test split once. Example: --export",
+)
+@click.option(
+    "--compare",
+    "compare",
+    multiple=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Other candidates' run directories, whose validation figures the card lists. Example: --compare runs/bag",
+)
+@click.option(
+    "--model",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Model directory to add korean/ to (default [model] path). Example: --model models/my-model",
+)
+@pass_app
+def train_korean(
+    app: AppContext,
+    run_dir: Path,
+    kind: str,
+    loss: str,
+    ratios: str,
+    epochs: int,
+    datasets: Path | None,
+    skip_training: bool,
+    export: bool,
+    compare: tuple[Path, ...],
+    out_dir: Path | None,
+) -> None:
+    """Train the Korean network (six depressed-emotion classes) and add it to a model directory.
+
+    Minutes on a 2-core CPU (the CNN: about 4 minutes an epoch on a shared machine).
+
+    Example: emomon train-korean --run-dir ~/emomon-runs/korean/cnn --epochs 8 --export
+    """
+    from monitor.training.korean import KoreanTrainConfig, candidate_figures, export_korean, train_korean
+
+    root = datasets_dir(app, datasets)
+    try:
+        w_ce, w_triplet, w_arcface = (float(x) for x in ratios.split(","))
+    except ValueError:
+        raise click.BadParameter(
+            f"{ratios!r} is not three numbers w_ce,w_triplet,w_arcface", param_hint="--ratios"
+        ) from None
+    if not skip_training:
+        config = KoreanTrainConfig(
+            kind="cnn" if kind == "cnn" else "bag",
+            loss=loss,
+            w_ce=w_ce,
+            w_triplet=w_triplet,
+            w_arcface=w_arcface,
+            epochs=epochs,
+            **({"batch_size": 64, "width": 64} if kind == "cnn" else {}),
+        )
+        train_korean(root, config, run_dir, log=app.log)
+    if export:
+        target = model_dir(app, out_dir)
+        candidates = candidate_figures([run_dir, *compare])
+        figures = export_korean(run_dir, target, root, candidates=candidates, log=app.log)
+        print_json({"korean": {k: figures[k] for k in ("model", "validation", "test")}})
+
+
+COMMANDS = (train, evaluate, train_korean)

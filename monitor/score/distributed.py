@@ -55,7 +55,7 @@ EXTRA = "pip install 'emomon[ray]'"
 LOCAL_CPUS = 2
 LOCAL_OBJECT_STORE = 128 * 1024**2
 #: The counts each range returns, summed into the report.
-COUNTS = ("scored", "skipped", "windowed", "tokens")
+COUNTS = ("scored", "skipped", "windowed", "korean", "tokens")
 
 
 @dataclass(frozen=True)

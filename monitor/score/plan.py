@@ -45,6 +45,7 @@ class ScoreReport:
     scored: int = 0
     skipped: int = 0
     windowed: int = 0
+    korean: int = 0  # of ``scored``: read by the Korean network
     seconds: float = 0.0
     scoring_seconds: float = 0.0  # of ``seconds``: after the model was loaded
     tokens: int = 0
@@ -73,6 +74,7 @@ class ScoreReport:
             "scored": self.scored,
             "skipped": self.skipped,
             "windowed": self.windowed,
+            "korean": self.korean,
             "seconds": round(self.seconds, 3),
             "load_seconds": round(self.seconds - self.scoring_seconds, 3),
             "posts_per_second": round(self.posts_per_second, 1),
@@ -235,7 +237,8 @@ def write_chunk(
     with session_scope(engine) as session:
         score_store.write_scores(session, version, rows)
     report.add_seconds({**chunk.seconds, "model": t1 - t0, "write": time.perf_counter() - t1})
-    report.scored += len(chunk.post_ids)
+    report.scored += len(chunk.post_ids) + len(chunk.korean_ids)
+    report.korean += len(chunk.korean_ids)
     report.skipped += len(chunk.skipped)
     report.windowed += int((chunk.plan.windows > 1).sum())
     report.tokens += chunk.plan.tokens

@@ -14,6 +14,7 @@ import numpy as np
 from monitor.clock import utcnow
 from monitor.errors import ModelNotFound
 from monitor.model.predictor import Predictor, WindowPlan, impersonal_reasons
+from monitor.model.routing import KOREAN
 from monitor.score.language import language_filter
 from monitor.score.memory import trim_if_above
 from monitor.store import scores as score_store
@@ -35,10 +36,14 @@ class Chunk:
     impersonal: list[str | None] = field(default_factory=list)
     #: Seconds this chunk spent in each preparation step ("read", "language", "tokenise").
     seconds: dict[str, float] = field(default_factory=dict)
+    #: Korean posts (read by the Korean network): ids, text hashes, texts.
+    korean_ids: list[int] = field(default_factory=list)
+    korean_hashes: list[str] = field(default_factory=list)
+    korean_texts: list[str] = field(default_factory=list)
 
     @property
     def size(self) -> int:
-        return len(self.post_ids) + len(self.skipped)
+        return len(self.post_ids) + len(self.skipped) + len(self.korean_ids)
 
 
 class ChunkScorer:
@@ -47,7 +52,9 @@ class ChunkScorer:
     def __init__(self, predictor: Predictor, sc: ScoringSettings) -> None:
         self.predictor = predictor
         self.chunk_size = sc.chunk_size
-        self.languages = language_filter(tuple(sc.languages), sc.language_prior)
+        # Korean is scored only by a model with the Korean network; without it, Korean posts are skipped.
+        languages = [lang for lang in sc.languages if lang.lower() != KOREAN or predictor.korean is not None]
+        self.languages = language_filter(tuple(languages), sc.language_prior)
         self.columns = column_order(predictor)
 
     def prepare(self, candidates: Sequence[score_store.Candidate]) -> Chunk:
@@ -55,24 +62,28 @@ class ChunkScorer:
         now, t0 = utcnow(), time.perf_counter()
         skipped: list[dict[str, Any]] = []
         keep: list[score_store.Candidate] = []
+        korean: list[score_store.Candidate] = []
         with_text = [c for c in candidates if c.text and c.text.strip()]
-        reasons = dict(
+        routes = dict(
             zip(
                 (c.post_id for c in with_text),
-                self.languages.skip_reasons([c.text or "" for c in with_text], [c.language for c in with_text]),
+                self.languages.route([c.text or "" for c in with_text], [c.language for c in with_text]),
             )
         )
         for c in candidates:
+            language: str | None = None
             if c.text is None:
                 reason: str | None = "no-text"
             elif not c.text.strip():
                 reason = "empty"
             else:
-                reason = reasons[c.post_id]
-            if reason is None:
-                keep.append(c)
-            else:
+                language, reason = routes[c.post_id]
+            if reason is not None:
                 skipped.append(_skip_row(c, reason, now))
+            elif language == KOREAN:
+                korean.append(c)
+            else:
+                keep.append(c)
         t1 = time.perf_counter()
         texts = [c.text or "" for c in keep]
         plan = self.predictor.plan(self.predictor.encode(texts) if keep else [])
@@ -84,11 +95,14 @@ class ChunkScorer:
             plan,
             impersonal_reasons(texts) if self.predictor.network.config.distress_head else [],  # only distress uses them
             seconds,
+            [c.post_id for c in korean],
+            [c.text_hash for c in korean],
+            [c.text or "" for c in korean],
         )
 
     def score_chunk(self, chunk: Chunk, tick: Callable[[float], None] | None = None) -> list[dict[str, Any]]:
         """Score rows (scored and skipped) of one prepared chunk; ``tick(fraction of windows done)``."""
-        rows = list(chunk.skipped)
+        rows = list(chunk.skipped) + self.korean_rows(chunk)
         if not chunk.post_ids:
             return rows
 
@@ -116,9 +130,35 @@ class ChunkScorer:
                     "windows": int(scores.windows[i]),
                     "text_hash": chunk.text_hashes[i],
                     "scored_at": now,
+                    "language": "en",
+                    "korean": None,
                 }
             )
         return rows
+
+    def korean_rows(self, chunk: Chunk) -> list[dict[str, Any]]:
+        """Score rows of the chunk's Korean posts (the Korean network; no English heads, no distress)."""
+        if not chunk.korean_ids:
+            return []
+        probs, index = self.predictor.score_korean(chunk.korean_texts)
+        blobs = score_store.pack_probs(probs)
+        now = utcnow()
+        return [
+            {
+                "post_id": post_id,
+                "status": "scored",
+                "reason": None,
+                "depression_index": float(index[i]),
+                "probs": None,
+                "distress": None,
+                "windows": 1,
+                "text_hash": chunk.korean_hashes[i],
+                "scored_at": now,
+                "language": KOREAN,
+                "korean": blobs[i],
+            }
+            for i, post_id in enumerate(chunk.korean_ids)
+        ]
 
 
 def _skip_row(c: score_store.Candidate, reason: str, now: datetime) -> dict[str, Any]:
@@ -132,6 +172,8 @@ def _skip_row(c: score_store.Candidate, reason: str, now: datetime) -> dict[str,
         "windows": 0,
         "text_hash": c.text_hash,
         "scored_at": now,
+        "language": None,
+        "korean": None,
     }
 
 

@@ -149,7 +149,7 @@ class ScoringSettings(Table):
     precision: Precision = "auto"
     batch_tokens: int = Field(default=8192, ge=1)
     chunk_size: int = Field(default=8192, ge=1)
-    languages: tuple[str, ...] = Field(default=("en",), strict=False)
+    languages: tuple[str, ...] = Field(default=("en", "ko"), strict=False)
     language_prior: float = Field(default=10.0, ge=0)
     window_stride: int = Field(default=64, ge=1)
     window_emotions: Combine = "max"

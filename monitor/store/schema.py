@@ -29,7 +29,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from monitor.labels import BIG5_TRAITS, CARER_LABELS, GOEMOTIONS_LABELS
+from monitor.labels import BIG5_TRAITS, CARER_LABELS, GOEMOTIONS_LABELS, KOREAN_LABELS
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -280,6 +280,8 @@ SCORE_COLUMNS: tuple[str, ...] = (
     *(f"carer_{label}" for label in SCORE_CARER),
     *(f"big5_{trait}" for trait in SCORE_BIG5),
 )
+#: The 6 Korean class probabilities packed in ``Score.korean`` (score-frame columns ``ko_<label>``).
+SCORE_KOREAN: tuple[str, ...] = KOREAN_LABELS
 #: numpy dtype of ``Score.probs``: little-endian IEEE float16.
 SCORE_PROBS_DTYPE = "<f2"
 
@@ -318,6 +320,9 @@ class Score(Base):
     depression_index: Mapped[float | None] = mapped_column(Float)
     distress: Mapped[float | None] = mapped_column(Float)
     probs: Mapped[bytes | None] = mapped_column(LargeBinary)  # 39 x float16, SCORE_COLUMNS order
+    # The network that read a scored post: "en" (probs) or "ko" (korean); NULL on skipped rows.
+    language: Mapped[str | None] = mapped_column(String(8))
+    korean: Mapped[bytes | None] = mapped_column(LargeBinary)  # 6 x float16, SCORE_KOREAN order (Korean posts)
     windows: Mapped[int] = mapped_column(SmallInteger)  # windows the post was split into (0: skipped)
     text_hash: Mapped[str] = mapped_column(String(8))
     scored_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -22,6 +22,7 @@ from sqlalchemy.types import String
 from monitor.store.engine import IN_CHUNK, in_chunks, upsert_insert
 from monitor.store.schema import (
     SCORE_COLUMNS,
+    SCORE_KOREAN,
     SCORE_PROBS_DTYPE,
     Author,
     Post,
@@ -34,7 +35,18 @@ if TYPE_CHECKING:
     import polars as pl  # imported where a frame is built: scoring itself never needs it
 
 HASH_CHARS = 8
-_UPDATED = ("status", "reason", "depression_index", "distress", "probs", "windows", "text_hash", "scored_at")
+_UPDATED = (
+    "status",
+    "reason",
+    "depression_index",
+    "distress",
+    "probs",
+    "windows",
+    "text_hash",
+    "scored_at",
+    "language",
+    "korean",
+)
 _SQLITE_UPSERT = (
     f"INSERT INTO {Score.__tablename__} (post_id, model_version, {', '.join(_UPDATED)}) "
     f"VALUES ({', '.join('?' * (2 + len(_UPDATED)))}) "
@@ -102,12 +114,13 @@ def pack_probs(probs: np.ndarray) -> list[bytes]:
     return [row.tobytes() for row in packed]
 
 
-def unpack_probs(blobs: Sequence[bytes]) -> np.ndarray:
-    """Blobs written by :func:`pack_probs` -> [N, 39] float32."""
-    width = len(SCORE_COLUMNS)
+def unpack_probs(blobs: Sequence[bytes | None], width: int = len(SCORE_COLUMNS)) -> np.ndarray:
+    """Blobs written by :func:`pack_probs` -> [N, width] float32; NaN rows where a blob is None
+    (the English heads of a Korean post, the Korean classes of an English one)."""
     if not blobs:
         return np.zeros((0, width), dtype=np.float32)
-    flat = np.frombuffer(b"".join(blobs), dtype=SCORE_PROBS_DTYPE)
+    missing = np.full(width, np.nan, dtype=SCORE_PROBS_DTYPE).tobytes()
+    flat = np.frombuffer(b"".join(missing if blob is None else blob for blob in blobs), dtype=SCORE_PROBS_DTYPE)
     return flat.reshape(len(blobs), width).astype(np.float32)
 
 
@@ -171,6 +184,8 @@ def _upsert_sqlite(session: Session, model_version: str, rows: Sequence[dict[str
                 row["windows"],
                 row["text_hash"],
                 stamps[stamp],
+                row.get("language"),
+                row.get("korean"),
             )
         )
     session.connection().exec_driver_sql(_SQLITE_UPSERT, params)
@@ -190,9 +205,10 @@ def read_scores(
 
     Columns: ``post_id`` (i64), ``source`` (name), ``author`` (pseudonym, null when unknown),
     ``created_at`` (UTC), ``model_version``, ``depression_index`` (f32), ``distress`` (f32, null
-    for models without the distress head), then the 39
-    probabilities ``goemo_<label>``, ``carer_<label>``, ``big5_<trait>`` (f32). Skipped posts
-    are left out.
+    for models without the distress head; for Korean posts the Korean depression index, their
+    person signal), ``language`` (the network that read the post: ``en`` or ``ko``), then the 39
+    probabilities ``goemo_<label>``, ``carer_<label>``, ``big5_<trait>`` (f32; null for Korean
+    posts) and the 6 ``ko_<label>`` (null for English posts). Skipped posts are left out.
 
     Args:
         session: An open session.
@@ -201,7 +217,7 @@ def read_scores(
         source: Only this source (by name).
         author: Only this author (by pseudonym).
         model_version: Only scores of this model version.
-        probs: Include the 39 probabilities (False: the frame ends at ``distress``; the alert
+        probs: Include the probabilities (False: the frame ends at ``language``; the alert
             rules need no more, and the blobs are most of what is read).
     """
     import polars as pl
@@ -219,7 +235,8 @@ def read_scores(
             Score.model_version,
             Score.depression_index,
             Score.distress,
-            *([Score.probs] if probs else []),
+            Score.language,
+            *([Score.probs, Score.korean] if probs else []),
         )
         .join(Post, Post.id == Score.post_id)
         .where(Score.status == "scored")
@@ -251,10 +268,30 @@ def read_scores(
     else:
         for part in in_chunks(wanted):
             pseudonyms.update(session.execute(select(Author.id, Author.pseudonym).where(Author.id.in_(part))).all())
-    return ids.with_columns(
-        pl.col("source_id").replace_strict(names, return_dtype=pl.String).alias("source_id"),
-        pl.col("author_id").replace_strict(pseudonyms, default=None, return_dtype=pl.String).alias("author_id"),
-    ).rename({"source_id": "source", "author_id": "author"})
+    return (
+        korean_signal(ids)
+        .with_columns(
+            pl.col("source_id").replace_strict(names, return_dtype=pl.String).alias("source_id"),
+            pl.col("author_id").replace_strict(pseudonyms, default=None, return_dtype=pl.String).alias("author_id"),
+        )
+        .rename({"source_id": "source", "author_id": "author"})
+    )
+
+
+def korean_signal(frame: pl.DataFrame) -> pl.DataFrame:
+    """Korean posts have no distress head: where the English posts of the frame carry distress
+    (or there are none), the Korean depression index is the Korean posts' ``distress``, the
+    person signal alerts read. Where English distress is absent (a model without the head),
+    every post's signal is the index already."""
+    import polars as pl
+
+    korean = pl.col("language") == "ko"
+    english = frame.filter(~korean.fill_null(False))
+    if english.height and english["distress"].null_count() == english.height:
+        return frame
+    return frame.with_columns(
+        pl.when(korean).then(pl.col("depression_index")).otherwise(pl.col("distress")).alias("distress")
+    )
 
 
 READ_CHUNK = 100_000
@@ -269,8 +306,10 @@ def _frame_part(rows: Sequence[tuple[Any, ...]], *, probs: bool, sqlite: bool) -
     """One chunk of :func:`read_scores` rows as a frame (ids where names go)."""
     import polars as pl
 
-    width = 8 if probs else 7
-    post_ids, source_ids, author_ids, times, versions, index, distress, *blobs = zip(*rows) if rows else ((),) * width
+    width = 10 if probs else 8
+    post_ids, source_ids, author_ids, times, versions, index, distress, language, *blobs = (
+        zip(*rows) if rows else ((),) * width
+    )
     if sqlite:  # the stored text, parsed by polars in one go
         created_at = pl.Series("created_at", times, dtype=pl.String).str.to_datetime(
             "%Y-%m-%d %H:%M:%S%.f", time_unit="us", time_zone="UTC"
@@ -286,9 +325,17 @@ def _frame_part(rows: Sequence[tuple[Any, ...]], *, probs: bool, sqlite: bool) -
             pl.Series("model_version", versions, dtype=pl.String),
             pl.Series("depression_index", index, dtype=pl.Float32),
             pl.Series("distress", distress, dtype=pl.Float32),
+            pl.Series("language", language, dtype=pl.String),
         ]
     )
     if not probs:
         return frame
     values = unpack_probs(blobs[0])
-    return frame.hstack([pl.Series(name, values[:, i], dtype=pl.Float32) for i, name in enumerate(SCORE_COLUMNS)])
+    korean = unpack_probs(blobs[1], len(SCORE_KOREAN))
+    return frame.hstack(
+        [pl.Series(name, values[:, i], dtype=pl.Float32, nan_to_null=True) for i, name in enumerate(SCORE_COLUMNS)]
+        + [
+            pl.Series(f"ko_{name}", korean[:, i], dtype=pl.Float32, nan_to_null=True)
+            for i, name in enumerate(SCORE_KOREAN)
+        ]
+    )

@@ -231,6 +231,12 @@ def evaluate_predictor(
     result["model_version"] = predictor.version
     result["precision"] = predictor.precision
     result["crossdomain"] = crossdomain_figures(predictor, datasets, split, goemotions_logits=logits["goemotions"])
+    if predictor.korean is not None and (datasets / "korean_emotion").is_dir():
+        from monitor.training.korean import korean_figures, read_korean
+
+        if log:
+            log(f"scoring the Korean {split} sentences (the Korean network)")
+        result["korean"] = korean_figures(predictor.korean, read_korean(datasets, split))
     if beside is not None:
         if log:
             log(f"scoring the same texts beside it ({beside.precision})")

@@ -256,6 +256,23 @@ def korean_figures(model: KoreanModel, split: KoreanSplit) -> dict[str, Any]:
     return out
 
 
+def candidate_figures(runs: Sequence[Path]) -> dict[str, dict[str, Any]]:
+    """The best validation figures of each run directory (by name): kind, loss, ratios, epochs."""
+    out = {}
+    for run in runs:
+        history = json.loads((run / "history.json").read_text(encoding="utf-8"))
+        c, best = history["config"], history["best"]
+        ratios = "" if c["loss"] == "ce" else f" {c['w_ce']}/{c['w_triplet']}/{c['w_arcface']}"
+        out[run.name] = {
+            "kind": c["kind"],
+            "loss": c["loss"] + ratios,
+            "macro_f1": best["validation"]["macro_f1"],
+            "accuracy": best["validation"]["accuracy"],
+            "epochs": f"{best['epoch']} of {len(history['epochs'])}",
+        }
+    return out
+
+
 def write_korean(directory: Path, network: KoreanNetwork, vocab: KoreanVocab, calibration: KoreanCalibration) -> str:
     """Write ``directory/korean/`` (weights in fp32 safetensors, config, vocabulary, calibration)
     and seal the model directory again; returns its new version."""
