@@ -131,8 +131,13 @@ def _get_raw(raw: dict[str, Any], dotted: str) -> Any:
 
 def test_models_default_to_the_tuned_rule_values_and_are_frozen():
     rules = AlertRules()
-    assert (rules.level.threshold, rules.rise.h, rules.rise.min_baseline_posts) == (0.75, 6.5, 10)
-    assert (rules.burst.post_threshold, rules.burst.count) == (0.9, 5)
+    assert (rules.level.threshold, rules.level.min_posts, rules.rise.h, rules.rise.min_baseline_posts) == (
+        0.7,
+        4,
+        4.0,
+        10,
+    )
+    assert (rules.burst.post_threshold, rules.burst.count, rules.burst.window_hours) == (0.7, 5, 72.0)
     with pytest.raises(ValidationError):
         rules.level.threshold = 0.1  # type: ignore[misc]
     with pytest.raises(ValidationError, match="extra"):

@@ -11,14 +11,14 @@ from monitor.settings.base import ChannelName, Severity, Table, Unit
 
 
 class LevelRule(Table):
-    """[alerts.rules.level]: an author's mean index over ``window_days`` >= ``threshold``."""
+    """[alerts.rules.level]: an author's mean signal over ``window_days`` >= ``threshold``."""
 
     enabled: bool = True
     severity: Severity = "medium"
     cooldown_hours: float = Field(default=168.0, ge=0, le=876_000)
-    threshold: Unit = 0.75
+    threshold: Unit = 0.7
     window_days: int = Field(default=7, ge=1, le=36_500)
-    min_posts: int = Field(default=3, ge=1)
+    min_posts: int = Field(default=4, ge=1)
 
 
 class RiseRule(Table):
@@ -28,7 +28,7 @@ class RiseRule(Table):
     severity: Severity = "high"
     cooldown_hours: float = Field(default=168.0, ge=0, le=876_000)
     k: float = Field(default=0.5, ge=0)
-    h: float = Field(default=6.5, gt=0)
+    h: float = Field(default=4.0, gt=0)
     z_cap: float = 2.5
     min_baseline_posts: int = Field(default=10, ge=0)
 
@@ -40,14 +40,14 @@ class RiseRule(Table):
 
 
 class BurstRule(Table):
-    """[alerts.rules.burst]: ``count`` posts with index >= ``post_threshold`` in ``window_hours``."""
+    """[alerts.rules.burst]: ``count`` posts with signal >= ``post_threshold`` in ``window_hours``."""
 
     enabled: bool = True
     severity: Severity = "high"
     cooldown_hours: float = Field(default=72.0, ge=0, le=876_000)
-    post_threshold: Unit = 0.9
+    post_threshold: Unit = 0.7
     count: int = Field(default=5, ge=1)
-    window_hours: float = Field(default=24.0, gt=0, le=876_000)
+    window_hours: float = Field(default=72.0, gt=0, le=876_000)
 
 
 class SourceShiftRule(Table):
