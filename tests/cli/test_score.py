@@ -24,6 +24,7 @@ KEYS = {
     "scored",
     "skipped",
     "windowed",
+    "korean",
     "seconds",
     "load_seconds",
     "posts_per_second",
