@@ -53,6 +53,7 @@ def test_predict_output_shape_and_ranges(tmp_path):
     [result] = predictor.predict(["i feel happy"])
     assert set(result) == {
         "text",
+        "language",
         "carer",
         "carer_label",
         "goemotions",
