@@ -57,15 +57,17 @@ TARGETS = {
     "report": 10.0,
     "report (API call)": 10.0,
     "author": 1.0,
-    "author (API call)": 1.0,
+    "author (API, warm)": 1.0,
 }
 MEMORY_TARGET_MB = 2048.0
 US = 1_000_000
 CLI = "import sys; from monitor.cli import cli; sys.argv[0] = 'emomon'; cli()"
-# The same call through the Python API, timed inside the process: the figure without start-up.
+# The same call through the Python API, timed inside the process: the figure without start-up
+# (and, for the author view, the second call: modules imported on first use already loaded, as
+# in a long-running process such as the web workspace).
 API = (
     "import sys, time; from monitor import Emomon; em = Emomon(sys.argv[1]); call = sys.argv[2]; "
-    "t0 = time.perf_counter(); "
+    "em.author(sys.argv[3]) if call == 'author' else None; t0 = time.perf_counter(); "
     "em.report() if call == 'report' else em.author(sys.argv[3]); "
     "open('api-seconds', 'w').write(str(time.perf_counter() - t0))"
 )
@@ -278,14 +280,33 @@ def measure(argv: Sequence[str], env: dict[str, str], timeout: float, folder: Pa
             stderr=err,
             start_new_session=True,
         )
-        try:
-            rc = proc.wait(timeout)
-            seconds: float | None = time.perf_counter() - t0
-        except subprocess.TimeoutExpired:
+        seen_kb = 0  # sampled too, for a command stopped at the timeout (its launcher reports nothing)
+        rc: int | None = None
+        while rc is None and time.perf_counter() - t0 < timeout:
+            seen_kb = max(seen_kb, session_rss_kb(proc.pid))
+            try:
+                rc = proc.wait(0.5)
+            except subprocess.TimeoutExpired:
+                pass
+        seconds: float | None = time.perf_counter() - t0
+        if rc is None:
             os.killpg(proc.pid, signal.SIGKILL)
             rc, seconds = proc.wait(), None
-    peak_mb = int(peak.read_text()) / 1024 if peak.exists() else float("nan")
-    return Figure(seconds, peak_mb, rc)
+    peak_kb = int(peak.read_text()) if peak.exists() else seen_kb
+    return Figure(seconds, peak_kb / 1024, rc)
+
+
+def session_rss_kb(session: int) -> int:
+    """Resident memory of the largest process of a session (Linux /proc), in KiB."""
+    largest = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[3]) == session:  # the session id follows state, ppid and pgrp
+                largest = max(largest, int(fields[21]) * os.sysconf("SC_PAGE_SIZE") // 1024)  # rss in pages
+        except (OSError, IndexError, ValueError):
+            continue
+    return largest
 
 
 def write_config(folder: Path, url: str) -> Path:
@@ -414,7 +435,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             side.run("report", "report")
             side.api("report (API call)", "report")
             side.run("author", "author", bursty_author)
-            side.api("author (API call)", "author", bursty_author)
+            side.api("author (API, warm)", "author", bursty_author)
             side.run("export 30 days", "export", "--since", since, "--output", str(side.folder / "export.parquet"))
     finally:
         if cluster is not None:
@@ -467,9 +488,9 @@ def copy_store(src: str, dst: str) -> None:
 
     s, d = make_url(src), make_url(dst)
     admin = d.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as con:
-        con.execute(f'DROP DATABASE IF EXISTS "{d.database}"')
-        con.execute(f'CREATE DATABASE "{d.database}" TEMPLATE "{s.database}"')
+    with psycopg.connect(admin, autocommit=True) as pg:
+        pg.execute(f'DROP DATABASE IF EXISTS "{d.database}"')  # type: ignore[arg-type]
+        pg.execute(f'CREATE DATABASE "{d.database}" TEMPLATE "{s.database}"')  # type: ignore[arg-type]
 
 
 def cpu_name() -> str:
