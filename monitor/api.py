@@ -407,8 +407,9 @@ class Emomon:
         return [{**d, "explanation": explain(d)} for d in docs]
 
     def alert(self, alert_id: int) -> dict[str, Any]:
-        """One alert with its ``explanation``, the ``posts`` behind it (text where still kept)
-        and its review ``history``.
+        """One alert with its ``explanation``, the ``posts`` behind it (text where still kept),
+        its review ``history`` and its ``version`` (the latest action's id, 0 before any: what
+        :meth:`act` takes as ``seen``).
 
         Raises:
             AlertNotFound: No alert has this id.
@@ -427,10 +428,18 @@ class Emomon:
             doc = alert_store.alert_dict(row)
             posts = evidence_posts(s, doc)
             history = review.history(s, alert_id)
-        return {**doc, "explanation": explain(doc), "posts": posts, "history": history}
+        version = max((h["id"] for h in history), default=0)
+        return {**doc, "explanation": explain(doc), "posts": posts, "history": history, "version": version}
 
     def act(
-        self, alert_id: int, action: Action, *, note: str, by: str, verdict: Verdict | None = None
+        self,
+        alert_id: int,
+        action: Action,
+        *,
+        note: str,
+        by: str,
+        verdict: Verdict | None = None,
+        seen: int | None = None,
     ) -> dict[str, Any]:
         """Record what a reviewer did with an alert: acknowledge it or resolve it, with a note.
 
@@ -441,12 +450,16 @@ class Emomon:
             by: Who did it.
             verdict: On resolve, what the reviewer concluded: ``true_alarm``, ``false_alarm`` or
                 ``unsure`` (read back by :meth:`verdicts`).
+            seen: The alert's ``version`` (see :meth:`alert`) the action was decided on: when
+                someone acted on the alert since, nothing is recorded (two reviewers on one alert
+                do not overwrite each other). None: no check (the CLI's ``--by``).
 
         Returns:
             The alert as :meth:`alerts` gives it, with its ``history``.
 
         Raises:
             AlertNotFound: No alert has this id.
+            StaleAlert: ``seen`` is not the alert's version any more; ``newer`` holds what was done.
             EmomonError: The note is empty, the verdict unknown or given with an acknowledgement,
                 or the alert cannot move to that status.
         """
@@ -459,7 +472,8 @@ class Emomon:
         if status is None:
             raise EmomonError(f"unknown action {action!r}: use acknowledged or resolved")
         with exclusive(self._settings, self.engine, label="alerts review"), session_scope(self.engine) as s:
-            doc = alert_store.alert_dict(review.act(s, alert_id, status, note=note, by=by, verdict=verdict))
+            acted = review.act(s, alert_id, status, note=note, by=by, verdict=verdict, seen=seen)
+            doc = alert_store.alert_dict(acted)
             doc["history"] = review.history(s, alert_id)
         return doc
 

@@ -9,7 +9,7 @@ the config".
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 
 class ExitStatus(IntEnum):
@@ -103,6 +103,18 @@ class ModelDataError(EmomonError):
 
 class AlertNotFound(EmomonError):
     """No alert has the id given on the command line."""
+
+
+class StaleAlert(EmomonError):
+    """Someone acted on an alert after the view an action was based on was read; nothing was recorded.
+
+    ``newer`` holds those actions (as :func:`monitor.store.review.history` gives them), so a front
+    end can show what the other reviewer did.
+    """
+
+    def __init__(self, *args: object, newer: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(*args)
+        self.newer = newer or []
 
 
 class ChannelError(EmomonError):

@@ -79,6 +79,12 @@ class Client:
         assert found, f"no csrf_token field on {path}"
         return found.group(1)
 
+    def seen(self, alert_id: int) -> str:
+        """The alert's version as its page's action forms carry it (field ``seen``)."""
+        found = re.search(r'name="seen" value="(\d+)"', self.get(f"/alerts/{alert_id}").text)
+        assert found, f"no action form on /alerts/{alert_id}"
+        return found.group(1)
+
     def login(self, name: str, password: str = PASSWORD) -> httpx.Response:
         return self.post("/login", {"csrf_token": self.token(), "username": name, "password": password})
 

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from monitor.clock import utcnow
-from monitor.errors import EmomonError
+from monitor.errors import AlertNotFound, EmomonError, StaleAlert
 from monitor.store import alerts as alert_store
 from monitor.store.retention import PURGED_HANDLE
 from monitor.store.schema import Alert, AlertAction, Author, Post, Reveal, Source
@@ -47,18 +47,26 @@ def act(
     note: str,
     by: str,
     verdict: str | None = None,
+    seen: int | None = None,
     now: datetime | None = None,
 ) -> Alert:
     """Move an alert to ``acknowledged`` or ``resolved`` and record who did it, why and (on
     resolve) the verdict.
 
+    ``seen``, when given, is the alert's :func:`version` the actor read before acting: if anyone
+    acted on the alert since, nothing is recorded (the alert's row is locked while this is checked,
+    so of two reviewers acting on one view, the second is refused).
+
     Raises:
         EmomonError: The note is empty, the verdict unknown, or the transition is not allowed.
+        StaleAlert: ``seen`` is not the alert's version any more (``newer``: the actions since).
         AlertNotFound: No alert has this id.
     """
     if not note.strip():
         raise EmomonError("the note is empty: say what was done, e.g. 'called; no follow-up'", argument="note")
     check_verdict(verdict, status)
+    if seen is not None:
+        _check_seen(session, alert_id, seen)
     when = now or utcnow()
     alert = alert_store.set_status(session, alert_id, status, now=when)
     session.add(AlertAction(alert_id=alert_id, action=status, by=by, at=when, note=note.strip(), verdict=verdict))
@@ -66,12 +74,36 @@ def act(
     return alert
 
 
+def version(session: Session, alert_id: int) -> int:
+    """The id of the alert's latest action (0 before any): what changes whenever anyone acts on it."""
+    return int(session.scalar(select(func.max(AlertAction.id)).where(AlertAction.alert_id == alert_id)) or 0)
+
+
+def _check_seen(session: Session, alert_id: int, seen: int) -> None:
+    """Lock the alert's row (PostgreSQL: ``FOR UPDATE``; SQLite writers are serialised by the run
+    lock) and refuse when its version is no longer ``seen``."""
+    if session.scalar(select(Alert.id).where(Alert.id == alert_id).with_for_update()) is None:
+        raise AlertNotFound(f"alert {alert_id} does not exist: see `emomon alerts list` for alert ids")
+    if version(session, alert_id) == seen:
+        return
+    newer = [h for h in history(session, alert_id) if h["id"] > seen]
+    done = "; ".join(f"{h['by']} {h['action']} it at {h['at'][:16].replace('T', ' ')} UTC" for h in newer)
+    raise StaleAlert(
+        f"alert {alert_id} changed since it was read ({done or 'its history was rewritten'}): "
+        "nothing was recorded; read what was done and act again",
+        newer=newer,
+    )
+
+
 def history(session: Session, alert_id: int) -> list[dict[str, Any]]:
-    """The actions on one alert, oldest first: ``action``, ``by``, ``at`` (ISO), ``note``, ``verdict``."""
+    """The actions on one alert, oldest first: ``id``, ``action``, ``by``, ``at`` (ISO), ``note``, ``verdict``."""
     rows = session.scalars(
         select(AlertAction).where(AlertAction.alert_id == alert_id).order_by(AlertAction.at, AlertAction.id)
     )
-    return [{"action": r.action, "by": r.by, "at": _iso(r.at), "note": r.note, "verdict": r.verdict} for r in rows]
+    return [
+        {"id": r.id, "action": r.action, "by": r.by, "at": _iso(r.at), "note": r.note, "verdict": r.verdict}
+        for r in rows
+    ]
 
 
 def verdicts(session: Session) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from monitor.web.routes import Workspace, chart_css, healthz, home
-from monitor.web.security import COOKIE, SESSION_SECONDS, LoginLimiter
+from monitor.web.security import COOKIE, SESSION_SECONDS, LoginLimiter, SecurityHeaders
 
 if TYPE_CHECKING:
     from monitor.api import Emomon
@@ -51,6 +51,7 @@ def create_app(api: Emomon, *, secure_cookies: bool = False, limiter: LoginLimit
         Mount("/static", StaticFiles(packages=[("monitor.web", "static")]), name="static"),
     ]
     middleware = [
+        Middleware(SecurityHeaders),
         Middleware(
             SessionMiddleware,
             secret_key=api.session_secret(),
@@ -58,6 +59,6 @@ def create_app(api: Emomon, *, secure_cookies: bool = False, limiter: LoginLimit
             max_age=SESSION_SECONDS,
             same_site="strict",
             https_only=secure_cookies,
-        )
+        ),
     ]
     return Starlette(routes=routes, middleware=middleware, max_body_size=MAX_BODY)

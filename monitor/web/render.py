@@ -1,7 +1,6 @@
-"""Pages from the Jinja templates in ``templates/``, autoescaped, with the headers every page gets.
-
-Every page is sent with ``Cache-Control: no-store`` (pages show post text), ``X-Frame-Options:
-DENY`` and ``Referrer-Policy: no-referrer``.
+"""Pages from the Jinja templates in ``templates/``, autoescaped, sent with ``Cache-Control:
+no-store`` (pages show post text); the security headers every response gets are added by
+:class:`monitor.web.security.SecurityHeaders`.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from monitor.report.common import NOTE, day, num, pct, shift_brief, signal_label
 from monitor.web import charts
 from monitor.web.security import CSRF_FIELD, csrf_token
 
-HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"}
+HEADERS = {"Cache-Control": "no-store"}
 
 
 @functools.cache

@@ -5,7 +5,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlencode
@@ -14,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
-from monitor.errors import AlertNotFound, ConfigError, EmomonError, RunLocked
+from monitor.errors import AlertNotFound, ConfigError, EmomonError, RunLocked, StaleAlert
 from monitor.web.render import page
 from monitor.web.security import CSRF_FIELD, SESSION_SECONDS, LoginLimiter, csrf_ok, csrf_token
 
@@ -32,6 +33,15 @@ CHART_BEFORE, CHART_AFTER = timedelta(days=60), timedelta(days=14)
 RULES = ("level", "rise", "burst", "source_shift")
 SEVERITIES = ("low", "medium", "high")
 VERDICT_CHOICES = (("true_alarm", "true alarm"), ("false_alarm", "false alarm"), ("unsure", "unsure"))
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What a reviewer sent in an action's form, shown again when the action is refused."""
+
+    action: str = ""
+    note: str = ""
+    verdict: str | None = None
 
 
 class Workspace:
@@ -177,8 +187,21 @@ class Workspace:
             user=user,
         )
 
-    async def alert(self, request: Request, user: Account, *, error: str | None = None, status: int = 200) -> Response:
-        """One alert: explanation, posts, scores, the author's chart around it, history, actions."""
+    async def alert(
+        self,
+        request: Request,
+        user: Account,
+        *,
+        error: str | None = None,
+        status: int = 200,
+        draft: Draft | None = None,
+        newer: Sequence[int] = (),
+    ) -> Response:
+        """One alert: explanation, posts, scores, the author's chart around it, history, actions.
+
+        After a refused action, ``error`` says why, ``draft`` refills the form that was sent (so
+        nothing typed is lost) and ``newer`` marks the history rows made since the form was read.
+        """
         alert_id = int(request.path_params["alert_id"])
         doc = await self.call(self.api.alert, alert_id)
         chart = None
@@ -193,7 +216,14 @@ class Workspace:
         return page(
             request,
             "alert.html.j2",
-            {"a": doc, "chart": chart, "verdicts": VERDICT_CHOICES, "error": error},
+            {
+                "a": doc,
+                "chart": chart,
+                "verdicts": VERDICT_CHOICES,
+                "error": error,
+                "draft": draft or Draft(),
+                "newer": set(newer),
+            },
             status=status,
             user=user,
         )
@@ -207,12 +237,17 @@ class Workspace:
         form = await request.form()
         note = str(form.get("note") or "")
         verdict = str(form.get("verdict") or "") or None
-        if len(note) > MAX_NOTE:
-            return await self.alert(request, user, error=f"the note is longer than {MAX_NOTE} characters", status=400)
-        if action == "resolve" and verdict is None:
-            return await self.alert(
-                request, user, error="choose a verdict: true alarm, false alarm or unsure", status=400
-            )
+        draft = Draft(action, note[:MAX_NOTE], verdict)
+        seen = _whole(form.get("seen"))
+        refusal = None
+        if seen is None:
+            refusal = "the form does not say which state of the alert it was filled in on: reload the page"
+        elif len(note) > MAX_NOTE:
+            refusal = f"the note is longer than {MAX_NOTE} characters"
+        elif action == "resolve" and verdict is None:
+            refusal = "choose a verdict: true alarm, false alarm or unsure"
+        if refusal is not None:
+            return await self.alert(request, user, error=refusal, status=400, draft=draft)
         try:
             await self.call(
                 self.api.act,
@@ -221,11 +256,15 @@ class Workspace:
                 note=note,
                 by=user.name,
                 verdict=verdict if action == "resolve" else None,
+                seen=seen,
             )
+        except StaleAlert as exc:  # someone acted since this form was read: show what, keep the draft
+            newer = [int(h["id"]) for h in exc.newer]
+            return await self.alert(request, user, error=str(exc), status=409, draft=draft, newer=newer)
         except (AlertNotFound, RunLocked):
             raise
-        except EmomonError as exc:  # shown on the alert's page, with what others did meanwhile
-            return await self.alert(request, user, error=str(exc), status=409 if "already" in str(exc) else 400)
+        except EmomonError as exc:  # e.g. an empty note: the form again, as it was sent
+            return await self.alert(request, user, error=str(exc), status=400, draft=draft)
         return RedirectResponse(f"/alerts/{alert_id}", status_code=303)
 
     async def stats(self, request: Request, user: Account) -> Response:
@@ -315,6 +354,12 @@ def _local(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return "/alerts"
+
+
+def _whole(value: object) -> int | None:
+    """A form field holding a whole number ≥ 0, else None."""
+    text = value.strip() if isinstance(value, str) else ""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
 def _page_number(value: str | None) -> int:

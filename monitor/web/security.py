@@ -1,4 +1,4 @@
-"""Sessions, CSRF tokens and the login rate limit of the web workspace.
+"""Sessions, CSRF tokens, the login rate limit and the security headers of the web workspace.
 
 The session lives in a signed cookie (Starlette's SessionMiddleware, itsdangerous); it holds the
 user's name, when their password was last changed (a new password ends older sessions) and the
@@ -14,12 +14,52 @@ from collections import deque
 from collections.abc import MutableMapping
 from typing import Any
 
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
 #: The form field (and session key) of the CSRF token.
 CSRF_FIELD = "csrf_token"
 #: Name of the session cookie.
 COOKIE = "emomon_session"
 #: A session ends this many seconds after login.
 SESSION_SECONDS = 8 * 3600
+#: The Content-Security-Policy of every response: scripts, styles, fonts and frames only from this
+#: site's own files (the pages have no inline script, inline style or ``style=`` attribute; the
+#: charts are SVG styled by classes from /charts.css), images also as ``data:`` URLs, forms posted
+#: only here, and no page framed anywhere.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
+)
+#: The headers every response gets (pages, redirects, static files, errors).
+SECURITY_HEADERS = {
+    "content-security-policy": CSP,
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+}
+
+
+class SecurityHeaders:
+    """ASGI middleware that puts :data:`SECURITY_HEADERS` on every HTTP response (replacing any
+    the handler set), so no route can forget them."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in SECURITY_HEADERS.items()]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                names = {k for k, _ in self.raw}
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
+                message = {**message, "headers": kept + self.raw}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def csrf_token(session: MutableMapping[str, Any]) -> str:

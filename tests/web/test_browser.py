@@ -1,9 +1,10 @@
 """The web workspace in a real headless Chromium (Debian's package), driven by Playwright.
 
 Log in through the form (a wrong password refused), walk every page, act on alerts through the
-forms, reveal as a lead, and check that the console stays empty, no page shows a handle and a
-hostile post is shown as text. Skipped, with the reason, only where no chromium binary or no
-Playwright is installed (``.ci/run`` installs both).
+forms, reveal as a lead, and check that the console stays empty (no script error, no
+Content-Security-Policy violation), no page shows a handle and a hostile post is shown as text.
+Skipped, with the reason, only where no chromium binary or no Playwright is installed (``.ci/run``
+installs both).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pathlib import Path
 import pytest
 from review_seed import DRIFT, DRIFT_HANDLE, STEADY
 from web_site import HOSTILE, PASSWORD, Site
+
+from monitor.web.security import CSP
 
 CHROMIUM = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p), None)
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH: apt-get install chromium (.ci/run does)")
@@ -43,9 +46,11 @@ class Tab:
         self.page.click("form.login button[type=submit]")
 
     def visit(self, path: str) -> str:
-        """Go to ``path``; the DOM as Chromium built it."""
+        """Go to ``path`` (served under the workspace's Content-Security-Policy, whose violations
+        Chromium reports on the console); the DOM as Chromium built it."""
         response = self.page.goto(path)
         assert response is not None and response.status == 200, (path, response and response.status)
+        assert response.headers.get("content-security-policy") == CSP, path
         return self.page.content()
 
 
@@ -131,3 +136,18 @@ def test_a_lead_reveals_from_the_author_page_and_the_audit_row_appears(tab: Tab)
     assert any("lee" in r and DRIFT in r and "agreed on a check-in" in r for r in rows), rows
     assert DRIFT_HANDLE not in audit
     assert tab.problems == []
+
+
+def test_the_console_record_would_catch_a_policy_violation(tab: Tab) -> None:
+    """What the empty-console checks above rely on: under the workspace's policy, an inline style
+    and an inline script are refused and Chromium says so on the console."""
+    body = '<!DOCTYPE html><p style="color:red">x</p><script>document.title = "ran"</script>'
+    tab.page.route(
+        "**/csp-probe",
+        lambda route: route.fulfill(
+            status=200, body=body, headers={"content-type": "text/html", "content-security-policy": CSP}
+        ),
+    )
+    tab.page.goto("/csp-probe")
+    assert tab.page.title() != "ran"
+    assert any("Content Security Policy" in p for p in tab.problems), tab.problems

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import re
 import subprocess
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 from review_seed import DRIFT, DRIFT_HANDLE, STEADY
 from web_site import EMOMON, HOSTILE, PASSWORD, Site, free_port, run_emomon, start_server, stop
+
+from monitor.web.security import CSP
 
 HANDLES = (DRIFT_HANDLE, "plain_sky")
 
@@ -109,12 +113,17 @@ def test_ack_and_resolve_are_recorded_under_the_logged_in_user_with_the_verdict(
     client.login("sam")
     alert_id = site.api().alerts(status="new")[0]["id"]
     token = client.token(f"/alerts/{alert_id}")
-    r = client.post(f"/alerts/{alert_id}/ack", {"csrf_token": token, "note": "reading the posts", "by": "mallory"})
+    seen = client.seen(alert_id)
+    r = client.post(
+        f"/alerts/{alert_id}/ack", {"csrf_token": token, "seen": seen, "note": "reading the posts", "by": "mallory"}
+    )
     assert r.status_code == 303 and r.headers["location"] == f"/alerts/{alert_id}"
-    r = client.post(f"/alerts/{alert_id}/resolve", {"csrf_token": token, "note": "checked in"})
+    seen = client.seen(alert_id)
+    r = client.post(f"/alerts/{alert_id}/resolve", {"csrf_token": token, "seen": seen, "note": "checked in"})
     assert r.status_code == 400 and "choose a verdict" in r.text
     r = client.post(
-        f"/alerts/{alert_id}/resolve", {"csrf_token": token, "note": "checked in", "verdict": "false_alarm"}
+        f"/alerts/{alert_id}/resolve",
+        {"csrf_token": token, "seen": seen, "note": "checked in", "verdict": "false_alarm"},
     )
     assert r.status_code == 303
     doc = site.api().alert(alert_id)
@@ -129,8 +138,73 @@ def test_ack_and_resolve_are_recorded_under_the_logged_in_user_with_the_verdict(
     assert judged and judged[0]["verdict"] == "false_alarm" and judged[0]["by"] == "sam"
     stats = client.get("/alerts/stats").text
     assert re.search(r"<td>\d{4}-\d{2}</td><td>[a-z ]+</td><td>\d+</td><td>[1-9]\d*</td>", stats), stats
-    r = client.post(f"/alerts/{alert_id}/ack", {"csrf_token": token, "note": "too late"})
-    assert r.status_code == 409 and "already resolved" in r.text  # the second reviewer sees what happened
+    r = client.post(f"/alerts/{alert_id}/ack", {"csrf_token": token, "seen": seen, "note": "too late"})
+    assert r.status_code == 409 and "sam resolved it" in r.text  # a view from before the resolve is refused
+    r = client.post(f"/alerts/{alert_id}/ack", {"csrf_token": token, "seen": str(doc["version"]), "note": "too late"})
+    assert r.status_code == 400 and "already resolved" in r.text  # and a resolved alert stays resolved
+    assert len(site.api().alert(alert_id)["history"]) == 2
+
+
+def test_two_people_posting_at_once_on_one_view_one_is_recorded_the_other_refused(site: Site) -> None:
+    alert_id = site.api().alerts(status="new")[0]["id"]
+    clients = [site.client(), site.client()]
+    forms = []
+    for client, name in zip(clients, ("sam", "lee"), strict=True):  # a lead acts too; kim is held by the limit
+        client.login(name)
+        forms.append({"csrf_token": client.token(f"/alerts/{alert_id}"), "seen": client.seen(alert_id)})
+    assert forms[0]["seen"] == forms[1]["seen"]
+    barrier = threading.Barrier(2)
+
+    def post(i: int) -> httpx.Response:
+        barrier.wait()
+        return clients[i].post(f"/alerts/{alert_id}/ack", {**forms[i], "note": f"at once {i}"})
+
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(post, range(2)))
+    assert sorted(r.status_code for r in answers) == [303, 409]
+    history = site.api().alert(alert_id)["history"]
+    assert len(history) == 1
+    loser = next(r for r in answers if r.status_code == 409)
+    assert f"{history[0]['by']} acknowledged it" in loser.text and history[0]["note"] in loser.text
+
+
+def test_two_people_on_one_alert_the_second_sees_what_the_first_did_and_loses_nothing(site: Site) -> None:
+    sam, lee = site.client(), site.client()
+    sam.login("sam")
+    lee.login("lee")
+    alert_id = site.api().alerts(status=["new", "acknowledged"])[0]["id"]
+    before = site.api().alert(alert_id)["history"]
+    sam_token, lee_token = sam.token(f"/alerts/{alert_id}"), lee.token(f"/alerts/{alert_id}")
+    seen = sam.seen(alert_id)
+    assert lee.seen(alert_id) == seen  # both read the alert as it is
+    r = sam.post(f"/alerts/{alert_id}/ack", {"csrf_token": sam_token, "seen": seen, "note": "sam is on it"})
+    assert r.status_code == 303
+    lee_note = "lee: spoke to the team <b>no risk</b>"
+    r = lee.post(
+        f"/alerts/{alert_id}/resolve",
+        {"csrf_token": lee_token, "seen": seen, "note": lee_note, "verdict": "false_alarm"},
+    )
+    assert r.status_code == 409
+    assert "sam acknowledged it" in r.text and "nothing was recorded" in r.text
+    assert re.search(r'<tr class="newer">.*?sam.*?since you read it.*?sam is on it', r.text, re.S), r.text
+    # lee's note and verdict are in the form again (escaped), on the alert's new version
+    assert "lee: spoke to the team &lt;b&gt;no risk&lt;/b&gt;</textarea>" in r.text
+    assert re.search(r'value="false_alarm" required checked', r.text)
+    version = site.api().alert(alert_id)["version"]
+    assert f'name="seen" value="{version}"' in r.text
+    history = site.api().alert(alert_id)["history"]
+    assert history[:-1] == before and (history[-1]["by"], history[-1]["note"]) == ("sam", "sam is on it")
+    r = lee.post(
+        f"/alerts/{alert_id}/resolve",
+        {"csrf_token": lee_token, "seen": str(version), "note": lee_note, "verdict": "false_alarm"},
+    )
+    assert r.status_code == 303  # having read what sam did, lee's resolve is recorded
+    doc = site.api().alert(alert_id)
+    assert doc["status"] == "resolved"
+    assert [(h["by"], h["action"]) for h in doc["history"][len(before) :]] == [
+        ("sam", "acknowledged"),
+        ("lee", "resolved"),
+    ]
 
 
 def test_a_reviewer_cannot_reveal_or_read_the_audit(site: Site) -> None:
@@ -185,11 +259,16 @@ def test_hostile_post_text_is_shown_escaped(site: Site) -> None:
     assert HOSTILE not in html
 
 
-def test_pages_are_not_cached_nor_framed(site: Site) -> None:
+def test_pages_are_not_cached_nor_framed_and_carry_the_content_security_policy(site: Site) -> None:
     client = site.client()
-    client.login("sam")
-    r = client.get("/alerts")
-    assert r.headers["cache-control"] == "no-store" and r.headers["x-frame-options"] == "DENY"
+    client.login("lee")
+    for path in pages(site):
+        r = client.get(path)
+        assert r.headers["cache-control"] == "no-store" and r.headers["x-frame-options"] == "DENY", path
+        assert r.headers["content-security-policy"] == CSP, path
+        # nothing the policy would block: no inline script or style, no style= or on...= attribute
+        assert not re.search(r"<script|<style|<[a-z][^>]*\s(?:style|on[a-z]+)=", r.text, re.I), path
+    assert site.client().get("/alerts").headers["content-security-policy"] == CSP  # the redirect too
 
 
 def test_a_new_password_ends_the_sessions_made_with_the_old_one(site: Site) -> None:
