@@ -14,6 +14,7 @@ On the same machine and in the same process (validation texts read by path from
 Usage (from the repository root):
     python bench/korean.py                       # models/emomon-mtl-v3, 980 Korean + 980 English
     python bench/korean.py --precision bf16 --json
+    python bench/korean.py --record              # the figures into the model card's Korean section
 """
 
 from __future__ import annotations
@@ -33,6 +34,16 @@ import torch  # noqa: E402
 from monitor.model.predictor import load_model  # noqa: E402
 from monitor.model.routing import is_korean  # noqa: E402
 from monitor.score.language import LanguageFilter  # noqa: E402
+
+
+def cpu_name() -> str:
+    """The CPU model from /proc/cpuinfo (the platform's name elsewhere)."""
+    info = Path("/proc/cpuinfo")
+    if info.is_file():
+        for line in info.read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
 
 
 def texts(path: Path, n: int) -> list[str]:
@@ -58,6 +69,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help="write the figures into the model's korean/training.json and its card's Korean section",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     predictor = load_model(args.model, device="cpu", precision=args.precision)
@@ -76,7 +92,7 @@ def main() -> None:
     langid_s = best_of(args.repeats, lambda: languages.identify_many(english))
     script_s = best_of(args.repeats, lambda: [is_korean(t) for t in english])
     result = {
-        "machine": f"{platform.processor() or platform.machine()}, {args.threads} threads",
+        "machine": f"{cpu_name()}, {args.threads} threads",
         "korean_posts_per_second": len(korean) / korean_s,
         "english_posts_per_second": len(english) / english_s,
         "english_precision": predictor.precision,
@@ -97,6 +113,14 @@ def main() -> None:
     )
     if args.json:
         print(json.dumps(result))
+    if args.record:
+        from monitor.training.card import write_korean_section
+
+        path = args.model / "korean" / "training.json"
+        record = json.loads(path.read_text(encoding="utf-8"))
+        record["speed"] = result | {"command": " ".join(["python bench/korean.py", *sys.argv[1:]])}
+        path.write_text(json.dumps(record, indent=2), encoding="utf-8")
+        write_korean_section(args.model)
 
 
 if __name__ == "__main__":

@@ -405,13 +405,12 @@ def write_model_card(
             "1,000): research use; the trial part split by id into training negatives and validation.",
         ]
         lines += ["## Personal distress", "", *distress_section(metrics, training.get("distress_selection")), ""]
-    if "korean" in metrics:
+    record_path = model_dir / "korean" / "training.json"
+    if "korean" in metrics and record_path.is_file():
         at = lines.index("This model is released for research and monitoring use under those terms.") - 1
-        lines[at:at] = [
-            "- Korean emotional-dialogue sentences of the fine-grained depressed-emotion metric-learning study "
-            "(data_class_6 of its repository; 7,843 / 980 / 982 after removing duplicates): research use."
-        ]
-        lines += ["## Korean", "", *korean_section(metrics["korean"]), ""]
+        lines[at:at] = [KOREAN_DATA_LINE]
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        lines += ["## Korean", "", *korean_section(metrics["korean"], record), ""]
     if previous:
         lines += [f"## Compared with {previous['model']}", "", *previous_section(previous, metrics), ""]
     if baselines:
@@ -421,12 +420,7 @@ def write_model_card(
     limits = [
         "## Limits",
         "",
-        (
-            "- English and Korean (the Korean network, above); posts in other languages are skipped by "
-            "`emomon score`, not scored."
-            if "korean" in metrics
-            else "- English only; posts in other languages are skipped by `emomon score`, not scored."
-        ),
+        KOREAN_LIMIT if record_path.is_file() and "korean" in metrics else ENGLISH_ONLY_LIMIT,
         "- Trained on short social-media text (tweets, Reddit comments, Facebook statuses); long-form text, "
         "irony, quotes and reported speech are often misread.",
         "- Big Five carries no signal that survives held-out authors: on the base encoder and on authors the "
@@ -447,10 +441,11 @@ def write_model_card(
     return [section.splitlines()[0][3:].strip() for section in kept]
 
 
-def korean_section(k: dict[str, Any]) -> list[str]:
+def korean_section(test: dict[str, Any], k: dict[str, Any]) -> list[str]:
     """The Korean network: what it is, the candidates compared on validation, test figures, the
-    index, its cost and speed (``metrics.json`` "korean", written by ``emomon train-korean --export``)."""
-    test, val, cal = k["test"], k["validation"], k["calibration"]
+    index, its cost and speed (``test``: ``metrics.json`` "korean"; ``k``: ``korean/training.json``,
+    both written by ``emomon train-korean --export``)."""
+    val, cal = k["validation"], k["calibration"]
     tc = k.get("training", {})
     lines = [
         f"Posts mostly in Hangul are read by a separate Korean network, `korean/` in this directory: {k['model']}, "
@@ -507,3 +502,38 @@ def korean_section(k: dict[str, Any]) -> list[str]:
         "the English heads' classes, so Korean and English posts share only the index and its trends.",
     ]
     return lines
+
+
+KOREAN_DATA_LINE = (
+    "- Korean emotional-dialogue sentences of the fine-grained depressed-emotion metric-learning study "
+    "(data_class_6 of its repository; 7,843 / 980 / 982 after removing duplicates): research use."
+)
+ENGLISH_ONLY_LIMIT = "- English only; posts in other languages are skipped by `emomon score`, not scored."
+KOREAN_LIMIT = (
+    "- English and Korean (the Korean network, above); posts in other languages are skipped by "
+    "`emomon score`, not scored."
+)
+
+
+def write_korean_section(model_dir: Path) -> None:
+    """Write the Korean parts of an existing MODEL_CARD.md (its section before the limits, its data
+    line, the language limit) from ``metrics.json`` and ``korean/training.json``, leaving the rest
+    of the card as it is (``emomon train-korean --export`` adds a Korean network to a model whose
+    other heads are unchanged)."""
+    metrics = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
+    record = json.loads((model_dir / "korean" / "training.json").read_text(encoding="utf-8"))
+    path = model_dir / "MODEL_CARD.md"
+    card = path.read_text(encoding="utf-8")
+    section = "\n".join(["## Korean", "", *korean_section(metrics["korean"], record)]).rstrip()
+    old = dict(card_sections(card)).get("Korean")
+    if old is not None:
+        card = card.replace(old, section)
+    else:
+        card = card.replace("## Limits", section + "\n\n## Limits", 1)
+    if KOREAN_DATA_LINE not in card:
+        card = card.replace(
+            "\nThis model is released for research",
+            "\n" + KOREAN_DATA_LINE + "\n\nThis model is released for research",
+            1,
+        ).replace("\n\n" + KOREAN_DATA_LINE, "\n" + KOREAN_DATA_LINE, 1)
+    path.write_text(card.replace(ENGLISH_ONLY_LIMIT, KOREAN_LIMIT), encoding="utf-8")

@@ -298,7 +298,9 @@ def export_korean(
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Calibrate a run's best checkpoint on validation, write it into the model directory, then
-    read the test split once; the figures go to ``metrics.json`` under ``"korean"``.
+    read the test split once: the test figures go to ``metrics.json`` under ``"korean"`` (as
+    ``emomon evaluate`` reports them), the training record, validation figures and candidates to
+    ``korean/training.json``.
 
     Args:
         run: A run directory of :func:`train_korean` (the chosen candidate).
@@ -313,20 +315,25 @@ def export_korean(
     model = KoreanModel(network, vocab, calibration)
     history = json.loads((run / "history.json").read_text(encoding="utf-8"))
     size = sum((directory / "korean" / f).stat().st_size for f in ("model.safetensors", "vocab.json"))
-    figures = {
+    record = {
         "model": f"{network.config.kind} ({sum(p.numel() for p in network.parameters()):,} parameters)",
-        "config": network.config.to_dict() | {"labels": list(network.config.labels)},
         "training": history["config"] | {"steps": history["steps"], "best_epoch": history["best"]["epoch"]},
         "calibration": calibration.to_dict(),
         "bytes": size,
         "validation": korean_figures(model, val),
-        "test": korean_figures(model, test),
         "candidates": candidates or {},
     }
+    # How the network was chosen: beside the scored files, not one of them (like metrics.json).
+    (directory / "korean" / "training.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
     path = directory / "metrics.json"
     metrics = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    metrics["korean"] = figures
+    metrics["korean"] = korean_figures(model, test)  # what `emomon evaluate --split test` reports
     path.write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    figures = record | {"test": metrics["korean"]}
+    from monitor.training.card import write_korean_section
+
+    if (directory / "MODEL_CARD.md").is_file():
+        write_korean_section(directory)
     log(f"Korean network written to {directory / 'korean'}; model version {version}")
     return figures
 

@@ -14,6 +14,7 @@ from monitor.cli import cli
 from monitor.labels import KOREAN_LABELS
 from monitor.model.artifact import read_model_info
 from monitor.model.predictor import load_model
+from monitor.training.card import ENGLISH_ONLY_LIMIT, KOREAN_LIMIT
 from monitor.training.korean import KoreanTrainConfig, candidate_figures, export_korean, train_korean
 
 ENDINGS = ["", " 정말", " 진짜", " 오늘도", " 요즘", " 또"]
@@ -51,13 +52,25 @@ def test_export_calibrates_writes_hashed_files_and_reads_test_once(tmp_path: Pat
         train_korean(datasets, config, tmp_path / f"bag-{loss}", log=lambda _: None)
         runs.append(tmp_path / f"bag-{loss}")
     model = build_tiny_model(tmp_path / "model")
+    (model / "MODEL_CARD.md").write_text(
+        "# tiny\n\n## Data and licences\n\n- CARER: research.\n\nThis model is released for research and "
+        f"monitoring use under those terms.\n\n## Limits\n\n{ENGLISH_ONLY_LIMIT}\n",
+        encoding="utf-8",
+    )
     before = read_model_info(model).version
     figures = export_korean(runs[0], model, datasets, candidates=candidate_figures(runs), log=lambda _: None)
     assert set(figures["candidates"]) == {"bag-combined", "bag-ce"}
     assert figures["candidates"]["bag-ce"]["loss"] == "ce"
     assert figures["test"]["n"] == len(KOREAN_SENTENCES) * 3 and set(figures["test"]["f1"]) == set(KOREAN_LABELS)
     assert 0.0 <= figures["test"]["index"]["ece"] <= 1.0
-    assert json.loads((model / "metrics.json").read_text())["korean"]["test"] == figures["test"]
+    assert json.loads((model / "metrics.json").read_text())["korean"] == figures["test"]
+    assert json.loads((model / "korean" / "training.json").read_text())["validation"] == figures["validation"]
+    card = (model / "MODEL_CARD.md").read_text()
+    assert card.index("## Korean") < card.index("## Limits") and KOREAN_LIMIT in card and ENGLISH_ONLY_LIMIT not in card
+    assert f"macro-F1 **{figures['test']['macro_f1']:.4f}**" in card and "| bag-ce | ce |" in card
+    assert "- CARER: research.\n- Korean emotional-dialogue" in card
+    export_korean(runs[0], model, datasets, candidates=candidate_figures(runs), log=lambda _: None)
+    assert (model / "MODEL_CARD.md").read_text().count("## Korean") == 1  # written again, not twice
     assert read_model_info(model).version != before
     predictor = load_model(model, device="cpu", precision="fp32")
     assert predictor.korean is not None and predictor.korean.calibration.temperature > 0
