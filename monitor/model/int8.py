@@ -7,12 +7,17 @@ fp32 261, dynamic int8 662 (4.83x; mean GoEmotions probability difference 0.014 
 OpenVINO was not measured (a 59 MB wheel against ONNX Runtime's 17 MB).
 
 The int8 model is built from the shipped weights at the first int8 load and kept in a cache
-directory keyed by the model's content hash (:attr:`monitor.model.artifact.ModelInfo.digest`) and
-the ONNX Runtime version (``$EMOMON_CACHE_DIR``, else ``$XDG_CACHE_HOME/emomon``, else
-``~/.cache/emomon``): the fp32 network is exported with ``torch.onnx`` (fixed inputs, so the same
-weights give the same file), then ONNX Runtime's dynamic quantisation turns the encoder's weight
-matmuls into int8 (weights per output channel, activations per batch); embeddings, LayerNorms,
-softmax and the task heads stay fp32.
+directory keyed by the model's content hash (:attr:`monitor.model.artifact.ModelInfo.digest`),
+the ONNX Runtime version and :data:`FORMAT` (``$EMOMON_CACHE_DIR``, else
+``$XDG_CACHE_HOME/emomon``, else ``~/.cache/emomon``): the fp32 network is exported with
+``torch.onnx`` (fixed inputs, so the same weights give the same file); for a BERT encoder,
+ONNX Runtime's transformer optimizer then fuses the op-by-op export into its fused kernels (one
+Attention per layer with Q, K and V in one matmul, SkipLayerNormalization for each residual add
+and LayerNorm, BiasGelu); finally ONNX Runtime's dynamic quantisation turns the encoder's weight
+matmuls, the fused attentions' included, into int8 (weights per output channel, activations per
+batch). Embeddings, LayerNorms, softmax, the pooling and everything after it (branches, heads,
+the distress head's token evidence) stay fp32: only nodes the pooled vector depends on are
+quantised (:func:`encoder_nodes`), whatever names the optimizer gives them.
 
 Nothing in the cache vouches for itself. The cache is used only where no other user can change
 it: the cache directory, the directories above it and the files in it must belong to this user
@@ -49,7 +54,8 @@ from monitor.model.network import MultitaskNetwork
 
 log = logging.getLogger(__name__)
 
-FORMAT = "emomon-int8/2"
+#: Version of the cache layout and build recipe: a cache of another format is rebuilt.
+FORMAT = "emomon-int8/3"
 #: Outputs of the exported graph, in order: the network's heads (``NetworkConfig.heads``), then this.
 POOLED = "pooled"
 #: Texts of the load-time check: everyday posts of different lengths and emotions.
@@ -91,8 +97,10 @@ def runtime_version() -> str | None:
 
 
 def cache_dir(model_sha256: str, root: Path | None = None) -> Path:
-    """The cache directory of the int8 model of the model directory with this content hash."""
-    return (root or cache_root()) / "int8" / f"{model_sha256[:16]}-ort{runtime_version()}"
+    """The cache directory of the int8 model of the model directory with this content hash, for
+    this ONNX Runtime and :data:`FORMAT`: a new format builds anew beside the old caches."""
+    version = FORMAT.rsplit("/", 1)[1]
+    return (root or cache_root()) / "int8" / f"{model_sha256[:16]}-ort{runtime_version()}-f{version}"
 
 
 def make_private_dirs(path: Path) -> None:
@@ -163,29 +171,23 @@ def export_int8(
     Written to a private temporary directory beside ``out`` and renamed, so a crash leaves no half
     model; the files are readable by all and writable by this user only.
     """
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
     make_private_dirs(out.parent)
     scratch = Path(tempfile.mkdtemp(prefix=".build-", dir=out.parent))
     try:
         fp32 = scratch / "model.fp32.onnx"
         export_onnx(network, probe, fp32)
+        fused = fuse_onnx(fp32, scratch / "model.fused.onnx", network.encoder.config)
         model = scratch / "model.onnx"
-        quantize_dynamic(
-            str(fp32),
-            str(model),
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            op_types_to_quantize=["MatMul"],
-            nodes_to_exclude=head_nodes(fp32),
-        )
-        fp32.unlink()
+        quantize_encoder(fused or fp32, model)
+        for file in (fp32, scratch / "model.fused.onnx"):
+            file.unlink(missing_ok=True)
         meta = {
             "format": FORMAT,
             "model_directory_sha256": model_sha256,
             "onnxruntime": runtime_version(),
             "torch": torch.__version__,
-            "quantization": "dynamic, int8 weights per channel, MatMul only",
+            "fusion": "onnxruntime.transformers bert" if fused else "none",
+            "quantization": "dynamic, int8 weights per channel, the encoder's MatMul and Attention",
             "model_sha256": hashlib.sha256(model.read_bytes()).hexdigest(),
         }
         (scratch / "int8.json").write_text(json.dumps(meta), encoding="utf-8")
@@ -217,22 +219,87 @@ def export_onnx(network: MultitaskNetwork, probe: tuple[torch.Tensor, torch.Tens
         )
 
 
-def head_nodes(path: Path) -> list[str]:
-    """Names of the exported graph's nodes outside the encoder (heads, branches, gates), which
-    stay in fp32: they are small, and the heads' outputs are what a score is made of."""
+def fuse_onnx(source: Path, target: Path, config: Any) -> Path | None:
+    """Write ``source`` (the exported fp32 graph) with ONNX Runtime's BERT fusions to ``target``;
+    None (``source`` is then quantised as it is) for an encoder that is not BERT.
+
+    Only the optimizer's own pattern fusions run (``opt_level=0``); the session applies ONNX
+    Runtime's graph optimisations for the machine it runs on. Nodes the fusions create without a
+    name are named, so every node can be told apart."""
+    if getattr(config, "model_type", None) != "bert":
+        return None
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    optimizer_log = logging.getLogger("onnxruntime.transformers")
+    level = optimizer_log.level
+    optimizer_log.setLevel(logging.WARNING)  # it logs every fusion it tries at INFO
+    try:
+        model = optimize_model(
+            str(source),
+            model_type="bert",
+            num_heads=config.num_attention_heads,
+            hidden_size=config.hidden_size,
+            opt_level=0,
+        )
+    finally:
+        optimizer_log.setLevel(level)
+    taken = {n.name for n in model.model.graph.node}
+    for i, node in enumerate(model.model.graph.node):
+        if not node.name:
+            node.name = f"{node.op_type}_unnamed_{i}"
+            while node.name in taken:
+                node.name += "_"
+            taken.add(node.name)
+    model.save_model_to_file(str(target))
+    return target
+
+
+def quantize_encoder(source: Path, target: Path) -> None:
+    """Write ``source`` with the encoder's weight products (MatMul, fused Attention) in int8 to
+    ``target``: weights per output channel, activations per batch; :func:`encoder_nodes` only."""
+    from onnx import TensorProto
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(
+        str(source),
+        str(target),
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        op_types_to_quantize=["MatMul", "Attention"],
+        nodes_to_quantize=encoder_nodes(source),
+        # ONNX's shape inference does not know the fused ops' outputs; every tensor here is fp32.
+        extra_options={"DefaultTensorType": TensorProto.FLOAT},
+    )
+
+
+def encoder_nodes(path: Path) -> list[str]:
+    """Names of the graph's nodes that the pooled output (:data:`POOLED`) depends on: the
+    encoder and the pooling, found by following the graph back from that output, so renamed or
+    fused nodes are found as surely as exported ones."""
     import onnx
 
-    prefixes = [
-        "goemotions_head",
-        "carer_head",
-        "big5_head",
-        "distress_head",
-        "distress_tokens",
-        "embedding",
-        "branches",
-    ]
     graph = onnx.load(str(path), load_external_data=False).graph
-    return [n.name for n in graph.node if any(f"/{p}" in n.name for p in prefixes)]
+    producer = {output: i for i, node in enumerate(graph.node) for output in node.output}
+    needed: set[int] = set()
+    todo = [POOLED]
+    while todo:
+        i = producer.get(todo.pop())
+        if i is None or i in needed:
+            continue
+        needed.add(i)
+        todo.extend(graph.node[i].input)
+    return [graph.node[i].name for i in sorted(needed)]
+
+
+def head_nodes(path: Path) -> list[str]:
+    """Names of the graph's nodes outside the encoder (branches, gates, heads, the distress
+    head's token evidence), which stay in fp32: they are small, and the heads' outputs are what
+    a score is made of. Everything :func:`encoder_nodes` does not name."""
+    import onnx
+
+    inside = set(encoder_nodes(path))
+    graph = onnx.load(str(path), load_external_data=False).graph
+    return [n.name for n in graph.node if n.name not in inside]
 
 
 @dataclass
