@@ -51,5 +51,5 @@ timeout 150 python3 -m pytest -q -p no:cacheprovider tests/model/test_gpu.py 2>&
 
 step "benchmark, 200,000 posts"
 timeout 300 python3 bench/score.py --datasets "$DATASETS" --posts 200000 --baseline-posts 2000 \
-    --rss-posts 200000 --repeats 1 --precisions bf16 --batch-tokens 65536 2>&1 | tee "$OUT/bench.txt"
+    --rss-posts 200000 --repeats 1 --precisions bf16 --batch-tokens 65536 --json 2>&1 | tee "$OUT/bench.txt"
 step "done"

@@ -14,9 +14,9 @@ path from ``../shared/datasets``, shuffled and cycled: lengths of short social-m
 * a strong peer: that encoder exported to ONNX, int8-quantised with ONNX Runtime's defaults, run
   on length-sorted batches of the same token budget (model alone: no database, no language
   check, tokenised beforehand);
-* the measured matmul throughput of the precision ``auto`` uses (fp32, bf16 only where native,
-  int8 from an int8 GEMM through ONNX Runtime's MatMulInteger) and the roofline it implies for
-  the model's FLOPs per post; the model alone on pre-tokenised batches;
+* per precision, the measured matmul throughput (fp32 and bf16 from a torch matmul, bf16 only
+  where native, int8 from an int8 GEMM through ONNX Runtime's MatMulInteger) and the roofline it
+  implies for the model's FLOPs per post, beside the model alone on pre-tokenised batches;
 * the seconds each run spends per step (reading, language check, tokenising, model, writing,
   waiting for a prepared chunk) and the step that bounds it;
 * the peak resident memory of a separate process scoring ``--rss-posts`` posts, per precision
@@ -31,6 +31,14 @@ Usage (from the repository root; needs only the project's own dependencies):
 
 Without the trained model (``--model``, default models/emomon-mtl-v3) an untrained network of
 the same architecture is written to the work folder (this needs the ``train`` extra's encoder).
+
+``--json`` adds, as the last line, one JSON document of the headline figures::
+
+    {"cpu": {"model": ..., "flags": {"avx2": ..., "avx512_vnni": ..., "avx512_bf16": ..., "amx": ...}},
+     "auto": "<precision>",
+     "precisions": {"<precision>": {"end_to_end_posts_per_s": ..., "model_alone_posts_per_s": ...,
+                                    "roofline_posts_per_s": ...}},
+     "peer": {"posts_per_s": ...}, "pipeline": {"posts_per_s": ...}}
 """
 
 from __future__ import annotations
@@ -167,16 +175,19 @@ def model_dir(requested: Path, work: Path) -> tuple[Path, bool]:
     return out, False
 
 
-def matmul_flops(dtype: torch.dtype, n: int = 2048, seconds: float = 3.0) -> float:
-    """Measured FLOP/s of an n x n matmul on the CPU in ``dtype``."""
-    a = torch.randn(n, n).to(dtype)
-    b = torch.randn(n, n).to(dtype)
+def matmul_flops(dtype: torch.dtype, device: torch.device, n: int = 2048, seconds: float = 3.0) -> float:
+    """Measured FLOP/s of an n x n matmul on ``device`` in ``dtype``."""
+    a = torch.randn(n, n).to(device, dtype)
+    b = torch.randn(n, n).to(device, dtype)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     for _ in range(2):
         torch.mm(a, b)
+    sync()
     reps, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
         torch.mm(a, b)
         reps += 1
+        sync()
     return 2 * n**3 * reps / (time.perf_counter() - t0)
 
 
@@ -283,8 +294,8 @@ def peak_rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def cpu_description() -> str:
-    """The CPU model and the instruction-set flags that decide the precision."""
+def cpu_model_and_flags() -> tuple[str, set[str]]:
+    """The CPU's model name and instruction-set flags, as ``lscpu`` reads them from /proc/cpuinfo."""
     model, flags = "unknown CPU", set()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
@@ -293,8 +304,28 @@ def cpu_description() -> str:
                 model = line.split(":", 1)[1].strip()
             elif line.startswith(("flags", "Features")) and not flags:
                 flags = set(line.split(":", 1)[1].split())
+    return model, flags
+
+
+def cpu_description() -> str:
+    """The CPU model and the instruction-set flags that decide the precision."""
+    model, flags = cpu_model_and_flags()
     wanted = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8", "asimddp", "bf16")
     return f"{model}; flags: {', '.join(f for f in wanted if f in flags) or 'none of ' + ', '.join(wanted)}"
+
+
+def cpu_json() -> dict[str, Any]:
+    """The CPU entry of ``--json``: model name and the flags that decide the precision."""
+    model, flags = cpu_model_and_flags()
+    return {
+        "model": model,
+        "flags": {
+            "avx2": "avx2" in flags,
+            "avx512_vnni": "avx512_vnni" in flags,
+            "avx512_bf16": "avx512_bf16" in flags,
+            "amx": any(f.startswith("amx") for f in flags),
+        },
+    }
 
 
 def int8_gemm_ops(n: int = 2048, seconds: float = 3.0) -> float:
@@ -327,11 +358,11 @@ def int8_gemm_ops(n: int = 2048, seconds: float = 3.0) -> float:
     return 2 * n**3 * reps / (time.perf_counter() - t0)
 
 
-def roofline_ops(precision: str) -> float:
-    """Measured matmul op/s of the precision in use (bf16 is only measured where it is native)."""
+def roofline_ops(precision: str, device: torch.device) -> float:
+    """Measured matmul op/s of ``precision`` on ``device`` (bf16 is only run where it is native)."""
     if precision == "int8":
         return int8_gemm_ops()
-    return matmul_flops(torch.bfloat16 if precision == "bf16" else torch.float32)
+    return matmul_flops(torch.bfloat16 if precision == "bf16" else torch.float32, device)
 
 
 def build_peer(encoder: Path, work: Path) -> tuple[object, object]:
@@ -467,6 +498,9 @@ def main() -> None:
         default="auto",
         help="comma-separated precisions whose peak memory is measured, each in its own process "
         "over --rss-posts posts (default: auto)",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print the headline figures as one JSON document, the last line"
     )
     parser.add_argument("--rss-child", nargs=3, metavar=("URL", "MODEL", "PRECISION"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -610,21 +644,31 @@ def bench(args: argparse.Namespace, work: Path) -> None:
             f"(model alone)",
             sep="",
         )
-    predictor = predictors.get(ours_precision, first)
-    alone = [forward_only(predictor, forward_posts) for _ in range(args.repeats)]
-    alone_pps = statistics.median(alone)
-    flops, tokens = flops_per_post(predictor, scored, load_settings(None, {}).scoring.window_stride)
-    ops = roofline_ops(predictor.precision)
-    roof = ops / flops
-    kernel = "int8 GEMM (ONNX Runtime MatMulInteger)" if predictor.precision == "int8" else "matmul"
+    flops, tokens = flops_per_post(first, scored, load_settings(None, {}).scoring.window_stride)
+    figures: dict[str, dict[str, float]] = {}
+    for precision in sorted(predictors, key=lambda p: p != ours_precision):  # auto's precision first
+        predictor = predictors[precision]
+        alone = [forward_only(predictor, forward_posts) for _ in range(args.repeats)]
+        alone_pps = statistics.median(alone)
+        ops = roofline_ops(predictor.precision, predictor.device)
+        roof = ops / flops
+        kernel = "int8 GEMM (ONNX Runtime MatMulInteger)" if predictor.precision == "int8" else "torch matmul"
+        print(
+            f"roofline {precision} ({predictor.precision}, {predictor.encoder_path}; measured {kernel} "
+            f"2048^3: {ops / 1e9:,.1f} G op/s): {flops / 1e9:.3f} G op per scored post ({tokens:.1f} tokens) -> "
+            f"{roof:,.0f} posts/s; end to end {medians[precision]:,.1f} posts/s = "
+            f"{100 * medians[precision] / roof:.0f}%, the model alone {alone_pps:,.1f} posts/s (median of "
+            f"{', '.join(f'{x:,.0f}' for x in alone)}) = {100 * alone_pps / roof:.0f}%, "
+            f"{alone_pps / peer_pps:.2f}x the peer (model alone)"
+        )
+        figures[precision] = {
+            "end_to_end_posts_per_s": round(medians[precision], 1),
+            "model_alone_posts_per_s": round(alone_pps, 1),
+            "roofline_posts_per_s": round(roof, 1),
+        }
     print(
-        f"roofline ({predictor.precision}, measured {kernel} "
-        f"2048^3: {ops / 1e9:,.1f} G op/s): {flops / 1e9:.3f} G op per scored post ({tokens:.1f} tokens) -> "
-        f"{roof:,.0f} posts/s; emomon {ours_precision} end to end reaches {100 * ours_pps / roof:.0f}%, the "
-        f"model alone "
-        f"{alone_pps:,.1f} posts/s (median of {', '.join(f'{x:,.0f}' for x in alone)}) = "
-        f"{100 * alone_pps / roof:.0f}%; "
-        f"the rest is database, language check and tokenising, which share the same cores"
+        "  end to end, the rest beyond the model is the database, the language check and tokenising, "
+        "which share the same cores"
     )
 
     for precision in [p.strip() for p in args.rss_precisions.split(",") if p.strip()]:
@@ -647,6 +691,15 @@ def bench(args: argparse.Namespace, work: Path) -> None:
         )
         Path(rss_url.removeprefix("sqlite:///")).unlink()
         report_rss(json.loads(child.stdout.strip().splitlines()[-1]), precision, auto)
+    if args.json:
+        document = {
+            "cpu": cpu_json(),
+            "auto": auto,
+            "precisions": figures,
+            "peer": {"posts_per_s": round(peer_pps, 1)},
+            "pipeline": {"posts_per_s": round(base_pps, 1)},
+        }
+        print(json.dumps(document))
 
 
 def report_rss(rss: dict[str, Any], precision: str, auto: str) -> None:
