@@ -514,7 +514,8 @@ def tune_rules(
 
     Each rule's settings are run once (the real rule functions) and ranked alone; then every
     combination of each rule's :data:`TOP` best settings (and the rule switched off) is ranked,
-    its alerts being the union of its rules' alerts, as ``evaluate`` makes them."""
+    its alerts being the union of its rules' alerts, as ``evaluate`` makes them; the best is
+    then improved one rule at a time (coordinate ascent over the whole grids)."""
     subjects = [s.subject() for s in streams]
     shortlist: list[list[tuple[AlertRules, Fired]]] = []
     for grid in rules_grid(base):
@@ -530,11 +531,31 @@ def tune_rules(
         if best is None or objective(m) > best[0]:
             best = (objective(m), tuple(r for r, _ in combo), m)
     assert best is not None
-    level, rise, burst = best[1]
+    # Coordinate ascent from there: each rule's every setting with the other two fixed, until
+    # no single change improves (a setting weak alone can help in a combination).
+    grids = rules_grid(base)
+    cache: dict[int, Fired] = {}
+
+    def fire(rules: AlertRules) -> Fired:
+        if id(rules) not in cache:
+            cache[id(rules)] = run_rules(frame, rules, signal, prior, min_std)
+        return cache[id(rules)]
+
+    current, score, figures = list(best[1]), best[0], best[2]
+    improved = True
+    while improved:
+        improved = False
+        for g, grid in enumerate(grids):
+            for rules in grid:
+                trial = current[:g] + [rules] + current[g + 1 :]
+                m = evaluation.summarize(subjects, merge(*(fire(r) for r in trial)))
+                if objective(m) > score:
+                    current, score, figures, improved = trial, objective(m), m, True
+    level, rise, burst = current
     chosen = AlertRules(
         level=level.level, rise=rise.rise, burst=burst.burst, source_shift=SourceShiftRule(enabled=False)
     )
-    return chosen, best[2]
+    return chosen, figures
 
 
 def tune_keyword(streams: Sequence[Stream]) -> tuple[Keyword, dict[str, float]]:
