@@ -236,15 +236,19 @@ def distress_section(m: dict[str, Any], selection: dict[str, Any] | None = None)
         lines += [
             "",
             "The head was fitted on the frozen encoder and branches of the starting model (every other head "
-            "keeps its weights); weight decay and epoch chosen on validation (score: Dreaddit F1 + AUROC - "
-            "share of validation headlines at >= 0.5):",
+            "keeps its weights): one L2-regularised logistic regression over both branches' outputs "
+            "(standardised, times the dense scale / sqrt(width)) and the post's token TF-IDF (sublinear term "
+            "frequency, L2-normalised, tokens in at least two training posts), shipped as the linear head plus "
+            "the token evidence (`monitor/model/network.py` TokenEvidence, applied to each window). The dense "
+            "scale and C were chosen on validation (score: Dreaddit F1 + AUROC - share of validation headlines "
+            "at >= 0.5):",
             "",
-            "| weight decay | epoch | Dreaddit val F1 | Dreaddit val AUROC | val headlines >= 0.5 | score |",
+            "| dense scale | C | Dreaddit val F1 | Dreaddit val AUROC | val headlines >= 0.5 | score |",
             "|---|---|---|---|---|---|",
         ]
         for row in selection["ablation"]:
             lines.append(
-                f"| {row['weight_decay']} | {row['epoch']} | {row['distress_f1']:.4f} | "
+                f"| {row['dense_scale']} | {row['inverse_regularisation']} | {row['distress_f1']:.4f} | "
                 f"{row['distress_auroc']:.4f} | {_pct(row['distress_headline_rate'])} | {row['score']:.4f} |"
             )
     return lines
@@ -276,8 +280,9 @@ def _training_paragraph(training: dict[str, Any], tc: dict[str, Any], notes: str
         return (
             f"The encoder, the gated branches and the GoEmotions, CARER and Big Five heads are those of "
             f"`{Path(tc.get('init_from', '?')).name}`, unchanged (its card describes how they were trained); "
-            "this model adds the personal-distress head, a linear layer over both branches fitted with full-batch "
-            "AdamW on their frozen outputs (see Personal distress below). " + notes
+            "this model adds the personal-distress head, a linear layer over both branches plus token evidence, "
+            "fitted as one logistic regression on their frozen outputs and the posts' tokens (see Personal "
+            "distress below). " + notes
         ).strip()
     return (
         f"AdamW (encoder lr {tc.get('lr_encoder')}, heads lr {tc.get('lr_heads')}), warm-up then linear decay, "

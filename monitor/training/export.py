@@ -57,7 +57,7 @@ def export_run(
         "validation_at_selection": best.get("summary", {}),
     }
     if best.get("head_only"):
-        training["distress_selection"] = {k: best[k] for k in ("weight_decay", "ablation")}
+        training["distress_selection"] = {k: best[k] for k in ("dense_scale", "inverse_regularisation", "ablation")}
     old_card = out_dir / "MODEL_CARD.md"
     old_text = old_card.read_text(encoding="utf-8") if old_card.exists() else ""
     # Written uncalibrated first, so calibration is fitted on the shipped (fp16) weights through the
