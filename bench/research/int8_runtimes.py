@@ -7,7 +7,8 @@ number of threads, and is compared with PyTorch fp32 on those batches:
 * PyTorch fp32 (the reference) and PyTorch's dynamic int8 (``torch.ao.quantization``, the
   encoder's linear layers);
 * ONNX Runtime fp32; dynamic int8 at its defaults; dynamic int8 per channel on the encoder's
-  MatMuls (what emomon ships, :mod:`monitor.model.int8`); static int8 (QDQ, per channel,
+  MatMuls of the op-by-op export; the same after ONNX Runtime's transformer optimizer fused the
+  graph (what emomon ships, :mod:`monitor.model.int8`); static int8 (QDQ, per channel,
   calibrated on other posts);
 * OpenVINO fp32 (inference precision f32) and OpenVINO on the static QDQ model, when the
   ``openvino`` package is installed (it is not a dependency of emomon: ``pip install openvino``).
@@ -19,6 +20,7 @@ of each runtime package.
 
 Usage (from the repository root):
     python bench/research/int8_runtimes.py --posts 1500 --repeats 3
+    python bench/research/int8_runtimes.py --only "op by op,fused"   # these beside PyTorch fp32
 """
 
 from __future__ import annotations
@@ -43,7 +45,14 @@ sys.path.insert(0, str(REPO / "bench"))
 from score import read_texts, take  # noqa: E402  (bench/score.py: the benchmark's posts)
 
 from monitor.model.inference import forward_batches  # noqa: E402
-from monitor.model.int8 import export_onnx, head_nodes, head_probabilities, open_session  # noqa: E402
+from monitor.model.int8 import (  # noqa: E402
+    export_onnx,
+    fuse_onnx,
+    head_nodes,
+    head_probabilities,
+    open_session,
+    quantize_encoder,
+)
 from monitor.model.predictor import Predictor, WindowPlan, load_model  # noqa: E402
 
 Call = Callable[[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]
@@ -96,49 +105,75 @@ class Calibration:
         return None if batch is None else {"input_ids": batch[1].numpy(), "attention_mask": batch[2].numpy()}
 
 
-def build_candidates(predictor: Predictor, calibration: WindowPlan, work: Path, threads: int) -> dict[str, Call | None]:
-    """Each candidate's forward (None: PyTorch's own network) and the files it needs, built in ``work``."""
+def build_candidates(
+    predictor: Predictor, calibration: WindowPlan, work: Path, threads: int, only: list[str]
+) -> dict[str, Call | None]:
+    """Each candidate's forward (None: PyTorch's own network) and the files it needs, built in
+    ``work``; with ``only``, PyTorch fp32 and the candidates whose names contain one of them."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_dynamic, quantize_static
 
     network = predictor.network
     probe = (torch.ones((2, 16), dtype=torch.int64), torch.ones((2, 16), dtype=torch.int64))
     fp32 = work / "fp32.onnx"
     export_onnx(network, probe, fp32)
-    defaults, shipped, static = work / "dynamic-defaults.onnx", work / "dynamic-shipped.onnx", work / "static.onnx"
-    quantize_dynamic(str(fp32), str(defaults), weight_type=QuantType.QInt8)
-    quantize_dynamic(
-        str(fp32),
-        str(shipped),
-        weight_type=QuantType.QInt8,
-        per_channel=True,
-        op_types_to_quantize=["MatMul"],
-        nodes_to_exclude=head_nodes(fp32),
-    )
-    quantize_static(
-        str(fp32),
-        str(static),
-        Calibration(calibration),
-        quant_format=QuantFormat.QDQ,
-        per_channel=True,
-        weight_type=QuantType.QInt8,
-        activation_type=QuantType.QUInt8,
-        op_types_to_quantize=["MatMul"],
-        nodes_to_exclude=head_nodes(fp32),
-        calibrate_method=CalibrationMethod.MinMax,
-    )
-    ao = copy.deepcopy(network)
-    ao.encoder = torch.ao.quantization.quantize_dynamic(ao.encoder, {torch.nn.Linear}, dtype=torch.qint8)
-    candidates: dict[str, Call | None] = {
-        "PyTorch fp32": None,
-        "PyTorch dynamic int8 (torch.ao)": ao,
-        "ONNX Runtime fp32": ort_call(fp32, threads),
-        "ONNX Runtime dynamic int8, defaults": ort_call(defaults, threads),
-        "ONNX Runtime dynamic int8, per channel, encoder MatMuls (shipped)": ort_call(shipped, threads),
-        "ONNX Runtime static int8 (QDQ, per channel)": ort_call(static, threads),
+
+    def dynamic_defaults() -> Call:
+        quantize_dynamic(str(fp32), str(work / "dynamic-defaults.onnx"), weight_type=QuantType.QInt8)
+        return ort_call(work / "dynamic-defaults.onnx", threads)
+
+    def op_by_op() -> Call:
+        quantize_dynamic(
+            str(fp32),
+            str(work / "dynamic-op-by-op.onnx"),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=["MatMul"],
+            nodes_to_exclude=head_nodes(fp32),
+        )
+        return ort_call(work / "dynamic-op-by-op.onnx", threads)
+
+    def fused() -> Call:
+        source = fuse_onnx(fp32, work / "fused.onnx", network.encoder.config) or fp32
+        quantize_encoder(source, work / "dynamic-fused.onnx")
+        return ort_call(work / "dynamic-fused.onnx", threads)
+
+    def static_model() -> Path:
+        if (work / "static.onnx").exists():
+            return work / "static.onnx"
+        quantize_static(
+            str(fp32),
+            str(work / "static.onnx"),
+            Calibration(calibration),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            weight_type=QuantType.QInt8,
+            activation_type=QuantType.QUInt8,
+            op_types_to_quantize=["MatMul"],
+            nodes_to_exclude=head_nodes(fp32),
+            calibrate_method=CalibrationMethod.MinMax,
+        )
+        return work / "static.onnx"
+
+    def torch_ao() -> Call:
+        ao = copy.deepcopy(network)
+        ao.encoder = torch.ao.quantization.quantize_dynamic(ao.encoder, {torch.nn.Linear}, dtype=torch.qint8)
+        return ao
+
+    builders: dict[str, Callable[[], Call]] = {
+        "PyTorch dynamic int8 (torch.ao)": torch_ao,
+        "ONNX Runtime fp32": lambda: ort_call(fp32, threads),
+        "ONNX Runtime dynamic int8, defaults": dynamic_defaults,
+        "ONNX Runtime dynamic int8, per channel, encoder MatMuls, op by op": op_by_op,
+        "ONNX Runtime dynamic int8, per channel, encoder MatMuls and attention, fused (shipped)": fused,
+        "ONNX Runtime static int8 (QDQ, per channel)": lambda: ort_call(static_model(), threads),
     }
     if installed_mb("openvino") is not None:
-        candidates["OpenVINO fp32"] = openvino_call(fp32, threads, "f32")
-        candidates["OpenVINO static int8 (the QDQ model)"] = openvino_call(static, threads, None)
+        builders["OpenVINO fp32"] = lambda: openvino_call(fp32, threads, "f32")
+        builders["OpenVINO static int8 (the QDQ model)"] = lambda: openvino_call(static_model(), threads, None)
+    candidates: dict[str, Call | None] = {"PyTorch fp32": None}
+    for name, build in builders.items():
+        if not only or any(part in name for part in only):
+            candidates[name] = build()
     return candidates
 
 
@@ -157,6 +192,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed passes per candidate, interleaved; medians")
     parser.add_argument("--model", type=Path, default=REPO / "models" / "emomon-mtl-v3")
     parser.add_argument("--datasets", type=Path, default=REPO.parent / "shared" / "datasets")
+    parser.add_argument(
+        "--only", default="", help="comma-separated parts of candidate names to run (beside PyTorch fp32)"
+    )
     args = parser.parse_args()
 
     threads = torch.get_num_threads()
@@ -170,7 +208,8 @@ def main() -> None:
         f"torch {torch.__version__}; model {predictor.version}"
     )
     with tempfile.TemporaryDirectory(prefix="emomon-int8-") as work:
-        candidates = build_candidates(predictor, calibration, Path(work), threads)
+        only = [part.strip() for part in args.only.split(",") if part.strip()]
+        candidates = build_candidates(predictor, calibration, Path(work), threads, only)
         seconds: dict[str, list[float]] = {name: [] for name in candidates}
         probs: dict[str, np.ndarray] = {}
         for _ in range(args.repeats):  # interleaved, so every candidate sees the same machine
