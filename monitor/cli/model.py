@@ -543,7 +543,8 @@ def train_korean(
             w_triplet=w_triplet,
             w_arcface=w_arcface,
             epochs=epochs,
-            **({"batch_size": 64, "width": 64} if kind == "cnn" else {}),
+            batch_size=64,
+            **({"width": 64} if kind == "cnn" else {}),
         )
         train_korean(root, config, run_dir, log=app.log)
     if export:

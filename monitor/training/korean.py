@@ -336,24 +336,3 @@ def export_korean(
         write_korean_section(directory)
     log(f"Korean network written to {directory / 'korean'}; model version {version}")
     return figures
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m monitor.training.korean --out DIR [--kind bag|cnn] [--loss combined|ce] ...``."""
-    import argparse
-
-    parser = argparse.ArgumentParser(description="Train one Korean candidate (validation only).")
-    parser.add_argument("--datasets", type=Path, default=Path("../shared/datasets"))
-    parser.add_argument("--out", type=Path, required=True)
-    defaults = KoreanTrainConfig()
-    for name in KoreanTrainConfig.__dataclass_fields__:
-        parser.add_argument(
-            f"--{name.replace('_', '-')}", type=type(getattr(defaults, name)), default=getattr(defaults, name)
-        )
-    args = vars(parser.parse_args(argv))
-    datasets, out = args.pop("datasets"), args.pop("out")
-    train_korean(datasets, KoreanTrainConfig(**args), out)
-
-
-if __name__ == "__main__":
-    main()
