@@ -13,7 +13,7 @@ from sqlalchemy import Engine, func, select
 from monitor.store import posts as store
 from monitor.store import scores as score_store
 from monitor.store.engine import session_scope
-from monitor.store.schema import SCORE_COLUMNS, Score
+from monitor.store.schema import SCORE_COLUMNS, SCORE_KOREAN, Score
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 
@@ -88,8 +88,10 @@ def test_frame_follows_the_contract(engine: Engine) -> None:
         "model_version": pl.String,
         "depression_index": pl.Float32,
         "distress": pl.Float32,  # null for models without the distress head
+        "language": pl.String,  # the network that read the post: en or ko
     }
     expected |= {name: pl.Float32 for name in SCORE_COLUMNS}
+    expected |= {f"ko_{name}": pl.Float32 for name in SCORE_KOREAN}
     assert dict(frame.schema) == expected
     assert len(SCORE_COLUMNS) == 39 and "goemo_neutral" in SCORE_COLUMNS and "big5_opn" in SCORE_COLUMNS
     assert frame["post_id"].to_list() == [ids["a1"], ids["a2"], ids["a3"], ids["b1"]]  # skipped left out
@@ -123,7 +125,7 @@ def test_filters(engine: Engine) -> None:
         assert score_store.read_scores(s, author=ann)["post_id"].to_list() == [ids["a1"], ids["b1"]]
         assert score_store.read_scores(s, model_version="m-v2")["post_id"].to_list() == [ids["b2"]]
         empty = score_store.read_scores(s, source="nope")
-    assert empty.height == 0 and len(empty.columns) == 7 + len(SCORE_COLUMNS)
+    assert empty.height == 0 and len(empty.columns) == 8 + len(SCORE_COLUMNS) + len(SCORE_KOREAN)
 
 
 def test_writing_another_version_replaces_the_post_row(engine: Engine) -> None:
