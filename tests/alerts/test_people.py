@@ -29,6 +29,10 @@ from monitor.store.schema import SCORE_COLUMNS, Author, Post, Source
 
 OLD = datetime(2012, 3, 1, 9, 0, tzinfo=UTC)
 ONLY_LEVEL = """
+[alerts.rules.level]
+threshold = 0.7
+window_days = 7
+min_posts = 4
 [alerts.rules.rise]
 enabled = false
 [alerts.rules.burst]
@@ -129,8 +133,8 @@ def source_entry(name: str, extra: str = "") -> str:
 
 
 def old_timeline(src: str, who: str = "a-old") -> list[Row]:
-    """Ten calm days then raised days, all in 2012: the level rule (mean >= 0.75 over 7 days,
-    3 posts) first holds at the sixth raised post (6 x 0.9 + 1 x 0.1 over the window)."""
+    """Ten calm days then raised days, all in 2012: the level rule (mean >= 0.7 over 7 days,
+    4 posts) first holds at the sixth raised post (6 x 0.9 + 1 x 0.1 over the window)."""
     values = [0.1] * 10 + [0.9] * 8
     return [(src, who, OLD + timedelta(days=i), v, v) for i, v in enumerate(values)]
 
