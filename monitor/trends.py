@@ -93,6 +93,27 @@ def person_signal(frame: pl.DataFrame, choice: str = "auto") -> str:
     return INDEX
 
 
+def mute_repeated(frame: pl.DataFrame, hashes: pl.DataFrame, *, min_authors: int, column: str) -> pl.DataFrame:
+    """``frame`` with ``column`` set to 0 on posts whose text ``min_authors`` or more authors of
+    the frame posted (a campaign, a copied post, a retweet without its prefix): the same words
+    from many people tell nothing about one person's own state.
+
+    ``hashes`` has ``post_id`` and ``content_hash`` (the stored text's hash) of the frame's posts;
+    ``min_authors`` 0 leaves the frame as it is.
+    """
+    import polars as pl
+
+    if min_authors <= 0 or frame.height == 0:
+        return frame
+    known = frame.select("post_id", "author").join(hashes, on="post_id", how="inner")
+    per_text = known.group_by("content_hash").agg(pl.col("author").drop_nulls().n_unique().alias("authors"))
+    shared = per_text.filter(pl.col("authors") >= min_authors)["content_hash"]
+    muted = known.filter(pl.col("content_hash").is_in(shared.implode()))["post_id"]
+    zero = pl.lit(0.0, dtype=frame.schema[column])
+    value = pl.when(pl.col("post_id").is_in(muted.implode())).then(zero).otherwise(pl.col(column))
+    return frame.with_columns(value.alias(column))
+
+
 def signal_label(column: str) -> str:
     """How reports and alert explanations name a signal column: ``distress``, ``depression index``."""
     return column.replace("_", " ")

@@ -28,6 +28,7 @@ from monitor.alerts.delivery import deliver_pending
 from monitor.clock import utcnow
 from monitor.errors import ConfigError
 from monitor.store import alerts as alert_store
+from monitor.store import posts as post_store
 from monitor.store import scores as score_store
 from monitor.store.engine import session_scope
 from monitor.store.runs import StageResult, recorded_stage
@@ -90,6 +91,20 @@ def evaluation_frame(session: Session, settings: Settings, now: datetime, *, pro
     return trends.one_model_version(frame)
 
 
+def without_repeated(session: Session, frame: pl.DataFrame, min_authors: int, column: str) -> pl.DataFrame:
+    """:func:`monitor.trends.mute_repeated` with the posts' stored text hashes."""
+    import polars as pl
+
+    if min_authors <= 0 or frame.height == 0:
+        return frame
+    found = post_store.content_hashes(session, frame["post_id"].to_list())
+    hashes = pl.DataFrame(
+        {"post_id": list(found), "content_hash": list(found.values())},
+        schema={"post_id": pl.Int64, "content_hash": pl.String},
+    )
+    return trends.mute_repeated(frame, hashes, min_authors=min_authors, column=column)
+
+
 MARK = "scored_through"
 FINGERPRINT = "rules_fingerprint"
 
@@ -100,6 +115,7 @@ def fingerprint(settings: Settings, frame: pl.DataFrame, column: str) -> str:
     doc = {
         "rules": settings.alerts.rules.model_dump(mode="json"),
         "signal": column,
+        "repeated_authors": settings.alerts.repeated_authors,
         "lookback_days": settings.alerts.lookback_days,
         "future_hours": settings.ingest.future_tolerance_hours,
         "prior_posts": settings.trends.baseline_prior_posts,
@@ -174,6 +190,7 @@ def alerts_stage(
                 column = trends.person_signal(frame, a.signal)
             except ValueError as e:  # [alerts] signal = "distress" on scores without it
                 raise ConfigError(str(e)) from None
+            frame = without_repeated(s, frame, a.repeated_authors, column)
             digest = fingerprint(settings, frame, column)
             part = changed_part(s, frame, last_mark(s, digest), shift_sources)
             found = rules.evaluate(

@@ -78,6 +78,8 @@ class AlertsSettings(Table):
     lookback_days: int = Field(default=90, ge=1, le=36_500)
     # The per-post score person rules read (monitor.trends.person_signal).
     signal: Literal["auto", "distress", "depression_index"] = "auto"
+    # A text posted by this many authors or more reads 0 for person rules (0: off).
+    repeated_authors: int = Field(default=3, ge=0)
     channels: tuple[ChannelName, ...] = Field(default=("terminal", "file"), strict=False)
     excerpt: bool = False
     excerpt_chars: int = Field(default=200, ge=1)

@@ -311,6 +311,14 @@ class StoredPost(NamedTuple):
     ingested_at: datetime
 
 
+def content_hashes(session: Session, post_ids: Sequence[int]) -> dict[int, str]:
+    """``posts.content_hash`` of each of ``post_ids`` (one statement however many ids)."""
+    if not post_ids:
+        return {}
+    rows = session.execute(select(Post.id, Post.content_hash).where(any_of(session, Post.id, list(post_ids))))
+    return {post_id: digest for post_id, digest in rows}
+
+
 def existing_posts(session: Session, source_id: int, external_ids: Sequence[str]) -> dict[str, StoredPost]:
     """``external_id -> StoredPost`` for the ids already stored for a source (one query)."""
     if not external_ids:

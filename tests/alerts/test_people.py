@@ -6,15 +6,18 @@ Every test writes posts and scores into a real store (SQLite, or PostgreSQL with
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from itertools import count
 
 import numpy as np
+import polars as pl
 import pytest
 from rich.console import Console
 from sqlalchemy import Engine, select
 
+from monitor import trends
 from monitor.alerts.stage import alerts_stage, evaluation_frame
 from monitor.clock import utcnow
 from monitor.errors import ConfigError
@@ -59,8 +62,11 @@ def _probs(index: float) -> bytes:
     return score_store.pack_probs(p[None, :])[0]
 
 
-def store(engine: Engine, rows: Iterable[Row], *, ingested_at: datetime | None = None) -> dict[int, datetime]:
-    """Write posts and their scores; return {post id: created_at}."""
+def store(
+    engine: Engine, rows: Iterable[Row], *, ingested_at: datetime | None = None, text: str | None = None
+) -> dict[int, datetime]:
+    """Write posts and their scores (every post the same ``text``, when given: a campaign);
+    return {post id: created_at}."""
     made: dict[int, datetime] = {}
     arrived = ingested_at or utcnow()
     with session_scope(engine) as s:
@@ -91,9 +97,9 @@ def store(engine: Engine, rows: Iterable[Row], *, ingested_at: datetime | None =
                     external_id=f"{src}-{pid}",
                     author_id=authors[who],
                     created_at=at,
-                    text=f"invented post {pid}",
+                    text=text or f"invented post {pid}",
                     url=None,
-                    content_hash=f"{pid:032d}",
+                    content_hash=hashlib.md5((text or f"invented post {pid}").encode()).hexdigest(),
                     ingested_at=arrived,
                 )
             )
@@ -106,7 +112,7 @@ def store(engine: Engine, rows: Iterable[Row], *, ingested_at: datetime | None =
                     "distress": distress,
                     "probs": _probs(index),
                     "windows": 1,
-                    "text_hash": f"{pid:08d}",
+                    "text_hash": hashlib.md5((text or f"invented post {pid}").encode()).hexdigest()[:8],
                     "scored_at": arrived,
                 }
             )
@@ -273,3 +279,45 @@ def test_the_recent_window_of_an_old_author_ends_at_their_latest_post(
     row = next(r for r in data.review if r["author"] == "a-old")  # on the list: its open alert
     assert row["recent_end"] == last_old.isoformat().replace("+00:00", "Z")
     assert row["recent_posts"] == 7 and data.end is not None and data.end.year > 2012
+
+
+# ------------------------------------------------------------------------------ repeated text
+
+
+CAMPAIGN = "Do you lack the energy to get out of bed? You are not alone. Share this."
+
+
+def test_a_text_many_authors_posted_raises_no_person_alert(
+    engine: Engine, make_settings: Callable[..., Settings]
+) -> None:
+    # five people post the same sad campaign text for six days: high distress, nobody's own state
+    for who in ("c-one", "c-two", "c-three", "c-four", "c-five"):
+        store(engine, _recent("forum", who, 0.9, 0.95), text=CAMPAIGN)
+    store(engine, _recent("forum", "own-words", 0.9, 0.95))  # one person, in their own words
+    settings = make_settings(config(source_entry("forum"), rules=ONLY_LEVEL))
+    assert {a["subject"] for a in run_alerts(engine, settings)} == {"own-words"}
+
+
+def test_repeated_text_is_a_setting_and_off_alerts_on_it(
+    engine: Engine, make_settings: Callable[..., Settings]
+) -> None:
+    for who in ("c-one", "c-two"):
+        store(engine, _recent("forum", who, 0.9, 0.95), text=CAMPAIGN)
+    two = make_settings(config(source_entry("forum"), rules=ONLY_LEVEL, alerts="repeated_authors = 2"))
+    assert run_alerts(engine, two) == []  # two authors are enough here
+    off = make_settings(config(source_entry("forum"), rules=ONLY_LEVEL, alerts="repeated_authors = 0"))
+    assert {a["subject"] for a in run_alerts(engine, off)} == {"c-one", "c-two"}  # the fingerprint changed
+
+
+def test_mute_repeated_sets_only_shared_texts_to_zero() -> None:
+    frame = pl.DataFrame(
+        {"post_id": [1, 2, 3, 4, 5], "author": ["a", "b", "c", "a", None], "distress": [0.9, 0.8, 0.7, 0.6, 0.5]},
+        schema_overrides={"distress": pl.Float32},
+    )
+    hashes = pl.DataFrame({"post_id": [1, 2, 3, 4, 5], "content_hash": ["x", "x", "x", "y", "x"]})
+    muted = trends.mute_repeated(frame, hashes, min_authors=3, column="distress")
+    assert muted["distress"].to_list() == pytest.approx([0.0, 0.0, 0.0, 0.6, 0.0])
+    assert muted["distress"].dtype == pl.Float32 and muted["post_id"].to_list() == [1, 2, 3, 4, 5]
+    assert trends.mute_repeated(frame, hashes, min_authors=4, column="distress")["distress"].to_list() == (
+        pytest.approx([0.9, 0.8, 0.7, 0.6, 0.5])  # an unknown author is not a fourth one
+    )
