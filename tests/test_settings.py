@@ -132,7 +132,7 @@ def _get_raw(raw: dict[str, Any], dotted: str) -> Any:
 def test_models_default_to_the_tuned_rule_values_and_are_frozen():
     rules = AlertRules()
     assert (rules.level.threshold, rules.level.min_posts, rules.rise.h, rules.rise.min_baseline_posts) == (
-        0.7,
+        0.5,
         4,
         4.0,
         10,

@@ -16,7 +16,7 @@ class LevelRule(Table):
     enabled: bool = True
     severity: Severity = "medium"
     cooldown_hours: float = Field(default=168.0, ge=0, le=876_000)
-    threshold: Unit = 0.7
+    threshold: Unit = 0.5
     window_days: int = Field(default=7, ge=1, le=36_500)
     min_posts: int = Field(default=4, ge=1)
 
