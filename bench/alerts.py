@@ -104,15 +104,7 @@ V2_RULES = AlertRules(
     burst=BurstRule(post_threshold=0.9, count=5, window_hours=24.0, cooldown_hours=72.0),
     source_shift=SourceShiftRule(enabled=False),
 )
-FIGURES = (
-    "detection",
-    "median_delay_posts",
-    "false_alerts_per_1000_author_days",
-    "precision",
-    "erde5",
-    "erde50",
-    "f_latency",
-)
+FIGURES = evaluation.FIGURES
 
 #: The keyword rule's lexicon: words and phrases people use about their own distress (stress,
 #: anxiety, low mood, hopelessness, pain, abuse, loss of housing or money, asking for help).

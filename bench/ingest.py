@@ -139,11 +139,8 @@ def other_database(args: argparse.Namespace) -> Iterator[str | None]:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
     import pgcluster
 
-    cluster = pgcluster.start_cluster()
-    try:
-        yield pgcluster.create_database(cluster.url)
-    finally:
-        cluster.stop()
+    with pgcluster.throwaway_database() as url:
+        yield url
 
 
 def timed_ingest(url: str, source: Path, args: argparse.Namespace) -> float:

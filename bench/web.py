@@ -211,11 +211,8 @@ def database(args: argparse.Namespace) -> Iterator[str | None]:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
     import pgcluster
 
-    cluster = pgcluster.start_cluster()
-    try:
-        yield pgcluster.create_database(cluster.url)
-    finally:
-        cluster.stop()
+    with pgcluster.throwaway_database() as url:
+        yield url
 
 
 def main() -> int:

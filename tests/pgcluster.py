@@ -15,6 +15,8 @@ import socket
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,3 +101,14 @@ def drop_database(server_url: str, database_url: str) -> None:
     name = make_url(database_url).database
     with _admin(server_url) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def throwaway_database() -> Iterator[str]:
+    """The URL of a new database in a cluster started for the ``with`` block and stopped after it
+    (what the benchmarks' ``--postgres`` options use)."""
+    cluster = start_cluster()
+    try:
+        yield create_database(cluster.url)
+    finally:
+        cluster.stop()

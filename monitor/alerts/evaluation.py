@@ -171,6 +171,18 @@ def f_latency(subjects: Sequence[Subject], fired: Mapping[str, Sequence[int]], p
     return f1 * (1.0 - statistics.median(latency_penalty(k, p) for k in ks))
 
 
+#: The figures :func:`summarize` reports, in the order tables print them.
+FIGURES = (
+    "detection",
+    "median_delay_posts",
+    "false_alerts_per_1000_author_days",
+    "precision",
+    "erde5",
+    "erde50",
+    "f_latency",
+)
+
+
 def summarize(subjects: Sequence[Subject], fired: Mapping[str, Sequence[int]]) -> dict[str, float]:
     """Every figure above for one rule set's alerts (1-based post positions per author)."""
     positives = [s for s in subjects if s.onset is not None]
